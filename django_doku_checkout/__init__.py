@@ -1,0 +1,1 @@
+"""Take payments through DOKU Checkout from a Django shop."""

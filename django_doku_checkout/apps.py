@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.core import checks
+from django.utils.translation import gettext_lazy as _
+
+
+class DokuCheckoutAppConfig(AppConfig):
+    name = "django_doku_checkout"
+    verbose_name = _("DOKU Checkout")
+    # Pinned so a project's DEFAULT_AUTO_FIELD never produces a migration for this app.
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django_doku_checkout.checks import check_deployment, check_settings
+
+        checks.register(check_settings, checks.Tags.security)
+        checks.register(check_deployment, checks.Tags.security, deploy=True)

@@ -1,0 +1,170 @@
+"""HTTP transport to DOKU: signing, timeouts, retries and error mapping. No ORM here."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+from urllib.parse import quote
+from uuid import uuid4
+
+import requests
+
+from django_doku_checkout import signatures
+from django_doku_checkout.conf import DokuCheckoutSettings, get_config
+from django_doku_checkout.exceptions import DokuAPIError, DokuTransportError
+from django_doku_checkout.payloads import encode_body
+
+logger = logging.getLogger(__name__)
+
+CHECKOUT_PATH = "/checkout/v1/payment"
+CARD_PAGE_PATH = "/credit-card/v1/payment-page"
+STATUS_PATH = "/orders/v1/status/{identifier}"
+
+
+def _user_agent() -> str:
+    try:
+        version = metadata.version("django-doku-checkout")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        version = "unknown"
+    return f"django-doku-checkout/{version} python-requests/{requests.__version__}"
+
+
+@dataclass(frozen=True)
+class DokuResponse:
+    """A successful answer from DOKU.
+
+    ``replayed`` is True when DOKU answered 409 to a retried request: the body is then
+    the answer to the original request, which DOKU had already processed.
+    """
+
+    status_code: int
+    data: dict[str, Any]
+    request_id: str
+    replayed: bool = False
+
+
+def error_messages(data: object, fallback: str = "") -> list[str]:
+    """DOKU's error texts from any of its error shapes, most specific first."""
+    if isinstance(data, Mapping):
+        for key in ("error_messages", "message"):
+            value = data.get(key)
+            if isinstance(value, list) and value:
+                return [str(item) for item in value]
+            if isinstance(value, str) and value:
+                return [value]
+        error = data.get("error")
+        if isinstance(error, Mapping):
+            parts = [str(error[key]) for key in ("code", "message") if error.get(key)]
+            if parts:
+                return [": ".join(parts)]
+    return [fallback[:300]] if fallback else []
+
+
+class DokuClient:
+    """Talks to DOKU's Non-SNAP API with one ``requests.Session``.
+
+    Each logical request gets a fresh ``Request-Id`` (uuid4) and ``Request-Timestamp``;
+    its body is serialized once and those bytes are signed and sent. Failed attempts
+    (timeouts, refused connections, 5xx) are retried with the *same* ``Request-Id`` and
+    bytes, so DOKU recognises a POST it already processed and answers 409.
+    """
+
+    def __init__(self, config: DokuCheckoutSettings | None = None, *, session: requests.Session | None = None) -> None:
+        self.config = config or get_config()
+        self.session = session or requests.Session()
+        self.session.headers["User-Agent"] = _user_agent()
+
+    def create_checkout_payment(self, body: Mapping[str, Any], *, request_id: str | None = None) -> DokuResponse:
+        """``POST /checkout/v1/payment``: create a DOKU Checkout session and its ``payment.url``."""
+        return self._send("POST", CHECKOUT_PATH, body=body, request_id=request_id)
+
+    def create_card_payment_page(self, body: Mapping[str, Any], *, request_id: str | None = None) -> DokuResponse:
+        """``POST /credit-card/v1/payment-page``: create a card-only hosted payment page."""
+        return self._send("POST", CARD_PAGE_PATH, body=body, request_id=request_id)
+
+    def get_status(self, identifier: str) -> DokuResponse:
+        """``GET /orders/v1/status/{invoice_number or Request-Id}``: the latest transaction status."""
+        return self._send("GET", STATUS_PATH.format(identifier=quote(identifier, safe="")), body=None)
+
+    def signed_headers(self, *, request_id: str, timestamp: str, target: str, body: bytes | None) -> dict[str, str]:
+        headers = {
+            "Client-Id": self.config.client_id,
+            "Request-Id": request_id,
+            "Request-Timestamp": timestamp,
+            "Signature": signatures.sign(
+                self.config.secret_key,
+                client_id=self.config.client_id,
+                request_id=request_id,
+                timestamp=timestamp,
+                target=target,
+                body=body,
+            ),
+        }
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        return headers
+
+    def _send(
+        self, method: str, path: str, *, body: Mapping[str, Any] | None, request_id: str | None = None
+    ) -> DokuResponse:
+        request_id = request_id or str(uuid4())
+        raw = encode_body(body) if body is not None else None
+        headers = self.signed_headers(
+            request_id=request_id, timestamp=signatures.format_timestamp(), target=path, body=raw
+        )
+        url = self.config.api_base_url + path
+        attempts = 1 + self.config.max_retries
+        for attempt in range(1, attempts + 1):
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    data=raw,
+                    headers=headers,
+                    timeout=(self.config.connect_timeout, self.config.read_timeout),
+                    allow_redirects=False,
+                )
+            except requests.RequestException as err:
+                logger.warning(
+                    "DOKU %s %s failed on attempt %d/%d: %s (Request-Id %s)",
+                    method,
+                    path,
+                    attempt,
+                    attempts,
+                    type(err).__name__,
+                    request_id,
+                )
+                if attempt == attempts:
+                    kind = "timed out" if isinstance(err, requests.Timeout) else "could not be reached"
+                    raise DokuTransportError(
+                        f"DOKU {kind} after {attempts} attempt(s) at {method} {path}", request_id=request_id
+                    ) from err
+            else:
+                logger.info(
+                    "DOKU %s %s answered HTTP %d (Request-Id %s)", method, path, response.status_code, request_id
+                )
+                if response.status_code < 500 or attempt == attempts:
+                    return self._result(response, request_id)
+            time.sleep(self.config.retry_backoff * attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _result(response: requests.Response, request_id: str) -> DokuResponse:
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        ok = response.ok or response.status_code == 409
+        if ok and isinstance(data, dict):
+            return DokuResponse(response.status_code, data, request_id, replayed=response.status_code == 409)
+        fallback = "DOKU's answer was not a JSON object" if ok else response.text or response.reason or ""
+        raise DokuAPIError(
+            status_code=response.status_code,
+            messages=error_messages(data, fallback) or ["no error message"],
+            request_id=request_id,
+            body=data,
+        )

@@ -1,0 +1,349 @@
+"""The ``DOKU_CHECKOUT`` setting, read lazily into a frozen dataclass.
+
+Every problem with the raw dict is described once, in :func:`find_problems`; the
+system checks report them and :func:`get_config` refuses to run with an error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+from django_doku_checkout.exceptions import DokuConfigurationError
+
+ENVIRONMENTS = ("sandbox", "production", "simulator")
+
+API_BASE_URLS = {
+    "sandbox": "https://api-sandbox.doku.com",
+    "production": "https://api.doku.com",
+    # The standalone simulator (`python -m django_doku_checkout.simulator`) listens here.
+    "simulator": "http://127.0.0.1:8765",
+}
+
+DEFAULTS: dict[str, Any] = {
+    "CLIENT_ID": None,
+    "SECRET_KEY": None,
+    "ENVIRONMENT": "sandbox",
+    "API_BASE_URL": None,
+    "SITE_URL": None,
+    "TIMEOUT": (5.0, 30.0),
+    "MAX_RETRIES": 2,
+    "RETRY_BACKOFF": 0.5,
+    "PAYMENT_DUE_DATE": 60,
+    "PAYMENT_METHOD_TYPES": (),
+    "AUTO_REDIRECT": True,
+    "NOTIFICATION_PATH": None,
+    "NOTIFICATION_MAX_AGE": 3600,
+    "NOTIFICATION_MAX_BYTES": 65536,
+    "PREVIOUS_SECRET_KEYS": (),
+    "CONFIRM_WITH_STATUS_API": False,
+    "STATUS_CHECK_INTERVAL": 10,
+}
+
+# The client id DOKU prints in its documentation samples, and words that mark a test account.
+_SANDBOX_LOOKING_CLIENT_ID = re.compile(r"MCH-0001-10791114622547|sandbox|test|demo|dummy", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with ``DOKU_CHECKOUT``, as the system checks report it."""
+
+    id: str
+    level: Literal["error", "warning"]
+    message: str
+    hint: str
+
+
+@dataclass(frozen=True)
+class DokuCheckoutSettings:
+    """The validated ``DOKU_CHECKOUT`` setting. The secret key is kept out of ``repr()``."""
+
+    client_id: str
+    secret_key: str = field(repr=False)
+    environment: str = "sandbox"
+    api_base_url: str = API_BASE_URLS["sandbox"]
+    site_url: str | None = None
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    max_retries: int = 2
+    retry_backoff: float = 0.5
+    payment_due_date: int = 60
+    payment_method_types: tuple[str, ...] = ()
+    auto_redirect: bool = True
+    notification_path: str | None = None
+    notification_max_age: int = 3600
+    notification_max_bytes: int = 65536
+    previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
+    confirm_with_status_api: bool = False
+    status_check_interval: int = 10
+
+    @property
+    def verification_keys(self) -> tuple[str, ...]:
+        """The secret key, then any previous keys still accepted while rotating."""
+        return (self.secret_key, *self.previous_secret_keys)
+
+
+def _setting_name(key: str) -> str:
+    return f"DOKU_CHECKOUT[{key!r}]"
+
+
+def _is_http_url(value: object) -> bool:
+    if not isinstance(value, str) or not value:
+        return False
+    parts = urlsplit(value)
+    return parts.scheme in {"http", "https"} and bool(parts.netloc) and not parts.query and not parts.fragment
+
+
+def _timeouts(value: object) -> tuple[float, float] | None:
+    """Return (connect, read) seconds from a number or a pair, or None when invalid."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return (float(value), float(value)) if value > 0 else None
+    if isinstance(value, list | tuple) and len(value) == 2:
+        pair = [_timeouts(v) for v in value]
+        if pair[0] and pair[1]:
+            return (pair[0][0], pair[1][0])
+    return None
+
+
+def _is_int(value: object, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def find_problems(raw: object, *, debug: bool) -> list[Problem]:
+    """Describe every problem with a raw ``DOKU_CHECKOUT`` value (runtime checks, not deploy checks)."""
+    if raw is None:
+        return [
+            Problem(
+                "django_doku_checkout.E001",
+                "error",
+                "The DOKU_CHECKOUT setting is missing.",
+                "Add DOKU_CHECKOUT = {'CLIENT_ID': ..., 'SECRET_KEY': ..., 'ENVIRONMENT': 'sandbox'} to your settings.",
+            )
+        ]
+    if not isinstance(raw, Mapping):
+        return [
+            Problem(
+                "django_doku_checkout.E001",
+                "error",
+                f"The DOKU_CHECKOUT setting must be a dict, not {type(raw).__name__}.",
+                "Use DOKU_CHECKOUT = {'CLIENT_ID': ..., 'SECRET_KEY': ..., 'ENVIRONMENT': 'sandbox'}.",
+            )
+        ]
+    problems: list[Problem] = []
+
+    def error(check_id: str, key: str, expected: str, found: object, hint: str) -> None:
+        shown = "<hidden>" if key == "SECRET_KEY" else repr(found)
+        problems.append(
+            Problem(
+                f"django_doku_checkout.{check_id}",
+                "error",
+                f"{_setting_name(key)} must be {expected}, not {shown}.",
+                hint,
+            )
+        )
+
+    client_id = raw.get("CLIENT_ID")
+    if not isinstance(client_id, str) or not client_id.strip():
+        error(
+            "E002",
+            "CLIENT_ID",
+            "a non-empty string",
+            client_id,
+            "Copy the Client ID from DOKU's back office (Integration > API Keys).",
+        )
+    secret_key = raw.get("SECRET_KEY")
+    if not isinstance(secret_key, str) or not secret_key.strip():
+        problems.append(
+            Problem(
+                "django_doku_checkout.E003",
+                "error",
+                f"{_setting_name('SECRET_KEY')} must be a non-empty string.",
+                "Copy the Secret Key from DOKU's back office and load it from the environment, never from source code.",
+            )
+        )
+    environment = raw.get("ENVIRONMENT", DEFAULTS["ENVIRONMENT"])
+    if environment not in ENVIRONMENTS:
+        error(
+            "E004",
+            "ENVIRONMENT",
+            "'sandbox', 'production' or 'simulator'",
+            environment,
+            "Use 'sandbox' while testing with DOKU, 'simulator' for the built-in fake DOKU.",
+        )
+    api_base_url = raw.get("API_BASE_URL")
+    if api_base_url is not None and not _is_http_url(api_base_url):
+        error(
+            "E005",
+            "API_BASE_URL",
+            "an http(s) URL with a host and no query string",
+            api_base_url,
+            "Leave it out to use DOKU's own host for ENVIRONMENT, e.g. 'https://api-sandbox.doku.com'.",
+        )
+    timeout = raw.get("TIMEOUT", DEFAULTS["TIMEOUT"])
+    if _timeouts(timeout) is None:
+        error(
+            "E006",
+            "TIMEOUT",
+            "a positive number of seconds or a (connect, read) pair of them",
+            timeout,
+            "For example 'TIMEOUT': (5, 30).",
+        )
+    unknown = sorted(str(key) for key in raw if key not in DEFAULTS)
+    for key in unknown:
+        close = [known for known in DEFAULTS if known.replace("_", "") in str(key).upper().replace("_", "")]
+        problems.append(
+            Problem(
+                "django_doku_checkout.E007",
+                "error",
+                f"{_setting_name(key)} is not a setting of django-doku-checkout.",
+                f"Did you mean {close[0]!r}?" if close else f"Known keys: {', '.join(DEFAULTS)}.",
+            )
+        )
+    site_url = raw.get("SITE_URL")
+    if site_url is not None and not _is_http_url(site_url):
+        error(
+            "E008",
+            "SITE_URL",
+            "an http(s) URL with a host and no query string",
+            site_url,
+            "The public address of your shop, e.g. 'https://shop.example.com'. DOKU sends shoppers back there.",
+        )
+    due = raw.get("PAYMENT_DUE_DATE", DEFAULTS["PAYMENT_DUE_DATE"])
+    if not _is_int(due, 1, 999_999):
+        error(
+            "E009",
+            "PAYMENT_DUE_DATE",
+            "a whole number of minutes from 1 to 999999 (DOKU allows 6 digits)",
+            due,
+            "DOKU's default is 60.",
+        )
+    retries = raw.get("MAX_RETRIES", DEFAULTS["MAX_RETRIES"])
+    if not _is_int(retries, 0, 10):
+        error("E010", "MAX_RETRIES", "a whole number from 0 to 10", retries, "The default is 2.")
+    backoff = raw.get("RETRY_BACKOFF", DEFAULTS["RETRY_BACKOFF"])
+    if isinstance(backoff, bool) or not isinstance(backoff, int | float) or not 0 <= backoff <= 60:
+        error("E011", "RETRY_BACKOFF", "a number of seconds from 0 to 60", backoff, "The default is 0.5.")
+    methods = raw.get("PAYMENT_METHOD_TYPES", DEFAULTS["PAYMENT_METHOD_TYPES"])
+    if not isinstance(methods, list | tuple) or not all(isinstance(m, str) and m for m in methods):
+        error(
+            "E012",
+            "PAYMENT_METHOD_TYPES",
+            "a list of DOKU channel codes such as 'VIRTUAL_ACCOUNT_BCA'",
+            methods,
+            "Leave it empty to offer every channel active on your DOKU account.",
+        )
+    for check_id, key in (("E013", "AUTO_REDIRECT"), ("E018", "CONFIRM_WITH_STATUS_API")):
+        flag = raw.get(key, DEFAULTS[key])
+        if not isinstance(flag, bool):
+            error(check_id, key, "True or False", flag, f"The default is {DEFAULTS[key]}.")
+    notification_path = raw.get("NOTIFICATION_PATH")
+    if notification_path is not None and (
+        not isinstance(notification_path, str) or not notification_path.startswith("/") or "?" in notification_path
+    ):
+        error(
+            "E014",
+            "NOTIFICATION_PATH",
+            "a URL path starting with '/' and without a query string",
+            notification_path,
+            "Set it only when a proxy rewrites paths: the path of the notification URL as DOKU calls it.",
+        )
+    for check_id, key, low, high in (
+        ("E015", "NOTIFICATION_MAX_AGE", 60, 7 * 24 * 3600),
+        ("E016", "NOTIFICATION_MAX_BYTES", 1024, 10 * 1024 * 1024),
+        ("E019", "STATUS_CHECK_INTERVAL", 0, 3600),
+    ):
+        number = raw.get(key, DEFAULTS[key])
+        if not _is_int(number, low, high):
+            error(check_id, key, f"a whole number from {low} to {high}", number, f"The default is {DEFAULTS[key]}.")
+    previous = raw.get("PREVIOUS_SECRET_KEYS", DEFAULTS["PREVIOUS_SECRET_KEYS"])
+    if not isinstance(previous, list | tuple) or not all(isinstance(key, str) and key for key in previous):
+        problems.append(
+            Problem(
+                "django_doku_checkout.E017",
+                "error",
+                f"{_setting_name('PREVIOUS_SECRET_KEYS')} must be a list of non-empty strings.",
+                "List the old secret keys still accepted on notifications while you rotate the key.",
+            )
+        )
+
+    if environment == "production":
+        if isinstance(client_id, str) and _SANDBOX_LOOKING_CLIENT_ID.search(client_id):
+            problems.append(
+                Problem(
+                    "django_doku_checkout.W001",
+                    "warning",
+                    f"{_setting_name('ENVIRONMENT')} is 'production' but {_setting_name('CLIENT_ID')} "
+                    f"({client_id!r}) looks like a sandbox or sample client id.",
+                    "Use the production Client ID and Secret Key from DOKU's production back office.",
+                )
+            )
+        if debug:
+            problems.append(
+                Problem(
+                    "django_doku_checkout.W002",
+                    "warning",
+                    f"{_setting_name('ENVIRONMENT')} is 'production' while DEBUG is True.",
+                    "Real payments should only run with DEBUG = False: error pages would show order data.",
+                )
+            )
+    return problems
+
+
+def find_deployment_problems(raw: object, *, debug: bool) -> list[Problem]:
+    """Problems that only matter on a deployed site (``manage.py check --deploy``)."""
+    if not isinstance(raw, Mapping) or debug:
+        return []
+    environment = raw.get("ENVIRONMENT", DEFAULTS["ENVIRONMENT"])
+    if environment in {"sandbox", "simulator"}:
+        return [
+            Problem(
+                "django_doku_checkout.W003",
+                "warning",
+                f"{_setting_name('ENVIRONMENT')} is {environment!r} while DEBUG is False: "
+                "no real payment will be taken.",
+                "Set ENVIRONMENT to 'production' with production credentials when the shop goes live.",
+            )
+        ]
+    return []
+
+
+def get_config() -> DokuCheckoutSettings:
+    """Read and validate ``settings.DOKU_CHECKOUT`` now; never cached, so overrides apply at once.
+
+    Raises :class:`DokuConfigurationError` naming the first broken key.
+    """
+    raw = getattr(settings, "DOKU_CHECKOUT", None)
+    errors = [p for p in find_problems(raw, debug=settings.DEBUG) if p.level == "error"]
+    if errors:
+        raise DokuConfigurationError(f"{errors[0].message} {errors[0].hint}")
+    assert isinstance(raw, Mapping)  # noqa: S101  (find_problems reports anything else)
+    values = {**DEFAULTS, **raw}
+    environment = values["ENVIRONMENT"]
+    connect_timeout, read_timeout = _timeouts(values["TIMEOUT"]) or (5.0, 30.0)
+    return DokuCheckoutSettings(
+        client_id=values["CLIENT_ID"],
+        secret_key=values["SECRET_KEY"],
+        environment=environment,
+        api_base_url=(values["API_BASE_URL"] or API_BASE_URLS[environment]).rstrip("/"),
+        site_url=values["SITE_URL"].rstrip("/") if values["SITE_URL"] else None,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        max_retries=values["MAX_RETRIES"],
+        retry_backoff=float(values["RETRY_BACKOFF"]),
+        payment_due_date=values["PAYMENT_DUE_DATE"],
+        payment_method_types=tuple(values["PAYMENT_METHOD_TYPES"]),
+        auto_redirect=values["AUTO_REDIRECT"],
+        notification_path=values["NOTIFICATION_PATH"],
+        notification_max_age=values["NOTIFICATION_MAX_AGE"],
+        notification_max_bytes=values["NOTIFICATION_MAX_BYTES"],
+        previous_secret_keys=tuple(values["PREVIOUS_SECRET_KEYS"]),
+        confirm_with_status_api=values["CONFIRM_WITH_STATUS_API"],
+        status_check_interval=values["STATUS_CHECK_INTERVAL"],
+    )

@@ -1,0 +1,62 @@
+"""Errors raised by django-doku-checkout.
+
+Every message is safe to log and show to staff: none contains the secret key, a
+signature or a card number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
+
+
+class DokuError(Exception):
+    """Base class of every error raised by this app."""
+
+
+class DokuConfigurationError(DokuError, ImproperlyConfigured):
+    """The ``DOKU_CHECKOUT`` setting is missing or invalid."""
+
+
+class DokuValidationError(DokuError, ValueError):
+    """A request body breaks DOKU's rules; ``errors`` lists every problem found."""
+
+    def __init__(self, errors: Sequence[str]) -> None:
+        self.errors = list(errors)
+        super().__init__("; ".join(self.errors))
+
+
+class DokuAPIError(DokuError):
+    """DOKU answered with an error status.
+
+    ``status_code`` is the HTTP status, ``messages`` DOKU's own error texts and
+    ``request_id`` the ``Request-Id`` we sent, which DOKU support asks for.
+    """
+
+    def __init__(
+        self,
+        *,
+        status_code: int,
+        messages: Sequence[str],
+        request_id: str,
+        body: object = None,
+    ) -> None:
+        self.status_code = status_code
+        self.messages = list(messages)
+        self.request_id = request_id
+        self.body = body
+        detail = "; ".join(self.messages) or "no error message"
+        super().__init__(f"DOKU answered HTTP {status_code}: {detail} (Request-Id {request_id})")
+
+
+class DokuTransportError(DokuError):
+    """DOKU could not be reached: a timeout, a refused connection or a broken answer."""
+
+    def __init__(self, message: str, *, request_id: str) -> None:
+        self.request_id = request_id
+        super().__init__(f"{message} (Request-Id {request_id})")
+
+
+class DokuSignatureError(DokuError, SuspiciousOperation):
+    """An incoming request's signature, client id or timestamp did not verify."""

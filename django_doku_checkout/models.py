@@ -1,0 +1,244 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class OrderStatus(models.TextChoices):
+    CREATED = "created", _("Created")
+    PENDING = "pending", _("Pending payment")
+    PAID = "paid", _("Paid")
+    FAILED = "failed", _("Failed")
+    EXPIRED = "expired", _("Expired")
+    CANCELLED = "cancelled", _("Cancelled")
+    REFUNDED = "refunded", _("Refunded")
+
+
+class Order(models.Model):
+    """A shop's order, paid through DOKU. Amounts are whole rupiah."""
+
+    public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
+    invoice_number = models.CharField(_("invoice number"), max_length=64, unique=True)
+    amount = models.PositiveBigIntegerField(_("amount"), help_text=_("Whole rupiah, no decimals."))
+    currency = models.CharField(_("currency"), max_length=3, default="IDR")
+    status = models.CharField(_("status"), max_length=16, choices=OrderStatus.choices, default=OrderStatus.CREATED)
+
+    customer_id = models.CharField(_("customer id"), max_length=50, blank=True)
+    customer_name = models.CharField(_("customer name"), max_length=255, blank=True)
+    customer_last_name = models.CharField(_("customer last name"), max_length=16, blank=True)
+    customer_email = models.EmailField(_("customer email"), max_length=128, blank=True)
+    customer_phone = models.CharField(_("customer phone"), max_length=20, blank=True)
+    customer_address = models.CharField(_("customer address"), max_length=400, blank=True)
+    customer_city = models.CharField(_("customer city"), max_length=255, blank=True)
+    customer_state = models.CharField(_("customer state"), max_length=255, blank=True)
+    customer_postcode = models.CharField(_("customer postcode"), max_length=16, blank=True)
+    customer_country = models.CharField(_("customer country"), max_length=2, blank=True)
+    shipping_address = models.JSONField(
+        _("shipping address"), default=dict, blank=True, help_text=_("DOKU's shipping_address object.")
+    )
+    billing_address = models.JSONField(
+        _("billing address"), default=dict, blank=True, help_text=_("DOKU's billing_address object.")
+    )
+    payment_method_types = models.JSONField(
+        _("payment methods"),
+        default=list,
+        blank=True,
+        help_text=_("DOKU channel codes to offer; empty offers every channel active on the account."),
+    )
+
+    needs_review = models.BooleanField(_("needs review"), default=False)
+    review_reason = models.TextField(_("review reason"), blank=True)
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        ordering = ("-created_at", "-id")
+        permissions = [("create_payment_link", _("Can create DOKU payment links"))]
+        indexes = [models.Index(fields=("status", "created_at"), name="doku_order_status_created")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="doku_order_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.invoice_number
+
+    def line_items_total(self) -> int:
+        """The sum of price x quantity over the order's line items (0 without items)."""
+        result = self.line_items.aggregate(total=Sum(F("price") * F("quantity")))
+        return int(result["total"] or 0)
+
+
+class LineItem(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="line_items", verbose_name=_("order"))
+    item_id = models.CharField(_("item id"), max_length=64, blank=True)
+    name = models.CharField(_("name"), max_length=255)
+    price = models.PositiveBigIntegerField(_("price"), help_text=_("Whole rupiah per unit."))
+    quantity = models.PositiveIntegerField(_("quantity"), default=1)
+    sku = models.CharField(_("SKU"), max_length=64, blank=True)
+    category = models.CharField(_("category"), max_length=64, blank=True)
+    url = models.URLField(_("URL"), max_length=2000, blank=True)
+    image_url = models.URLField(_("image URL"), max_length=2000, blank=True)
+    item_type = models.CharField(_("type"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("line item")
+        verbose_name_plural = _("line items")
+        ordering = ("order", "id")
+        constraints = [models.CheckConstraint(condition=Q(quantity__gt=0), name="doku_lineitem_quantity_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.name}"
+
+    @property
+    def total(self) -> int:
+        return self.price * self.quantity
+
+
+class CheckoutSession(models.Model):
+    """One payment link DOKU created for an order: a Checkout session or a card payment page."""
+
+    class Kind(models.TextChoices):
+        CHECKOUT = "checkout", _("DOKU Checkout")
+        CARD_PAGE = "card_page", _("Card payment page")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        PAID = "paid", _("Paid")
+        FAILED = "failed", _("Payment failed")
+        EXPIRED = "expired", _("Expired")
+        CANCELLED = "cancelled", _("Cancelled")
+        ERROR = "error", _("Could not be created")
+
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="checkout_sessions", verbose_name=_("order")
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.CHECKOUT)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
+    invoice_number = models.CharField(
+        _("invoice number sent"),
+        max_length=64,
+        unique=True,
+        help_text=_("The order's invoice number, with a suffix for every new attempt after the first."),
+    )
+    request_id = models.CharField(_("Request-Id"), max_length=128, unique=True)
+    token_id = models.CharField(_("token id"), max_length=255, blank=True)
+    payment_url = models.URLField(_("payment URL"), max_length=2000, blank=True)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    payment_channel = models.CharField(_("payment channel"), max_length=64, blank=True)
+    last_transaction_status = models.CharField(_("last DOKU transaction status"), max_length=32, blank=True)
+    error_message = models.TextField(_("error"), blank=True)
+    request_body = models.JSONField(_("request body"), default=dict, blank=True)
+    response_body = models.JSONField(_("response body"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("checkout session")
+        verbose_name_plural = _("checkout sessions")
+        ordering = ("-created_at", "-id")
+        indexes = [models.Index(fields=("order", "status", "expires_at"), name="doku_session_live")]
+
+    def __str__(self) -> str:
+        return self.invoice_number
+
+    def is_live(self, now: Any = None) -> bool:
+        """Open, with a payment URL, and not past DOKU's expiry."""
+        now = now or timezone.now()
+        return (
+            self.status == self.Status.OPEN
+            and bool(self.payment_url)
+            and (self.expires_at is None or self.expires_at > now)
+        )
+
+
+class Notification(models.Model):
+    """A raw HTTP notification from DOKU, stored before anything else is done with it."""
+
+    class Outcome(models.TextChoices):
+        RECEIVED = "received", _("Received")
+        PROCESSED = "processed", _("Processed")
+        DUPLICATE = "duplicate", _("Duplicate")
+        IGNORED = "ignored", _("Recorded, no change")
+        FLAGGED = "flagged", _("Flagged for review")
+        REJECTED = "rejected", _("Rejected")
+        UNKNOWN_ORDER = "unknown_order", _("Unknown invoice")
+        FAILED = "failed", _("Processing failed")
+
+    received_at = models.DateTimeField(_("received at"), default=timezone.now, db_index=True)
+    request_id = models.CharField(_("Request-Id"), max_length=128, blank=True, db_index=True)
+    client_id = models.CharField(_("Client-Id"), max_length=128, blank=True)
+    path = models.CharField(_("path"), max_length=2000, blank=True)
+    remote_addr = models.GenericIPAddressField(_("remote address"), null=True, blank=True)
+    headers = models.JSONField(_("headers"), default=dict, blank=True)
+    body = models.TextField(_("body"), blank=True)
+    signature_valid = models.BooleanField(_("signature valid"), null=True)
+    invoice_number = models.CharField(_("invoice number"), max_length=64, blank=True, db_index=True)
+    transaction_status = models.CharField(_("transaction status"), max_length=32, blank=True)
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, null=True, blank=True, related_name="notifications", verbose_name=_("order")
+    )
+    checkout_session = models.ForeignKey(
+        CheckoutSession,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="notifications",
+        verbose_name=_("checkout session"),
+    )
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices, default=Outcome.RECEIVED)
+    detail = models.TextField(_("detail"), blank=True)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ("-received_at", "-id")
+
+    def __str__(self) -> str:
+        return f"{self.invoice_number or '?'} {self.transaction_status or '?'} ({self.get_outcome_display()})"
+
+
+class OrderEvent(models.Model):
+    """One change of an order's status: the order's history."""
+
+    class Source(models.TextChoices):
+        NOTIFICATION = "notification", _("DOKU notification")
+        STATUS_CHECK = "status_check", _("Status check")
+        ADMIN = "admin", _("Admin")
+        SHOPPER = "shopper", _("Shopper")
+        SYSTEM = "system", _("System")
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events", verbose_name=_("order"))
+    old_status = models.CharField(_("old status"), max_length=16, choices=OrderStatus.choices)
+    new_status = models.CharField(_("new status"), max_length=16, choices=OrderStatus.choices)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
+    )
+    notification = models.ForeignKey(
+        Notification, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("notification")
+    )
+    note = models.TextField(_("note"), blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("order event")
+        verbose_name_plural = _("order events")
+        ordering = ("created_at", "id")
+
+    def __str__(self) -> str:
+        return f"{self.order} {self.old_status} -> {self.new_status}"

@@ -1,0 +1,583 @@
+"""The payment domain: payment links, status checks and their effect on orders.
+
+Views, admin actions and commands call these functions; they hold no DOKU logic.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from uuid import uuid4
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from django_doku_checkout import payloads, signatures, states
+from django_doku_checkout.client import DokuClient, DokuResponse
+from django_doku_checkout.conf import get_config
+from django_doku_checkout.exceptions import DokuAPIError, DokuConfigurationError, DokuError
+from django_doku_checkout.models import CheckoutSession, Notification, Order, OrderEvent, OrderStatus
+from django_doku_checkout.redaction import mask_card_numbers, redact
+from django_doku_checkout.signals import payment_needs_review
+
+logger = logging.getLogger(__name__)
+
+#: A session this close to DOKU's expiry is not handed to a shopper again.
+REUSE_MARGIN = timedelta(minutes=2)
+#: How far in the future a notification's Request-Timestamp may be (clocks drift).
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+class OrderNotPayable(DokuError):
+    """The order is paid, cancelled or refunded: it never gets a new payment link."""
+
+
+# --- payment links ------------------------------------------------------------------------------
+
+
+def _absolute_url(path: str, request: HttpRequest | None) -> str:
+    if request is not None:
+        return request.build_absolute_uri(path)
+    site_url = get_config().site_url
+    if not site_url:
+        raise DokuConfigurationError(
+            "DOKU_CHECKOUT['SITE_URL'] must be set to build callback URLs outside a request, "
+            "e.g. 'https://shop.example.com'."
+        )
+    return site_url + path
+
+
+def _doku_language() -> str:
+    return "ID" if (translation.get_language() or "").lower().startswith("id") else "EN"
+
+
+def _line_items(order: Order) -> list[payloads.LineItemData]:
+    return [
+        payloads.LineItemData(
+            id=item.item_id or None,
+            name=item.name,
+            price=item.price,
+            quantity=item.quantity,
+            sku=item.sku or None,
+            category=item.category or None,
+            url=item.url or None,
+            image_url=item.image_url or None,
+            type=item.item_type or None,
+        )
+        for item in order.line_items.all()
+    ]
+
+
+def _customer(order: Order) -> payloads.CustomerData | None:
+    customer = payloads.CustomerData(
+        id=order.customer_id or None,
+        name=order.customer_name or None,
+        last_name=order.customer_last_name or None,
+        email=order.customer_email or None,
+        phone=payloads.normalize_phone(order.customer_phone) if order.customer_phone else None,
+        address=order.customer_address or None,
+        postcode=order.customer_postcode or None,
+        state=order.customer_state or None,
+        city=order.customer_city or None,
+        country=order.customer_country or None,
+    )
+    return customer if any(vars(customer).values()) else None
+
+
+def build_checkout_data(
+    order: Order, *, invoice_number: str, request: HttpRequest | None = None
+) -> payloads.CheckoutData:
+    """The Checkout request for ``order``, with absolute callback URLs to this app's views."""
+    config = get_config()
+    public_id = str(order.public_id)
+    return payloads.CheckoutData(
+        invoice_number=invoice_number,
+        amount=order.amount,
+        currency=order.currency,
+        line_items=_line_items(order),
+        callback_url=_absolute_url(reverse("doku_checkout:return", args=[public_id]), request),
+        callback_url_cancel=_absolute_url(reverse("doku_checkout:cancel", args=[public_id]), request),
+        callback_url_result=_absolute_url(reverse("doku_checkout:result", args=[public_id]), request),
+        language=_doku_language(),
+        auto_redirect=config.auto_redirect,
+        payment_due_date=config.payment_due_date,
+        payment_method_types=list(order.payment_method_types) or list(config.payment_method_types),
+        customer=_customer(order),
+        shipping_address=payloads.AddressData(**order.shipping_address) if order.shipping_address else None,
+        billing_address=payloads.AddressData(**order.billing_address) if order.billing_address else None,
+    )
+
+
+def _next_invoice_number(order: Order) -> str:
+    # DOKU's handling of a reused invoice number is undocumented, so every attempt after
+    # the first gets its own: INV-1, INV-1-2, INV-1-3 ...
+    attempts = order.checkout_sessions.count()
+    return order.invoice_number if attempts == 0 else f"{order.invoice_number}-{attempts + 1}"
+
+
+def live_session(order: Order) -> CheckoutSession | None:
+    """The order's newest Checkout session a shopper can still pay on, if any."""
+    return (
+        order.checkout_sessions.filter(
+            kind=CheckoutSession.Kind.CHECKOUT,
+            status=CheckoutSession.Status.OPEN,
+            expires_at__gt=timezone.now() + REUSE_MARGIN,
+        )
+        .exclude(payment_url="")
+        .first()
+    )
+
+
+def _store_response(session: CheckoutSession, response: DokuResponse, *, url_key: str) -> None:
+    # Checkout nests the link under "response"; the card page answers it at the top level.
+    wrapped = response.data.get("response")
+    container = wrapped if isinstance(wrapped, dict) and url_key in wrapped else response.data
+    section = container.get(url_key)
+    section = section if isinstance(section, dict) else {}
+    payment_url = section.get("url")
+    session.response_body = redact(response.data)
+    if not isinstance(payment_url, str) or not payment_url.startswith(("https://", "http://")):
+        raise DokuAPIError(
+            status_code=response.status_code,
+            messages=[f"DOKU's answer has no response.{url_key}.url"],
+            request_id=response.request_id,
+            body=response.data,
+        )
+    session.payment_url = payment_url
+    session.token_id = str(section.get("token_id") or "")
+    session.expires_at = payloads.parse_doku_datetime(section.get("expired_date"))
+
+
+def _create_session(
+    order: Order,
+    *,
+    kind: str,
+    body: dict[str, Any],
+    invoice_number: str,
+    request_id: str,
+    client: DokuClient,
+) -> CheckoutSession:
+    """Send one create request and record the attempt, successful or not, on a session row."""
+    session = CheckoutSession(
+        order=order, kind=kind, invoice_number=invoice_number, request_id=request_id, request_body=redact(body)
+    )
+    try:
+        if kind == CheckoutSession.Kind.CARD_PAGE:
+            response = client.create_card_payment_page(body, request_id=request_id)
+            _store_response(session, response, url_key="credit_card_payment_page")
+        else:
+            response = client.create_checkout_payment(body, request_id=request_id)
+            _store_response(session, response, url_key="payment")
+    except DokuError as err:
+        session.status = CheckoutSession.Status.ERROR
+        session.error_message = str(err)
+        session.save()
+        raise
+    session.save()
+    return session
+
+
+def create_payment_link(
+    order: Order,
+    *,
+    request: HttpRequest | None = None,
+    client: DokuClient | None = None,
+    actor: Any = None,
+) -> CheckoutSession:
+    """Return a DOKU Checkout session the shopper can pay on, reusing a live one.
+
+    The order row stays locked while DOKU is asked, so double clicks and two staff
+    members at once still end with one live session. A failed attempt is recorded on a
+    session with status ``error`` and the error is raised; the order stays payable.
+    Raises :class:`OrderNotPayable`, :class:`DokuValidationError`, :class:`DokuAPIError`
+    or :class:`DokuTransportError`.
+    """
+    failure: DokuError | None = None
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if locked.status in states.UNPAYABLE:
+            raise OrderNotPayable(f"Order {locked.invoice_number} is {locked.get_status_display().lower()}.")
+        session = live_session(locked)
+        if session is None:
+            invoice_number = _next_invoice_number(locked)
+            body = payloads.build_checkout_body(
+                build_checkout_data(locked, invoice_number=invoice_number, request=request)
+            )
+            result = payloads.validate_checkout_body(body)
+            for warning in result.warnings:
+                logger.warning("Order %s: %s", locked.invoice_number, warning)
+            result.raise_for_errors()
+            try:
+                session = _create_session(
+                    locked,
+                    kind=CheckoutSession.Kind.CHECKOUT,
+                    body=body,
+                    invoice_number=invoice_number,
+                    request_id=str(uuid4()),
+                    client=client or DokuClient(),
+                )
+            except DokuError as err:
+                failure = err
+            else:
+                if locked.status != OrderStatus.PENDING:
+                    states.transition(
+                        locked,
+                        OrderStatus.PENDING,
+                        source=OrderEvent.Source.ADMIN if actor is not None else OrderEvent.Source.SHOPPER,
+                        actor=actor,
+                        note=f"Payment link {session.invoice_number} created.",
+                    )
+    if failure is not None:
+        raise failure
+    order.refresh_from_db()
+    assert session is not None  # noqa: S101
+    return session
+
+
+# --- applying DOKU's results ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    """What DOKU says happened to one payment attempt (from a notification or a status check)."""
+
+    invoice_number: str
+    transaction_status: str
+    amount: int | None
+    currency: str | None = None
+    channel: str = ""
+    order_status: str = ""
+
+
+def _whole_amount(value: object) -> int | None:
+    # The status API may answer 120000.0 or "120000"; only a whole number of rupiah counts.
+    try:
+        number = float(value) if isinstance(value, int | float | str) and not isinstance(value, bool) else None
+    except ValueError:
+        return None
+    if number is None or not number.is_integer():
+        return None
+    return int(number)
+
+
+def _section(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def parse_payment_result(data: object) -> PaymentResult | None:
+    """The fields this app relies on from a notification or status body; None when missing."""
+    if not isinstance(data, dict):
+        return None
+    order = _section(data, "order")
+    transaction_data = _section(data, "transaction")
+    channel = _section(data, "channel")
+    invoice = order.get("invoice_number")
+    status = transaction_data.get("status")
+    if not isinstance(invoice, str) or not invoice or not isinstance(status, str) or not status:
+        return None
+    currency = order.get("currency")
+    return PaymentResult(
+        invoice_number=invoice,
+        transaction_status=status.upper(),
+        amount=_whole_amount(order.get("amount")),
+        currency=currency if isinstance(currency, str) else None,
+        channel=str(channel.get("id") or ""),
+        order_status=str(order.get("status") or ""),
+    )
+
+
+def find_session(invoice_number: str) -> CheckoutSession | None:
+    """The session DOKU means by an invoice number (each attempt has its own)."""
+    return CheckoutSession.objects.select_related("order").filter(invoice_number=invoice_number).first()
+
+
+def _flag(order: Order, reason: str) -> None:
+    order.needs_review = True
+    order.review_reason = f"{order.review_reason}\n{reason}".strip()
+    order.save(update_fields=["needs_review", "review_reason", "updated_at"])
+    transaction.on_commit(lambda: payment_needs_review.send(sender=Order, order=order, reason=reason))
+    logger.warning("Order %s needs review: %s", order.invoice_number, reason)
+
+
+def apply_payment_result(
+    session: CheckoutSession,
+    result: PaymentResult,
+    *,
+    source: str,
+    notification: Notification | None = None,
+) -> str:
+    """Apply DOKU's word on one attempt to its order; returns a ``Notification.Outcome`` value.
+
+    Runs in its own transaction with the order row locked, so concurrent notifications,
+    status checks and shopper returns serialize and only one of them changes the order.
+    """
+    outcome = Notification.Outcome
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=session.order_id)
+        session = CheckoutSession.objects.select_for_update().get(pk=session.pk)
+        status = result.transaction_status
+        session.last_transaction_status = status
+        if result.channel:
+            session.payment_channel = result.channel
+        session.save(update_fields=["last_transaction_status", "payment_channel", "updated_at"])
+
+        if status == "SUCCESS":
+            if result.amount != order.amount or (result.currency and result.currency != order.currency):
+                _flag(
+                    order,
+                    f"DOKU reported SUCCESS for {result.invoice_number} with {result.currency or order.currency} "
+                    f"{result.amount}, but the order is {order.currency} {order.amount}; not marked paid.",
+                )
+                return outcome.FLAGGED
+            if order.status == OrderStatus.PAID:
+                if session.status == CheckoutSession.Status.PAID:
+                    return outcome.DUPLICATE
+                session.status = CheckoutSession.Status.PAID
+                session.save(update_fields=["status", "updated_at"])
+                _flag(order, f"Possible double payment: {result.invoice_number} paid after the order was already paid.")
+                return outcome.FLAGGED
+            if not states.can_transition(order.status, OrderStatus.PAID):
+                _flag(order, f"DOKU reported SUCCESS for {result.invoice_number} but the order is {order.status}.")
+                return outcome.FLAGGED
+            session.status = CheckoutSession.Status.PAID
+            session.save(update_fields=["status", "updated_at"])
+            states.transition(
+                order, OrderStatus.PAID, source=source, notification=notification, note=f"{result.channel} SUCCESS"
+            )
+            return outcome.PROCESSED
+
+        if status == "EXPIRED" or (status == "PENDING" and result.order_status == "ORDER_EXPIRED"):
+            if session.status == CheckoutSession.Status.OPEN:
+                session.status = CheckoutSession.Status.EXPIRED
+                session.save(update_fields=["status", "updated_at"])
+            # Only the newest attempt's expiry expires the order: an older link running out
+            # says nothing about a newer one the shopper may still pay.
+            newest = order.checkout_sessions.exclude(status=CheckoutSession.Status.ERROR).first()
+            if newest == session and states.can_transition(order.status, OrderStatus.EXPIRED):
+                states.transition(order, OrderStatus.EXPIRED, source=source, notification=notification)
+                return outcome.PROCESSED
+            return outcome.IGNORED
+
+        if status == "REFUNDED" and order.status == OrderStatus.PAID:
+            states.transition(order, OrderStatus.REFUNDED, source=source, notification=notification)
+            return outcome.PROCESSED
+        # FAILED: DOKU Checkout lets the shopper retry with another channel on the same
+        # page, so a failed attempt is recorded on the session and the order stays payable.
+        # PENDING, TIMEOUT, REDIRECT and unknown statuses are recorded only.
+        return outcome.IGNORED
+
+
+@dataclass(frozen=True)
+class StatusCheck:
+    """The result of :func:`check_status`: DOKU's transaction status and what it changed."""
+
+    order: Order
+    transaction_status: str
+    outcome: str
+
+
+def check_status(order: Order, *, client: DokuClient | None = None) -> StatusCheck:
+    """Ask DOKU's Status API about the order's newest attempt and apply the answer.
+
+    Uses the same rules as a notification. A 404 means DOKU has no transaction yet.
+    """
+    session = order.checkout_sessions.exclude(status=CheckoutSession.Status.ERROR).first()
+    if session is None:
+        return StatusCheck(order, "NO_PAYMENT_LINK", Notification.Outcome.IGNORED)
+    try:
+        response = (client or DokuClient()).get_status(session.invoice_number)
+    except DokuAPIError as err:
+        if err.status_code == 404:
+            return StatusCheck(order, "NOT_FOUND", Notification.Outcome.IGNORED)
+        raise
+    result = parse_payment_result(response.data)
+    if result is None or result.invoice_number != session.invoice_number:
+        raise DokuAPIError(
+            status_code=response.status_code,
+            messages=["DOKU's status answer has no matching order.invoice_number and transaction.status"],
+            request_id=response.request_id,
+            body=response.data,
+        )
+    outcome = apply_payment_result(session, result, source=OrderEvent.Source.STATUS_CHECK)
+    order.refresh_from_db()
+    return StatusCheck(order, result.transaction_status, outcome)
+
+
+# --- notifications ---------------------------------------------------------------------------------
+
+#: The request headers kept on a stored notification (the signature is kept, redacted).
+STORED_HEADERS = (
+    "Client-Id",
+    "Request-Id",
+    "Request-Timestamp",
+    "Signature",
+    "Content-Type",
+    "Content-Length",
+    "User-Agent",
+    "X-Forwarded-For",
+)
+
+
+@dataclass(frozen=True)
+class NotificationResponse:
+    """How the notification view answers DOKU: 2xx only once the result is committed."""
+
+    status_code: int
+    message: str
+    notification: Notification
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def store_notification(
+    *, body: bytes, headers: Mapping[str, str], path: str, remote_addr: str | None, max_bytes: int
+) -> Notification:
+    """Save the raw request at once, in its own transaction, before anything can fail."""
+    text = body[:max_bytes].decode("utf-8", errors="replace")
+    return Notification.objects.create(
+        request_id=headers.get("Request-Id", "")[:128],
+        client_id=headers.get("Client-Id", "")[:128],
+        path=path[:2000],
+        remote_addr=remote_addr,
+        headers=redact({key: headers[key][:1000] for key in STORED_HEADERS if key in headers}),
+        body=mask_card_numbers(text),
+    )
+
+
+def _verification_failure(notification: Notification, body: bytes, headers: Mapping[str, str]) -> str:
+    """Why the notification's signature does not verify, or "" when it does."""
+    config = get_config()
+    client_id = headers.get("Client-Id", "")
+    request_id = headers.get("Request-Id", "")
+    timestamp = headers.get("Request-Timestamp", "")
+    signature = headers.get("Signature", "")
+    if not (client_id and request_id and timestamp and signature):
+        return "Client-Id, Request-Id, Request-Timestamp and Signature headers are all required."
+    if not hmac.compare_digest(client_id.encode(), config.client_id.encode()):
+        return "Client-Id does not match this shop's DOKU client id."
+    sent_at = signatures.parse_timestamp(timestamp)
+    if sent_at is None:
+        return "Request-Timestamp is not in DOKU's format YYYY-MM-DDTHH:MM:SSZ."
+    age = (timezone.now() - sent_at).total_seconds()
+    if age > config.notification_max_age or age < -CLOCK_SKEW.total_seconds():
+        return f"Request-Timestamp is outside the accepted window of {config.notification_max_age} seconds."
+    if not signatures.verify(
+        signature,
+        secret_keys=config.verification_keys,
+        client_id=client_id,
+        request_id=request_id,
+        timestamp=timestamp,
+        target=config.notification_path or notification.path,
+        body=body,
+    ):
+        return "Signature does not match the request (check the secret key and the notification URL path)."
+    return ""
+
+
+def _finish(notification: Notification, status_code: int, outcome: str, detail: str) -> NotificationResponse:
+    notification.outcome = outcome
+    notification.detail = detail
+    notification.processed_at = timezone.now()
+    notification.save(
+        update_fields=[
+            "outcome",
+            "detail",
+            "processed_at",
+            "signature_valid",
+            "invoice_number",
+            "transaction_status",
+            "order",
+            "checkout_session",
+        ]
+    )
+    return NotificationResponse(status_code, _first_line(detail) or outcome, notification)
+
+
+def handle_notification(
+    *, body: bytes, headers: Mapping[str, str], path: str, remote_addr: str | None = None
+) -> NotificationResponse:
+    """Store, verify and apply one HTTP notification from DOKU.
+
+    Answers 200 once the result is committed (also for duplicates), 400 for a body that
+    cannot be read, 401 for a request that does not verify, 404 for an unknown invoice,
+    413 for an oversized body and 500 when processing failed, so DOKU retries. The
+    stored ``Notification`` records the outcome, or the traceback, either way.
+    """
+    config = get_config()
+    notification = store_notification(
+        body=body, headers=headers, path=path, remote_addr=remote_addr, max_bytes=config.notification_max_bytes
+    )
+    outcome = Notification.Outcome
+    if len(body) > config.notification_max_bytes:
+        notification.signature_valid = None
+        return _finish(notification, 413, outcome.REJECTED, f"Body over {config.notification_max_bytes} bytes.")
+    failure = _verification_failure(notification, body, headers)
+    notification.signature_valid = not failure
+    if failure:
+        logger.warning("Rejected DOKU notification %s: %s", notification.pk, failure)
+        return _finish(notification, 401, outcome.REJECTED, failure)
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return _finish(notification, 400, outcome.REJECTED, "Body is not valid JSON.")
+    result = parse_payment_result(data)
+    if result is None:
+        return _finish(
+            notification, 400, outcome.REJECTED, "Body has no order.invoice_number and transaction.status strings."
+        )
+    notification.invoice_number = result.invoice_number[:64]
+    notification.transaction_status = result.transaction_status[:32]
+    session = find_session(result.invoice_number)
+    if session is None:
+        return _finish(notification, 404, outcome.UNKNOWN_ORDER, f"No payment link for {result.invoice_number}.")
+    notification.order_id = session.order_id
+    notification.checkout_session = session
+    try:
+        if config.confirm_with_status_api and result.transaction_status == "SUCCESS":
+            result = _confirmed(result, session)
+        applied = apply_payment_result(
+            session, result, source=OrderEvent.Source.NOTIFICATION, notification=notification
+        )
+    except Exception:
+        logger.exception("Processing DOKU notification %s failed", notification.pk)
+        return _finish(notification, 500, outcome.FAILED, traceback.format_exc())
+    return _finish(notification, 200, applied, f"{result.transaction_status}: {applied}")
+
+
+def _confirmed(result: PaymentResult, session: CheckoutSession) -> PaymentResult:
+    """DOKU's Status API answer for a reported SUCCESS: the notification is only a trigger."""
+    response = DokuClient().get_status(session.invoice_number)
+    confirmed = parse_payment_result(response.data)
+    if confirmed is None or confirmed.invoice_number != result.invoice_number:
+        raise DokuAPIError(
+            status_code=response.status_code,
+            messages=["Status API answer does not name the notified invoice"],
+            request_id=response.request_id,
+        )
+    return confirmed
+
+
+def reprocess_notification(notification: Notification) -> NotificationResponse:
+    """Apply a stored, verified notification again (after a processing failure)."""
+    if not notification.signature_valid:
+        raise DokuError("Only notifications whose signature verified can be reprocessed.")
+    data = json.loads(notification.body)
+    result = parse_payment_result(data)
+    session = find_session(result.invoice_number) if result else None
+    if result is None or session is None:
+        return _finish(notification, 404, Notification.Outcome.UNKNOWN_ORDER, "No matching payment link.")
+    notification.order_id = session.order_id
+    notification.checkout_session = session
+    applied = apply_payment_result(session, result, source=OrderEvent.Source.NOTIFICATION, notification=notification)
+    return _finish(notification, 200, applied, f"Reprocessed: {result.transaction_status}: {applied}")

@@ -1,0 +1,113 @@
+"""DOKU's Non-SNAP request signature: pure functions, no Django, no I/O.
+
+The component string is one ``Label:value`` line per component joined by a single
+``\\n`` with no trailing newline, in this fixed order: Client-Id, Request-Id,
+Request-Timestamp (Response-Timestamp on DOKU's answers), Request-Target and, for
+requests with a body only, Digest. The signature is ``HMACSHA256=`` followed by the
+base64 HMAC-SHA256 of that string keyed with the secret key's UTF-8 bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+SIGNATURE_PREFIX = "HMACSHA256="
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def digest(body: bytes) -> str:
+    """Base64 SHA-256 of the exact body bytes sent or received."""
+    return base64.b64encode(hashlib.sha256(body).digest()).decode("ascii")
+
+
+def component_string(
+    *,
+    client_id: str,
+    request_id: str,
+    timestamp: str,
+    target: str,
+    body: bytes | None,
+    timestamp_label: str = "Request-Timestamp",
+) -> str:
+    """The text DOKU signs. ``body=None`` (a GET) leaves the Digest line out entirely."""
+    lines = [
+        f"Client-Id:{client_id}",
+        f"Request-Id:{request_id}",
+        f"{timestamp_label}:{timestamp}",
+        f"Request-Target:{target}",
+    ]
+    if body is not None:
+        lines.append(f"Digest:{digest(body)}")
+    return "\n".join(lines)
+
+
+def sign(
+    secret_key: str,
+    *,
+    client_id: str,
+    request_id: str,
+    timestamp: str,
+    target: str,
+    body: bytes | None,
+    timestamp_label: str = "Request-Timestamp",
+) -> str:
+    """The ``Signature`` header value for one request or notification."""
+    message = component_string(
+        client_id=client_id,
+        request_id=request_id,
+        timestamp=timestamp,
+        target=target,
+        body=body,
+        timestamp_label=timestamp_label,
+    )
+    mac = hmac.new(secret_key.encode("utf-8"), message.encode("utf-8"), hashlib.sha256)
+    return SIGNATURE_PREFIX + base64.b64encode(mac.digest()).decode("ascii")
+
+
+def verify(
+    signature: str,
+    *,
+    secret_keys: Iterable[str],
+    client_id: str,
+    request_id: str,
+    timestamp: str,
+    target: str,
+    body: bytes | None,
+) -> bool:
+    """True when ``signature`` was made with one of ``secret_keys``.
+
+    Every key is tried, whatever the outcome of the others, and each comparison is
+    constant-time, so the answer's timing says nothing about the expected value.
+    Several keys let a shop rotate its secret without rejecting notifications.
+    """
+    presented = signature.strip().encode("utf-8", "surrogateescape")
+    matched = False
+    for secret_key in secret_keys:
+        expected = sign(
+            secret_key,
+            client_id=client_id,
+            request_id=request_id,
+            timestamp=timestamp,
+            target=target,
+            body=body,
+        )
+        matched |= hmac.compare_digest(presented, expected.encode("ascii"))
+    return matched
+
+
+def format_timestamp(moment: datetime | None = None) -> str:
+    """``Request-Timestamp`` for ``moment`` (default now): UTC, whole seconds, literal ``Z``."""
+    moment = moment or datetime.now(UTC)
+    return moment.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
+
+
+def parse_timestamp(value: str) -> datetime | None:
+    """The aware UTC datetime of a ``Request-Timestamp``, or None when it is not in DOKU's format."""
+    try:
+        return datetime.strptime(value, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import responses as responses_lib
+
+from django_doku_checkout.models import LineItem, Order
+
+SECRET = "SK-test-secret-123"
+CLIENT_ID = "MCH-0001-10791114622547"
+SANDBOX = "https://api-sandbox.doku.com"
+
+_invoice_counter = itertools.count(1)
+
+
+@pytest.fixture
+def doku_settings(settings):
+    """Change DOKU_CHECKOUT keys for one test: ``doku_settings(ENVIRONMENT="production")``."""
+
+    def update(**values: Any) -> dict[str, Any]:
+        settings.DOKU_CHECKOUT = {**settings.DOKU_CHECKOUT, **values}
+        return settings.DOKU_CHECKOUT
+
+    return update
+
+
+@pytest.fixture
+def order_factory(db) -> Callable[..., Order]:
+    def make(*, items: list[tuple[str, int, int]] | None = None, **fields: Any) -> Order:
+        items = items if items is not None else [("Batik shirt", 150_000, 1), ("Kopi Toraja 250g", 45_000, 2)]
+        defaults: dict[str, Any] = {
+            "invoice_number": f"INV-{next(_invoice_counter):05d}",
+            "amount": sum(price * quantity for _, price, quantity in items) or 10_000,
+            "customer_name": "Siti Rahayu",
+            "customer_email": "siti@example.com",
+            "customer_phone": "0812-3456-7890",
+        }
+        order = Order.objects.create(**{**defaults, **fields})
+        for index, (name, price, quantity) in enumerate(items, start=1):
+            LineItem.objects.create(
+                order=order, item_id=f"SKU{index}", name=name, price=price, quantity=quantity, sku=f"SKU{index}"
+            )
+        return order
+
+    return make
+
+
+@pytest.fixture
+def doku_api():
+    """DOKU's HTTP edge faked with ``responses``: nothing else is faked."""
+    with responses_lib.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def checkout_success(invoice_number: str = "INV-1", *, url: str = "https://sandbox.doku.com/checkout-link-v2/tok123"):
+    return {
+        "message": ["SUCCESS"],
+        "response": {
+            "order": {"amount": "20000", "invoice_number": invoice_number, "currency": "IDR"},
+            "payment": {
+                "payment_due_date": 60,
+                "token_id": "tok123",
+                "url": url,
+                "expired_date": "20991231235959",
+            },
+        },
+    }

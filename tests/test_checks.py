@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+
+from django_doku_checkout.checks import check_deployment, check_settings
+
+VALID = {"CLIENT_ID": "BRN-0214-1714016624673", "SECRET_KEY": "SK-live-abc", "ENVIRONMENT": "sandbox"}
+
+
+def ids(messages) -> list[str]:
+    return [message.id for message in messages]
+
+
+def test_valid_settings_give_no_messages(settings):
+    settings.DOKU_CHECKOUT = VALID
+    assert check_settings() == []
+
+
+def test_missing_setting_is_e001(settings):
+    del settings.DOKU_CHECKOUT
+    assert ids(check_settings()) == ["django_doku_checkout.E001"]
+
+
+def test_setting_of_wrong_type_is_e001(settings):
+    settings.DOKU_CHECKOUT = ["CLIENT_ID"]
+    [message] = check_settings()
+    assert message.id == "django_doku_checkout.E001"
+    assert "must be a dict, not list" in message.msg
+
+
+@pytest.mark.parametrize(
+    ("changes", "check_id", "fragment"),
+    [
+        ({"CLIENT_ID": ""}, "E002", "DOKU_CHECKOUT['CLIENT_ID'] must be a non-empty string, not ''"),
+        ({"CLIENT_ID": None}, "E002", "not None"),
+        ({"SECRET_KEY": "  "}, "E003", "DOKU_CHECKOUT['SECRET_KEY'] must be a non-empty string"),
+        ({"SECRET_KEY": 42}, "E003", "SECRET_KEY"),
+        ({"ENVIRONMENT": "prod"}, "E004", "'sandbox', 'production' or 'simulator', not 'prod'"),
+        ({"API_BASE_URL": "api.doku.com"}, "E005", "not 'api.doku.com'"),
+        ({"API_BASE_URL": "https://api.doku.com/?x=1"}, "E005", "no query string"),
+        ({"TIMEOUT": 0}, "E006", "not 0"),
+        ({"TIMEOUT": (5, -1)}, "E006", "(connect, read) pair"),
+        ({"TIMEOUT": True}, "E006", "not True"),
+        ({"SECERT_KEY": "x"}, "E007", "DOKU_CHECKOUT['SECERT_KEY'] is not a setting"),
+        ({"SITE_URL": "shop.example.com"}, "E008", "not 'shop.example.com'"),
+        ({"PAYMENT_DUE_DATE": 1_000_000}, "E009", "from 1 to 999999"),
+        ({"PAYMENT_DUE_DATE": 1.5}, "E009", "not 1.5"),
+        ({"MAX_RETRIES": -1}, "E010", "from 0 to 10"),
+        ({"RETRY_BACKOFF": "1"}, "E011", "not '1'"),
+        ({"PAYMENT_METHOD_TYPES": "VIRTUAL_ACCOUNT_BCA"}, "E012", "a list of DOKU channel codes"),
+        ({"AUTO_REDIRECT": "yes"}, "E013", "True or False, not 'yes'"),
+        ({"NOTIFICATION_PATH": "doku/notification/"}, "E014", "starting with '/'"),
+        ({"NOTIFICATION_MAX_AGE": 10}, "E015", "from 60 to 604800"),
+        ({"NOTIFICATION_MAX_BYTES": 10}, "E016", "from 1024"),
+        ({"PREVIOUS_SECRET_KEYS": "old"}, "E017", "list of non-empty strings"),
+        ({"CONFIRM_WITH_STATUS_API": 1}, "E018", "True or False, not 1"),
+        ({"STATUS_CHECK_INTERVAL": -5}, "E019", "from 0 to 3600"),
+    ],
+)
+def test_each_error_names_key_expectation_and_value(settings, changes, check_id, fragment):
+    settings.DOKU_CHECKOUT = {**VALID, **changes}
+    messages = check_settings()
+    assert ids(messages) == [f"django_doku_checkout.{check_id}"]
+    assert fragment in messages[0].msg
+    assert messages[0].hint
+
+
+def test_unknown_key_suggests_the_close_one(settings):
+    settings.DOKU_CHECKOUT = {**VALID, "SECRETKEY": "x"}
+    [message] = check_settings()
+    assert message.hint == "Did you mean 'SECRET_KEY'?"
+
+
+def test_secret_value_never_appears_in_messages(settings):
+    settings.DOKU_CHECKOUT = {**VALID, "SECRET_KEY": 12345678, "ENVIRONMENT": "nope"}
+    text = " ".join(f"{m.msg} {m.hint}" for m in check_settings())
+    assert "12345678" not in text
+
+
+@pytest.mark.parametrize("client_id", ["MCH-0001-10791114622547", "BRN-SANDBOX-1", "test-merchant"])
+def test_production_with_sandbox_looking_client_id_is_w001(settings, client_id):
+    settings.DEBUG = False
+    settings.DOKU_CHECKOUT = {**VALID, "CLIENT_ID": client_id, "ENVIRONMENT": "production"}
+    assert ids(check_settings()) == ["django_doku_checkout.W001"]
+
+
+def test_production_with_debug_is_w002(settings):
+    settings.DEBUG = True
+    settings.DOKU_CHECKOUT = {**VALID, "ENVIRONMENT": "production"}
+    assert ids(check_settings()) == ["django_doku_checkout.W002"]
+
+
+@pytest.mark.parametrize("environment", ["sandbox", "simulator"])
+def test_deploy_check_warns_about_test_environments_without_debug(settings, environment):
+    settings.DEBUG = False
+    settings.DOKU_CHECKOUT = {**VALID, "ENVIRONMENT": environment}
+    assert ids(check_deployment()) == ["django_doku_checkout.W003"]
+    settings.DEBUG = True
+    assert check_deployment() == []
+
+
+def test_deploy_check_is_quiet_for_production(settings):
+    settings.DEBUG = False
+    settings.DOKU_CHECKOUT = {**VALID, "ENVIRONMENT": "production"}
+    assert check_deployment() == []
+
+
+def test_checks_are_registered_with_django(settings):
+    settings.DOKU_CHECKOUT = {**VALID, "ENVIRONMENT": "prod"}
+    with pytest.raises(SystemCheckError, match="django_doku_checkout.E004"):
+        call_command("check")
+
+
+def test_deploy_check_is_registered_for_check_deploy(settings):
+    settings.DEBUG = False
+    settings.DOKU_CHECKOUT = VALID
+    with pytest.raises(SystemCheckError, match="django_doku_checkout.W003"):
+        call_command("check", "--deploy", "--fail-level", "WARNING", "--tag", "security")
+
+
+def test_check_ids_are_never_reused_and_listed_in_the_readme():
+    root = Path(__file__).parents[1]
+    source = (root / "django_doku_checkout" / "conf.py").read_text()
+    found = [f.split(".")[-1] for f in re.findall(r'"((?:django_doku_checkout\.)?[EW]0\d\d)"', source)]
+    # E001 covers "missing" and "not a dict"; every other id is raised from one place only.
+    assert found.count("E001") == 2
+    assert len([f for f in found if f != "E001"]) == len(set(found)) - 1
+    readme = (root / "README.md").read_text()
+    for check_id in set(found):
+        assert f"django_doku_checkout.{check_id}" in readme

@@ -1,0 +1,265 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+import requests
+from django.test import RequestFactory
+
+from django_doku_checkout import services
+from django_doku_checkout.exceptions import (
+    DokuAPIError,
+    DokuConfigurationError,
+    DokuTransportError,
+    DokuValidationError,
+)
+from django_doku_checkout.models import CheckoutSession, OrderEvent, OrderStatus
+from django_doku_checkout.redaction import REDACTED
+from django_doku_checkout.signals import order_status_changed, payment_succeeded
+from tests.conftest import SANDBOX, checkout_success
+
+CHECKOUT_URL = SANDBOX + "/checkout/v1/payment"
+pytestmark = pytest.mark.django_db(transaction=False)
+
+
+def sent_body(doku_api, index=0) -> dict:
+    return json.loads(doku_api.calls[index].request.body)
+
+
+def test_create_payment_link_sends_order_and_stores_session(order_factory, doku_api):
+    order = order_factory(customer_country="ID", payment_method_types=["VIRTUAL_ACCOUNT_BCA"])
+    doku_api.post(CHECKOUT_URL, json=checkout_success(order.invoice_number))
+    session = services.create_payment_link(order)
+
+    body = sent_body(doku_api)
+    assert body["order"]["invoice_number"] == order.invoice_number
+    assert body["order"]["amount"] == 240_000
+    assert body["order"]["currency"] == "IDR"
+    assert body["order"]["line_items"][1] == {
+        "id": "SKU2",
+        "name": "Kopi Toraja 250g",
+        "price": 45_000,
+        "quantity": 2,
+        "sku": "SKU2",
+    }
+    assert body["order"]["callback_url"] == f"https://shop.example.com/doku/return/{order.public_id}/"
+    assert body["order"]["callback_url_cancel"] == f"https://shop.example.com/doku/cancel/{order.public_id}/"
+    assert body["order"]["callback_url_result"] == f"https://shop.example.com/doku/result/{order.public_id}/"
+    assert body["order"]["language"] == "EN"
+    assert body["customer"] == {
+        "name": "Siti Rahayu",
+        "email": "siti@example.com",
+        "phone": "6281234567890",
+        "country": "ID",
+    }
+    assert body["payment"] == {"payment_due_date": 60, "payment_method_types": ["VIRTUAL_ACCOUNT_BCA"]}
+
+    assert session.payment_url == "https://sandbox.doku.com/checkout-link-v2/tok123"
+    assert session.token_id == "tok123"
+    assert session.expires_at == datetime(2099, 12, 31, 16, 59, 59, tzinfo=UTC)
+    assert session.request_id == doku_api.calls[0].request.headers["Request-Id"]
+    assert session.request_body["order"]["invoice_number"] == order.invoice_number
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PENDING
+    assert list(order.events.values_list("old_status", "new_status", "source")) == [
+        ("created", "pending", OrderEvent.Source.SHOPPER)
+    ]
+
+
+def test_callback_urls_come_from_the_request_when_given(order_factory, doku_api):
+    order = order_factory()
+    doku_api.post(CHECKOUT_URL, json=checkout_success())
+    request = RequestFactory().post("/", HTTP_HOST="toko.example.id", secure=True)
+    services.create_payment_link(order, request=request)
+    assert sent_body(doku_api)["order"]["callback_url"] == f"https://toko.example.id/doku/return/{order.public_id}/"
+
+
+def test_without_request_or_site_url_the_error_names_the_setting(order_factory, doku_api, doku_settings):
+    doku_settings(SITE_URL=None)
+    with pytest.raises(DokuConfigurationError, match=r"DOKU_CHECKOUT\['SITE_URL'\]"):
+        services.create_payment_link(order_factory())
+    assert not doku_api.calls
+
+
+def test_live_session_is_reused_instead_of_creating_another(order_factory, doku_api, django_assert_num_queries):
+    order = order_factory()
+    doku_api.post(CHECKOUT_URL, json=checkout_success())
+    first = services.create_payment_link(order)
+    second = services.create_payment_link(order)
+    assert first.pk == second.pk
+    assert len(doku_api.calls) == 1
+    assert order.checkout_sessions.count() == 1
+
+
+def test_expired_session_is_replaced_with_a_new_invoice_suffix(order_factory, doku_api):
+    order = order_factory()
+    doku_api.post(CHECKOUT_URL, json=checkout_success())
+    first = services.create_payment_link(order)
+    CheckoutSession.objects.filter(pk=first.pk).update(expires_at=datetime(2000, 1, 1, tzinfo=UTC))
+    second = services.create_payment_link(order)
+    assert second.pk != first.pk
+    assert second.invoice_number == f"{order.invoice_number}-2"
+    assert sent_body(doku_api, 1)["order"]["invoice_number"] == f"{order.invoice_number}-2"
+
+
+@pytest.mark.parametrize("status", [OrderStatus.PAID, OrderStatus.CANCELLED, OrderStatus.REFUNDED])
+def test_unpayable_orders_never_get_a_link(order_factory, doku_api, status):
+    order = order_factory(status=status)
+    with pytest.raises(services.OrderNotPayable):
+        services.create_payment_link(order)
+    assert not doku_api.calls
+
+
+def test_invalid_order_is_refused_before_sending(order_factory, doku_api):
+    order = order_factory(items=[("Kopi", 10_000, 1)], amount=12_000)
+    with pytest.raises(DokuValidationError, match="line_items total .* is 10000 but order.amount is 12000"):
+        services.create_payment_link(order)
+    assert not doku_api.calls
+    assert not order.checkout_sessions.exists()
+
+
+def test_doku_rejection_is_recorded_and_order_stays_payable(order_factory, doku_api):
+    order = order_factory()
+    doku_api.post(CHECKOUT_URL, status=400, json={"error_messages": ["order.amount must greater than 0"]})
+    with pytest.raises(DokuAPIError):
+        services.create_payment_link(order)
+    session = order.checkout_sessions.get()
+    assert session.status == CheckoutSession.Status.ERROR
+    assert "order.amount must greater than 0" in session.error_message
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CREATED
+
+    doku_api.replace("POST", CHECKOUT_URL, json=checkout_success())
+    retry = services.create_payment_link(order)
+    assert retry.invoice_number == f"{order.invoice_number}-2"
+    assert retry.is_live()
+
+
+def test_transport_failure_is_recorded(order_factory, doku_api):
+    order = order_factory()
+    doku_api.post(CHECKOUT_URL, body=requests.ConnectTimeout())
+    with pytest.raises(DokuTransportError):
+        services.create_payment_link(order)
+    assert order.checkout_sessions.get().status == CheckoutSession.Status.ERROR
+
+
+def test_answer_without_payment_url_is_an_error(order_factory, doku_api):
+    order = order_factory()
+    doku_api.post(CHECKOUT_URL, json={"message": ["SUCCESS"], "response": {"payment": {}}})
+    with pytest.raises(DokuAPIError, match=r"no response.payment.url"):
+        services.create_payment_link(order)
+
+
+def test_stored_payloads_are_redacted(order_factory, doku_api):
+    order = order_factory()
+    answer = checkout_success()
+    answer["response"]["headers"] = {"signature": "HMACSHA256=abc", "request_id": "r"}
+    doku_api.post(CHECKOUT_URL, json=answer)
+    session = services.create_payment_link(order)
+    assert session.response_body["response"]["headers"]["signature"] == REDACTED
+
+
+def status_body(invoice, transaction_status, amount, **order_extra):
+    return {
+        "order": {"invoice_number": invoice, "amount": amount, **order_extra},
+        "transaction": {"status": transaction_status, "date": "2026-01-01T00:00:00Z"},
+        "channel": {"id": "VIRTUAL_ACCOUNT_BCA"},
+    }
+
+
+@pytest.fixture
+def pending_order(order_factory, doku_api):
+    order = order_factory()
+    doku_api.post(CHECKOUT_URL, json=checkout_success())
+    services.create_payment_link(order)
+    return order
+
+
+def test_check_status_success_pays_the_order_and_signals_once(
+    pending_order, doku_api, django_capture_on_commit_callbacks
+):
+    received = []
+    payment_succeeded.connect(lambda **kw: received.append(kw["order"].status), weak=False, dispatch_uid="t1")
+    changes = []
+    order_status_changed.connect(
+        lambda **kw: changes.append((kw["old_status"], kw["new_status"])), weak=False, dispatch_uid="t2"
+    )
+    try:
+        doku_api.get(
+            f"{SANDBOX}/orders/v1/status/{pending_order.invoice_number}",
+            json=status_body(pending_order.invoice_number, "SUCCESS", 240000.0),
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            result = services.check_status(pending_order)
+            again = services.check_status(pending_order)
+    finally:
+        payment_succeeded.disconnect(dispatch_uid="t1")
+        order_status_changed.disconnect(dispatch_uid="t2")
+    assert result.order.status == OrderStatus.PAID
+    assert result.transaction_status == "SUCCESS"
+    assert again.outcome == "duplicate"
+    assert received == ["paid"]
+    assert changes == [("pending", "paid")]
+    event = result.order.events.last()
+    assert (event.old_status, event.new_status, event.source) == ("pending", "paid", "status_check")
+    session = result.order.checkout_sessions.get()
+    assert session.status == CheckoutSession.Status.PAID
+    assert session.payment_channel == "VIRTUAL_ACCOUNT_BCA"
+
+
+def test_check_status_wrong_amount_flags_instead_of_paying(pending_order, doku_api):
+    doku_api.get(
+        f"{SANDBOX}/orders/v1/status/{pending_order.invoice_number}",
+        json=status_body(pending_order.invoice_number, "SUCCESS", 1000),
+    )
+    result = services.check_status(pending_order)
+    assert result.outcome == "flagged"
+    assert result.order.status == OrderStatus.PENDING
+    assert result.order.needs_review
+    assert "not marked paid" in result.order.review_reason
+
+
+def test_check_status_pending_and_not_found_change_nothing(pending_order, doku_api):
+    url = f"{SANDBOX}/orders/v1/status/{pending_order.invoice_number}"
+    doku_api.get(url, json=status_body(pending_order.invoice_number, "PENDING", 240000, status="ORDER_GENERATED"))
+    assert services.check_status(pending_order).order.status == OrderStatus.PENDING
+    doku_api.replace("GET", url, status=404, json={"message": ["Not Found"]})
+    result = services.check_status(pending_order)
+    assert result.transaction_status == "NOT_FOUND"
+    assert result.order.status == OrderStatus.PENDING
+
+
+def test_check_status_order_expired(pending_order, doku_api):
+    doku_api.get(
+        f"{SANDBOX}/orders/v1/status/{pending_order.invoice_number}",
+        json=status_body(pending_order.invoice_number, "PENDING", 240000, status="ORDER_EXPIRED"),
+    )
+    assert services.check_status(pending_order).order.status == OrderStatus.EXPIRED
+
+
+def test_check_status_failed_keeps_order_payable(pending_order, doku_api):
+    doku_api.get(
+        f"{SANDBOX}/orders/v1/status/{pending_order.invoice_number}",
+        json=status_body(pending_order.invoice_number, "FAILED", 240000),
+    )
+    result = services.check_status(pending_order)
+    assert result.order.status == OrderStatus.PENDING
+    assert result.order.checkout_sessions.get().last_transaction_status == "FAILED"
+
+
+def test_check_status_without_a_link_asks_nothing(order_factory, doku_api):
+    result = services.check_status(order_factory())
+    assert result.transaction_status == "NO_PAYMENT_LINK"
+    assert not doku_api.calls
+
+
+def test_check_status_answer_for_another_invoice_is_refused(pending_order, doku_api):
+    doku_api.get(
+        f"{SANDBOX}/orders/v1/status/{pending_order.invoice_number}",
+        json=status_body("SOMEONE-ELSE", "SUCCESS", 240000),
+    )
+    with pytest.raises(DokuAPIError, match="no matching order.invoice_number"):
+        services.check_status(pending_order)
+    pending_order.refresh_from_db()
+    assert pending_order.status == OrderStatus.PENDING
