@@ -24,7 +24,7 @@ STAMP = VENV / ".installed-from"
 
 def run(*args: str | Path, **env: str) -> None:
     print("+", " ".join(str(a) for a in args), flush=True)
-    result = subprocess.run([str(a) for a in args], cwd=ROOT, env={**os.environ, **env}, check=False)
+    result = subprocess.run([str(a) for a in args], cwd=ROOT, env={**os.environ, **env}, check=False)  # noqa: S603 (our own fixed commands)
     if result.returncode:
         sys.exit(result.returncode)
 
@@ -52,7 +52,7 @@ def shop() -> None:
 def test(extra: list[str]) -> None:
     run(BIN / "ruff", "check", ".")
     run(BIN / "ruff", "format", "--check", ".")
-    run(BIN / "mypy", "django_doku_checkout", "tests", "example_project")
+    run(BIN / "mypy", "django_doku_checkout", "tests")
     run(PYTHON, "-m", "pytest", *extra)
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import secrets
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -23,8 +24,8 @@ from django.utils import timezone, translation
 from django_doku_checkout import payloads, signatures, states
 from django_doku_checkout.client import DokuClient, DokuResponse
 from django_doku_checkout.conf import get_config
-from django_doku_checkout.exceptions import DokuAPIError, DokuConfigurationError, DokuError
-from django_doku_checkout.models import CheckoutSession, Notification, Order, OrderEvent, OrderStatus
+from django_doku_checkout.exceptions import DokuAPIError, DokuConfigurationError, DokuError, DokuValidationError
+from django_doku_checkout.models import CheckoutSession, LineItem, Notification, Order, OrderEvent, OrderStatus
 from django_doku_checkout.redaction import mask_card_numbers, redact
 from django_doku_checkout.signals import payment_needs_review
 
@@ -38,6 +39,61 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 class OrderNotPayable(DokuError):
     """The order is paid, cancelled or refunded: it never gets a new payment link."""
+
+
+# --- orders -----------------------------------------------------------------------------------------
+
+
+def new_invoice_number() -> str:
+    """A unique, unguessable invoice number short enough for card payments (21 characters)."""
+    return f"INV-{timezone.now():%Y%m%d}-{secrets.token_hex(4).upper()}"
+
+
+def create_order(
+    *,
+    line_items: Sequence[payloads.LineItemData],
+    invoice_number: str | None = None,
+    currency: str = "IDR",
+    **fields: Any,
+) -> Order:
+    """Create an ``Order`` and its line items from a cart; the amount is their total.
+
+    ``fields`` are other ``Order`` fields such as ``customer_name`` or ``customer_email``.
+    Raises :class:`DokuValidationError` for an empty cart or impossible prices.
+    """
+    errors = []
+    if not line_items:
+        errors.append("order.line_items must be filled")
+    for index, item in enumerate(line_items):
+        if not isinstance(item.price, int) or item.price < 0:
+            errors.append(f"order.line_items[{index}].price must be a whole number of rupiah")
+        if not isinstance(item.quantity, int) or item.quantity < 1:
+            errors.append(f"order.line_items[{index}].quantity must be at least 1")
+    amount = sum(item.price * item.quantity for item in line_items) if not errors else 0
+    if not errors and not 0 < amount <= payloads.MAX_AMOUNT:
+        errors.append("order.amount must greater than 0 and have at most 12 digits")
+    if errors:
+        raise DokuValidationError(errors)
+    with transaction.atomic():
+        order = Order.objects.create(
+            invoice_number=invoice_number or new_invoice_number(), amount=amount, currency=currency, **fields
+        )
+        LineItem.objects.bulk_create(
+            LineItem(
+                order=order,
+                item_id=item.id or "",
+                name=item.name,
+                price=item.price,
+                quantity=item.quantity,
+                sku=item.sku or "",
+                category=item.category or "",
+                url=item.url or "",
+                image_url=item.image_url or "",
+                item_type=item.type or "",
+            )
+            for item in line_items
+        )
+    return order
 
 
 # --- payment links ------------------------------------------------------------------------------

@@ -1,0 +1,54 @@
+"""Run the simulator on its own: ``python -m django_doku_checkout.simulator --port 8765``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import django
+from django.conf import settings
+
+
+def configure(*, client_id: str, secret_key: str, notification_url: str | None) -> None:
+    settings.configure(
+        DEBUG=True,
+        SECRET_KEY=os.environ.get("DJANGO_SECRET_KEY", "doku-simulator-only"),
+        ALLOWED_HOSTS=["127.0.0.1", "localhost", "[::1]"],
+        ROOT_URLCONF="django_doku_checkout.simulator.urls",
+        INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "django_doku_checkout.simulator"],
+        MIDDLEWARE=["django.middleware.common.CommonMiddleware", "django.middleware.csrf.CsrfViewMiddleware"],
+        TEMPLATES=[
+            {
+                "BACKEND": "django.template.backends.django.DjangoTemplates",
+                "APP_DIRS": True,
+                "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+            }
+        ],
+        DATABASES={},
+        USE_TZ=True,
+        DOKU_SIMULATOR={
+            "MERCHANTS": [{"CLIENT_ID": client_id, "SECRET_KEY": secret_key, "NOTIFICATION_URL": notification_url}]
+        },
+    )
+    django.setup()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="A local DOKU Checkout simulator (no money moves).")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--client-id", default=os.environ.get("DOKU_CLIENT_ID", "SIMULATOR-CLIENT"))
+    parser.add_argument("--secret-key", default=os.environ.get("DOKU_SECRET_KEY", "simulator-secret"))
+    parser.add_argument("--notification-url", default=os.environ.get("DOKU_NOTIFICATION_URL"))
+    args = parser.parse_args(argv)
+    configure(client_id=args.client_id, secret_key=args.secret_key, notification_url=args.notification_url)
+
+    from django.core.servers.basehttp import WSGIServer, run
+    from django.core.wsgi import get_wsgi_application
+
+    print(f"DOKU simulator on http://{args.host}:{args.port}/ (client id {args.client_id})", flush=True)
+    run(args.host, args.port, get_wsgi_application(), threading=True, server_cls=WSGIServer)
+
+
+if __name__ == "__main__":
+    main()

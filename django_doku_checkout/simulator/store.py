@@ -1,0 +1,163 @@
+"""The simulator's memory: sessions, idempotent replies, notifications and faults."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from django_doku_checkout.simulator.faults import Faults
+
+FINAL_STATUSES = ("SUCCESS", "EXPIRED")
+
+
+@dataclass
+class SimulatedSession:
+    """One Checkout session or card payment page, as DOKU would keep it."""
+
+    token_id: str
+    kind: str
+    client_id: str
+    request_id: str
+    body: dict[str, Any]
+    created_at: datetime
+    expires_at: datetime
+    notification_url: str | None
+    status: str = "PENDING"
+    channel: str | None = None
+    transaction_date: datetime | None = None
+
+    @property
+    def order(self) -> dict[str, Any]:
+        order = self.body.get("order")
+        return order if isinstance(order, dict) else {}
+
+    @property
+    def invoice_number(self) -> str:
+        return str(self.order.get("invoice_number", ""))
+
+    @property
+    def amount(self) -> int:
+        return int(self.order.get("amount", 0))
+
+    @property
+    def currency(self) -> str:
+        return str(self.order.get("currency") or "IDR")
+
+    @property
+    def line_items(self) -> list[dict[str, Any]]:
+        items = self.order.get("line_items")
+        return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+    @property
+    def requested_methods(self) -> list[str]:
+        payment = self.body.get("payment")
+        methods = payment.get("payment_method_types") if isinstance(payment, dict) else None
+        return list(methods) if isinstance(methods, list) else []
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        return self.status == "EXPIRED" or (self.status != "SUCCESS" and (now or timezone.now()) >= self.expires_at)
+
+
+@dataclass
+class DeliveryAttempt:
+    at: datetime
+    status_code: int | None
+    error: str = ""
+
+
+@dataclass
+class SimulatedNotification:
+    id: int
+    client_id: str
+    invoice_number: str
+    transaction_status: str
+    url: str | None
+    body: bytes
+    attempts: list[DeliveryAttempt] = field(default_factory=list)
+    dropped: bool = False
+    delivered: bool = False
+    finished: bool = False
+
+
+@dataclass
+class Reply:
+    body_digest: str
+    status: int
+    data: dict[str, Any]
+
+
+class Store:
+    """Thread-safe in-memory state; ``reset()`` between tests."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.idle = threading.Condition(self.lock)
+        self.reset()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.sessions: dict[str, SimulatedSession] = {}
+            self.replies: dict[str, Reply] = {}
+            self.notifications: list[SimulatedNotification] = []
+            self.faults: dict[str, Faults] = {}
+            self.in_flight = 0
+
+    def faults_for(self, client_id: str) -> Faults:
+        with self.lock:
+            return self.faults.get(client_id, Faults())
+
+    def set_faults(self, client_id: str, faults: Faults) -> None:
+        with self.lock:
+            self.faults[client_id] = faults
+
+    def add_session(self, session: SimulatedSession) -> None:
+        with self.lock:
+            self.sessions[session.token_id] = session
+
+    def session(self, token_id: str) -> SimulatedSession | None:
+        with self.lock:
+            return self.sessions.get(token_id)
+
+    def find(self, client_id: str, identifier: str) -> SimulatedSession | None:
+        """A merchant's session by invoice number or by the Request-Id that created it."""
+        with self.lock:
+            for session in reversed(list(self.sessions.values())):
+                if session.client_id == client_id and identifier in (session.invoice_number, session.request_id):
+                    return session
+        return None
+
+    def new_notification(self, **values: Any) -> SimulatedNotification:
+        with self.lock:
+            notification = SimulatedNotification(id=len(self.notifications) + 1, **values)
+            self.notifications.append(notification)
+            return notification
+
+    def begin_delivery(self) -> None:
+        with self.lock:
+            self.in_flight += 1
+
+    def end_delivery(self) -> None:
+        with self.lock:
+            self.in_flight -= 1
+            self.idle.notify_all()
+
+    def wait_until_idle(self, timeout: float = 10.0) -> bool:
+        """Wait for every background notification delivery to finish; False on timeout."""
+        with self.lock:
+            return self.idle.wait_for(lambda: self.in_flight == 0, timeout=timeout)
+
+
+STORE = Store()
+
+
+def new_token() -> str:
+    return uuid.uuid4().hex + timezone.now().strftime("%Y%m%d%H%M%S")
+
+
+def expiry(minutes: int) -> datetime:
+    return timezone.now() + timedelta(minutes=minutes)

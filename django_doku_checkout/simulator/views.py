@@ -1,0 +1,350 @@
+"""The simulator's HTTP surface: DOKU's API, the hosted payment page and a dashboard."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from typing import Any
+from urllib.parse import quote
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from django_doku_checkout import signatures
+from django_doku_checkout.payloads import (
+    ValidationResult,
+    format_doku_datetime,
+    validate_card_page_body,
+    validate_checkout_body,
+)
+from django_doku_checkout.payment_methods import KNOWN_METHODS, is_card
+from django_doku_checkout.simulator import notifier
+from django_doku_checkout.simulator.faults import HEADER, Faults
+from django_doku_checkout.simulator.merchants import Merchant, max_clock_skew, merchants
+from django_doku_checkout.simulator.store import STORE, Reply, SimulatedSession, expiry, new_token
+
+CHECKOUT_TARGET = "/checkout/v1/payment"
+CARD_PAGE_TARGET = "/credit-card/v1/payment-page"
+DEMO_METHODS = sorted(KNOWN_METHODS - {"EMONEY_SHOPEEPAY", "VIRTUAL_ACCOUNT_BANK_SYARIAH_MANDIRI"})
+
+
+def _error(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message, "type": "SIMULATOR"}}, status=status)
+
+
+def _authenticate(request: HttpRequest, target: str, body: bytes | None) -> tuple[Merchant | None, JsonResponse | None]:
+    """Check the request exactly as DOKU does: known client, fresh timestamp, valid signature."""
+    headers = request.headers
+    merchant = merchants().get(headers.get("Client-Id", ""))
+    if merchant is None:
+        return None, _error(401, "invalid_client_id", "Client-Id is not registered")
+    sent_at = signatures.parse_timestamp(headers.get("Request-Timestamp", ""))
+    if sent_at is None or abs((timezone.now() - sent_at).total_seconds()) > max_clock_skew():
+        return None, _error(401, "invalid_timestamp", "Request-Timestamp is missing or more than 5 minutes off")
+    request_id = headers.get("Request-Id", "")
+    if not request_id or len(request_id) > 128:
+        return None, _error(401, "invalid_request_id", "Request-Id is missing or longer than 128 characters")
+    valid = signatures.verify(
+        headers.get("Signature", ""),
+        secret_keys=[merchant.secret_key],
+        client_id=merchant.client_id,
+        request_id=request_id,
+        timestamp=headers.get("Request-Timestamp", ""),
+        target=target,
+        body=body,
+    )
+    if not valid:
+        return None, _error(401, "invalid_signature", "Invalid Header Signature")
+    return merchant, None
+
+
+def _faults(request: HttpRequest, merchant: Merchant) -> Faults:
+    faults = STORE.faults_for(merchant.client_id)
+    header = request.headers.get(HEADER)
+    return Faults.parse_header(faults, header) if header else faults
+
+
+def _server_trouble(faults: Faults) -> JsonResponse | None:
+    """Latency, and a 5xx for the configured share of requests (random, as real outages are)."""
+    if faults.latency:
+        time.sleep(faults.latency)
+    if faults.error_rate and random.random() < faults.error_rate:  # noqa: S311 - not cryptographic
+        return _error(503, "service_unavailable", "Simulated outage")
+    return None
+
+
+def _maybe_time_out(faults: Faults) -> None:
+    # The request was processed, but the answer arrives after the client gave up: its retry
+    # with the same Request-Id must then get the original answer with 409.
+    if faults.timeout_rate and random.random() < faults.timeout_rate:  # noqa: S311
+        time.sleep(faults.timeout_seconds)
+
+
+def _session_response(request: HttpRequest, session: SimulatedSession, merchant: Merchant) -> dict[str, Any]:
+    page_url = request.build_absolute_uri(reverse("doku_simulator:page", args=[session.token_id]))
+    headers = {
+        "request_id": session.request_id,
+        "date": signatures.format_timestamp(session.created_at),
+        "client_id": merchant.client_id,
+    }
+    if session.kind == "card_page":
+        return {"credit_card_payment_page": {"url": page_url}, "headers": headers}
+    order = {
+        **{k: v for k, v in session.order.items() if k != "line_items"},
+        "amount": str(session.amount),
+        "currency": session.currency,
+        "session_id": session.token_id[:32],
+    }
+    return {
+        "message": ["SUCCESS"],
+        "response": {
+            "order": order,
+            "payment": {
+                "payment_method_types": session.requested_methods or DEMO_METHODS,
+                "payment_due_date": _due_minutes(session.body),
+                "token_id": session.token_id,
+                "url": page_url,
+                "expired_date": format_doku_datetime(session.expires_at),
+            },
+            "additional_info": {"origin": {"product": "CHECKOUT", "system": "doku-simulator", "apiFormat": "JOKUL"}},
+            "uuid": uuid.uuid4().int,
+            "headers": headers,
+        },
+    }
+
+
+def _due_minutes(body: dict[str, Any]) -> int:
+    payment = body.get("payment")
+    due = payment.get("payment_due_date") if isinstance(payment, dict) else None
+    return due if isinstance(due, int) and not isinstance(due, bool) and due > 0 else 60
+
+
+def _create(request: HttpRequest, *, kind: str, target: str) -> JsonResponse:
+    raw = request.body
+    merchant, failure = _authenticate(request, target, raw)
+    if failure is not None:
+        return failure
+    assert merchant is not None  # noqa: S101
+    faults = _faults(request, merchant)
+    if (trouble := _server_trouble(faults)) is not None:
+        return trouble
+    request_id = request.headers["Request-Id"]
+    key = f"{merchant.client_id}:{request_id}"
+    with STORE.lock:
+        reply = STORE.replies.get(key)
+    if reply is not None:
+        _maybe_time_out(faults)
+        if reply.body_digest != signatures.digest(raw):
+            return JsonResponse({"error_messages": ["Request-Id was already used with another body"]}, status=400)
+        return JsonResponse(reply.data, status=409)
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return JsonResponse({"error_messages": ["request body must be a JSON object"]}, status=400)
+    validator = validate_card_page_body if kind == "card_page" else validate_checkout_body
+    result: ValidationResult = validator(data)
+    invoice = data.get("order", {}).get("invoice_number") if not result.errors else None
+    if invoice and any(
+        s.client_id == merchant.client_id and s.invoice_number == invoice and not s.is_expired()
+        for s in list(STORE.sessions.values())
+    ):
+        result.errors.append("order.invoice_number is already used by an active payment")
+    if result.errors:
+        return JsonResponse({"error_messages": result.errors}, status=400)
+    additional = data.get("additional_info") if isinstance(data.get("additional_info"), dict) else {}
+    session = SimulatedSession(
+        token_id=new_token(),
+        kind=kind,
+        client_id=merchant.client_id,
+        request_id=request_id,
+        body=data,
+        created_at=timezone.now(),
+        expires_at=expiry(_due_minutes(data)),
+        notification_url=additional.get("override_notification_url") or None,
+    )
+    STORE.add_session(session)
+    response = _session_response(request, session, merchant)
+    with STORE.lock:
+        STORE.replies[key] = Reply(signatures.digest(raw), 200, response)
+    _maybe_time_out(faults)
+    return JsonResponse(response)
+
+
+@csrf_exempt
+@require_POST
+def checkout_payment(request: HttpRequest) -> JsonResponse:
+    """``POST /checkout/v1/payment``."""
+    return _create(request, kind="checkout", target=CHECKOUT_TARGET)
+
+
+@csrf_exempt
+@require_POST
+def card_payment_page(request: HttpRequest) -> JsonResponse:
+    """``POST /credit-card/v1/payment-page``."""
+    return _create(request, kind="card_page", target=CARD_PAGE_TARGET)
+
+
+@require_GET
+def order_status(request: HttpRequest, identifier: str) -> JsonResponse:
+    """``GET /orders/v1/status/{invoice_number or Request-Id}`` (signed without a Digest)."""
+    merchant, failure = _authenticate(request, f"/orders/v1/status/{quote(identifier, safe='')}", None)
+    if failure is not None:
+        return failure
+    assert merchant is not None  # noqa: S101
+    if (trouble := _server_trouble(_faults(request, merchant))) is not None:
+        return trouble
+    session = STORE.find(merchant.client_id, identifier)
+    if session is None:
+        return _error(404, "not_found", "Order not found")
+    expired = session.is_expired()
+    if session.channel is None:
+        body: dict[str, Any] = {
+            "order": {"invoice_number": session.invoice_number, "amount": float(session.amount)},
+            "transaction": {
+                "status": "EXPIRED" if session.status == "EXPIRED" else "PENDING",
+                "date": signatures.format_timestamp(session.created_at),
+                "original_request_id": session.request_id,
+            },
+            "service": {"id": None},
+            "acquirer": {"id": None},
+            "channel": {"id": None},
+        }
+    else:
+        status = "EXPIRED" if expired and session.status != "SUCCESS" else session.status
+        body = notifier.notification_body(session, status)
+        body["order"]["amount"] = float(session.amount)
+    body["order"]["status"] = "ORDER_EXPIRED" if expired else "ORDER_GENERATED"
+    body["additional_info"] = {"origin": {"product": "CHECKOUT", "system": "doku-simulator", "source": "direct"}}
+    return JsonResponse(body)
+
+
+# --- the shopper's side -----------------------------------------------------------------------------
+
+
+def _offered_methods(session: SimulatedSession) -> list[str]:
+    if session.kind == "card_page":
+        return ["CREDIT_CARD"]
+    return session.requested_methods or DEMO_METHODS
+
+
+def _back_url(session: SimulatedSession) -> str:
+    return str(session.order.get("callback_url_result") or session.order.get("callback_url") or "")
+
+
+@require_http_methods(["GET", "POST"])
+def payment_page(request: HttpRequest, token: str) -> HttpResponse:
+    """The hosted page at ``payment.url``: pick a method, then Pay, Fail or Let it expire."""
+    session = STORE.session(token)
+    if session is None:
+        return render(request, "doku_simulator/message.html", {"title": "Payment link not found"}, status=404)
+    merchant = merchants().get(session.client_id)
+    context: dict[str, Any] = {
+        "session": session,
+        "merchant": merchant,
+        "methods": _offered_methods(session),
+        "is_card_page": session.kind == "card_page",
+    }
+    if request.method == "GET" or session.is_expired() or session.status == "SUCCESS":
+        if session.is_expired() and session.status != "EXPIRED":
+            session.status = "EXPIRED"
+        return render(request, "doku_simulator/page.html", context, status=200)
+
+    action = request.POST.get("action")
+    method = request.POST.get("method", "")
+    if action == "expire":
+        session.status = "EXPIRED"
+        return render(request, "doku_simulator/result.html", {**context, "back_url": _back_url(session)})
+    if action not in {"pay", "fail"} or method not in context["methods"]:
+        context["error"] = "Choose one of the payment methods shown."
+        return render(request, "doku_simulator/page.html", context, status=400)
+    session.channel = method
+    session.transaction_date = timezone.now()
+    session.status = "SUCCESS" if action == "pay" else "FAILED"
+    if merchant is not None:
+        notifier.send(session, merchant, session.status)
+    if session.kind == "card_page":
+        target = session.order.get("callback_url") if action == "pay" else session.order.get("failed_url")
+        target = target or session.order.get("callback_url")
+        if session.order.get("auto_redirect") and target:
+            return redirect(str(target))
+    elif session.order.get("auto_redirect") and session.order.get("callback_url") and action == "pay":
+        return redirect(str(session.order["callback_url"]))
+    retry_allowed = action == "fail" and not session.order.get("disable_retry_payment") and not is_card(method)
+    return render(
+        request,
+        "doku_simulator/result.html",
+        {**context, "back_url": _back_url(session), "retry_allowed": retry_allowed or action == "fail"},
+    )
+
+
+@require_GET
+def cancel_payment(request: HttpRequest, token: str) -> HttpResponse:
+    """The page's Cancel link: back to ``callback_url_cancel`` (or ``callback_url``)."""
+    session = STORE.session(token)
+    if session is None:
+        return render(request, "doku_simulator/message.html", {"title": "Payment link not found"}, status=404)
+    target = session.order.get("callback_url_cancel") or session.order.get("callback_url")
+    if not target:
+        return render(request, "doku_simulator/message.html", {"title": "Payment cancelled"})
+    return redirect(str(target))
+
+
+# --- the developer's side ------------------------------------------------------------------------------
+
+
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """Every session, notification and delivery attempt, and the fault switches."""
+    with STORE.lock:
+        sessions = list(reversed(STORE.sessions.values()))
+        notifications = list(reversed(STORE.notifications))
+    known = merchants()
+    return render(
+        request,
+        "doku_simulator/dashboard.html",
+        {
+            "sessions": sessions,
+            "notifications": notifications,
+            "merchants": [(m, STORE.faults_for(m.client_id).as_dict()) for m in known.values()],
+        },
+    )
+
+
+@require_POST
+def update_faults(request: HttpRequest) -> HttpResponse:
+    """The dashboard's fault form (CSRF-protected)."""
+    client_id = request.POST.get("client_id", "")
+    values = {
+        name: request.POST.get(name) or (False if isinstance(default, bool) else default)
+        for name, default in Faults().as_dict().items()
+    }
+    STORE.set_faults(client_id, Faults().updated(values))
+    return redirect("doku_simulator:dashboard")
+
+
+@csrf_exempt
+@require_POST
+def control_faults(request: HttpRequest) -> JsonResponse:
+    """Set a merchant's faults from a test: ``{"client_id": ..., "error_rate": 1}``; ``{}`` clears."""
+    try:
+        values = json.loads(request.body or b"{}")
+        client_id = values.pop("client_id", None) or next(iter(merchants()), "")
+        faults = Faults().updated(values)
+    except (ValueError, AttributeError) as err:
+        return JsonResponse({"error_messages": [str(err)]}, status=400)
+    STORE.set_faults(client_id, faults)
+    return JsonResponse({"client_id": client_id, "faults": faults.as_dict()})
+
+
+@csrf_exempt
+@require_POST
+def control_reset(request: HttpRequest) -> JsonResponse:
+    """Forget every session, notification and fault."""
+    STORE.reset()
+    return JsonResponse({"reset": True})

@@ -1,0 +1,104 @@
+"""The example shop. Every value comes from the environment (or an optional .env file).
+
+With no environment at all it runs on SQLite against the built-in DOKU simulator, mounted at
+/doku-simulator/. Set DOKU_ENVIRONMENT=sandbox with DOKU_CLIENT_ID and DOKU_SECRET_KEY to use
+DOKU's real sandbox instead, with no code change.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")
+
+# Dangerous: the defaults below are for a local demo only. Set them in production.
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="example-shop-insecure-development-key")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+
+DOKU_ENVIRONMENT = env("DOKU_ENVIRONMENT", default="simulator")
+SIMULATOR = DOKU_ENVIRONMENT == "simulator"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    # The shop comes first so its templates override the app's (django_doku_checkout/base.html).
+    "shop",
+    "django_doku_checkout",
+]
+if SIMULATOR:
+    INSTALLED_APPS.append("django_doku_checkout.simulator")
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "example_project.urls"
+WSGI_APPLICATION = "example_project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "shop.context_processors.cart",
+            ]
+        },
+    }
+]
+
+DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("id", "Bahasa Indonesia")]
+TIME_ZONE = "Asia/Jakarta"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if not DEBUG else None
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = 0 if DEBUG else 31536000
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = not DEBUG
+
+DOKU_CHECKOUT = {
+    # The simulator accepts any credentials; DOKU's sandbox and production need real ones.
+    "CLIENT_ID": env("DOKU_CLIENT_ID", default="SIMULATOR-CLIENT" if SIMULATOR else ""),
+    "SECRET_KEY": env("DOKU_SECRET_KEY", default="simulator-secret" if SIMULATOR else ""),
+    "ENVIRONMENT": DOKU_ENVIRONMENT,
+    "API_BASE_URL": env("DOKU_API_BASE_URL", default=f"{SITE_URL}/doku-simulator" if SIMULATOR else None),
+    "SITE_URL": SITE_URL,
+}
+
+DOKU_SIMULATOR = {"MERCHANT_NAME": "Toko Kopi Nusantara (example shop)"}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django_doku_checkout": {"handlers": ["console"], "level": "INFO"}},
+}
