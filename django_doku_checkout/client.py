@@ -73,10 +73,16 @@ class DokuClient:
     bytes, so DOKU recognises a POST it already processed and answers 409.
     """
 
+    #: A ``requests`` transport adapter mounted on the API base URL of every new client, for
+    #: serving DOKU in-process (the pytest plugin's simulator, benchmarks). None uses HTTP.
+    transport_adapter: requests.adapters.BaseAdapter | None = None
+
     def __init__(self, config: DokuCheckoutSettings | None = None, *, session: requests.Session | None = None) -> None:
         self.config = config or get_config()
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = _user_agent()
+        if DokuClient.transport_adapter is not None:
+            self.session.mount(self.config.api_base_url, DokuClient.transport_adapter)
 
     def create_checkout_payment(self, body: Mapping[str, Any], *, request_id: str | None = None) -> DokuResponse:
         """``POST /checkout/v1/payment``: create a DOKU Checkout session and its ``payment.url``."""

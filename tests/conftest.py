@@ -68,3 +68,49 @@ def checkout_success(invoice_number: str = "INV-1", *, url: str = "https://sandb
             },
         },
     }
+
+
+@pytest.fixture
+def live_doku(live_server, settings):
+    """The app and the simulator in one live server, talking over real HTTP on 127.0.0.1."""
+    from django_doku_checkout.simulator.store import STORE
+
+    base = live_server.url
+    settings.DOKU_CHECKOUT = {
+        "CLIENT_ID": CLIENT_ID,
+        "SECRET_KEY": SECRET,
+        "ENVIRONMENT": "simulator",
+        "API_BASE_URL": base + "/doku-simulator",
+        "SITE_URL": base,
+        "RETRY_BACKOFF": 0,
+        "STATUS_CHECK_INTERVAL": 0,
+        "TIMEOUT": (2, 2),
+    }
+    settings.DOKU_SIMULATOR = {
+        "MERCHANTS": [{"CLIENT_ID": CLIENT_ID, "SECRET_KEY": SECRET, "NOTIFICATION_URL": base + "/doku/notification/"}],
+        "RETRY_SCHEDULE": [0.1, 0.2],
+    }
+    STORE.reset()
+    yield base
+    STORE.wait_until_idle(10)
+    STORE.reset()
+
+
+@pytest.fixture
+def signal_log():
+    """Every app signal sent during the test, as (signal name, order invoice, extra)."""
+    from django_doku_checkout import signals
+
+    log: list[tuple[str, str, str]] = []
+    names = ["order_status_changed", "payment_succeeded", "payment_failed", "payment_expired", "payment_needs_review"]
+    receivers = {}
+    for name in names:
+
+        def receiver(sender, order, _name=name, **kwargs):
+            log.append((_name, order.invoice_number, kwargs.get("new_status") or kwargs.get("reason", "")))
+
+        receivers[name] = receiver
+        getattr(signals, name).connect(receiver, weak=False, dispatch_uid=f"signal_log_{name}")
+    yield log
+    for name in names:
+        getattr(signals, name).disconnect(dispatch_uid=f"signal_log_{name}")

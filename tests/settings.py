@@ -18,6 +18,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django_doku_checkout",
+    "django_doku_checkout.simulator",
 ]
 
 MIDDLEWARE = [

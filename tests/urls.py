@@ -6,4 +6,5 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("doku/", include("django_doku_checkout.urls")),
+    path("doku-simulator/", include("django_doku_checkout.simulator.urls")),
 ]

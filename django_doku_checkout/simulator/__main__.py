@@ -14,7 +14,7 @@ def configure(*, client_id: str, secret_key: str, notification_url: str | None) 
         DEBUG=True,
         SECRET_KEY=os.environ.get("DJANGO_SECRET_KEY", "doku-simulator-only"),
         ALLOWED_HOSTS=["127.0.0.1", "localhost", "[::1]"],
-        ROOT_URLCONF="django_doku_checkout.simulator.urls",
+        ROOT_URLCONF="django_doku_checkout.simulator.root_urls",
         INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "django_doku_checkout.simulator"],
         MIDDLEWARE=["django.middleware.common.CommonMiddleware", "django.middleware.csrf.CsrfViewMiddleware"],
         TEMPLATES=[

@@ -24,7 +24,7 @@ from django_doku_checkout.payloads import (
     validate_checkout_body,
 )
 from django_doku_checkout.payment_methods import KNOWN_METHODS, is_card
-from django_doku_checkout.simulator import notifier
+from django_doku_checkout.simulator import actions, notifier
 from django_doku_checkout.simulator.faults import HEADER, Faults
 from django_doku_checkout.simulator.merchants import Merchant, max_clock_skew, merchants
 from django_doku_checkout.simulator.store import STORE, Reply, SimulatedSession, expiry, new_token
@@ -258,16 +258,12 @@ def payment_page(request: HttpRequest, token: str) -> HttpResponse:
     action = request.POST.get("action")
     method = request.POST.get("method", "")
     if action == "expire":
-        session.status = "EXPIRED"
+        actions.settle(session, "expire")
         return render(request, "doku_simulator/result.html", {**context, "back_url": _back_url(session)})
     if action not in {"pay", "fail"} or method not in context["methods"]:
         context["error"] = "Choose one of the payment methods shown."
         return render(request, "doku_simulator/page.html", context, status=400)
-    session.channel = method
-    session.transaction_date = timezone.now()
-    session.status = "SUCCESS" if action == "pay" else "FAILED"
-    if merchant is not None:
-        notifier.send(session, merchant, session.status)
+    actions.settle(session, action, method)
     if session.kind == "card_page":
         target = session.order.get("callback_url") if action == "pay" else session.order.get("failed_url")
         target = target or session.order.get("callback_url")
