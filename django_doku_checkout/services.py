@@ -293,7 +293,8 @@ def create_payment_link(
                     )
     if failure is not None:
         raise failure
-    order.refresh_from_db()
+    # The caller's instance learns the new status without another query.
+    order.status, order.updated_at = locked.status, locked.updated_at
     assert session is not None  # noqa: S101
     return session
 

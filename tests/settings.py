@@ -59,3 +59,4 @@ DOKU_CHECKOUT = {
     "RETRY_BACKOFF": 0,
     "STATUS_CHECK_INTERVAL": 0,
 }
+STATIC_URL = "static/"
