@@ -1,0 +1,134 @@
+"""The example shop, run as a user runs it: its own settings, a real server, the simulator."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+MANAGE = Path(__file__).parents[1] / "example_project" / "manage.py"
+# pytest-django exports the test settings; the example shop must run on its own.
+BASE_ENV = {**os.environ, "DJANGO_SETTINGS_MODULE": "example_project.settings"}
+
+
+def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own manage.py
+        [sys.executable, str(MANAGE), *args], env={**BASE_ENV, **env}, capture_output=True, text=True, timeout=120
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_example_checks_pass(tmp_path):
+    result = run_manage("check", "--fail-level", "WARNING", env={"DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"})
+    assert result.returncode == 0, result.stderr
+
+
+def test_example_production_settings_pass_check_deploy(tmp_path):
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
+        "DJANGO_DEBUG": "False",
+        "DJANGO_SECRET_KEY": "k3Jq9-vX2mLp8sR4tW7yZ1aB6cD0eF5gH9iJ2kL4mN7pQ-r8sT2uV6wX0yZ4",
+        "DJANGO_ALLOWED_HOSTS": "shop.example.com",
+        "SITE_URL": "https://shop.example.com",
+        "DOKU_ENVIRONMENT": "production",
+        "DOKU_CLIENT_ID": "BRN-0214-1714016624673",
+        "DOKU_SECRET_KEY": "SK-production-secret-value",
+    }
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SK-production-secret-value" not in result.stdout + result.stderr
+
+
+@pytest.fixture
+def example_shop(tmp_path):
+    port = free_port()
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3", "SITE_URL": f"http://127.0.0.1:{port}"}
+    assert run_manage("migrate", "--noinput", env=env).returncode == 0
+    seeded = run_manage("seed_demo", env=env)
+    assert "demo products ready" in seeded.stdout
+    server = subprocess.Popen(  # noqa: S603
+        [sys.executable, str(MANAGE), "runserver", f"127.0.0.1:{port}", "--noreload"],
+        env={**BASE_ENV, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                requests.get(base + "/", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def csrf(html: str) -> str:
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+
+
+def test_example_shop_journey_ends_paid(example_shop):
+    shopper = requests.Session()
+    home = shopper.get(example_shop + "/", timeout=5)
+    assert "Kopi Toraja 250g" in home.text
+    shopper.post(example_shop + "/cart/add/1/", data={"csrfmiddlewaretoken": csrf(home.text)}, timeout=5)
+    form = shopper.get(example_shop + "/checkout/", timeout=5)
+    invalid = shopper.post(
+        example_shop + "/checkout/",
+        data={
+            "csrfmiddlewaretoken": csrf(form.text),
+            "name": "Budi",
+            "email": "budi@example.com",
+            "phone": "12",
+            "address": "Jl. Sudirman 1",
+            "city": "Jakarta",
+        },
+        timeout=5,
+    )
+    assert "Enter an Indonesian phone number" in invalid.text
+    order_page = shopper.post(
+        example_shop + "/checkout/",
+        data={
+            "csrfmiddlewaretoken": csrf(invalid.text),
+            "name": "Budi",
+            "email": "budi@example.com",
+            "phone": "0812 3456 7890",
+            "address": "Jl. Sudirman 1",
+            "city": "Jakarta",
+        },
+        timeout=5,
+    )
+    assert "doku-order-status-created" in order_page.text
+    pay_url = re.search(r'action="(/doku/pay/[^"]+)"', order_page.text).group(1)
+    to_doku = shopper.post(
+        example_shop + pay_url, data={"csrfmiddlewaretoken": csrf(order_page.text)}, allow_redirects=False, timeout=10
+    )
+    assert to_doku.headers["Location"].startswith(example_shop + "/doku-simulator/pay/")
+    page = shopper.get(to_doku.headers["Location"], timeout=5)
+    back = shopper.post(
+        to_doku.headers["Location"],
+        data={"csrfmiddlewaretoken": csrf(page.text), "action": "pay", "method": "VIRTUAL_ACCOUNT_BCA"},
+        timeout=10,
+    )
+    assert back.url.startswith(example_shop + "/doku/return/")
+    for _ in range(50):
+        status_page = shopper.get(order_page.url, timeout=5)
+        if "doku-order-status-paid" in status_page.text:
+            break
+        time.sleep(0.1)
+    assert "doku-order-status-paid" in status_page.text
