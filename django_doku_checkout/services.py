@@ -24,7 +24,13 @@ from django.utils import timezone, translation
 from django_doku_checkout import payloads, signatures, states
 from django_doku_checkout.client import DokuClient, DokuResponse
 from django_doku_checkout.conf import get_config
-from django_doku_checkout.exceptions import DokuAPIError, DokuConfigurationError, DokuError, DokuValidationError
+from django_doku_checkout.exceptions import (
+    DokuAPIError,
+    DokuConfigurationError,
+    DokuError,
+    DokuSignatureError,
+    DokuValidationError,
+)
 from django_doku_checkout.models import CheckoutSession, LineItem, Notification, Order, OrderEvent, OrderStatus
 from django_doku_checkout.redaction import mask_card_numbers, redact
 from django_doku_checkout.signals import payment_needs_review
@@ -512,34 +518,42 @@ def store_notification(
     )
 
 
-def _verification_failure(notification: Notification, body: bytes, headers: Mapping[str, str]) -> str:
-    """Why the notification's signature does not verify, or "" when it does."""
+def verify_notification(*, body: bytes, headers: Mapping[str, str], path: str) -> None:
+    """Check a notification's Client-Id, Request-Timestamp window and signature over the raw body.
+
+    ``path`` is the request path as DOKU called it (``NOTIFICATION_PATH`` overrides it for
+    proxies that rewrite paths). Raises :class:`DokuSignatureError` saying what is wrong,
+    never what the expected signature is.
+    """
     config = get_config()
     client_id = headers.get("Client-Id", "")
     request_id = headers.get("Request-Id", "")
     timestamp = headers.get("Request-Timestamp", "")
     signature = headers.get("Signature", "")
     if not (client_id and request_id and timestamp and signature):
-        return "Client-Id, Request-Id, Request-Timestamp and Signature headers are all required."
+        raise DokuSignatureError("Client-Id, Request-Id, Request-Timestamp and Signature headers are all required.")
     if not hmac.compare_digest(client_id.encode(), config.client_id.encode()):
-        return "Client-Id does not match this shop's DOKU client id."
+        raise DokuSignatureError("Client-Id does not match this shop's DOKU client id.")
     sent_at = signatures.parse_timestamp(timestamp)
     if sent_at is None:
-        return "Request-Timestamp is not in DOKU's format YYYY-MM-DDTHH:MM:SSZ."
+        raise DokuSignatureError("Request-Timestamp is not in DOKU's format YYYY-MM-DDTHH:MM:SSZ.")
     age = (timezone.now() - sent_at).total_seconds()
     if age > config.notification_max_age or age < -CLOCK_SKEW.total_seconds():
-        return f"Request-Timestamp is outside the accepted window of {config.notification_max_age} seconds."
+        raise DokuSignatureError(
+            f"Request-Timestamp is outside the accepted window of {config.notification_max_age} seconds."
+        )
     if not signatures.verify(
         signature,
         secret_keys=config.verification_keys,
         client_id=client_id,
         request_id=request_id,
         timestamp=timestamp,
-        target=config.notification_path or notification.path,
+        target=config.notification_path or path,
         body=body,
     ):
-        return "Signature does not match the request (check the secret key and the notification URL path)."
-    return ""
+        raise DokuSignatureError(
+            "Signature does not match the request (check the secret key and the notification URL path)."
+        )
 
 
 def _finish(notification: Notification, status_code: int, outcome: str, detail: str) -> NotificationResponse:
@@ -579,11 +593,13 @@ def handle_notification(
     if len(body) > config.notification_max_bytes:
         notification.signature_valid = None
         return _finish(notification, 413, outcome.REJECTED, f"Body over {config.notification_max_bytes} bytes.")
-    failure = _verification_failure(notification, body, headers)
-    notification.signature_valid = not failure
-    if failure:
-        logger.warning("Rejected DOKU notification %s: %s", notification.pk, failure)
-        return _finish(notification, 401, outcome.REJECTED, failure)
+    try:
+        verify_notification(body=body, headers=headers, path=path)
+    except DokuSignatureError as err:
+        notification.signature_valid = False
+        logger.warning("Rejected DOKU notification %s: %s", notification.pk, err)
+        return _finish(notification, 401, outcome.REJECTED, str(err))
+    notification.signature_valid = True
     try:
         data = json.loads(body)
     except ValueError:

@@ -346,3 +346,17 @@ def test_json_body_is_stored_as_received(linked_order):
     body = notification_body(session.invoice_number)
     signed_post(body)
     assert json.loads(Notification.objects.get().body) == json.loads(body)
+
+
+def test_confirm_with_status_api_trusts_doku_not_the_notification(linked_order, settings, doku_simulator):
+    order, session = linked_order
+    settings.DOKU_CHECKOUT = {**settings.DOKU_CHECKOUT, "CONFIRM_WITH_STATUS_API": True}
+    assert signed_post(notification_body(session.invoice_number)).status_code == 200
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PENDING  # DOKU's Status API still says PENDING
+    simulated = doku_simulator.session_for(order)
+    simulated.status, simulated.channel = "SUCCESS", "VIRTUAL_ACCOUNT_BCA"
+    assert signed_post(notification_body(session.invoice_number)).status_code == 200
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAID
+    assert order.events.get(new_status="paid").source == "notification"
