@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.http import HttpRequest
 
 from django_doku_checkout.models import CheckoutSession, LineItem, Notification, Order, OrderEvent
 
+if TYPE_CHECKING:
+    OrderInline = admin.TabularInline[Any, Order]
+    OrderModelAdmin = admin.ModelAdmin[Order]
+    NotificationModelAdmin = admin.ModelAdmin[Notification]
+else:  # the admin classes are not subscriptable at run time
+    OrderInline = admin.TabularInline
+    OrderModelAdmin = NotificationModelAdmin = admin.ModelAdmin
 
-class LineItemInline(admin.TabularInline):
+
+class LineItemInline(OrderInline):
     model = LineItem
     extra = 0
     fields = ("name", "price", "quantity", "sku", "category")
@@ -19,10 +27,10 @@ class LineItemInline(admin.TabularInline):
         # Once money may have moved, the items are the record of what was sold.
         return obj is None or obj.status == "created"
 
-    has_add_permission = has_delete_permission = has_change_permission  # type: ignore[assignment]
+    has_add_permission = has_delete_permission = has_change_permission
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(OrderInline):
     extra = 0
     can_delete = False
 
@@ -46,7 +54,7 @@ class OrderEventInline(ReadOnlyInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(OrderModelAdmin):
     list_display = ("invoice_number", "customer_name", "amount", "status", "needs_review", "created_at", "paid_at")
     list_filter = ("status", "needs_review", "created_at")
     search_fields = ("invoice_number", "customer_name", "customer_email", "customer_phone")
@@ -56,7 +64,7 @@ class OrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(NotificationModelAdmin):
     list_display = ("received_at", "invoice_number", "transaction_status", "signature_valid", "outcome", "order")
     list_filter = ("outcome", "signature_valid", "transaction_status")
     search_fields = ("invoice_number", "request_id")
