@@ -439,6 +439,20 @@ def apply_payment_result(
         return outcome.IGNORED
 
 
+def fetch_status(session: CheckoutSession, *, client: DokuClient | None = None) -> PaymentResult:
+    """DOKU's Status API answer for one payment attempt; raises DokuAPIError when it names another."""
+    response = (client or DokuClient()).get_status(session.invoice_number)
+    result = parse_payment_result(response.data)
+    if result is None or result.invoice_number != session.invoice_number:
+        raise DokuAPIError(
+            status_code=response.status_code,
+            messages=["DOKU's status answer has no matching order.invoice_number and transaction.status"],
+            request_id=response.request_id,
+            body=response.data,
+        )
+    return result
+
+
 @dataclass(frozen=True)
 class StatusCheck:
     """The result of :func:`check_status`: DOKU's transaction status and what it changed."""
@@ -457,19 +471,11 @@ def check_status(order: Order, *, client: DokuClient | None = None) -> StatusChe
     if session is None:
         return StatusCheck(order, "NO_PAYMENT_LINK", Notification.Outcome.IGNORED)
     try:
-        response = (client or DokuClient()).get_status(session.invoice_number)
+        result = fetch_status(session, client=client)
     except DokuAPIError as err:
         if err.status_code == 404:
             return StatusCheck(order, "NOT_FOUND", Notification.Outcome.IGNORED)
         raise
-    result = parse_payment_result(response.data)
-    if result is None or result.invoice_number != session.invoice_number:
-        raise DokuAPIError(
-            status_code=response.status_code,
-            messages=["DOKU's status answer has no matching order.invoice_number and transaction.status"],
-            request_id=response.request_id,
-            body=response.data,
-        )
     outcome = apply_payment_result(session, result, source=OrderEvent.Source.STATUS_CHECK)
     order.refresh_from_db()
     return StatusCheck(order, result.transaction_status, outcome)
@@ -618,7 +624,8 @@ def handle_notification(
     notification.checkout_session = session
     try:
         if config.confirm_with_status_api and result.transaction_status == "SUCCESS":
-            result = _confirmed(result, session)
+            # The notification is only a trigger; DOKU's Status API has the final word.
+            result = fetch_status(session)
         applied = apply_payment_result(
             session, result, source=OrderEvent.Source.NOTIFICATION, notification=notification
         )
@@ -626,19 +633,6 @@ def handle_notification(
         logger.exception("Processing DOKU notification %s failed", notification.pk)
         return _finish(notification, 500, outcome.FAILED, traceback.format_exc())
     return _finish(notification, 200, applied, f"{result.transaction_status}: {applied}")
-
-
-def _confirmed(result: PaymentResult, session: CheckoutSession) -> PaymentResult:
-    """DOKU's Status API answer for a reported SUCCESS: the notification is only a trigger."""
-    response = DokuClient().get_status(session.invoice_number)
-    confirmed = parse_payment_result(response.data)
-    if confirmed is None or confirmed.invoice_number != result.invoice_number:
-        raise DokuAPIError(
-            status_code=response.status_code,
-            messages=["Status API answer does not name the notified invoice"],
-            request_id=response.request_id,
-        )
-    return confirmed
 
 
 def reprocess_notification(notification: Notification) -> NotificationResponse:

@@ -114,3 +114,26 @@ def signal_log():
     yield log
     for name in names:
         getattr(signals, name).disconnect(dispatch_uid=f"signal_log_{name}")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_serving(base_url: str, attempts: int = 100) -> None:
+    """Poll a server we just started until it answers (at most about ten seconds)."""
+    import time
+
+    import requests
+
+    for _ in range(attempts):
+        try:
+            requests.get(base_url + "/", timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise AssertionError(f"{base_url} did not start")

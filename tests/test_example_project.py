@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,8 @@ from pathlib import Path
 
 import pytest
 import requests
+
+from tests.conftest import free_port, wait_until_serving
 
 MANAGE = Path(__file__).parents[1] / "example_project" / "manage.py"
 # pytest-django exports the test settings; the example shop must run on its own.
@@ -22,12 +23,6 @@ def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[s
     return subprocess.run(  # noqa: S603 - our own manage.py
         [sys.executable, str(MANAGE), *args], env={**BASE_ENV, **env}, capture_output=True, text=True, timeout=120
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_example_checks_pass(tmp_path):
@@ -66,12 +61,7 @@ def example_shop(tmp_path):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                requests.get(base + "/", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+        wait_until_serving(base)
         yield base
     finally:
         server.terminate()

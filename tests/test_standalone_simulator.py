@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
@@ -13,12 +11,11 @@ import requests
 from django_doku_checkout.client import DokuClient
 from django_doku_checkout.conf import DokuCheckoutSettings
 from django_doku_checkout.exceptions import DokuAPIError
+from tests.conftest import free_port, wait_until_serving
 
 
 def test_standalone_simulator_creates_links_and_answers_status():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(  # noqa: S603
         [
             sys.executable,
@@ -36,12 +33,7 @@ def test_standalone_simulator_creates_links_and_answers_status():
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                requests.get(base + "/", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+        wait_until_serving(base)
         client = DokuClient(DokuCheckoutSettings(client_id="C1", secret_key="S1", api_base_url=base, max_retries=0))
         created = client.create_checkout_payment({"order": {"amount": 15000, "invoice_number": "INV-STANDALONE"}})
         assert created.data["response"]["payment"]["url"].startswith(base + "/pay/")
