@@ -247,6 +247,35 @@ def _create_session(
     return session
 
 
+def _attempt(
+    locked: Order, *, kind: str, body: dict[str, Any], invoice_number: str, client: DokuClient | None, actor: Any
+) -> tuple[CheckoutSession | None, DokuError | None]:
+    """Ask DOKU for a link inside the caller's transaction; the order becomes pending on success.
+
+    A DOKU failure is returned, not raised, so the caller can commit the recorded attempt first.
+    """
+    try:
+        session = _create_session(
+            locked,
+            kind=kind,
+            body=body,
+            invoice_number=invoice_number,
+            request_id=str(uuid4()),
+            client=client or DokuClient(),
+        )
+    except DokuError as err:
+        return None, err
+    if locked.status != OrderStatus.PENDING:
+        states.transition(
+            locked,
+            OrderStatus.PENDING,
+            source=OrderEvent.Source.ADMIN if actor is not None else OrderEvent.Source.SHOPPER,
+            actor=actor,
+            note=f"{session.get_kind_display()} {session.invoice_number} created.",
+        )
+    return session, None
+
+
 def create_payment_link(
     order: Order,
     *,
@@ -277,29 +306,66 @@ def create_payment_link(
             for warning in result.warnings:
                 logger.warning("Order %s: %s", locked.invoice_number, warning)
             result.raise_for_errors()
-            try:
-                session = _create_session(
-                    locked,
-                    kind=CheckoutSession.Kind.CHECKOUT,
-                    body=body,
-                    invoice_number=invoice_number,
-                    request_id=str(uuid4()),
-                    client=client or DokuClient(),
-                )
-            except DokuError as err:
-                failure = err
-            else:
-                if locked.status != OrderStatus.PENDING:
-                    states.transition(
-                        locked,
-                        OrderStatus.PENDING,
-                        source=OrderEvent.Source.ADMIN if actor is not None else OrderEvent.Source.SHOPPER,
-                        actor=actor,
-                        note=f"Payment link {session.invoice_number} created.",
-                    )
+            session, failure = _attempt(
+                locked,
+                kind=CheckoutSession.Kind.CHECKOUT,
+                body=body,
+                invoice_number=invoice_number,
+                client=client,
+                actor=actor,
+            )
     if failure is not None:
         raise failure
     # The caller's instance learns the new status without another query.
+    order.status, order.updated_at = locked.status, locked.updated_at
+    assert session is not None  # noqa: S101
+    return session
+
+
+def create_card_payment_page(
+    order: Order,
+    *,
+    request: HttpRequest | None = None,
+    theme: payloads.CardPageTheme | None = None,
+    client: DokuClient | None = None,
+    actor: Any = None,
+) -> CheckoutSession:
+    """Create a card-only DOKU payment page for ``order`` (``POST /credit-card/v1/payment-page``).
+
+    DOKU requires every customer field here (id, name, email, phone, address, country);
+    a missing one raises :class:`DokuValidationError` naming it, before anything is sent.
+    """
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if locked.status in states.UNPAYABLE:
+            raise OrderNotPayable(f"Order {locked.invoice_number} is {locked.get_status_display().lower()}.")
+        invoice_number = _next_invoice_number(locked)
+        public_id = str(locked.public_id)
+        customer = _customer(locked) or payloads.CustomerData()
+        body = payloads.build_card_page_body(
+            payloads.CardPageData(
+                invoice_number=invoice_number,
+                amount=locked.amount,
+                line_items=_line_items(locked),
+                callback_url=_absolute_url(reverse("doku_checkout:result", args=[public_id]), request),
+                failed_url=_absolute_url(reverse("doku_checkout:result", args=[public_id]), request),
+                session_id=invoice_number,
+                customer=customer,
+                auto_redirect=get_config().auto_redirect,
+                theme=theme or payloads.CardPageTheme(language=_doku_language()),
+            )
+        )
+        payloads.validate_card_page_body(body).raise_for_errors()
+        session, failure = _attempt(
+            locked,
+            kind=CheckoutSession.Kind.CARD_PAGE,
+            body=body,
+            invoice_number=invoice_number,
+            client=client,
+            actor=actor,
+        )
+    if failure is not None:
+        raise failure
     order.status, order.updated_at = locked.status, locked.updated_at
     assert session is not None  # noqa: S101
     return session

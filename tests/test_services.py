@@ -263,3 +263,22 @@ def test_check_status_answer_for_another_invoice_is_refused(pending_order, doku_
         services.check_status(pending_order)
     pending_order.refresh_from_db()
     assert pending_order.status == OrderStatus.PENDING
+
+
+def test_card_payment_page_needs_every_customer_field(order_factory, doku_simulator):
+    order = order_factory()
+    with pytest.raises(DokuValidationError) as raised:
+        services.create_card_payment_page(order)
+    assert "customer.id must be filled" in raised.value.errors
+    assert "customer.address must be filled" in raised.value.errors
+    assert not order.checkout_sessions.exists()
+
+
+def test_card_payment_page_is_created_at_the_simulator(order_factory, doku_simulator):
+    order = order_factory(customer_id="C-1", customer_address="Jl. Sudirman 1", customer_country="ID")
+    session = services.create_card_payment_page(order)
+    assert session.kind == CheckoutSession.Kind.CARD_PAGE
+    assert session.payment_url.startswith("http://testserver/doku-simulator/pay/")
+    assert session.request_body["override_configuration"]["themes"]["language"] == "EN"
+    assert order.status == OrderStatus.PENDING
+    assert doku_simulator.session_for(order).kind == "card_page"

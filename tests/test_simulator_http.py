@@ -174,6 +174,7 @@ def test_hosted_page_fail_and_expire_and_cancel(live_doku, order_factory):
     csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
     form = {"csrfmiddlewaretoken": csrf, "method": "VIRTUAL_ACCOUNT_BCA"}
     failed = shopper.post(session.payment_url, data={**form, "action": "fail"}, timeout=5)
+    assert STORE.wait_until_idle(10)  # the FAILED notification is in; SQLite takes one writer at a time
     assert "Payment failed" in failed.text and "Try another payment method" in failed.text
     assert f"/doku/result/{order.public_id}/" in failed.text
     cancel = shopper.get(session.payment_url + "cancel/", allow_redirects=False, timeout=5)
