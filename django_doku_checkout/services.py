@@ -247,6 +247,25 @@ def _create_session(
     return session
 
 
+def _lock_payable(order: Order) -> Order:
+    """The order's row, locked until the transaction ends; paid, cancelled or refunded is refused."""
+    locked = Order.objects.select_for_update().get(pk=order.pk)
+    if locked.status in states.UNPAYABLE:
+        raise OrderNotPayable(f"Order {locked.invoice_number} is {locked.get_status_display().lower()}.")
+    return locked
+
+
+def _outcome(
+    order: Order, locked: Order, session: CheckoutSession | None, failure: DokuError | None
+) -> CheckoutSession:
+    """Raise the committed attempt's failure, or return its session; ``order`` learns the new status."""
+    if failure is not None:
+        raise failure
+    order.status, order.updated_at = locked.status, locked.updated_at
+    assert session is not None  # noqa: S101
+    return session
+
+
 def _attempt(
     locked: Order, *, kind: str, body: dict[str, Any], invoice_number: str, client: DokuClient | None, actor: Any
 ) -> tuple[CheckoutSession | None, DokuError | None]:
@@ -293,9 +312,7 @@ def create_payment_link(
     """
     failure: DokuError | None = None
     with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
-        if locked.status in states.UNPAYABLE:
-            raise OrderNotPayable(f"Order {locked.invoice_number} is {locked.get_status_display().lower()}.")
+        locked = _lock_payable(order)
         session = live_session(locked)
         if session is None:
             invoice_number = _next_invoice_number(locked)
@@ -314,12 +331,7 @@ def create_payment_link(
                 client=client,
                 actor=actor,
             )
-    if failure is not None:
-        raise failure
-    # The caller's instance learns the new status without another query.
-    order.status, order.updated_at = locked.status, locked.updated_at
-    assert session is not None  # noqa: S101
-    return session
+    return _outcome(order, locked, session, failure)
 
 
 def create_card_payment_page(
@@ -336,9 +348,7 @@ def create_card_payment_page(
     a missing one raises :class:`DokuValidationError` naming it, before anything is sent.
     """
     with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
-        if locked.status in states.UNPAYABLE:
-            raise OrderNotPayable(f"Order {locked.invoice_number} is {locked.get_status_display().lower()}.")
+        locked = _lock_payable(order)
         invoice_number = _next_invoice_number(locked)
         public_id = str(locked.public_id)
         customer = _customer(locked) or payloads.CustomerData()
@@ -364,11 +374,7 @@ def create_card_payment_page(
             client=client,
             actor=actor,
         )
-    if failure is not None:
-        raise failure
-    order.status, order.updated_at = locked.status, locked.updated_at
-    assert session is not None  # noqa: S101
-    return session
+    return _outcome(order, locked, session, failure)
 
 
 # --- applying DOKU's results ---------------------------------------------------------------------
