@@ -12,8 +12,6 @@ from django.utils import timezone
 
 from django_doku_checkout.simulator.faults import Faults
 
-FINAL_STATUSES = ("SUCCESS", "EXPIRED")
-
 
 @dataclass
 class SimulatedSession:
@@ -86,8 +84,9 @@ class SimulatedNotification:
 
 @dataclass
 class Reply:
+    """The first answer to a Request-Id, replayed with 409 when the same request comes again."""
+
     body_digest: str
-    status: int
     data: dict[str, Any]
 
 

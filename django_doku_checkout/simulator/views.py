@@ -171,7 +171,7 @@ def _create(request: HttpRequest, *, kind: str, target: str) -> JsonResponse:
     STORE.add_session(session)
     response = _session_response(request, session, merchant)
     with STORE.lock:
-        STORE.replies[key] = Reply(signatures.digest(raw), 200, response)
+        STORE.replies[key] = Reply(signatures.digest(raw), response)
     _maybe_time_out(faults)
     return JsonResponse(response)
 
