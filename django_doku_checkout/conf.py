@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from django_doku_checkout.exceptions import DokuConfigurationError
+from django_doku_checkout.payloads import HEX_COLOUR
 
 ENVIRONMENTS = ("sandbox", "production", "simulator")
 
@@ -43,7 +44,11 @@ DEFAULTS: dict[str, Any] = {
     "PREVIOUS_SECRET_KEYS": (),
     "CONFIRM_WITH_STATUS_API": False,
     "STATUS_CHECK_INTERVAL": 10,
+    "CARD_PAGE_THEME": {},
 }
+
+#: The colours a card payment page can be given (DOKU's ``override_configuration.themes``).
+CARD_PAGE_THEME_KEYS = ("background_color", "font_color", "button_background_color", "button_font_color")
 
 # The client id DOKU prints in its documentation samples, and words that mark a test account.
 _SANDBOX_LOOKING_CLIENT_ID = re.compile(r"MCH-0001-10791114622547|sandbox|test|demo|dummy", re.IGNORECASE)
@@ -81,6 +86,7 @@ class DokuCheckoutSettings:
     previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
     confirm_with_status_api: bool = False
     status_check_interval: int = 10
+    card_page_theme: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def verification_keys(self) -> tuple[str, ...]:
@@ -272,6 +278,18 @@ def find_problems(raw: object, *, debug: bool) -> list[Problem]:
                 "List the old secret keys still accepted on notifications while you rotate the key.",
             )
         )
+    theme = raw.get("CARD_PAGE_THEME", DEFAULTS["CARD_PAGE_THEME"])
+    if not isinstance(theme, Mapping) or not all(
+        key in CARD_PAGE_THEME_KEYS and isinstance(colour, str) and HEX_COLOUR.fullmatch(colour)
+        for key, colour in theme.items()
+    ):
+        error(
+            "E020",
+            "CARD_PAGE_THEME",
+            f"a dict of hex colours with the keys {', '.join(CARD_PAGE_THEME_KEYS)}",
+            theme,
+            "For example {'background_color': '#FFFFFF', 'button_background_color': '#E1251B'}.",
+        )
 
     if environment == "production":
         if isinstance(client_id, str) and _SANDBOX_LOOKING_CLIENT_ID.search(client_id):
@@ -346,4 +364,5 @@ def get_config() -> DokuCheckoutSettings:
         previous_secret_keys=tuple(values["PREVIOUS_SECRET_KEYS"]),
         confirm_with_status_api=values["CONFIRM_WITH_STATUS_API"],
         status_check_interval=values["STATUS_CHECK_INTERVAL"],
+        card_page_theme=dict(values["CARD_PAGE_THEME"]),
     )

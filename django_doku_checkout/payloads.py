@@ -29,7 +29,8 @@ _SYMBOL = re.compile(r"[^A-Za-z0-9 ]")
 _PHONE = re.compile(r"[1-9][0-9]{7,15}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _LETTERS = re.compile(r"[A-Za-z]+")
-_HEX_COLOUR = re.compile(r"#?(?:[0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})")
+#: DOKU's colour format for the card payment page's theme.
+HEX_COLOUR = re.compile(r"#?(?:[0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})")
 
 
 # --- building ---------------------------------------------------------------------------------
@@ -575,7 +576,7 @@ def validate_card_page_body(body: object) -> ValidationResult:
             checker.text(
                 f"override_configuration.themes.{key}",
                 themes.get(key, _MISSING),
-                pattern=_HEX_COLOUR,
+                pattern=HEX_COLOUR,
                 pattern_rule="must be a hex colour such as #1A73E8",
             )
     return checker.result

@@ -362,7 +362,7 @@ def create_card_payment_page(
                 session_id=invoice_number,
                 customer=customer,
                 auto_redirect=get_config().auto_redirect,
-                theme=theme or payloads.CardPageTheme(language=_doku_language()),
+                theme=theme or payloads.CardPageTheme(language=_doku_language(), **get_config().card_page_theme),
             )
         )
         payloads.validate_card_page_body(body).raise_for_errors()
@@ -375,6 +375,33 @@ def create_card_payment_page(
             actor=actor,
         )
     return _outcome(order, locked, session, failure)
+
+
+def withdraw_payment_links(order: Order) -> int:
+    """Mark the order's open links cancelled so they are never handed out again; returns how many.
+
+    Used when an order is cancelled or its amount changes. DOKU itself is not told (it has
+    no such call); a payment on a withdrawn link still arrives and is flagged for review.
+    """
+    return order.checkout_sessions.filter(status=CheckoutSession.Status.OPEN).update(
+        status=CheckoutSession.Status.CANCELLED, updated_at=timezone.now()
+    )
+
+
+def cancel_order(order: Order, *, actor: Any = None, note: str = "") -> Order:
+    """Cancel an unpaid order and mark its open payment links cancelled.
+
+    DOKU has no call to withdraw a Checkout link, so a shopper may still pay one; such a
+    payment is recorded and the order flagged for review, never lost. Raises
+    :class:`OrderNotPayable` for a paid, cancelled or refunded order.
+    """
+    with transaction.atomic():
+        locked = _lock_payable(order)
+        source = OrderEvent.Source.ADMIN if actor is not None else OrderEvent.Source.SYSTEM
+        states.transition(locked, OrderStatus.CANCELLED, source=source, actor=actor, note=note)
+        withdraw_payment_links(locked)
+    order.status, order.updated_at = locked.status, locked.updated_at
+    return order
 
 
 # --- applying DOKU's results ---------------------------------------------------------------------
@@ -692,10 +719,17 @@ def handle_notification(
     session = find_session(result.invoice_number)
     if session is None:
         return _finish(notification, 404, outcome.UNKNOWN_ORDER, f"No payment link for {result.invoice_number}.")
+    return _apply_notification(notification, session, result, confirm=config.confirm_with_status_api)
+
+
+def _apply_notification(
+    notification: Notification, session: CheckoutSession, result: PaymentResult, *, confirm: bool, prefix: str = ""
+) -> NotificationResponse:
+    """Apply a verified notification's result; any failure is recorded and answered with 500."""
     notification.order_id = session.order_id
     notification.checkout_session = session
     try:
-        if config.confirm_with_status_api and result.transaction_status == "SUCCESS":
+        if confirm and result.transaction_status == "SUCCESS":
             # The notification is only a trigger; DOKU's Status API has the final word.
             result = fetch_status(session)
         applied = apply_payment_result(
@@ -703,20 +737,22 @@ def handle_notification(
         )
     except Exception:
         logger.exception("Processing DOKU notification %s failed", notification.pk)
-        return _finish(notification, 500, outcome.FAILED, traceback.format_exc())
-    return _finish(notification, 200, applied, f"{result.transaction_status}: {applied}")
+        return _finish(notification, 500, Notification.Outcome.FAILED, traceback.format_exc())
+    return _finish(notification, 200, applied, f"{prefix}{result.transaction_status}: {applied}")
 
 
 def reprocess_notification(notification: Notification) -> NotificationResponse:
-    """Apply a stored, verified notification again (after a processing failure)."""
+    """Apply a stored, verified notification again (after a processing failure).
+
+    Goes through the same rules and state machine as a fresh notification, including
+    ``CONFIRM_WITH_STATUS_API``. Raises :class:`DokuError` for one that never verified.
+    """
     if not notification.signature_valid:
         raise DokuError("Only notifications whose signature verified can be reprocessed.")
-    data = json.loads(notification.body)
-    result = parse_payment_result(data)
+    result = parse_payment_result(json.loads(notification.body))
     session = find_session(result.invoice_number) if result else None
     if result is None or session is None:
         return _finish(notification, 404, Notification.Outcome.UNKNOWN_ORDER, "No matching payment link.")
-    notification.order_id = session.order_id
-    notification.checkout_session = session
-    applied = apply_payment_result(session, result, source=OrderEvent.Source.NOTIFICATION, notification=notification)
-    return _finish(notification, 200, applied, f"Reprocessed: {result.transaction_status}: {applied}")
+    return _apply_notification(
+        notification, session, result, confirm=get_config().confirm_with_status_api, prefix="Reprocessed: "
+    )

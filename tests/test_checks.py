@@ -60,6 +60,8 @@ def test_setting_of_wrong_type_is_e001(settings):
         ({"PREVIOUS_SECRET_KEYS": "old"}, "E017", "list of non-empty strings"),
         ({"CONFIRM_WITH_STATUS_API": 1}, "E018", "True or False, not 1"),
         ({"STATUS_CHECK_INTERVAL": -5}, "E019", "from 0 to 3600"),
+        ({"CARD_PAGE_THEME": {"background_colour": "#FFF"}}, "E020", "'background_colour'"),
+        ({"CARD_PAGE_THEME": {"font_color": "red"}}, "E020", "hex colours"),
     ],
 )
 def test_each_error_names_key_expectation_and_value(settings, changes, check_id, fragment):

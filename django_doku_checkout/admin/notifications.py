@@ -1,0 +1,123 @@
+"""DOKU's notification log: read-only, with a Reprocess action for failed processing."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+
+from django_doku_checkout import services
+from django_doku_checkout.exceptions import DokuError
+from django_doku_checkout.models import Notification
+from django_doku_checkout.redaction import mask_card_numbers, redact
+
+if TYPE_CHECKING:
+    NotificationModelAdmin = admin.ModelAdmin[Notification]
+else:  # the admin classes are not subscriptable at run time
+    NotificationModelAdmin = admin.ModelAdmin
+
+
+def pretty_json(value: object) -> SafeString:
+    """``value`` indented in a <pre>, with secrets and card numbers removed once more."""
+    return format_html(
+        '<pre class="doku-json">{}</pre>', mask_card_numbers(json.dumps(redact(value), indent=2, ensure_ascii=False))
+    )
+
+
+@admin.register(Notification)
+class NotificationAdmin(NotificationModelAdmin):
+    list_display = ("received_at", "invoice_number", "transaction_status", "signature_valid", "outcome", "order_link")
+    list_filter = ("outcome", "signature_valid", "transaction_status", "received_at")
+    search_fields = ("invoice_number", "request_id")
+    list_select_related = ("order",)
+    date_hierarchy = "received_at"
+    actions = ("reprocess",)
+    fields = (
+        "received_at",
+        "order_link",
+        "invoice_number",
+        "transaction_status",
+        "signature_valid",
+        "outcome",
+        "detail",
+        "processed_at",
+        "request_id",
+        "client_id",
+        "path",
+        "remote_addr",
+        "headers_display",
+        "body_display",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The log is evidence of what DOKU sent: nobody edits or deletes it.
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_reprocess_permission(self, request: HttpRequest) -> bool:
+        # Reprocessing may change an order, so it takes the right to change orders.
+        return request.user.has_perm(f"{self.opts.app_label}.change_order")
+
+    @admin.display(description=gettext_lazy("order"), ordering="order")
+    def order_link(self, notification: Notification) -> SafeString | str:
+        if notification.order is None:
+            return "-"
+        url = reverse(f"admin:{self.opts.app_label}_order_change", args=[notification.order.pk])
+        return format_html('<a href="{}">{}</a>', url, notification.order)
+
+    @admin.display(description=gettext_lazy("headers"))
+    def headers_display(self, notification: Notification) -> SafeString:
+        return pretty_json(notification.headers)
+
+    @admin.display(description=gettext_lazy("body"))
+    def body_display(self, notification: Notification) -> SafeString:
+        try:
+            return pretty_json(json.loads(notification.body))
+        except ValueError:
+            return format_html('<pre class="doku-json">{}</pre>', notification.body)
+
+    @admin.action(permissions=["reprocess"], description=gettext_lazy("Reprocess failed notifications"))
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
+        """Apply verified notifications whose processing failed again, through the same service."""
+        done = 0
+        for notification in queryset:
+            if notification.outcome != Notification.Outcome.FAILED or not notification.signature_valid:
+                self.message_user(
+                    request,
+                    _(
+                        "Notification %(id)s skipped: only verified notifications whose processing failed are reprocessed."
+                    )
+                    % {"id": notification.pk},
+                    messages.WARNING,
+                )
+                continue
+            try:
+                response = services.reprocess_notification(notification)
+            except DokuError as err:
+                self.message_user(request, f"{notification.pk}: {err}", messages.ERROR)
+                continue
+            done += 1
+            self.message_user(
+                request,
+                _("Notification %(id)s: %(outcome)s.")
+                % {"id": notification.pk, "outcome": response.notification.get_outcome_display()},
+                messages.SUCCESS if response.status_code == 200 else messages.WARNING,
+            )
+        if done:
+            self.message_user(
+                request, ngettext("%d notification reprocessed.", "%d notifications reprocessed.", done) % done
+            )

@@ -1,0 +1,159 @@
+"""What the admin's actions and buttons do to each order, one result per order.
+
+Every order is handled on its own: one order failing (bad data, DOKU down) is reported
+and the next one is still tried. The work itself is in :mod:`django_doku_checkout.services`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from django_doku_checkout import services
+from django_doku_checkout.exceptions import DokuAPIError, DokuError, DokuValidationError
+from django_doku_checkout.models import CheckoutSession, Order
+
+OUTCOME_LABELS = {
+    "created": gettext_lazy("Link created"),
+    "reused": gettext_lazy("Link reused"),
+    "changed": gettext_lazy("Status changed"),
+    "unchanged": gettext_lazy("No change"),
+    "cancelled": gettext_lazy("Cancelled"),
+    "skipped": gettext_lazy("Skipped"),
+    "failed": gettext_lazy("Failed"),
+}
+
+#: How each outcome is shown: the Django messages level.
+OUTCOME_LEVELS = {
+    "created": messages.SUCCESS,
+    "reused": messages.INFO,
+    "changed": messages.SUCCESS,
+    "unchanged": messages.INFO,
+    "cancelled": messages.SUCCESS,
+    "skipped": messages.WARNING,
+    "failed": messages.ERROR,
+}
+
+
+@dataclass(frozen=True)
+class OrderResult:
+    """What one action did to one order, as shown to staff."""
+
+    order: Order
+    outcome: str
+    message: str
+    link: str = ""
+    expires_at: datetime | None = None
+
+    @property
+    def label(self) -> str:
+        return str(OUTCOME_LABELS[self.outcome])
+
+    @property
+    def level(self) -> int:
+        return OUTCOME_LEVELS[self.outcome]
+
+    @property
+    def level_tag(self) -> str:
+        return messages.DEFAULT_TAGS[self.level]
+
+
+def _failure_text(err: DokuError) -> str:
+    if isinstance(err, DokuValidationError):
+        return _("The order's data breaks DOKU's rules: %(errors)s") % {"errors": "; ".join(err.errors)}
+    if isinstance(err, DokuAPIError):
+        text = (
+            _("DOKU had a problem (HTTP %(status)s): %(messages)s. Try again later. Request-Id %(request_id)s.")
+            if err.status_code >= 500
+            else _("DOKU refused (HTTP %(status)s): %(messages)s. Request-Id %(request_id)s.")
+        )
+        return text % {
+            "status": err.status_code,
+            "messages": "; ".join(err.messages) or _("no message"),
+            "request_id": err.request_id,
+        }
+    return str(err)
+
+
+def _each(orders: Iterable[Order], handle: Callable[[Order], OrderResult]) -> list[OrderResult]:
+    results = []
+    for order in orders:
+        try:
+            results.append(handle(order))
+        except services.OrderNotPayable as err:
+            results.append(OrderResult(order, "skipped", str(err)))
+        except DokuError as err:
+            results.append(OrderResult(order, "failed", _failure_text(err)))
+    return results
+
+
+def _link_result(order: Order, session: CheckoutSession, started: datetime) -> OrderResult:
+    created = session.created_at >= started
+    message = (
+        _("New %(kind)s link created.") % {"kind": session.get_kind_display()}
+        if created
+        else _("The order's link is still open; it was not replaced.")
+    )
+    return OrderResult(
+        order, "created" if created else "reused", message, link=session.payment_url, expires_at=session.expires_at
+    )
+
+
+def create_payment_links(orders: Iterable[Order], *, request: HttpRequest, actor: Any) -> list[OrderResult]:
+    """A DOKU Checkout link for every payable order; an open link is reused."""
+
+    def handle(order: Order) -> OrderResult:
+        started = timezone.now()
+        session = services.create_payment_link(order, request=request, actor=actor)
+        return _link_result(order, session, started)
+
+    return _each(orders, handle)
+
+
+def create_card_payment_pages(orders: Iterable[Order], *, request: HttpRequest, actor: Any) -> list[OrderResult]:
+    """A card-only DOKU payment page for every payable order, in the shop's ``CARD_PAGE_THEME``."""
+
+    def handle(order: Order) -> OrderResult:
+        started = timezone.now()
+        session = services.create_card_payment_page(order, request=request, actor=actor)
+        return _link_result(order, session, started)
+
+    return _each(orders, handle)
+
+
+def check_statuses(orders: Iterable[Order]) -> list[OrderResult]:
+    """Ask DOKU's Status API about every order's newest link and apply the answer."""
+
+    def handle(order: Order) -> OrderResult:
+        before = order.status
+        check = services.check_status(order)
+        after = check.order.get_status_display()
+        if check.order.status != before:
+            text = _("DOKU says %(status)s; the order is now %(after)s.")
+            return OrderResult(order, "changed", text % {"status": check.transaction_status, "after": after})
+        text = _("DOKU says %(status)s; the order stays %(after)s.")
+        return OrderResult(order, "unchanged", text % {"status": check.transaction_status, "after": after})
+
+    return _each(orders, handle)
+
+
+def cancel_orders(orders: Iterable[Order], *, actor: Any) -> list[OrderResult]:
+    """Cancel every unpaid order; paid, cancelled and refunded ones are skipped."""
+
+    def handle(order: Order) -> OrderResult:
+        services.cancel_order(order, actor=actor, note=_("Cancelled in the admin."))
+        return OrderResult(
+            order,
+            "cancelled",
+            _("Cancelled. A link already sent can still be paid at DOKU; such a payment is flagged for review."),
+        )
+
+    return _each(orders, handle)

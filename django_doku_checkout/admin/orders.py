@@ -1,0 +1,361 @@
+"""The order admin: where shop staff create payment links, check payments and cancel orders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.forms.models import BaseInlineFormSet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils import formats, timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from django_doku_checkout import services, states
+from django_doku_checkout.admin import operations
+from django_doku_checkout.formatting import format_rupiah
+from django_doku_checkout.models import CheckoutSession, LineItem, Order, OrderEvent, OrderStatus
+from django_doku_checkout.templatetags.doku_checkout import doku_order_status
+
+if TYPE_CHECKING:
+    OrderInline = admin.TabularInline[Any, Order]
+    OrderModelAdmin = admin.ModelAdmin[Order]
+    OrderFilter = admin.SimpleListFilter
+else:  # the admin classes are not subscriptable at run time
+    OrderInline = admin.TabularInline
+    OrderModelAdmin = admin.ModelAdmin
+    OrderFilter = admin.SimpleListFilter
+
+#: Orders whose line items and amount staff may still change: no money has been taken.
+EDITABLE_STATUSES = frozenset({OrderStatus.CREATED, OrderStatus.PENDING, OrderStatus.FAILED, OrderStatus.EXPIRED})
+
+MEDIA_CSS = {"all": ("django_doku_checkout/admin.css",)}
+MEDIA_JS = ("django_doku_checkout/copy_link.js",)
+
+
+def payment_link_html(url: str) -> SafeString | str:
+    """A payment URL that opens in a new tab, with a button that copies it for the customer."""
+    if not url:
+        return "-"
+    return format_html(
+        '<a href="{}" target="_blank" rel="noopener noreferrer" class="doku-payment-url">{}</a> '
+        '<button type="button" class="button doku-copy" data-doku-copy="{}">{}</button>',
+        url,
+        url,
+        url,
+        _("Copy link"),
+    )
+
+
+class LineItemFormSet(BaseInlineFormSet):  # type: ignore[type-arg]
+    """Checks the order's amount against its line items, so DOKU never rejects the sum."""
+
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        total = sum(
+            form.cleaned_data["price"] * form.cleaned_data["quantity"]
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        )
+        amount = self.instance.amount
+        if total and amount != total:
+            raise ValidationError(
+                _(
+                    "The order's amount (%(amount)s) does not equal its line items' total (%(total)s). "
+                    "DOKU refuses a payment whose items do not add up; correct the amount or the items."
+                )
+                % {"amount": format_rupiah(amount), "total": format_rupiah(total)},
+                code="amount_mismatch",
+            )
+
+
+class LineItemInline(OrderInline):
+    model = LineItem
+    formset = LineItemFormSet
+    extra = 0
+    fields = ("name", "price", "quantity", "sku", "category")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Once money has been taken, the items are the record of what was sold.
+        editable = obj is None or obj.status in EDITABLE_STATUSES
+        return editable and super().has_change_permission(request, obj)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        editable = obj is None or obj.status in EDITABLE_STATUSES
+        return editable and super().has_add_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        editable = obj is None or obj.status in EDITABLE_STATUSES
+        return editable and super().has_delete_permission(request, obj)
+
+
+class ReadOnlyInline(OrderInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class CheckoutSessionInline(ReadOnlyInline):
+    model = CheckoutSession
+    verbose_name_plural = gettext_lazy("Payment links")
+    fields = ("invoice_number", "kind", "status", "link", "expires_at", "outcome", "created_at")
+    readonly_fields = fields
+
+    @admin.display(description=gettext_lazy("payment URL"))
+    def link(self, session: CheckoutSession) -> SafeString | str:
+        return payment_link_html(session.payment_url)
+
+    @admin.display(description=gettext_lazy("outcome"))
+    def outcome(self, session: CheckoutSession) -> str:
+        parts = [session.last_transaction_status, session.payment_channel, session.error_message]
+        return " · ".join(part for part in parts if part) or "-"
+
+
+class OrderEventInline(ReadOnlyInline):
+    model = OrderEvent
+    verbose_name_plural = gettext_lazy("History")
+    fields = ("created_at", "old_status", "new_status", "source", "actor", "note")
+    readonly_fields = fields
+
+
+class PaymentMethodFilter(OrderFilter):
+    """Orders by the DOKU channel a payment was made or attempted with."""
+
+    title = gettext_lazy("payment method")
+    parameter_name = "payment_channel"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        channels = (
+            CheckoutSession.objects.exclude(payment_channel="")
+            .order_by("payment_channel")
+            .values_list("payment_channel", flat=True)
+            .distinct()
+        )
+        return [(channel, channel.replace("_", " ").title()) for channel in channels]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        if not self.value():
+            return queryset
+        used = CheckoutSession.objects.filter(order=OuterRef("pk"), payment_channel=self.value())
+        return queryset.filter(Exists(used))
+
+
+#: One operation behind a change-page button: run on some orders for a request.
+Operation = Callable[[Sequence[Order], HttpRequest], list[operations.OrderResult]]
+
+
+@admin.register(Order)
+class OrderAdmin(OrderModelAdmin):
+    list_display = (
+        "invoice_number",
+        "customer",
+        "amount_display",
+        "status_badge",
+        "latest_link",
+        "created_at",
+        "paid_at",
+    )
+    list_filter = ("status", PaymentMethodFilter, "needs_review", "created_at")
+    search_fields = ("invoice_number", "customer_name", "customer_email", "customer_phone")
+    date_hierarchy = "created_at"
+    readonly_fields = ("public_id", "status", "paid_at", "created_at", "updated_at", "needs_review", "review_reason")
+    inlines = (LineItemInline, CheckoutSessionInline, OrderEventInline)
+    actions = ("create_payment_links", "create_card_payment_pages", "check_status", "cancel_orders")
+
+    class Media:
+        css = MEDIA_CSS
+        js = MEDIA_JS
+
+    # --- the list ------------------------------------------------------------------------------
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
+        # The newest link is read with subqueries, so the list costs the same queries for
+        # ten orders as for a million.
+        newest = (
+            CheckoutSession.objects.filter(order=OuterRef("pk"))
+            .exclude(status=CheckoutSession.Status.ERROR)
+            .order_by("-created_at", "-id")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                newest_link_url=Subquery(newest.values("payment_url")[:1]),
+                newest_link_expires_at=Subquery(newest.values("expires_at")[:1]),
+                newest_link_status=Subquery(newest.values("status")[:1]),
+            )
+        )
+
+    @admin.display(description=gettext_lazy("customer"), ordering="customer_name")
+    def customer(self, order: Order) -> SafeString | str:
+        if not order.customer_email:
+            return order.customer_name or "-"
+        return format_html("{}<br><small>{}</small>", order.customer_name, order.customer_email)
+
+    @admin.display(description=gettext_lazy("amount"), ordering="amount")
+    def amount_display(self, order: Order) -> str:
+        return format_rupiah(order.amount, order.currency)
+
+    @admin.display(description=gettext_lazy("status"), ordering="status")
+    def status_badge(self, order: Order) -> SafeString:
+        return doku_order_status(order)
+
+    @admin.display(description=gettext_lazy("latest payment link"))
+    def latest_link(self, order: Order) -> SafeString | str:
+        url = getattr(order, "newest_link_url", None)
+        if not url:
+            return "-"
+        expires_at = getattr(order, "newest_link_expires_at", None)
+        status = CheckoutSession.Status(order.newest_link_status).label  # type: ignore[attr-defined]
+        return format_html(
+            "{}<br><small>{} · {}</small>",
+            payment_link_html(url),
+            status,
+            _("expires %(moment)s") % {"moment": _local(expires_at)} if expires_at else _("no expiry"),
+        )
+
+    # --- the form ------------------------------------------------------------------------------
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Order | None = None) -> tuple[str, ...]:
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.status not in EDITABLE_STATUSES:
+            # What DOKU was paid for is the record; it no longer changes.
+            fields += ("invoice_number", "amount", "currency", "payment_method_types")
+        return fields
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        return {"invoice_number": services.new_invoice_number(), **super().get_changeform_initial_data(request)}
+
+    def save_model(self, request: HttpRequest, obj: Order, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and {"amount", "currency"} & set(form.changed_data):
+            withdrawn = services.withdraw_payment_links(obj)
+            if withdrawn:
+                self.message_user(
+                    request,
+                    _("The amount changed, so the order's open payment link was withdrawn. Create a new one."),
+                    messages.WARNING,
+                )
+
+    # --- actions -------------------------------------------------------------------------------
+
+    def has_create_payment_link_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.create_payment_link")
+
+    def _report(self, request: HttpRequest, title: str, results: list[operations.OrderResult]) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "opts": self.opts,
+            "results": results,
+            "media": self.media,
+        }
+        return TemplateResponse(request, "admin/django_doku_checkout/order/action_report.html", context)
+
+    @admin.action(permissions=["create_payment_link"], description=gettext_lazy("Create DOKU payment links"))
+    def create_payment_links(self, request: HttpRequest, queryset: QuerySet[Order]) -> TemplateResponse:
+        results = operations.create_payment_links(queryset, request=request, actor=request.user)
+        return self._report(request, _("Payment links"), results)
+
+    @admin.action(permissions=["create_payment_link"], description=gettext_lazy("Create card payment pages"))
+    def create_card_payment_pages(self, request: HttpRequest, queryset: QuerySet[Order]) -> TemplateResponse:
+        results = operations.create_card_payment_pages(queryset, request=request, actor=request.user)
+        return self._report(request, _("Card payment pages"), results)
+
+    @admin.action(permissions=["change"], description=gettext_lazy("Check payment status at DOKU"))
+    def check_status(self, request: HttpRequest, queryset: QuerySet[Order]) -> TemplateResponse:
+        return self._report(request, _("Payment status"), operations.check_statuses(queryset))
+
+    @admin.action(permissions=["change"], description=gettext_lazy("Cancel unpaid orders"))
+    def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> TemplateResponse:
+        return self._report(request, _("Cancelled orders"), operations.cancel_orders(queryset, actor=request.user))
+
+    # --- buttons on the change page ----------------------------------------------------------
+
+    def _operations(self) -> dict[str, tuple[str, Operation]]:
+        """The change page's buttons: URL slug -> (permission needed, what to run)."""
+        return {
+            "create-link": (
+                "create_payment_link",
+                lambda orders, request: operations.create_payment_links(orders, request=request, actor=request.user),
+            ),
+            "card-page": (
+                "create_payment_link",
+                lambda orders, request: operations.create_card_payment_pages(
+                    orders, request=request, actor=request.user
+                ),
+            ),
+            "check-status": ("change", lambda orders, request: operations.check_statuses(orders)),
+            "cancel": ("change", lambda orders, request: operations.cancel_orders(orders, actor=request.user)),
+        }
+
+    def get_urls(self) -> list[URLPattern]:
+        info = self.opts.app_label, self.opts.model_name
+        button = path(
+            "<path:object_id>/doku/<slug:operation>/",
+            self.admin_site.admin_view(self.operation_view),
+            name="{}_{}_operation".format(*info),
+        )
+        # Before the default URLs: their "<path:object_id>/" pattern would swallow it.
+        return [button, *super().get_urls()]
+
+    def operation_view(self, request: HttpRequest, object_id: str, operation: str) -> HttpResponse:
+        """Run one operation on one order from its change page, then go back there."""
+        order = self.get_object(request, object_id)
+        known = self._operations()
+        if order is None or operation not in known:
+            raise Http404(_("No such order or operation."))
+        permission, run = known[operation]
+        if request.method != "POST" or not getattr(self, f"has_{permission}_permission")(request, order):
+            raise PermissionDenied
+        for result in run([order], request):
+            text = (
+                format_html(
+                    '{} <a href="{}" target="_blank" rel="noopener noreferrer">{}</a>',
+                    result.message,
+                    result.link,
+                    result.link,
+                )
+                if result.link
+                else result.message
+            )
+            self.message_user(request, text, result.level)
+        return HttpResponseRedirect(
+            reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[order.pk])
+        )
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Order | None = None,
+    ) -> HttpResponse:
+        if obj is not None:
+            context["doku_live_link"] = services.live_session(obj)
+            context["doku_can_create_links"] = self.has_create_payment_link_permission(request, obj)
+            context["doku_can_change"] = self.has_change_permission(request, obj)
+            context["doku_payable"] = obj.status not in states.UNPAYABLE
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+def _local(moment: datetime) -> str:
+    return formats.date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
