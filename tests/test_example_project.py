@@ -52,7 +52,7 @@ def example_shop(tmp_path):
     env = {"DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3", "SITE_URL": f"http://127.0.0.1:{port}"}
     assert run_manage("migrate", "--noinput", env=env).returncode == 0
     seeded = run_manage("seed_demo", env=env)
-    assert "demo products ready" in seeded.stdout
+    assert "demo products and 3 phone orders ready" in seeded.stdout
     server = subprocess.Popen(  # noqa: S603
         [sys.executable, str(MANAGE), "runserver", f"127.0.0.1:{port}", "--noreload"],
         env={**BASE_ENV, **env},
@@ -111,3 +111,28 @@ def test_example_shop_journey_ends_paid(example_shop):
             break
         time.sleep(0.1)
     assert "doku-order-status-paid" in status_page.text
+
+
+def test_example_admin_turns_phone_orders_into_payment_links(example_shop):
+    staff = requests.Session()
+    login = staff.get(example_shop + "/admin/login/", timeout=5)
+    staff.post(
+        example_shop + "/admin/login/?next=/admin/",
+        data={"csrfmiddlewaretoken": csrf(login.text), "username": "admin", "password": "admin"},
+        timeout=5,
+    )
+    changelist = staff.get(example_shop + "/admin/django_doku_checkout/order/", timeout=5)
+    assert "DEMO-PHONE-1" in changelist.text and "Rp 198.000" in changelist.text  # 2 x 85.000 + 28.000
+    order_ids = re.findall(r'name="_selected_action" value="(\d+)"', changelist.text)
+    report = staff.post(
+        example_shop + "/admin/django_doku_checkout/order/",
+        data={
+            "csrfmiddlewaretoken": csrf(changelist.text),
+            "action": "create_payment_links",
+            "_selected_action": order_ids,
+        },
+        timeout=20,
+    )
+    links = re.findall(r'class="doku-payment-url">([^<]+)</a>', report.text)
+    assert len(links) == 3 and all(link.startswith(example_shop + "/doku-simulator/pay/") for link in links)
+    assert report.text.count("doku-result-created") == 3
