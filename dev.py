@@ -3,13 +3,19 @@
     python3 dev.py shop   # set up .venv, migrate, seed demo data, serve http://127.0.0.1:8000/
     python3 dev.py test   # set up .venv, then ruff, mypy and the whole pytest suite
 
+`test` runs the suite on SQLite with this Python (Django 5.2 LTS on 3.11); on PostgreSQL
+too when DOKU_TEST_POSTGRES_URL is set (CI sets it); and once more with the newest Django
+in .venv-django6 when a Python 3.12+ is found. Extra arguments go to every pytest run.
+
 Only the standard library is used here, so it works on a fresh machine with Python 3.11+.
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -19,7 +25,9 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / "python"
-STAMP = VENV / ".installed-from"
+#: Where the newest Django (6.x, Python 3.12+) is tested beside the LTS.
+NEWEST_VENV = ROOT / ".venv-django6"
+POSTGRES_URL_VARIABLE = "DOKU_TEST_POSTGRES_URL"
 
 
 def run(*args: str | Path, **env: str) -> None:
@@ -29,17 +37,36 @@ def run(*args: str | Path, **env: str) -> None:
         sys.exit(result.returncode)
 
 
-def ensure_environment() -> None:
-    """Create .venv and install the project with its dev tools when pyproject.toml changed."""
+def ensure_environment(venv_dir: Path = VENV, python: str | None = None) -> Path:
+    """Create ``venv_dir`` and install the project with its dev tools when pyproject.toml changed."""
+    bin_dir = venv_dir / ("Scripts" if os.name == "nt" else "bin")
+    venv_python = bin_dir / "python"
+    stamp = venv_dir / ".installed-from"
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if STAMP.exists() and STAMP.read_text() == wanted and PYTHON.exists():
-        return
-    if not PYTHON.exists():
-        print(f"Creating virtual environment in {VENV}", flush=True)
-        venv.create(VENV, with_pip=True)
-    run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-    run(PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[dev]")
-    STAMP.write_text(wanted)
+    if stamp.exists() and stamp.read_text() == wanted and venv_python.exists():
+        return venv_python
+    if not venv_python.exists():
+        print(f"Creating virtual environment in {venv_dir}", flush=True)
+        if python is None:
+            venv.create(venv_dir, with_pip=True)
+        else:
+            run(python, "-m", "venv", venv_dir)
+    run(venv_python, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    run(venv_python, "-m", "pip", "install", "--quiet", "-e", ".[dev]")
+    stamp.write_text(wanted)
+    return venv_python
+
+
+def newer_python() -> str | None:
+    """A working Python 3.12+ for the newest Django, if this machine has one."""
+    candidates = [shutil.which(name) for name in ("python3.13", "python3.12")]
+    candidates += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.1[23]*/bin/python3")), reverse=True)
+    for candidate in filter(None, candidates):
+        # A pyenv shim exists even when its version is not selected, and then fails.
+        probe = subprocess.run([candidate, "-c", "import sys; assert sys.version_info >= (3, 12)"], capture_output=True)  # noqa: S603
+        if probe.returncode == 0:
+            return candidate
+    return None
 
 
 def shop() -> None:
@@ -53,7 +80,21 @@ def test(extra: list[str]) -> None:
     run(BIN / "ruff", "check", ".")
     run(BIN / "ruff", "format", "--check", ".")
     run(BIN / "mypy", "django_doku_checkout", "tests")
-    run(PYTHON, "-m", "pytest", *extra)
+    print("== SQLite, Django LTS", flush=True)
+    run(PYTHON, "-m", "pytest", *extra, DATABASE_URL="sqlite:///:memory:")
+    postgres = os.environ.get(POSTGRES_URL_VARIABLE)
+    if postgres:
+        print("== PostgreSQL, Django LTS", flush=True)
+        run(PYTHON, "-m", "pytest", *extra, DATABASE_URL=postgres)
+    else:
+        print(f"== PostgreSQL skipped: set {POSTGRES_URL_VARIABLE}=postgres://user:pass@host/db (CI does)", flush=True)
+    python = newer_python()
+    if python:
+        newest = ensure_environment(NEWEST_VENV, python)
+        print(f"== {'PostgreSQL' if postgres else 'SQLite'}, newest Django, {python}", flush=True)
+        run(newest, "-m", "pytest", *extra, DATABASE_URL=postgres or "sqlite:///:memory:")
+    else:
+        print("== Newest Django skipped: no Python 3.12+ found", flush=True)
 
 
 def main() -> None:
