@@ -13,10 +13,11 @@ import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 from uuid import uuid4
 
-from django.db import transaction
+from django.db import connections, transaction
+from django.db.models import Manager, Model, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -37,10 +38,23 @@ from django_doku_checkout.signals import payment_needs_review
 
 logger = logging.getLogger(__name__)
 
+M = TypeVar("M", bound=Model)
+
 #: A session this close to DOKU's expiry is not handed to a shopper again.
 REUSE_MARGIN = timedelta(minutes=2)
 #: How far in the future a notification's Request-Timestamp may be (clocks drift).
 CLOCK_SKEW = timedelta(minutes=5)
+
+
+def locked_rows(manager: Manager[M]) -> QuerySet[M]:
+    """Rows locked until the transaction ends, while other rows may still point at them.
+
+    On PostgreSQL this is ``FOR NO KEY UPDATE``: a plain ``FOR UPDATE`` would also block
+    the key-share lock a concurrent insert or update of a referencing row (a notification,
+    an event) takes, and two such requests deadlock.
+    """
+    no_key = connections[manager.db].features.has_select_for_no_key_update
+    return manager.select_for_update(no_key=no_key)
 
 
 class OrderNotPayable(DokuError):
@@ -249,7 +263,7 @@ def _create_session(
 
 def _lock_payable(order: Order) -> Order:
     """The order's row, locked until the transaction ends; paid, cancelled or refunded is refused."""
-    locked = Order.objects.select_for_update().get(pk=order.pk)
+    locked = locked_rows(Order.objects).get(pk=order.pk)
     if locked.status in states.UNPAYABLE:
         raise OrderNotPayable(f"Order {locked.invoice_number} is {locked.get_status_display().lower()}.")
     return locked
@@ -484,8 +498,8 @@ def apply_payment_result(
     """
     outcome = Notification.Outcome
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=session.order_id)
-        session = CheckoutSession.objects.select_for_update().get(pk=session.pk)
+        order = locked_rows(Order.objects).get(pk=session.order_id)
+        session = locked_rows(CheckoutSession.objects).get(pk=session.pk)
         status = result.transaction_status
         session.last_transaction_status = status
         if result.channel:

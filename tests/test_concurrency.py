@@ -1,0 +1,139 @@
+"""Races that happen in production, run for real: a threaded live server on PostgreSQL.
+
+Every request is served on its own thread with its own database connection, so the row
+locks in the services are what keeps each race to one winner. SQLite serializes writers
+by itself and would prove nothing, so these run only on PostgreSQL (``-m postgres``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from django.db import connections
+
+from django_doku_checkout import services
+from django_doku_checkout.models import CheckoutSession, Notification, OrderEvent, OrderStatus
+from django_doku_checkout.payloads import encode_body
+from django_doku_checkout.simulator import notifier
+from django_doku_checkout.simulator.actions import settle
+from django_doku_checkout.simulator.faults import Faults
+from django_doku_checkout.simulator.merchants import merchants
+from django_doku_checkout.simulator.store import STORE
+from tests.conftest import CLIENT_ID
+
+pytestmark = pytest.mark.postgres
+
+
+def at_once(*calls: Callable[[], Any]) -> list[Any]:
+    """Run every call on its own thread, released together by a barrier; return their results."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], Any]) -> Any:
+        barrier.wait()
+        try:
+            return call()
+        finally:
+            connections.close_all()  # this thread's own database connection
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def paid_quietly(order) -> None:
+    """The shopper paid at DOKU; no notification has been sent yet."""
+    session = STORE.find(CLIENT_ID, order.checkout_sessions.get().invoice_number)
+    STORE.set_faults(CLIENT_ID, Faults(drop_notifications=True))
+    settle(session, "pay", "VIRTUAL_ACCOUNT_BCA")
+    STORE.set_faults(CLIENT_ID, Faults())
+
+
+def notification_sender(live_url: str, order, status: str = "SUCCESS") -> Callable[[], int]:
+    """A callable that posts one freshly signed DOKU notification for the order's link."""
+    session = STORE.find(CLIENT_ID, order.checkout_sessions.get().invoice_number)
+    merchant = merchants()[CLIENT_ID]
+    body = encode_body(notifier.notification_body(session, status))
+    path = urlsplit(merchant.notification_url or "").path
+
+    def send() -> int:
+        headers = {**notifier.signed_headers(merchant, path, body), "Content-Type": "application/json"}
+        return requests.post(live_url + path, data=body, headers=headers, timeout=30).status_code
+
+    return send
+
+
+def test_fifty_identical_notifications_pay_the_order_once(live_doku, order_factory, signal_log):
+    order = order_factory()
+    services.create_payment_link(order)
+    paid_quietly(order)
+    send = notification_sender(live_doku, order)
+
+    codes = at_once(*[send] * 50)
+
+    assert codes == [200] * 50
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAID
+    assert order.events.filter(new_status=OrderStatus.PAID).count() == 1
+    assert [entry for entry in signal_log if entry[0] == "payment_succeeded"] == [
+        ("payment_succeeded", order.invoice_number, "")
+    ]
+    outcomes = sorted(Notification.objects.values_list("outcome", flat=True))
+    assert len(outcomes) == 50
+    assert outcomes.count(Notification.Outcome.PROCESSED) == 1
+    assert outcomes.count(Notification.Outcome.DUPLICATE) == 49
+    assert not order.needs_review
+
+
+def test_notification_and_shopper_return_at_once(live_doku, order_factory, signal_log):
+    for _ in range(5):  # a few rounds, so both orders of arrival are exercised
+        order = order_factory()
+        services.create_payment_link(order)
+        paid_quietly(order)
+        shopper = requests.Session()
+
+        def come_back(order=order, shopper=shopper) -> str:
+            return shopper.get(f"{live_doku}/doku/return/{order.public_id}/", timeout=30).text
+
+        code, page = at_once(notification_sender(live_doku, order), come_back)
+
+        assert code == 200
+        order.refresh_from_db()
+        assert order.status == OrderStatus.PAID
+        assert order.events.filter(new_status=OrderStatus.PAID).count() == 1
+        assert "doku-order-status-" in page
+    paid_signals = [entry for entry in signal_log if entry[0] == "payment_succeeded"]
+    assert len(paid_signals) == 5
+
+
+def test_notification_and_status_check_at_once(live_doku, order_factory, signal_log):
+    sources = set()
+    for _ in range(5):
+        order = order_factory()
+        services.create_payment_link(order)
+        paid_quietly(order)
+
+        code, check = at_once(notification_sender(live_doku, order), partial(services.check_status, order))
+
+        assert code == 200 and check.transaction_status == "SUCCESS"
+        events = list(order.events.filter(new_status=OrderStatus.PAID))
+        assert len(events) == 1
+        sources.add(events[0].source)
+    assert len([entry for entry in signal_log if entry[0] == "payment_succeeded"]) == 5
+    assert sources <= {OrderEvent.Source.NOTIFICATION, OrderEvent.Source.STATUS_CHECK}
+
+
+def test_two_staff_creating_links_at_once_get_one_live_session(live_doku, order_factory):
+    STORE.set_faults(CLIENT_ID, Faults(latency=0.3))  # DOKU is slow: the race window is wide open
+    order = order_factory()
+
+    first, second = at_once(lambda: services.create_payment_link(order), lambda: services.create_payment_link(order))
+
+    assert first.pk == second.pk
+    assert CheckoutSession.objects.filter(order=order).count() == 1
+    assert order.events.filter(new_status=OrderStatus.PENDING).count() == 1
