@@ -46,15 +46,19 @@ REUSE_MARGIN = timedelta(minutes=2)
 CLOCK_SKEW = timedelta(minutes=5)
 
 
-def locked_rows(manager: Manager[M]) -> QuerySet[M]:
+def locked_rows(manager: Manager[M], *, skip_locked: bool = False) -> QuerySet[M]:
     """Rows locked until the transaction ends, while other rows may still point at them.
 
     On PostgreSQL this is ``FOR NO KEY UPDATE``: a plain ``FOR UPDATE`` would also block
     the key-share lock a concurrent insert or update of a referencing row (a notification,
-    an event) takes, and two such requests deadlock.
+    an event) takes, and two such requests deadlock. ``skip_locked`` leaves out rows
+    another transaction holds, where the database can (not on SQLite, which has one writer).
     """
-    no_key = connections[manager.db].features.has_select_for_no_key_update
-    return manager.select_for_update(no_key=no_key)
+    features = connections[manager.db].features
+    return manager.select_for_update(
+        no_key=features.has_select_for_no_key_update,
+        skip_locked=skip_locked and features.has_select_for_update_skip_locked,
+    )
 
 
 class OrderNotPayable(DokuError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +22,7 @@ from django.db import connections
 from django_doku_checkout import services
 from django_doku_checkout.models import CheckoutSession, Notification, OrderEvent, OrderStatus
 from django_doku_checkout.payloads import encode_body
+from django_doku_checkout.reconciliation import reconcile
 from django_doku_checkout.simulator import notifier
 from django_doku_checkout.simulator.actions import settle
 from django_doku_checkout.simulator.faults import Faults
@@ -137,3 +139,22 @@ def test_two_staff_creating_links_at_once_get_one_live_session(live_doku, order_
     assert first.pk == second.pk
     assert CheckoutSession.objects.filter(order=order).count() == 1
     assert order.events.filter(new_status=OrderStatus.PENDING).count() == 1
+
+
+def test_reconcile_on_two_machines_checks_each_order_once(live_doku, order_factory):
+    orders = [order_factory() for _ in range(6)]
+    for order in orders:
+        services.create_payment_link(order)
+        paid_quietly(order)
+    STORE.set_faults(CLIENT_ID, Faults(latency=0.2))
+    run = partial(reconcile, min_age=timedelta(0))
+
+    first, second = at_once(run, run)
+
+    checked = sorted(line.invoice_number for line in first.orders + second.orders)
+    assert checked == sorted(order.invoice_number for order in orders)  # each by exactly one run
+    assert first.skipped_locked + second.skipped_locked >= 1  # they did meet on a locked order
+    for order in orders:
+        order.refresh_from_db()
+        assert order.status == OrderStatus.PAID
+        assert order.events.filter(new_status=OrderStatus.PAID).count() == 1
