@@ -123,3 +123,18 @@ def test_filters_by_invoice_age_and_limit(order_factory, doku_simulator):
 def test_bad_arguments_are_refused(db):
     with pytest.raises(CommandError, match="--limit"):
         call_command("doku_checkout_reconcile", "--limit", "0")
+
+
+def test_a_delayed_notification_after_reconciliation_is_a_harmless_duplicate(
+    order_factory, doku_simulator, signal_log, django_capture_on_commit_callbacks
+):
+    order = order_factory()
+    doku_simulator.set_faults(drop_notifications=True)
+    doku_simulator.pay(order)
+    with django_capture_on_commit_callbacks(execute=True):
+        reconcile(min_age=timedelta(0))
+    assert doku_simulator.notify(order, "SUCCESS") == 200  # DOKU's retry arrives at last
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAID
+    assert order.notifications.get().outcome == "duplicate"
+    assert [entry[0] for entry in signal_log].count("payment_succeeded") == 1
