@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import itertools
 import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -157,3 +160,36 @@ def wait_until_serving(base_url: str, attempts: int = 100) -> None:
         except requests.ConnectionError:
             time.sleep(0.1)
     raise AssertionError(f"{base_url} did not start")
+
+
+MANAGE = Path(__file__).parents[1] / "example_project" / "manage.py"
+# pytest-django exports the test settings; the example shop must run on its own.
+BASE_ENV = {**os.environ, "DJANGO_SETTINGS_MODULE": "example_project.settings"}
+
+
+def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own manage.py
+        [sys.executable, str(MANAGE), *args], env={**BASE_ENV, **env}, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture
+def example_shop(tmp_path):
+    port = free_port()
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3", "SITE_URL": f"http://127.0.0.1:{port}"}
+    assert run_manage("migrate", "--noinput", env=env).returncode == 0
+    seeded = run_manage("seed_demo", env=env)
+    assert "demo products and 3 phone orders ready" in seeded.stdout
+    server = subprocess.Popen(  # noqa: S603
+        [sys.executable, str(MANAGE), "runserver", f"127.0.0.1:{port}", "--noreload"],
+        env={**BASE_ENV, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_serving(base)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -443,3 +443,17 @@ def test_reprocess_needs_the_right_to_change_orders(staff_client, order_factory,
     assert listing.context["action_form"] is None or "reprocess" not in [
         value for value, _ in listing.context["action_form"].fields["action"].choices
     ]
+
+
+def test_orders_doku_knows_about_cannot_be_deleted(admin_client, order_factory, doku_simulator):
+    draft = order_factory()
+    paid = order_factory()
+    doku_simulator.pay(paid)
+    delete = "admin:django_doku_checkout_order_delete"
+    assert admin_client.post(reverse(delete, args=[paid.pk]), {"post": "yes"}).status_code == 403
+    offered = [
+        value for value, _ in admin_client.get(reverse(CHANGELIST)).context["action_form"].fields["action"].choices
+    ]
+    assert "delete_selected" not in offered
+    admin_client.post(reverse(delete, args=[draft.pk]), {"post": "yes"})
+    assert list(Order.objects.all()) == [paid]

@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-import pytest
 import requests
 
-from tests.conftest import free_port, wait_until_serving
-
-MANAGE = Path(__file__).parents[1] / "example_project" / "manage.py"
-# pytest-django exports the test settings; the example shop must run on its own.
-BASE_ENV = {**os.environ, "DJANGO_SETTINGS_MODULE": "example_project.settings"}
-
-
-def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own manage.py
-        [sys.executable, str(MANAGE), *args], env={**BASE_ENV, **env}, capture_output=True, text=True, timeout=120
-    )
+from tests.conftest import run_manage
 
 
 def test_example_checks_pass(tmp_path):
@@ -44,28 +29,6 @@ def test_example_production_settings_pass_check_deploy(tmp_path):
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SK-production-secret-value" not in result.stdout + result.stderr
-
-
-@pytest.fixture
-def example_shop(tmp_path):
-    port = free_port()
-    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3", "SITE_URL": f"http://127.0.0.1:{port}"}
-    assert run_manage("migrate", "--noinput", env=env).returncode == 0
-    seeded = run_manage("seed_demo", env=env)
-    assert "demo products and 3 phone orders ready" in seeded.stdout
-    server = subprocess.Popen(  # noqa: S603
-        [sys.executable, str(MANAGE), "runserver", f"127.0.0.1:{port}", "--noreload"],
-        env={**BASE_ENV, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(base)
-        yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def csrf(html: str) -> str:

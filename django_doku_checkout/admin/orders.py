@@ -238,6 +238,17 @@ class OrderAdmin(OrderModelAdmin):
             fields += ("invoice_number", "amount", "currency", "payment_method_types")
         return fields
 
+    def has_delete_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
+        # An order DOKU has heard of is a financial record: cancel it instead.
+        if obj is not None and (obj.status != OrderStatus.CREATED or obj.checkout_sessions.exists()):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # it would not ask has_delete_permission per order
+        return actions
+
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         return {"invoice_number": services.new_invoice_number(), **super().get_changeform_initial_data(request)}
 

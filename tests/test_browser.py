@@ -1,0 +1,164 @@
+"""Shopper and staff journeys in a real browser: Debian's Chromium driven by Playwright.
+
+The example shop runs as its own server with the built-in simulator, exactly as the
+README's Quick start runs it. Key pages are saved to ``docs/screenshots/`` (or
+``$DOKU_SCREENSHOTS``) and shown in the README.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("DOKU_CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = Path(os.environ.get("DOKU_SCREENSHOTS", Path(__file__).parents[1] / "docs" / "screenshots"))
+# Chromium's own background traffic is refused on closed networks; keep it off.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1100, "height": 800}, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def screenshot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def order_placed(page: Page, shop: str, *, keep: str = "") -> None:
+    """Catalogue -> cart -> checkout with one mistake corrected -> the order page."""
+    page.goto(shop + "/")
+    if keep:
+        screenshot(page, keep + "-1-catalogue")
+    page.locator('button[data-sku="KOPI-TORAJA"]').click()
+    page.locator('button[data-sku="TEH-MELATI"]').click()
+    page.click("#cart-link")
+    expect(page.locator("#cart-total")).to_have_text("Rp 120,000")
+    page.click("text=Checkout")
+    page.fill("#id_name", "Siti Rahayu")
+    page.fill("#id_email", "siti@example.com")
+    page.fill("#id_phone", "12")
+    page.fill("#id_address", "Jl. Malioboro 10")
+    page.fill("#id_city", "Yogyakarta")
+    page.click("#place-order")
+    expect(page.locator(".errorlist")).to_contain_text("Enter an Indonesian phone number")
+    if keep:
+        screenshot(page, keep + "-2-checkout-error")
+    page.fill("#id_phone", "0812 3456 7890")
+    page.click("#place-order")
+    expect(page.locator(".doku-order-status")).to_have_text("Created")
+
+
+def wait_for_status(page: Page, label: str) -> None:
+    """The return page shows the database's status; reload until DOKU's notification is in."""
+    for _ in range(30):
+        if page.locator(".doku-order-status").inner_text() == label:
+            return
+        page.wait_for_timeout(200)
+        page.reload()
+    expect(page.locator(".doku-order-status")).to_have_text(label)
+
+
+def test_shopper_pays_by_virtual_account(page: Page, example_shop: str):
+    order_placed(page, example_shop, keep="shopper")
+    screenshot(page, "shopper-3-order")
+    page.click(".doku-pay-button")
+    expect(page).to_have_url(re.compile(r"/doku-simulator/pay/"))
+    page.check('input[value="VIRTUAL_ACCOUNT_BCA"]')
+    screenshot(page, "shopper-4-doku-page")
+    page.click("button.pay")
+    expect(page).to_have_url(re.compile(r"/doku/return/"))
+    wait_for_status(page, "Paid")
+    expect(page.locator(".doku-checkout-status")).to_contain_text("Thank you! Your payment was received.")
+    screenshot(page, "shopper-5-paid")
+
+
+def test_shopper_fails_then_retries_and_pays(page: Page, example_shop: str):
+    order_placed(page, example_shop)
+    page.click(".doku-pay-button")
+    page.click("button.fail")
+    expect(page.locator("#result")).to_have_text("Payment failed")
+    screenshot(page, "retry-1-failed")
+    page.click("text=Try another payment method")
+    page.check('input[value="QRIS"]')
+    page.click("button.pay")
+    expect(page).to_have_url(re.compile(r"/doku/return/"))
+    wait_for_status(page, "Paid")
+
+
+def test_shopper_lets_the_link_expire_and_may_pay_again(page: Page, example_shop: str):
+    order_placed(page, example_shop)
+    page.click(".doku-pay-button")
+    page.click("button.expire")
+    expect(page.locator("#result")).to_have_text("Payment expired")
+    page.click("#back-to-merchant")
+    wait_for_status(page, "Expired")
+    expect(page.locator(".doku-checkout-status")).to_contain_text("The payment was not completed. You can try again.")
+    screenshot(page, "expiry-1-expired")
+    page.click(".doku-pay-button")  # a fresh link for the same order
+    expect(page).to_have_url(re.compile(r"/doku-simulator/pay/"))
+    expect(page.locator("#invoice")).to_contain_text("-2")
+
+
+def test_staff_create_links_for_phone_orders_and_see_them_paid(page: Page, example_shop: str):
+    page.goto(example_shop + "/admin/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "admin")
+    page.click('input[type="submit"]')
+    page.click("text=Orders")
+    for invoice in ("DEMO-PHONE-1", "DEMO-PHONE-2"):
+        page.locator("tr", has_text=invoice).locator("input.action-select").check()
+    page.select_option('select[name="action"]', "create_payment_links")
+    page.click('button[name="index"]')
+    report = page.locator("#doku-report")
+    expect(report.locator(".doku-result-created")).to_have_count(2)
+    screenshot(page, "staff-1-links-created")
+
+    link = report.locator("tr", has_text="DEMO-PHONE-1").locator("a.doku-payment-url").get_attribute("href")
+    customer = page.context.new_page()  # the customer opens the pasted link
+    customer.goto(link)
+    customer.click("button.pay")
+    wait_for_status(customer, "Paid")  # DOKU sends the customer back to the shop
+    customer.close()
+
+    page.click("text=DEMO-PHONE-1")
+    for _ in range(30):
+        if page.locator(".field-status .readonly").inner_text() == "Paid":
+            break
+        page.wait_for_timeout(200)
+        page.reload()
+    expect(page.locator(".field-status .readonly")).to_have_text("Paid")
+    expect(page.locator("#events-group")).to_contain_text("Paid")
+
+    page.goto(example_shop + "/admin/django_doku_checkout/order/?q=DEMO-PHONE-2")
+    page.click("text=DEMO-PHONE-2")
+    expect(page.locator("#doku-open-link")).to_be_visible()
+    screenshot(page, "staff-2-order-with-live-link")
