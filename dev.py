@@ -57,6 +57,22 @@ def ensure_environment(venv_dir: Path = VENV, python: str | None = None) -> Path
     return venv_python
 
 
+#: Debian packages the tests drive: (a file the package provides, the package).
+SYSTEM_PACKAGES = (("/usr/bin/chromium", "chromium"), ("/usr/bin/xgettext", "gettext"))
+
+
+def ensure_system_packages() -> None:
+    """Install Chromium (browser tests) and gettext (translation tests) with apt when missing."""
+    missing = [package for path, package in SYSTEM_PACKAGES if not Path(path).exists()]
+    if not missing:
+        return
+    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
+        run("apt-get", "update", "-qq", DEBIAN_FRONTEND="noninteractive")
+        run("apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing, DEBIAN_FRONTEND="noninteractive")
+    else:
+        print(f"Missing Debian packages {', '.join(missing)}: install them (sudo apt-get install ...).", flush=True)
+
+
 def newer_python() -> str | None:
     """A working Python 3.12+ for the newest Django, if this machine has one."""
     candidates = [shutil.which(name) for name in ("python3.13", "python3.12")]
@@ -77,6 +93,7 @@ def shop() -> None:
 
 
 def test(extra: list[str]) -> None:
+    ensure_system_packages()
     run(BIN / "ruff", "check", ".")
     run(BIN / "ruff", "format", "--check", ".")
     run(BIN / "mypy", "django_doku_checkout", "tests")

@@ -1,0 +1,82 @@
+"""The wheel and sdist as PyPI would get them: built, inspected, installed in a clean venv."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tarfile
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+SHIPPED = [
+    "django_doku_checkout/migrations/0001_initial.py",
+    "django_doku_checkout/templates/django_doku_checkout/order_status.html",
+    "django_doku_checkout/templates/admin/django_doku_checkout/order/change_form.html",
+    "django_doku_checkout/static/django_doku_checkout/copy_link.js",
+    "django_doku_checkout/locale/id/LC_MESSAGES/django.mo",
+    "django_doku_checkout/locale/id/LC_MESSAGES/django.po",
+    "django_doku_checkout/simulator/templates/doku_simulator/page.html",
+    "django_doku_checkout/management/commands/doku_checkout_reconcile.py",
+    "django_doku_checkout/py.typed",
+]
+
+
+def build(kind: str, source: Path, out: Path) -> Path:
+    subprocess.run(  # noqa: S603 - the build frontend on our own project
+        [sys.executable, "-m", "build", f"--{kind}", "--no-isolation", "--outdir", str(out), str(source)],
+        check=True,
+        capture_output=True,
+    )
+    [artifact] = out.glob("*.whl" if kind == "wheel" else "*.tar.gz")
+    return artifact
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("dist")
+    sdist = build("sdist", ROOT, out / "sdist")
+    unpacked = out / "unpacked"
+    with tarfile.open(sdist) as archive:
+        archive.extractall(unpacked, filter="data")
+    # The wheel is built from the sdist, as pip does: whatever the sdist lacks, the wheel lacks.
+    wheel = build("wheel", next(unpacked.iterdir()), out / "wheel")
+    return {"sdist": sdist, "wheel": wheel}
+
+
+def test_wheel_holds_templates_static_locale_and_migrations_only(artifacts):
+    names = zipfile.ZipFile(artifacts["wheel"]).namelist()
+    for shipped in SHIPPED:
+        assert shipped in names
+    assert not [name for name in names if name.startswith(("tests/", "example_project/", "benchmarks/", "docs/"))]
+    entry_points = next(name for name in names if name.endswith("entry_points.txt"))
+    assert "django_doku_checkout.testing" in zipfile.ZipFile(artifacts["wheel"]).read(entry_points).decode()
+
+
+def test_sdist_holds_the_package_and_its_documents(artifacts):
+    names = [name.split("/", 1)[1] for name in tarfile.open(artifacts["sdist"]).getnames() if "/" in name]
+    for shipped in [*SHIPPED, "README.md", "CHANGELOG.md", "LICENSE", "pyproject.toml"]:
+        assert shipped in names
+    assert not [name for name in names if name.startswith(("tests/", "example_project/", ".ci/"))]
+
+
+def test_wheel_installs_in_a_clean_virtual_environment(artifacts, tmp_path):
+    venv.create(tmp_path / "venv", with_pip=True)
+    python = tmp_path / "venv" / "bin" / "python"
+    subprocess.run(  # noqa: S603
+        [str(python), "-m", "pip", "install", "--quiet", "--no-deps", str(artifacts["wheel"])],
+        check=True,
+        capture_output=True,
+    )
+    probe = (
+        "import importlib.resources as r, django_doku_checkout as p;"
+        "root = r.files(p);"
+        "print(root.joinpath('locale/id/LC_MESSAGES/django.mo').is_file(),"
+        " root.joinpath('templates/django_doku_checkout/base.html').is_file(),"
+        " root.joinpath('migrations/0001_initial.py').is_file())"
+    )
+    result = subprocess.run([str(python), "-c", probe], check=True, capture_output=True, text=True, cwd=tmp_path)  # noqa: S603
+    assert result.stdout.split() == ["True", "True", "True"]
