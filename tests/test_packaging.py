@@ -57,7 +57,8 @@ def test_wheel_holds_templates_static_locale_and_migrations_only(artifacts):
 
 
 def test_sdist_holds_the_package_and_its_documents(artifacts):
-    names = [name.split("/", 1)[1] for name in tarfile.open(artifacts["sdist"]).getnames() if "/" in name]
+    with tarfile.open(artifacts["sdist"]) as archive:
+        names = [name.split("/", 1)[1] for name in archive.getnames() if "/" in name]
     for shipped in [*SHIPPED, "README.md", "CHANGELOG.md", "LICENSE", "pyproject.toml"]:
         assert shipped in names
     assert not [name for name in names if name.startswith(("tests/", "example_project/", ".ci/"))]

@@ -239,15 +239,11 @@ class OrderAdmin(OrderModelAdmin):
         return fields
 
     def has_delete_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
-        # An order DOKU has heard of is a financial record: cancel it instead.
-        if obj is not None and (obj.status != OrderStatus.CREATED or obj.checkout_sessions.exists()):
+        # An order DOKU has heard of is a financial record: cancel it instead. Without an
+        # order (the bulk "delete selected" action) there is nothing to check, so no.
+        if obj is None or obj.status != OrderStatus.CREATED or obj.checkout_sessions.exists():
             return False
         return super().has_delete_permission(request, obj)
-
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)  # it would not ask has_delete_permission per order
-        return actions
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         return {"invoice_number": services.new_invoice_number(), **super().get_changeform_initial_data(request)}
