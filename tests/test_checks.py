@@ -112,7 +112,7 @@ def test_deploy_check_is_quiet_for_production(settings):
     assert check_deployment() == []
 
 
-def test_checks_are_registered_with_django(settings):
+def test_checks_are_registered_with_django(settings, db):  # Django 6.1 model checks ask SQLite about JSON
     settings.DOKU_CHECKOUT = {**VALID, "ENVIRONMENT": "prod"}
     with pytest.raises(SystemCheckError, match="django_doku_checkout.E004"):
         call_command("check")
