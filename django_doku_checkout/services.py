@@ -453,6 +453,12 @@ def _section(data: dict[str, Any], key: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def storable(value: object, max_length: int | None = None) -> str:
+    """``value`` as text every database stores: PostgreSQL refuses NUL characters, and columns have a length."""
+    text = str(value).replace("\x00", "\ufffd")
+    return text[:max_length] if max_length is not None else text
+
+
 def parse_payment_result(data: object) -> PaymentResult | None:
     """The fields this app relies on from a notification or status body; None when missing."""
     if not isinstance(data, dict):
@@ -466,12 +472,12 @@ def parse_payment_result(data: object) -> PaymentResult | None:
         return None
     currency = order.get("currency")
     return PaymentResult(
-        invoice_number=invoice,
-        transaction_status=status.upper(),
+        invoice_number=storable(invoice),
+        transaction_status=storable(status.upper(), 32),
         amount=_whole_amount(order.get("amount")),
-        currency=currency if isinstance(currency, str) else None,
-        channel=str(channel.get("id") or ""),
-        order_status=str(order.get("status") or ""),
+        currency=storable(currency) if isinstance(currency, str) else None,
+        channel=storable(channel.get("id") or "", 64),
+        order_status=storable(order.get("status") or "", 32),
     )
 
 
@@ -630,13 +636,13 @@ def store_notification(
     *, body: bytes, headers: Mapping[str, str], path: str, remote_addr: str | None, max_bytes: int
 ) -> Notification:
     """Save the raw request at once, in its own transaction, before anything can fail."""
-    text = body[:max_bytes].decode("utf-8", errors="replace")
+    text = storable(body[:max_bytes].decode("utf-8", errors="replace"))
     return Notification.objects.create(
-        request_id=headers.get("Request-Id", "")[:128],
-        client_id=headers.get("Client-Id", "")[:128],
-        path=path[:2000],
+        request_id=storable(headers.get("Request-Id", ""), 128),
+        client_id=storable(headers.get("Client-Id", ""), 128),
+        path=storable(path, 2000),
         remote_addr=remote_addr,
-        headers=redact({key: headers[key][:1000] for key in STORED_HEADERS if key in headers}),
+        headers=redact({key: storable(headers[key], 1000) for key in STORED_HEADERS if key in headers}),
         body=mask_card_numbers(text),
     )
 

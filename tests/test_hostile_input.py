@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from django_doku_checkout import payloads, services, signatures
 from django_doku_checkout.conf import get_config
 from django_doku_checkout.exceptions import DokuSignatureError
-from django_doku_checkout.models import Order, OrderStatus
+from django_doku_checkout.models import Notification, Order, OrderStatus
 from tests.test_views import NOTIFY, notification_body
 
 # Examples run inside one test's transaction; the fixtures are safe to share between them.
@@ -188,3 +188,29 @@ def test_validators_take_any_value_in_any_field(section, value):
     target[last] = value
     result = payloads.validate_checkout_body(body)
     assert all(isinstance(error, str) and error for error in result.errors)
+
+
+@pytest.mark.django_db
+def test_nul_characters_and_overlong_fields_are_stored_not_500(order_factory, doku_simulator):
+    """PostgreSQL refuses NUL in text and long values in short columns; neither may lose a notification."""
+    order = order_factory(invoice_number="INV-NUL")
+    session = services.create_payment_link(order)
+    client = Client()
+    garbage = b'{"order": {"invoice_number": "INV-\x00"}, "transaction": {"status": "PEN\\u0000DING\x00"}}\x00'
+    response = client.post(NOTIFY, data=garbage, content_type="application/json", headers=signed_headers(garbage))
+    assert response.status_code in {400, 404}
+    payment = json.dumps(
+        {
+            "order": {"invoice_number": session.invoice_number, "amount": order.amount},
+            "transaction": {"status": "SUCCESS"},
+            "channel": {"id": "VIRTUAL_ACCOUNT_" + "X" * 200 + "\u0000"},
+        }
+    ).encode()
+    assert (
+        client.post(NOTIFY, data=payment, content_type="application/json", headers=signed_headers(payment)).status_code
+        == 200
+    )
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAID
+    stored = list(Notification.objects.order_by("pk").values_list("body", flat=True))
+    assert len(stored) == 2 and "\x00" not in stored[0]
