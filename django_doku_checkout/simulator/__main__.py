@@ -43,11 +43,22 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     configure(client_id=args.client_id, secret_key=args.secret_key, notification_url=args.notification_url)
 
+    import socket
+
     from django.core.servers.basehttp import WSGIServer, run
     from django.core.wsgi import get_wsgi_application
 
+    class NoDelayServer(WSGIServer):
+        """Writes each answer at once. With Nagle on, a kept-alive client waits out its
+        delayed ACK (about 40 ms) for the body that follows the headers."""
+
+        def get_request(self) -> tuple[socket.socket, object]:
+            connection, address = super().get_request()
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return connection, address
+
     print(f"DOKU simulator on http://{args.host}:{args.port}/ (client id {args.client_id})", flush=True)
-    run(args.host, args.port, get_wsgi_application(), threading=True, server_cls=WSGIServer)
+    run(args.host, args.port, get_wsgi_application(), threading=True, server_cls=NoDelayServer)
 
 
 if __name__ == "__main__":
