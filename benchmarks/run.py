@@ -210,22 +210,9 @@ def bench_http(count: int) -> dict[str, Any]:
 
         def naive_one(index: int) -> None:
             data = payloads.encode_body(body(index, "naive"))
-            timestamp = signatures.format_timestamp()
-            request_id = f"naive-{index}-{time.monotonic_ns()}"
-            headers = {
-                "Client-Id": config.client_id,
-                "Request-Id": request_id,
-                "Request-Timestamp": timestamp,
-                "Signature": signatures.sign(
-                    config.secret_key,
-                    client_id=config.client_id,
-                    request_id=request_id,
-                    timestamp=timestamp,
-                    target="/checkout/v1/payment",
-                    body=data,
-                ),
-                "Content-Type": "application/json",
-            }
+            headers = signatures.signed_headers(
+                config.secret_key, client_id=config.client_id, target="/checkout/v1/payment", body=data
+            )
             requests.post(base + "/checkout/v1/payment", data=data, headers=headers, timeout=10).raise_for_status()
 
         opened["count"] = 0

@@ -97,22 +97,14 @@ class DokuClient:
         return self._send("GET", STATUS_PATH.format(identifier=quote(identifier, safe="")), body=None)
 
     def signed_headers(self, *, request_id: str, timestamp: str, target: str, body: bytes | None) -> dict[str, str]:
-        headers = {
-            "Client-Id": self.config.client_id,
-            "Request-Id": request_id,
-            "Request-Timestamp": timestamp,
-            "Signature": signatures.sign(
-                self.config.secret_key,
-                client_id=self.config.client_id,
-                request_id=request_id,
-                timestamp=timestamp,
-                target=target,
-                body=body,
-            ),
-        }
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        return headers
+        return signatures.signed_headers(
+            self.config.secret_key,
+            client_id=self.config.client_id,
+            request_id=request_id,
+            timestamp=timestamp,
+            target=target,
+            body=body,
+        )
 
     def _send(
         self, method: str, path: str, *, body: Mapping[str, Any] | None, request_id: str | None = None

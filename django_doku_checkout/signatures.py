@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -66,6 +67,35 @@ def sign(
     )
     mac = hmac.new(secret_key.encode("utf-8"), message.encode("utf-8"), hashlib.sha256)
     return SIGNATURE_PREFIX + base64.b64encode(mac.digest()).decode("ascii")
+
+
+def signed_headers(
+    secret_key: str,
+    *,
+    client_id: str,
+    target: str,
+    body: bytes | None,
+    request_id: str | None = None,
+    timestamp: str | None = None,
+) -> dict[str, str]:
+    """The headers of one signed request: Client-Id, Request-Id, Request-Timestamp and Signature.
+
+    A fresh Request-Id and the current time are used unless given; a JSON body adds its
+    Content-Type. Used by the client, by the simulator's notifier and by tests.
+    """
+    request_id = request_id or str(uuid.uuid4())
+    timestamp = timestamp or format_timestamp()
+    headers = {
+        "Client-Id": client_id,
+        "Request-Id": request_id,
+        "Request-Timestamp": timestamp,
+        "Signature": sign(
+            secret_key, client_id=client_id, request_id=request_id, timestamp=timestamp, target=target, body=body
+        ),
+    }
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    return headers
 
 
 def verify(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 from django.test import Client
@@ -28,21 +27,9 @@ json_values = st.recursive(
 
 def signed_headers(body: bytes, path: str = NOTIFY) -> dict[str, str]:
     config = get_config()
-    timestamp = signatures.format_timestamp()
-    request_id = str(uuid.uuid4())
-    return {
-        "Client-Id": config.client_id,
-        "Request-Id": request_id,
-        "Request-Timestamp": timestamp,
-        "Signature": signatures.sign(
-            config.secret_key,
-            client_id=config.client_id,
-            request_id=request_id,
-            timestamp=timestamp,
-            target=path,
-            body=body,
-        ),
-    }
+    headers = signatures.signed_headers(config.secret_key, client_id=config.client_id, target=path, body=body)
+    del headers["Content-Type"]  # the test client sets it
+    return headers
 
 
 # --- signatures: no mutation verifies -----------------------------------------------------------

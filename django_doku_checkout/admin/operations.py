@@ -107,26 +107,24 @@ def _link_result(order: Order, session: CheckoutSession, started: datetime) -> O
     )
 
 
-def create_payment_links(orders: Iterable[Order], *, request: HttpRequest, actor: Any) -> list[OrderResult]:
-    """A DOKU Checkout link for every payable order; an open link is reused."""
-
+def _links(
+    orders: Iterable[Order], create: Callable[..., CheckoutSession], *, request: HttpRequest, actor: Any
+) -> list[OrderResult]:
     def handle(order: Order) -> OrderResult:
         started = timezone.now()
-        session = services.create_payment_link(order, request=request, actor=actor)
-        return _link_result(order, session, started)
+        return _link_result(order, create(order, request=request, actor=actor), started)
 
     return _each(orders, handle)
+
+
+def create_payment_links(orders: Iterable[Order], *, request: HttpRequest, actor: Any) -> list[OrderResult]:
+    """A DOKU Checkout link for every payable order; an open link is reused."""
+    return _links(orders, services.create_payment_link, request=request, actor=actor)
 
 
 def create_card_payment_pages(orders: Iterable[Order], *, request: HttpRequest, actor: Any) -> list[OrderResult]:
     """A card-only DOKU payment page for every payable order, in the shop's ``CARD_PAGE_THEME``."""
-
-    def handle(order: Order) -> OrderResult:
-        started = timezone.now()
-        session = services.create_card_payment_page(order, request=request, actor=actor)
-        return _link_result(order, session, started)
-
-    return _each(orders, handle)
+    return _links(orders, services.create_card_payment_page, request=request, actor=actor)
 
 
 def check_statuses(orders: Iterable[Order]) -> list[OrderResult]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -87,22 +86,8 @@ def notification_body(session: SimulatedSession, status: str, *, amount: int | N
 
 
 def signed_headers(merchant: Merchant, url_path: str, body: bytes) -> dict[str, str]:
-    request_id = str(uuid.uuid4())
-    timestamp = signatures.format_timestamp()
-    return {
-        "Content-Type": "application/json",
-        "Client-Id": merchant.client_id,
-        "Request-Id": request_id,
-        "Request-Timestamp": timestamp,
-        "Signature": signatures.sign(
-            merchant.secret_key,
-            client_id=merchant.client_id,
-            request_id=request_id,
-            timestamp=timestamp,
-            target=url_path,
-            body=body,
-        ),
-    }
+    """A notification's headers, signed afresh with the merchant's key (DOKU signs every attempt)."""
+    return signatures.signed_headers(merchant.secret_key, client_id=merchant.client_id, target=url_path, body=body)
 
 
 def _deliver(notification: SimulatedNotification, merchant: Merchant, path: str) -> None:
