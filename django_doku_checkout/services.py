@@ -24,7 +24,7 @@ from django.utils import timezone, translation
 
 from django_doku_checkout import payloads, signatures, states
 from django_doku_checkout.client import DokuClient, DokuResponse
-from django_doku_checkout.conf import get_config
+from django_doku_checkout.conf import DokuCheckoutSettings, get_config
 from django_doku_checkout.exceptions import (
     DokuAPIError,
     DokuConfigurationError,
@@ -368,19 +368,20 @@ def create_card_payment_page(
     with transaction.atomic():
         locked = _lock_payable(order)
         invoice_number = _next_invoice_number(locked)
-        public_id = str(locked.public_id)
-        customer = _customer(locked) or payloads.CustomerData()
+        config = get_config()
+        # DOKU's card page sends the shopper to one URL whatever happened; the result page shows which.
+        result_url = _absolute_url(reverse("doku_checkout:result", args=[str(locked.public_id)]), request)
         body = payloads.build_card_page_body(
             payloads.CardPageData(
                 invoice_number=invoice_number,
                 amount=locked.amount,
                 line_items=_line_items(locked),
-                callback_url=_absolute_url(reverse("doku_checkout:result", args=[public_id]), request),
-                failed_url=_absolute_url(reverse("doku_checkout:result", args=[public_id]), request),
+                callback_url=result_url,
+                failed_url=result_url,
                 session_id=invoice_number,
-                customer=customer,
-                auto_redirect=get_config().auto_redirect,
-                theme=theme or payloads.CardPageTheme(language=_doku_language(), **get_config().card_page_theme),
+                customer=_customer(locked) or payloads.CustomerData(),
+                auto_redirect=config.auto_redirect,
+                theme=theme or payloads.CardPageTheme(language=_doku_language(), **config.card_page_theme),
             )
         )
         payloads.validate_card_page_body(body).raise_for_errors()
@@ -647,14 +648,16 @@ def store_notification(
     )
 
 
-def verify_notification(*, body: bytes, headers: Mapping[str, str], path: str) -> None:
+def verify_notification(
+    *, body: bytes, headers: Mapping[str, str], path: str, config: DokuCheckoutSettings | None = None
+) -> None:
     """Check a notification's Client-Id, Request-Timestamp window and signature over the raw body.
 
     ``path`` is the request path as DOKU called it (``NOTIFICATION_PATH`` overrides it for
     proxies that rewrite paths). Raises :class:`DokuSignatureError` saying what is wrong,
-    never what the expected signature is.
+    never what the expected signature is. ``config`` saves reading the settings again.
     """
-    config = get_config()
+    config = config or get_config()
     client_id = headers.get("Client-Id", "")
     request_id = headers.get("Request-Id", "")
     timestamp = headers.get("Request-Timestamp", "")
@@ -723,7 +726,7 @@ def handle_notification(
         notification.signature_valid = None
         return _finish(notification, 413, outcome.REJECTED, f"Body over {config.notification_max_bytes} bytes.")
     try:
-        verify_notification(body=body, headers=headers, path=path)
+        verify_notification(body=body, headers=headers, path=path, config=config)
     except DokuSignatureError as err:
         notification.signature_valid = False
         logger.warning("Rejected DOKU notification %s: %s", notification.pk, err)

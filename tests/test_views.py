@@ -32,17 +32,11 @@ def signed_post(
     request_id=None,
     **header_overrides,
 ):
-    timestamp = timestamp or signatures.format_timestamp()
-    request_id = request_id or str(uuid.uuid4())
-    headers = {
-        "Client-Id": client_id,
-        "Request-Id": request_id,
-        "Request-Timestamp": timestamp,
-        "Signature": signatures.sign(
-            secret, client_id=client_id, request_id=request_id, timestamp=timestamp, target=target or path, body=body
-        ),
-        **header_overrides,
-    }
+    headers = signatures.signed_headers(
+        secret, client_id=client_id, target=target or path, body=body, request_id=request_id, timestamp=timestamp
+    )
+    del headers["Content-Type"]  # the test client sets it
+    headers.update(header_overrides)
     return Client().post(path, data=body, content_type="application/json", headers=headers)
 
 

@@ -262,8 +262,7 @@ class OrderAdmin(OrderModelAdmin):
     # --- actions -------------------------------------------------------------------------------
 
     def has_create_payment_link_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
-        opts = self.opts
-        return request.user.has_perm(f"{opts.app_label}.create_payment_link")
+        return request.user.has_perm(f"{self.opts.app_label}.create_payment_link")
 
     def _report(self, request: HttpRequest, title: str, results: list[operations.OrderResult]) -> TemplateResponse:
         context = {
