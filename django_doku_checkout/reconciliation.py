@@ -69,7 +69,7 @@ def _expire_overdue(order: Order, *, dry_run: bool) -> str:
     overdue = order.checkout_sessions.filter(
         status=CheckoutSession.Status.OPEN, expires_at__lt=timezone.now() - EXPIRY_GRACE
     )
-    newest = order.checkout_sessions.exclude(status=CheckoutSession.Status.ERROR).first()
+    newest = services.newest_link(order)
     expires_order = newest is not None and overdue.filter(pk=newest.pk).exists()
     if dry_run:
         return OrderStatus.EXPIRED if expires_order else order.status

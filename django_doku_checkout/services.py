@@ -203,6 +203,11 @@ def _next_invoice_number(order: Order) -> str:
     return order.invoice_number if attempts == 0 else f"{order.invoice_number}-{attempts + 1}"
 
 
+def newest_link(order: Order) -> CheckoutSession | None:
+    """The order's newest link DOKU created (failed attempts left out), whatever its status."""
+    return order.checkout_sessions.exclude(status=CheckoutSession.Status.ERROR).first()
+
+
 def live_session(order: Order) -> CheckoutSession | None:
     """The order's newest Checkout session a shopper can still pay on, if any."""
     return (
@@ -548,7 +553,7 @@ def apply_payment_result(
                 session.save(update_fields=["status", "updated_at"])
             # Only the newest attempt's expiry expires the order: an older link running out
             # says nothing about a newer one the shopper may still pay.
-            newest = order.checkout_sessions.exclude(status=CheckoutSession.Status.ERROR).first()
+            newest = newest_link(order)
             if newest == session and states.can_transition(order.status, OrderStatus.EXPIRED):
                 states.transition(order, OrderStatus.EXPIRED, source=source, notification=notification)
                 return outcome.PROCESSED
@@ -591,7 +596,7 @@ def check_status(order: Order, *, client: DokuClient | None = None) -> StatusChe
 
     Uses the same rules as a notification. A 404 means DOKU has no transaction yet.
     """
-    session = order.checkout_sessions.exclude(status=CheckoutSession.Status.ERROR).first()
+    session = newest_link(order)
     if session is None:
         return StatusCheck(order, "NO_PAYMENT_LINK", Notification.Outcome.IGNORED)
     try:

@@ -30,9 +30,10 @@ class DokuSimulator:
 
     def session_for(self, order: Order) -> SimulatedSession:
         """The simulated DOKU session behind the order's newest payment link."""
+        from django_doku_checkout.services import newest_link
         from django_doku_checkout.simulator.store import STORE
 
-        link = order.checkout_sessions.exclude(status="error").first()
+        link = newest_link(order)
         found = STORE.find(CLIENT_ID, link.invoice_number) if link else None
         if found is None:
             raise LookupError(f"Order {order.invoice_number} has no payment link at the simulator yet.")

@@ -37,6 +37,12 @@ else:  # the admin classes are not subscriptable at run time
 #: Orders whose line items and amount staff may still change: no money has been taken.
 EDITABLE_STATUSES = frozenset({OrderStatus.CREATED, OrderStatus.PENDING, OrderStatus.FAILED, OrderStatus.EXPIRED})
 
+
+def _editable(order: Order | None) -> bool:
+    """A new order, or one whose items and amount may still change (no money taken)."""
+    return order is None or order.status in EDITABLE_STATUSES
+
+
 MEDIA_CSS = {"all": ("django_doku_checkout/admin.css",)}
 MEDIA_JS = ("django_doku_checkout/copy_link.js",)
 
@@ -87,16 +93,13 @@ class LineItemInline(OrderInline):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Once money has been taken, the items are the record of what was sold.
-        editable = obj is None or obj.status in EDITABLE_STATUSES
-        return editable and super().has_change_permission(request, obj)
+        return _editable(obj) and super().has_change_permission(request, obj)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        editable = obj is None or obj.status in EDITABLE_STATUSES
-        return editable and super().has_add_permission(request, obj)
+        return _editable(obj) and super().has_add_permission(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        editable = obj is None or obj.status in EDITABLE_STATUSES
-        return editable and super().has_delete_permission(request, obj)
+        return _editable(obj) and super().has_delete_permission(request, obj)
 
 
 class ReadOnlyInline(OrderInline):
@@ -233,7 +236,7 @@ class OrderAdmin(OrderModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Order | None = None) -> tuple[str, ...]:
         fields = tuple(super().get_readonly_fields(request, obj))
-        if obj is not None and obj.status not in EDITABLE_STATUSES:
+        if not _editable(obj):
             # What DOKU was paid for is the record; it no longer changes.
             fields += ("invoice_number", "amount", "currency", "payment_method_types")
         return fields
