@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from django.urls import include, path
+
+from benchmarks.site import floor
+
+urlpatterns = [
+    path("doku/", include("django_doku_checkout.urls")),
+    path("floor/notification/", floor.notification, name="floor_notification"),
+]
