@@ -53,11 +53,16 @@ def locked_rows(manager: Manager[M], *, skip_locked: bool = False) -> QuerySet[M
     the key-share lock a concurrent insert or update of a referencing row (a notification,
     an event) takes, and two such requests deadlock. ``skip_locked`` leaves out rows
     another transaction holds, where the database can (not on SQLite, which has one writer).
+
+    An order's row lock guards its payment links too: every change to a ``CheckoutSession``
+    is made while its order is locked, so a session read after taking that lock is current.
     """
     features = connections[manager.db].features
     return manager.select_for_update(
         no_key=features.has_select_for_no_key_update,
         skip_locked=skip_locked and features.has_select_for_update_skip_locked,
+        # Only the manager's own rows, even when the query joins others to find them.
+        of=("self",) if features.has_select_for_update_of else (),
     )
 
 
@@ -512,60 +517,82 @@ def apply_payment_result(
     Runs in its own transaction with the order row locked, so concurrent notifications,
     status checks and shopper returns serialize and only one of them changes the order.
     """
-    outcome = Notification.Outcome
     with transaction.atomic():
         order = locked_rows(Order.objects).get(pk=session.order_id)
-        session = locked_rows(CheckoutSession.objects).get(pk=session.pk)
-        status = result.transaction_status
-        session.last_transaction_status = status
-        if result.channel:
-            session.payment_channel = result.channel
-        session.save(update_fields=["last_transaction_status", "payment_channel", "updated_at"])
+        session = _current_link(pk=session.pk)
+        return _apply_locked(order, session, result, source=source, notification=notification)
 
-        if status == "SUCCESS":
-            if result.amount != order.amount or (result.currency and result.currency != order.currency):
-                _flag(
-                    order,
-                    f"DOKU reported SUCCESS for {result.invoice_number} with {result.currency or order.currency} "
-                    f"{result.amount}, but the order is {order.currency} {order.amount}; not marked paid.",
-                )
-                return outcome.FLAGGED
-            if order.status == OrderStatus.PAID:
-                if session.status == CheckoutSession.Status.PAID:
-                    return outcome.DUPLICATE
-                session.status = CheckoutSession.Status.PAID
-                session.save(update_fields=["status", "updated_at"])
-                _flag(order, f"Possible double payment: {result.invoice_number} paid after the order was already paid.")
-                return outcome.FLAGGED
-            if not states.can_transition(order.status, OrderStatus.PAID):
-                _flag(order, f"DOKU reported SUCCESS for {result.invoice_number} but the order is {order.status}.")
-                return outcome.FLAGGED
-            session.status = CheckoutSession.Status.PAID
-            session.save(update_fields=["status", "updated_at"])
-            states.transition(
-                order, OrderStatus.PAID, source=source, notification=notification, note=f"{result.channel} SUCCESS"
+
+def _current_link(**lookup: Any) -> CheckoutSession:
+    """A link read after its order was locked, so current (the order's lock guards its links).
+
+    Its request and response bodies are left out: applying a result never reads them.
+    """
+    return CheckoutSession.objects.defer("request_body", "response_body").get(**lookup)
+
+
+def _apply_locked(
+    order: Order, session: CheckoutSession, result: PaymentResult, *, source: str, notification: Notification | None
+) -> str:
+    """Apply ``result`` to a locked order and its freshly read session; the session is saved once."""
+    session.last_transaction_status = result.transaction_status
+    if result.channel:
+        session.payment_channel = result.channel
+    outcome = _settle(order, session, result, source=source, notification=notification)
+    session.save(update_fields=["status", "last_transaction_status", "payment_channel", "updated_at"])
+    return outcome
+
+
+def _settle(
+    order: Order, session: CheckoutSession, result: PaymentResult, *, source: str, notification: Notification | None
+) -> str:
+    """Decide what ``result`` means for the order: change its status, flag it, or only record it.
+
+    Changes ``session.status`` in memory; the caller saves the session.
+    """
+    outcome = Notification.Outcome
+    status = result.transaction_status
+    if status == "SUCCESS":
+        if result.amount != order.amount or (result.currency and result.currency != order.currency):
+            _flag(
+                order,
+                f"DOKU reported SUCCESS for {result.invoice_number} with {result.currency or order.currency} "
+                f"{result.amount}, but the order is {order.currency} {order.amount}; not marked paid.",
             )
-            return outcome.PROCESSED
+            return outcome.FLAGGED
+        if order.status == OrderStatus.PAID:
+            if session.status == CheckoutSession.Status.PAID:
+                return outcome.DUPLICATE
+            session.status = CheckoutSession.Status.PAID
+            _flag(order, f"Possible double payment: {result.invoice_number} paid after the order was already paid.")
+            return outcome.FLAGGED
+        if not states.can_transition(order.status, OrderStatus.PAID):
+            _flag(order, f"DOKU reported SUCCESS for {result.invoice_number} but the order is {order.status}.")
+            return outcome.FLAGGED
+        session.status = CheckoutSession.Status.PAID
+        states.transition(
+            order, OrderStatus.PAID, source=source, notification=notification, note=f"{result.channel} SUCCESS"
+        )
+        return outcome.PROCESSED
 
-        if status == "EXPIRED" or (status == "PENDING" and result.order_status == "ORDER_EXPIRED"):
-            if session.status == CheckoutSession.Status.OPEN:
-                session.status = CheckoutSession.Status.EXPIRED
-                session.save(update_fields=["status", "updated_at"])
-            # Only the newest attempt's expiry expires the order: an older link running out
-            # says nothing about a newer one the shopper may still pay.
-            newest = newest_link(order)
-            if newest == session and states.can_transition(order.status, OrderStatus.EXPIRED):
-                states.transition(order, OrderStatus.EXPIRED, source=source, notification=notification)
-                return outcome.PROCESSED
-            return outcome.IGNORED
-
-        if status == "REFUNDED" and order.status == OrderStatus.PAID:
-            states.transition(order, OrderStatus.REFUNDED, source=source, notification=notification)
+    if status == "EXPIRED" or (status == "PENDING" and result.order_status == "ORDER_EXPIRED"):
+        if session.status == CheckoutSession.Status.OPEN:
+            session.status = CheckoutSession.Status.EXPIRED
+        # Only the newest attempt's expiry expires the order: an older link running out
+        # says nothing about a newer one the shopper may still pay.
+        newest = newest_link(order)
+        if newest == session and states.can_transition(order.status, OrderStatus.EXPIRED):
+            states.transition(order, OrderStatus.EXPIRED, source=source, notification=notification)
             return outcome.PROCESSED
-        # FAILED: DOKU Checkout lets the shopper retry with another channel on the same
-        # page, so a failed attempt is recorded on the session and the order stays payable.
-        # PENDING, TIMEOUT, REDIRECT and unknown statuses are recorded only.
         return outcome.IGNORED
+
+    if status == "REFUNDED" and order.status == OrderStatus.PAID:
+        states.transition(order, OrderStatus.REFUNDED, source=source, notification=notification)
+        return outcome.PROCESSED
+    # FAILED: DOKU Checkout lets the shopper retry with another channel on the same
+    # page, so a failed attempt is recorded on the session and the order stays payable.
+    # PENDING, TIMEOUT, REDIRECT and unknown statuses are recorded only.
+    return outcome.IGNORED
 
 
 def fetch_status(session: CheckoutSession, *, client: DokuClient | None = None) -> PaymentResult:
@@ -748,29 +775,41 @@ def handle_notification(
         )
     notification.invoice_number = result.invoice_number[:64]
     notification.transaction_status = result.transaction_status[:32]
-    session = find_session(result.invoice_number)
-    if session is None:
-        return _finish(notification, 404, outcome.UNKNOWN_ORDER, f"No payment link for {result.invoice_number}.")
-    return _apply_notification(notification, session, result, confirm=config.confirm_with_status_api)
+    return _apply_notification(notification, result, confirm=config.confirm_with_status_api)
 
 
 def _apply_notification(
-    notification: Notification, session: CheckoutSession, result: PaymentResult, *, confirm: bool, prefix: str = ""
+    notification: Notification, result: PaymentResult, *, confirm: bool, prefix: str = ""
 ) -> NotificationResponse:
-    """Apply a verified notification's result; any failure is recorded and answered with 500."""
-    notification.order_id = session.order_id
-    notification.checkout_session = session
+    """Apply a verified notification's result; any failure is recorded and answered with 500.
+
+    The outcome is committed with the order's change, in one transaction; the raw
+    notification was committed before, so a failure here still leaves it on record.
+    """
     try:
         if confirm and result.transaction_status == "SUCCESS":
             # The notification is only a trigger; DOKU's Status API has the final word.
-            result = fetch_status(session)
-        applied = apply_payment_result(
-            session, result, source=OrderEvent.Source.NOTIFICATION, notification=notification
-        )
+            session = find_session(result.invoice_number)
+            result = fetch_status(session) if session is not None else result
+        with transaction.atomic():
+            try:
+                order = locked_rows(Order.objects).get(checkout_sessions__invoice_number=result.invoice_number)
+            except Order.DoesNotExist:
+                return _finish(
+                    notification,
+                    404,
+                    Notification.Outcome.UNKNOWN_ORDER,
+                    f"No payment link for {result.invoice_number}.",
+                )
+            session = _current_link(invoice_number=result.invoice_number)
+            notification.order, notification.checkout_session = order, session
+            applied = _apply_locked(
+                order, session, result, source=OrderEvent.Source.NOTIFICATION, notification=notification
+            )
+            return _finish(notification, 200, applied, f"{prefix}{result.transaction_status}: {applied}")
     except Exception:
         logger.exception("Processing DOKU notification %s failed", notification.pk)
         return _finish(notification, 500, Notification.Outcome.FAILED, traceback.format_exc())
-    return _finish(notification, 200, applied, f"{prefix}{result.transaction_status}: {applied}")
 
 
 def reprocess_notification(notification: Notification) -> NotificationResponse:
@@ -782,9 +821,8 @@ def reprocess_notification(notification: Notification) -> NotificationResponse:
     if not notification.signature_valid:
         raise DokuError("Only notifications whose signature verified can be reprocessed.")
     result = parse_payment_result(json.loads(notification.body))
-    session = find_session(result.invoice_number) if result else None
-    if result is None or session is None:
-        return _finish(notification, 404, Notification.Outcome.UNKNOWN_ORDER, "No matching payment link.")
+    if result is None:
+        return _finish(notification, 400, Notification.Outcome.REJECTED, "Body has no order.invoice_number.")
     return _apply_notification(
-        notification, session, result, confirm=get_config().confirm_with_status_api, prefix="Reprocessed: "
+        notification, result, confirm=get_config().confirm_with_status_api, prefix="Reprocessed: "
     )
