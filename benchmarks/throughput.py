@@ -68,8 +68,6 @@ def bench_memory(first: int, total: int) -> dict[str, Any]:
         "first": first,
         "total": total,
         "errors": early["errors"] + late["errors"],
-        "workers": [
-            {"pid": pid, "after_first": after_first[pid], "after_total": after_total[pid]} for pid in workers
-        ],
+        "workers": [{"pid": pid, "after_first": after_first[pid], "after_total": after_total[pid]} for pid in workers],
         "growth_kib": max(after_total[pid]["peak"] - after_first[pid]["peak"] for pid in workers),
     }

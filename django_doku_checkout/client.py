@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -79,10 +80,23 @@ class DokuClient:
 
     def __init__(self, config: DokuCheckoutSettings | None = None, *, session: requests.Session | None = None) -> None:
         self.config = config or get_config()
-        self.session = session or requests.Session()
+        self.session = session or self._new_session()
         self.session.headers["User-Agent"] = _user_agent()
         if DokuClient.transport_adapter is not None:
             self.session.mount(self.config.api_base_url, DokuClient.transport_adapter)
+
+    def _new_session(self) -> requests.Session:
+        """A session that reads proxies and the CA bundle from the environment once, now.
+
+        Left to trust the environment, ``requests`` scans it again on every call (and reads
+        ``~/.netrc``), which costs more than the rest of a link's work. ``~/.netrc`` never
+        applies here: DOKU authenticates requests by their signature, not a password.
+        """
+        session = requests.Session()
+        session.trust_env = False
+        session.proxies.update(requests.utils.get_environ_proxies(self.config.api_base_url))
+        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        return session
 
     def create_checkout_payment(self, body: Mapping[str, Any], *, request_id: str | None = None) -> DokuResponse:
         """``POST /checkout/v1/payment``: create a DOKU Checkout session and its ``payment.url``."""

@@ -44,6 +44,9 @@ M = TypeVar("M", bound=Model)
 REUSE_MARGIN = timedelta(minutes=2)
 #: How far in the future a notification's Request-Timestamp may be (clocks drift).
 CLOCK_SKEW = timedelta(minutes=5)
+#: A link's stored request and response: for people reading the admin, never for decisions,
+#: so reads that decide leave them out (they are the largest columns).
+_BODIES = ("request_body", "response_body")
 
 
 def locked_rows(manager: Manager[M], *, skip_locked: bool = False) -> QuerySet[M]:
@@ -201,10 +204,10 @@ def build_checkout_data(
     )
 
 
-def _next_invoice_number(order: Order) -> str:
+def _next_invoice_number(order: Order, *, attempts: int | None = None) -> str:
     # DOKU's handling of a reused invoice number is undocumented, so every attempt after
     # the first gets its own: INV-1, INV-1-2, INV-1-3 ...
-    attempts = order.checkout_sessions.count()
+    attempts = order.checkout_sessions.count() if attempts is None else attempts
     return order.invoice_number if attempts == 0 else f"{order.invoice_number}-{attempts + 1}"
 
 
@@ -213,17 +216,24 @@ def newest_link(order: Order) -> CheckoutSession | None:
     return order.checkout_sessions.exclude(status=CheckoutSession.Status.ERROR).first()
 
 
-def live_session(order: Order) -> CheckoutSession | None:
-    """The order's newest Checkout session a shopper can still pay on, if any."""
-    return (
-        order.checkout_sessions.filter(
-            kind=CheckoutSession.Kind.CHECKOUT,
-            status=CheckoutSession.Status.OPEN,
-            expires_at__gt=timezone.now() + REUSE_MARGIN,
-        )
-        .exclude(payment_url="")
-        .first()
-    )
+def live_session(order: Order, links: Sequence[CheckoutSession] | None = None) -> CheckoutSession | None:
+    """The order's newest Checkout session a shopper can still pay on, if any.
+
+    ``links`` are the order's sessions, newest first, when the caller has already read them.
+    """
+    if links is None:
+        links = order.checkout_sessions.defer(*_BODIES)
+    cutoff = timezone.now() + REUSE_MARGIN
+    for link in links:
+        if (
+            link.kind == CheckoutSession.Kind.CHECKOUT
+            and link.status == CheckoutSession.Status.OPEN
+            and link.payment_url
+            and link.expires_at is not None
+            and link.expires_at > cutoff
+        ):
+            return link
+    return None
 
 
 def _store_response(session: CheckoutSession, response: DokuResponse, *, url_key: str) -> None:
@@ -341,9 +351,11 @@ def create_payment_link(
     failure: DokuError | None = None
     with transaction.atomic():
         locked = _lock_payable(order)
-        session = live_session(locked)
+        # One read of the order's links answers both: is one still live, and how many were tried.
+        links = list(locked.checkout_sessions.defer(*_BODIES))
+        session = live_session(locked, links)
         if session is None:
-            invoice_number = _next_invoice_number(locked)
+            invoice_number = _next_invoice_number(locked, attempts=len(links))
             body = payloads.build_checkout_body(
                 build_checkout_data(locked, invoice_number=invoice_number, request=request)
             )
@@ -524,11 +536,8 @@ def apply_payment_result(
 
 
 def _current_link(**lookup: Any) -> CheckoutSession:
-    """A link read after its order was locked, so current (the order's lock guards its links).
-
-    Its request and response bodies are left out: applying a result never reads them.
-    """
-    return CheckoutSession.objects.defer("request_body", "response_body").get(**lookup)
+    """A link read after its order was locked, so current (the order's lock guards its links)."""
+    return CheckoutSession.objects.defer(*_BODIES).get(**lookup)
 
 
 def _apply_locked(

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
+import threading
 
 import pytest
 import requests
@@ -149,6 +151,45 @@ def test_connection_refused_is_a_transport_error():
     )
     with pytest.raises(DokuTransportError, match="could not be reached"):
         client.get_status("INV-1")
+
+
+def test_https_proxy_from_the_environment_carries_the_call(monkeypatch, doku_settings):
+    # A real listener stands in for the shop's proxy and records what the client asks of it.
+    doku_settings(MAX_RETRIES=0, TIMEOUT=2)
+    with socket.create_server(("127.0.0.1", 0)) as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.getsockname()[1]}")
+        client = DokuClient()
+        asked: list[bytes] = []
+
+        def answer_once() -> None:
+            connection, _ = proxy.accept()
+            with connection:
+                asked.append(connection.recv(4096))
+                connection.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+
+        listener = threading.Thread(target=answer_once)
+        listener.start()
+        with pytest.raises(DokuTransportError):
+            client.get_status("INV-1")
+        listener.join(timeout=5)
+    assert asked and asked[0].startswith(b"CONNECT api-sandbox.doku.com:443 ")
+
+
+def test_no_proxy_ca_bundle_and_netrc_from_the_environment(monkeypatch, tmp_path, doku_api):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "doku.com")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "corporate-ca.pem"))
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine api-sandbox.doku.com login shop password hunter2\n")
+    monkeypatch.setenv("NETRC", str(netrc))
+    client = DokuClient()
+    assert client.session.proxies == {}
+    assert client.session.verify == str(tmp_path / "corporate-ca.pem")
+    doku_api.post(CHECKOUT_URL, json=checkout_success())
+    client.session.verify = True  # the bundle file does not exist; responses never checks it anyway
+    client.create_checkout_payment(BODY)
+    # DOKU authenticates by signature: a netrc password must never be sent along.
+    assert "Authorization" not in doku_api.calls[0].request.headers
 
 
 @pytest.mark.parametrize(("status", "body"), [(200, "<html>not json</html>"), (200, "[1, 2]"), (502, "")])
