@@ -92,7 +92,8 @@ class LineItem(models.Model):
     class Meta:
         verbose_name = _("line item")
         verbose_name_plural = _("line items")
-        ordering = ("order", "id")
+        # The column, not the relation: ordering by "order" would join the orders table.
+        ordering = ("order_id", "id")
         constraints = [models.CheckConstraint(condition=Q(quantity__gt=0), name="doku_lineitem_quantity_positive")]
 
     def __str__(self) -> str:
