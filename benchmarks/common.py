@@ -29,10 +29,20 @@ def setup_django(database_url: str) -> None:
 
     django.setup()
     from django.db import connection
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()
 
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
     # Servers started later connect to the test database, not the one named in the URL.
     os.environ["DATABASE_URL"] = database_url.rsplit("/", 1)[0] + "/" + connection.settings_dict["NAME"]
+
+
+def empty_tables() -> None:
+    """Start a benchmark on an empty database, whatever the ones before it wrote."""
+    from django.core.management import call_command
+
+    call_command("flush", interactive=False, verbosity=0)
 
 
 def timed(run: Callable[..., Any], *args: Any) -> float:

@@ -17,4 +17,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
+    # The servers are polled at "/" until they answer; those 404s are not news.
+    "loggers": {"django.request": {"level": "ERROR"}},
 }

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from django.contrib import admin
 from django.urls import include, path
 
 from benchmarks.site import floor
 
 urlpatterns = [
+    path("admin/", admin.site.urls),
     path("doku/", include("django_doku_checkout.urls")),
     path("floor/notification/", floor.notification, name="floor_notification"),
 ]

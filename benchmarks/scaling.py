@@ -1,0 +1,165 @@
+"""Benchmark 5: pay and notification latency as the shop's tables grow to a million orders.
+
+The older orders are written straight into PostgreSQL with ``generate_series``: each is
+paid, with a line item, a link, its notification and two history events, as a real
+shop's history would be. The plans of the lookups are shown with ``EXPLAIN ANALYZE``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from benchmarks.common import InstantDoku, empty_tables, make_orders, summary
+from benchmarks.server import signed_notifications
+
+
+def _tables() -> dict[str, str]:
+    from django_doku_checkout.models import CheckoutSession, LineItem, Notification, Order, OrderEvent
+
+    return {
+        model.__name__: model._meta.db_table for model in (Order, LineItem, CheckoutSession, Notification, OrderEvent)
+    }
+
+
+def grow_history(first: int, last: int) -> None:
+    """Add paid orders number ``first`` to ``last - 1``, with everything a paid order leaves behind."""
+    from django.db import connection
+
+    table = _tables()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT coalesce(max(id), 0) FROM {table['Order']}")  # noqa: S608 - our own table names
+        newer_than = cursor.fetchone()[0]
+        cursor.execute(
+            f"""INSERT INTO {table["Order"]} (public_id, invoice_number, amount, currency, status, customer_id,
+                customer_name, customer_last_name, customer_email, customer_phone, customer_address, customer_city,
+                customer_state, customer_postcode, customer_country, shipping_address, billing_address,
+                payment_method_types, needs_review, review_reason, paid_at, created_at, updated_at)
+            SELECT gen_random_uuid(), 'HIST-' || n, 240000, 'IDR', 'paid', '', 'Pelanggan ' || n, '',
+                'p' || n || '@example.com', '0812' || lpad(n::text, 8, '0'), '', '', '', '', '', '{{}}', '{{}}', '[]',
+                false, '', now() - n * interval '1 minute', now() - n * interval '1 minute' - interval '5 minutes',
+                now() - n * interval '1 minute'
+            FROM generate_series(%s, %s) AS n""",  # noqa: S608
+            [first, last - 1],
+        )
+        cursor.execute(
+            f"""INSERT INTO {table["LineItem"]} (item_id, name, price, quantity, sku, category, url, image_url,
+                item_type, order_id)
+            SELECT '', 'Batik shirt', amount, 1, 'BTK-1', '', '', '', '', id FROM {table["Order"]} WHERE id > %s""",  # noqa: S608
+            [newer_than],
+        )
+        cursor.execute(
+            f"""INSERT INTO {table["CheckoutSession"]} (kind, status, invoice_number, request_id, token_id,
+                payment_url, expires_at, payment_channel, last_transaction_status, error_message, request_body,
+                response_body, created_at, updated_at, order_id)
+            SELECT 'checkout', 'paid', invoice_number, 'hist-' || id, '', 'https://sandbox.doku.com/checkout-link-v2/t',
+                created_at + interval '1 hour', 'VIRTUAL_ACCOUNT_BCA', 'SUCCESS', '', '{{}}', '{{}}', created_at,
+                paid_at, id
+            FROM {table["Order"]} WHERE id > %s""",  # noqa: S608
+            [newer_than],
+        )
+        cursor.execute(
+            f"""INSERT INTO {table["Notification"]} (received_at, request_id, client_id, path, headers, body,
+                signature_valid, invoice_number, transaction_status, outcome, detail, processed_at,
+                checkout_session_id, order_id)
+            SELECT updated_at, 'hist-n-' || id, 'MCH-0001', '/doku/notification/', '{{}}', '{{}}', true,
+                invoice_number, 'SUCCESS', 'processed', 'SUCCESS: processed', updated_at, id, order_id
+            FROM {table["CheckoutSession"]} WHERE order_id > %s""",  # noqa: S608
+            [newer_than],
+        )
+        cursor.execute(
+            f"""INSERT INTO {table["OrderEvent"]} (old_status, new_status, source, note, created_at, order_id)
+            SELECT 'created', 'pending', 'shopper', '', created_at, id FROM {table["Order"]} WHERE id > %s
+            UNION ALL
+            SELECT 'pending', 'paid', 'notification', '', paid_at, id FROM {table["Order"]} WHERE id > %s""",  # noqa: S608
+            [newer_than, newer_than],
+        )
+        for name in table.values():
+            cursor.execute(f"ANALYZE {name}")
+
+
+def expect(response: Any, status: int) -> None:
+    """A timed request that went wrong would make its figure meaningless: stop the run."""
+    if response.status_code != status:
+        raise RuntimeError(f"expected HTTP {status}, got {response.status_code}: {response.content[:300]!r}")
+
+
+def _latencies(size: int, sample: int) -> dict[str, Any]:
+    """Pay (create path) and notification for ``sample`` new orders, timed one request at a time."""
+    from django.test import Client
+    from django.urls import reverse
+
+    client = Client()
+    orders = make_orders(sample, f"SCALE-{size}")
+    pay, notify = [], []
+    for order in orders:
+        started = time.perf_counter()
+        response = client.post(reverse("doku_checkout:pay", args=[order.public_id]))
+        pay.append(time.perf_counter() - started)
+        expect(response, 302)
+    path = reverse("doku_checkout:notification")
+    for prepared in signed_notifications([order.invoice_number for order in orders], path):
+        headers = {name: value for name, value in prepared["headers"].items() if name != "Content-Type"}
+        started = time.perf_counter()
+        response = client.post(path, data=prepared["body"], content_type="application/json", headers=headers)
+        notify.append(time.perf_counter() - started)
+        expect(response, 200)
+    return {"pay": summary(pay), "notification": summary(notify)}
+
+
+def explain_lookups() -> list[dict[str, str]]:
+    """``EXPLAIN ANALYZE`` of every SELECT one pay and one notification run, rolled back after."""
+    from django.db import connection, transaction
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    [order] = make_orders(1, "EXPLAIN")
+    client = Client()
+    with CaptureQueriesContext(connection) as captured:
+        client.post(reverse("doku_checkout:pay", args=[order.public_id]))
+        path = reverse("doku_checkout:notification")
+        [prepared] = signed_notifications([order.invoice_number], path)
+        headers = {name: value for name, value in prepared["headers"].items() if name != "Content-Type"}
+        client.post(path, data=prepared["body"], content_type="application/json", headers=headers)
+    plans = []
+    for query in captured.captured_queries:
+        sql = query["sql"]
+        if not sql.startswith("SELECT"):
+            continue
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("EXPLAIN (ANALYZE, COSTS OFF) " + sql)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            transaction.set_rollback(True)
+        plans.append({"sql": sql, "plan": plan})
+    return plans
+
+
+def bench_scaling(sizes: list[int], sample: int) -> dict[str, Any]:
+    """Latency at each table size, the ratio of the largest to the smallest, and the plans at the largest."""
+    from django_doku_checkout.client import DokuClient
+    from django_doku_checkout.models import Order
+
+    DokuClient.transport_adapter = InstantDoku()
+    empty_tables()
+    try:
+        rows: list[dict[str, Any]] = []
+        for size in sizes:
+            present = Order.objects.count()
+            if present < size:
+                started = time.perf_counter()
+                grow_history(present, size)
+                print(f"  history grown to {size:,} orders in {time.perf_counter() - started:.0f} s", flush=True)
+            rows.append({"size": size, "orders": Order.objects.count(), **_latencies(size, sample)})
+        plans = explain_lookups()
+    finally:
+        DokuClient.transport_adapter = None
+    first, last = rows[0], rows[-1]
+    return {
+        "sample": sample,
+        "rows": rows,
+        "pay_ratio": last["pay"]["median"] / first["pay"]["median"],
+        "notification_ratio": last["notification"]["median"] / first["notification"]["median"],
+        "plans": plans,
+        "seq_scans": [plan["sql"][:80] for plan in plans if "Seq Scan" in plan["plan"]],
+    }
