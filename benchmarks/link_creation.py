@@ -12,19 +12,23 @@ from typing import Any
 from benchmarks.common import InstantDoku, make_orders, summary, timed
 
 
-def floor_link(order: Any, config: Any) -> None:
+def floor_link(order: Any, config: Any, *, lock: bool = False) -> None:
     """The floor: read the items, serialize and sign the same full body, write the same rows.
 
     Plain ORM calls in one transaction, with no lock, no reuse of a live link, no
     validation and no HTTP client: what a hand-rolled integration does on its best day.
+    ``lock`` adds the one thing correctness cannot do without: the order's row lock, so
+    that two clicks at once do not make two links.
     """
     from django.db import transaction
 
-    from django_doku_checkout import payloads, signatures
-    from django_doku_checkout.models import CheckoutSession, LineItem, OrderEvent, OrderStatus
+    from django_doku_checkout import payloads, services, signatures
+    from django_doku_checkout.models import CheckoutSession, LineItem, Order, OrderEvent, OrderStatus
 
     site = "https://shop.example.com/doku"
     with transaction.atomic():
+        if lock:
+            services.locked_rows(Order.objects).get(pk=order.pk)
         items = LineItem.objects.filter(order=order).values("name", "price", "quantity", "sku")
         body = payloads.encode_body(
             {
@@ -72,15 +76,24 @@ def bench_link_creation(repeats: int, per_run: int) -> dict[str, Any]:
     try:
         client = DokuClient()
         config = get_config()
-        ours, floor = [], []
+        ours, floor, locked_floor = [], [], []
         for run in range(repeats + 1):  # the first run of each warms up and is not counted
             app_orders = make_orders(per_run, f"LINK-{run}")
             floor_orders = make_orders(per_run, f"FLOOR-{run}")
+            locked_orders = make_orders(per_run, f"LOCKED-{run}")
             app = timed(each, app_orders, lambda order: services.create_payment_link(order, client=client))
             least = timed(each, floor_orders, lambda order: floor_link(order, config))
+            least_locked = timed(each, locked_orders, lambda order: floor_link(order, config, lock=True))
             if run:
                 ours.append(app / per_run)
                 floor.append(least / per_run)
+                locked_floor.append(least_locked / per_run)
     finally:
         DokuClient.transport_adapter = None
-    return {"ours": summary(ours), "floor": summary(floor), "ratio": statistics.median(ours) / statistics.median(floor)}
+    return {
+        "ours": summary(ours),
+        "floor": summary(floor),
+        "locked_floor": summary(locked_floor),
+        "ratio": statistics.median(ours) / statistics.median(floor),
+        "locked_ratio": statistics.median(ours) / statistics.median(locked_floor),
+    }

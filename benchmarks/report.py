@@ -95,6 +95,8 @@ def _link_creation(link: dict[str, Any]) -> list[str]:
         f"| `create_payment_link` | {ms(link['ours'])} |",
         f"| floor | {ms(link['floor'])} |",
         f"| **ratio** (target ≤ 1.5×) | **{link['ratio']:.2f}×** |",
+        f"| floor with the order's row lock (for reference) | {ms(link['locked_floor'])} |",
+        f"| ratio to the locked floor | {link['locked_ratio']:.2f}× |",
     ]
 
 
