@@ -158,3 +158,59 @@ def test_reconcile_on_two_machines_checks_each_order_once(live_doku, order_facto
         order.refresh_from_db()
         assert order.status == OrderStatus.PAID
         assert order.events.filter(new_status=OrderStatus.PAID).count() == 1
+
+
+def test_admin_save_during_a_payment_keeps_the_payment(order_factory, admin_user, transactional_db):
+    from django.db import transaction
+    from django.test import Client
+    from django.urls import reverse
+
+    from django_doku_checkout.models import Order
+    from tests.test_admin import change_form_data
+
+    order = order_factory(status=OrderStatus.PENDING)
+    data = change_form_data(order, customer_name="Siti Rahma")
+    statuses: list[int] = []
+
+    def staff_saves_the_form() -> None:
+        client = Client()
+        client.force_login(admin_user)
+        try:
+            statuses.append(
+                client.post(reverse("admin:django_doku_checkout_order_change", args=[order.pk]), data).status_code
+            )
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():
+        # A notification holds the order while it marks it paid.
+        locked = services.locked_rows(Order.objects).get(pk=order.pk)
+        staff = threading.Thread(target=staff_saves_the_form)
+        staff.start()
+        wait_for_a_lock_wait()
+        locked.status = OrderStatus.PAID
+        locked.save(update_fields=["status", "updated_at"])
+    staff.join(timeout=10)
+    order.refresh_from_db()
+    assert statuses == [302]
+    assert order.customer_name == "Siti Rahma"
+    assert order.status == OrderStatus.PAID  # without the lock on read, the save wrote "pending" back
+
+
+def wait_for_a_lock_wait(timeout: float = 5.0) -> None:
+    """Until another connection waits on a row lock this one holds."""
+    import time
+
+    from django.db import connection
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")  # else a transaction sees one frozen snapshot
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0]:
+                return
+        time.sleep(0.05)
+    raise AssertionError("the admin's save never waited for the order's lock")

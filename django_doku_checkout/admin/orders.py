@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -250,6 +251,16 @@ class OrderAdmin(OrderModelAdmin):
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         return {"invoice_number": services.new_invoice_number(), **super().get_changeform_initial_data(request)}
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Order | None:
+        # Saving the form writes the whole row, status included. Locking the row as it is
+        # read (the change view runs in one transaction) means a payment that lands during
+        # the save is waited for and kept, never overwritten with the status read before
+        # it; and the open links are withdrawn under the lock that guards them.
+        if request.method == "POST" and from_field is None:
+            with contextlib.suppress(ValueError, ValidationError):  # not an id: the admin says so next
+                list(services.locked_rows(Order.objects).filter(pk=object_id).values_list("pk", flat=True))
+        return super().get_object(request, object_id, from_field)
 
     def save_model(self, request: HttpRequest, obj: Order, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
