@@ -10,7 +10,7 @@ import json
 import logging
 import secrets
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -216,15 +216,13 @@ def newest_link(order: Order) -> CheckoutSession | None:
     return order.checkout_sessions.exclude(status=CheckoutSession.Status.ERROR).first()
 
 
-def live_session(order: Order, links: Sequence[CheckoutSession] | None = None) -> CheckoutSession | None:
+def live_session(order: Order, links: Iterable[CheckoutSession] | None = None) -> CheckoutSession | None:
     """The order's newest Checkout session a shopper can still pay on, if any.
 
     ``links`` are the order's sessions, newest first, when the caller has already read them.
     """
-    if links is None:
-        links = order.checkout_sessions.defer(*_BODIES)
     cutoff = timezone.now() + REUSE_MARGIN
-    for link in links:
+    for link in order.checkout_sessions.defer(*_BODIES) if links is None else links:
         if (
             link.kind == CheckoutSession.Kind.CHECKOUT
             and link.status == CheckoutSession.Status.OPEN
