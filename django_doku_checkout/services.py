@@ -21,6 +21,7 @@ from django.db.models import Manager, Model, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from django_doku_checkout import payloads, signatures, states
 from django_doku_checkout.client import DokuClient, DokuResponse
@@ -287,7 +288,10 @@ def _lock_payable(order: Order) -> Order:
     """The order's row, locked until the transaction ends; paid, cancelled or refunded is refused."""
     locked = locked_rows(Order.objects).get(pk=order.pk)
     if locked.status in states.UNPAYABLE:
-        raise OrderNotPayable(f"Order {locked.invoice_number} is {locked.get_status_display().lower()}.")
+        raise OrderNotPayable(
+            gettext("Order %(invoice)s is %(status)s.")
+            % {"invoice": locked.invoice_number, "status": locked.get_status_display().lower()}
+        )
     return locked
 
 

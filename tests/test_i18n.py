@@ -87,3 +87,10 @@ def test_the_admin_speaks_indonesian(admin_client, order_factory, doku_simulator
     assert "Buat tautan pembayaran DOKU" in changelist and "Menunggu pembayaran" in changelist
     page = admin_client.get(reverse("admin:django_doku_checkout_order_change", args=[order.pk])).content.decode()
     assert "Salin tautan" in page and "Tautan pembayaran" in page and "Riwayat" in page
+
+
+def test_why_an_order_cannot_be_paid_is_said_in_the_active_language(order_factory):
+    order = order_factory(status="paid")
+    with translation.override("id"), pytest.raises(services.OrderNotPayable) as refused:
+        services.create_payment_link(order)
+    assert str(refused.value) == f"Pesanan {order.invoice_number} berstatus lunas."
