@@ -72,6 +72,12 @@ def signed_notifications(invoice_numbers: list[str], path: str) -> list[dict[str
     return prepared
 
 
+def post_in_process(client: Any, prepared: dict[str, Any]) -> Any:
+    """Send one prepared notification through Django's test client (no HTTP); its response."""
+    headers = {name: value for name, value in prepared["headers"].items() if name != "Content-Type"}
+    return client.post(prepared["path"], data=prepared["body"], content_type="application/json", headers=headers)
+
+
 def load(port: int, requests: list[dict[str, Any]], *, concurrency: int = 4) -> dict[str, Any]:
     """Send ``requests`` from a separate process; its JSON report (rate, latencies, errors)."""
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl") as file:
