@@ -130,14 +130,18 @@ class DokuClient:
         )
         url = self.config.api_base_url + path
         attempts = 1 + self.config.max_retries
+        # One logical call, retries and their pauses included, ends by the deadline: a worker
+        # waiting for DOKU must not outlive gunicorn's timeout, nor keep the shopper waiting.
+        give_up_at = time.monotonic() + self.config.deadline
         for attempt in range(1, attempts + 1):
+            remaining = give_up_at - time.monotonic()
             try:
                 response = self.session.request(
                     method,
                     url,
                     data=raw,
                     headers=headers,
-                    timeout=(self.config.connect_timeout, self.config.read_timeout),
+                    timeout=(min(self.config.connect_timeout, remaining), min(self.config.read_timeout, remaining)),
                     allow_redirects=False,
                 )
             except requests.RequestException as err:
@@ -150,18 +154,21 @@ class DokuClient:
                     type(err).__name__,
                     request_id,
                 )
-                if attempt == attempts:
+                pause = self.config.retry_backoff * attempt
+                if attempt == attempts or time.monotonic() + pause >= give_up_at:
                     kind = "timed out" if isinstance(err, requests.Timeout) else "could not be reached"
                     raise DokuTransportError(
-                        f"DOKU {kind} after {attempts} attempt(s) at {method} {path}", request_id=request_id
+                        f"DOKU {kind} after {attempt} attempt(s) in {self.config.deadline:g} s at {method} {path}",
+                        request_id=request_id,
                     ) from err
             else:
                 logger.info(
                     "DOKU %s %s answered HTTP %d (Request-Id %s)", method, path, response.status_code, request_id
                 )
-                if response.status_code < 500 or attempt == attempts:
+                pause = self.config.retry_backoff * attempt
+                if response.status_code < 500 or attempt == attempts or time.monotonic() + pause >= give_up_at:
                     return self._result(response, request_id)
-            time.sleep(self.config.retry_backoff * attempt)
+            time.sleep(pause)
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod

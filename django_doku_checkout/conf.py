@@ -32,9 +32,10 @@ DEFAULTS: dict[str, Any] = {
     "ENVIRONMENT": "sandbox",
     "API_BASE_URL": None,
     "SITE_URL": None,
-    "TIMEOUT": (5.0, 30.0),
+    "TIMEOUT": (5.0, 15.0),
     "MAX_RETRIES": 2,
     "RETRY_BACKOFF": 0.5,
+    "DEADLINE": 25,
     "PAYMENT_DUE_DATE": 60,
     "PAYMENT_METHOD_TYPES": (),
     "AUTO_REDIRECT": True,
@@ -45,6 +46,8 @@ DEFAULTS: dict[str, Any] = {
     "CONFIRM_WITH_STATUS_API": False,
     "STATUS_CHECK_INTERVAL": 10,
     "CARD_PAGE_THEME": {},
+    "DELIVERY_MAX_ATTEMPTS": 10,
+    "DELIVERY_BACKOFF": 60,
 }
 
 #: The colours a card payment page can be given (DOKU's ``override_configuration.themes``).
@@ -74,9 +77,10 @@ class DokuCheckoutSettings:
     api_base_url: str = API_BASE_URLS["sandbox"]
     site_url: str | None = None
     connect_timeout: float = 5.0
-    read_timeout: float = 30.0
+    read_timeout: float = 15.0
     max_retries: int = 2
     retry_backoff: float = 0.5
+    deadline: float = 25.0
     payment_due_date: int = 60
     payment_method_types: tuple[str, ...] = ()
     auto_redirect: bool = True
@@ -87,6 +91,8 @@ class DokuCheckoutSettings:
     confirm_with_status_api: bool = False
     status_check_interval: int = 10
     card_page_theme: Mapping[str, str] = field(default_factory=dict)
+    delivery_max_attempts: int = 10
+    delivery_backoff: int = 60
 
     @property
     def verification_keys(self) -> tuple[str, ...]:
@@ -291,6 +297,36 @@ def find_problems(raw: object, *, debug: bool) -> list[Problem]:
             "For example {'background_color': '#FFFFFF', 'button_background_color': '#E1251B'}.",
         )
 
+    deadline = raw.get("DEADLINE", DEFAULTS["DEADLINE"])
+    if isinstance(deadline, bool) or not isinstance(deadline, int | float) or not 1 <= deadline <= 29:
+        error(
+            "E021",
+            "DEADLINE",
+            "a number of seconds from 1 to 29",
+            deadline,
+            "The longest one call to DOKU may take, retries included: under gunicorn's 30 s worker timeout. "
+            f"The default is {DEFAULTS['DEADLINE']}.",
+        )
+    elif _timeouts(timeout) is not None and sum(_timeouts(timeout) or ()) > deadline:
+        connect, read = _timeouts(timeout) or (0, 0)
+        problems.append(
+            Problem(
+                "django_doku_checkout.W004",
+                "warning",
+                f"{_setting_name('TIMEOUT')} allows one attempt {connect:g} + {read:g} seconds, more than "
+                f"{_setting_name('DEADLINE')} ({deadline:g}): an attempt is cut short and "
+                f"{_setting_name('MAX_RETRIES')} never applies.",
+                "Keep connect + read timeouts under DEADLINE, e.g. 'TIMEOUT': (5, 15) with 'DEADLINE': 25.",
+            )
+        )
+    for check_id, key, low, high in (
+        ("E022", "DELIVERY_MAX_ATTEMPTS", 1, 100),
+        ("E023", "DELIVERY_BACKOFF", 1, 86400),
+    ):
+        number = raw.get(key, DEFAULTS[key])
+        if not _is_int(number, low, high):
+            error(check_id, key, f"a whole number from {low} to {high}", number, f"The default is {DEFAULTS[key]}.")
+
     if environment == "production":
         if isinstance(client_id, str) and _SANDBOX_LOOKING_CLIENT_ID.search(client_id):
             problems.append(
@@ -344,7 +380,7 @@ def get_config() -> DokuCheckoutSettings:
     assert isinstance(raw, Mapping)  # noqa: S101  (find_problems reports anything else)
     values = {**DEFAULTS, **raw}
     environment = values["ENVIRONMENT"]
-    connect_timeout, read_timeout = _timeouts(values["TIMEOUT"]) or (5.0, 30.0)
+    connect_timeout, read_timeout = _timeouts(values["TIMEOUT"]) or (5.0, 15.0)
     return DokuCheckoutSettings(
         client_id=values["CLIENT_ID"],
         secret_key=values["SECRET_KEY"],
@@ -365,4 +401,7 @@ def get_config() -> DokuCheckoutSettings:
         confirm_with_status_api=values["CONFIRM_WITH_STATUS_API"],
         status_check_interval=values["STATUS_CHECK_INTERVAL"],
         card_page_theme=dict(values["CARD_PAGE_THEME"]),
+        deadline=float(values["DEADLINE"]),
+        delivery_max_attempts=values["DELIVERY_MAX_ATTEMPTS"],
+        delivery_backoff=values["DELIVERY_BACKOFF"],
     )

@@ -57,6 +57,13 @@ class Order(models.Model):
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    status_check_claimed_until = models.DateTimeField(
+        _("status check claimed until"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("Reconciliation's claim on the order while it asks DOKU, so other machines skip it."),
+    )
 
     class Meta:
         verbose_name = _("order")
@@ -112,6 +119,8 @@ class CheckoutSession(models.Model):
         CARD_PAGE = "card_page", _("Card payment page")
 
     class Status(models.TextChoices):
+        #: Claimed: the request to DOKU is being sent, with this row's Request-Id.
+        CREATING = "creating", _("Being created")
         OPEN = "open", _("Open")
         PAID = "paid", _("Paid")
         FAILED = "failed", _("Payment failed")
@@ -243,3 +252,41 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order} {self.old_status} -> {self.new_status}"
+
+
+class Delivery(models.Model):
+    """One receiver's copy of one signal about an order: recorded with the change, delivered at least once.
+
+    A status change records a delivery for every receiver connected to each signal it
+    announces, in the change's own transaction. After the commit each receiver is called
+    on its own; one that raises is retried later with backoff (``manage.py
+    doku_checkout_deliver``), and after ``DELIVERY_MAX_ATTEMPTS`` the order is flagged.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed, gave up")
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("order"))
+    event = models.ForeignKey(
+        OrderEvent, on_delete=models.CASCADE, null=True, blank=True, related_name="deliveries", verbose_name=_("event")
+    )
+    signal = models.CharField(_("signal"), max_length=64)
+    receiver = models.CharField(_("receiver"), max_length=255, help_text=_("The receiver's dotted path."))
+    arguments = models.JSONField(_("arguments"), default=dict, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        ordering = ("created_at", "id")
+        indexes = [models.Index(fields=("status", "next_attempt_at"), name="doku_delivery_due")]
+
+    def __str__(self) -> str:
+        return f"{self.signal} -> {self.receiver} ({self.get_status_display()})"

@@ -1,8 +1,11 @@
 """Reconciliation: find out from DOKU's Status API what notifications failed to tell us.
 
 Run it from cron (``manage.py doku_checkout_reconcile``) or call :func:`reconcile` from a
-Celery or Django task. Each order is claimed with a row lock that other runs skip, so
-several machines may run it at once, and running it twice changes nothing the second time.
+Celery or Django task. Each order is claimed for the time DOKU is asked (a lease on the
+order's row, committed at once: no lock or transaction is held while DOKU answers), so
+several machines may run it at once and each order is checked by one of them; running it
+twice changes nothing the second time. It also settles link claims whose process died and
+runs the signal deliveries that are due.
 """
 
 from __future__ import annotations
@@ -11,16 +14,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from django_doku_checkout import services, states
 from django_doku_checkout.client import DokuClient
+from django_doku_checkout.db import atomic_with_retry
 from django_doku_checkout.exceptions import DokuAPIError, DokuError
 from django_doku_checkout.models import CheckoutSession, Order, OrderEvent, OrderStatus
 
 #: An open link is only called expired this long after DOKU's expiry, for late notifications.
 EXPIRY_GRACE = timedelta(minutes=5)
+#: How long one run's claim on an order keeps other runs away: it is released as soon as
+#: the order is checked, so this only matters when the run died while asking DOKU.
+CLAIM_LEASE = timedelta(minutes=10)
 
 
 #: What a dry run expects DOKU's answer to do to a pending order (the rules are in services).
@@ -44,6 +51,8 @@ class ReconcileSummary:
 
     orders: list[ReconciledOrder] = field(default_factory=list)
     skipped_locked: int = 0
+    claims_settled: int = 0
+    deliveries: services.DeliverySummary = field(default_factory=services.DeliverySummary)
 
     def count(self, outcome: str) -> int:
         return sum(1 for order in self.orders if order.outcome == outcome)
@@ -52,7 +61,8 @@ class ReconcileSummary:
         return (
             f"Checked {len(self.orders)} order(s): {self.count('changed')} changed, "
             f"{self.count('would_change')} would change, {self.count('unchanged')} unchanged, "
-            f"{self.count('failed')} failed; {self.skipped_locked} skipped (being checked elsewhere)."
+            f"{self.count('failed')} failed; {self.skipped_locked} skipped (being checked elsewhere). "
+            f"Link claims settled: {self.claims_settled}. Deliveries: {self.deliveries}"
         )
 
 
@@ -66,25 +76,42 @@ def _candidates(min_age: timedelta, invoice_numbers: Sequence[str], limit: int |
 
 def _expire_overdue(order: Order, *, dry_run: bool) -> str:
     """Mark links long past DOKU's expiry expired; the order too when its newest link was one."""
-    overdue = order.checkout_sessions.filter(
-        status=CheckoutSession.Status.OPEN, expires_at__lt=timezone.now() - EXPIRY_GRACE
-    )
-    newest = services.newest_link(order)
-    expires_order = newest is not None and overdue.filter(pk=newest.pk).exists()
-    if dry_run:
-        return OrderStatus.EXPIRED if expires_order else order.status
-    overdue.update(status=CheckoutSession.Status.EXPIRED, updated_at=timezone.now())
-    if expires_order and states.can_transition(order.status, OrderStatus.EXPIRED):
-        states.transition(
-            order, OrderStatus.EXPIRED, source=OrderEvent.Source.SYSTEM, note="Payment link expired with no payment."
+    cutoff = timezone.now() - EXPIRY_GRACE
+
+    def overdue(order: Order) -> tuple[list[int], bool]:
+        ids = list(
+            order.checkout_sessions.filter(status=CheckoutSession.Status.OPEN, expires_at__lt=cutoff).values_list(
+                "pk", flat=True
+            )
         )
-    return order.status
+        newest = services.newest_link(order)
+        return ids, newest is not None and newest.pk in ids
+
+    if dry_run:
+        return OrderStatus.EXPIRED if overdue(order)[1] else order.status
+
+    def expire() -> str:
+        locked = services.locked_rows(Order.objects).get(pk=order.pk)
+        ids, expires_order = overdue(locked)
+        CheckoutSession.objects.filter(pk__in=ids).update(
+            status=CheckoutSession.Status.EXPIRED, updated_at=timezone.now()
+        )
+        if expires_order and states.can_transition(locked.status, OrderStatus.EXPIRED):
+            states.transition(
+                locked,
+                OrderStatus.EXPIRED,
+                source=OrderEvent.Source.SYSTEM,
+                note="Payment link expired with no payment.",
+            )
+        return locked.status
+
+    return atomic_with_retry(expire)
 
 
 def _reconcile_one(order: Order, *, dry_run: bool, client: DokuClient) -> ReconciledOrder:
     old_status = order.status
     answers = []
-    for session in order.checkout_sessions.filter(status=CheckoutSession.Status.OPEN):
+    for session in order.checkout_sessions.filter(status=CheckoutSession.Status.OPEN).defer(*services.links.BODIES):
         try:
             result = services.fetch_status(session, client=client)
         except DokuAPIError as err:
@@ -106,6 +133,21 @@ def _reconcile_one(order: Order, *, dry_run: bool, client: DokuClient) -> Reconc
     return ReconciledOrder(order.invoice_number, outcome, old_status, order.status, detail)
 
 
+def _claim(pk: int) -> Order | None:
+    """The pending order, claimed for this run until it is released; None when another run has it."""
+    now = timezone.now()
+    claimed = (
+        Order.objects.filter(pk=pk, status=OrderStatus.PENDING)
+        .filter(Q(status_check_claimed_until__isnull=True) | Q(status_check_claimed_until__lt=now))
+        .update(status_check_claimed_until=now + CLAIM_LEASE)
+    )
+    return Order.objects.get(pk=pk) if claimed else None
+
+
+def _release(order: Order) -> None:
+    Order.objects.filter(pk=order.pk).update(status_check_claimed_until=None)
+
+
 def reconcile(
     *,
     min_age: timedelta = timedelta(minutes=5),
@@ -119,26 +161,29 @@ def reconcile(
 
     Every open link of each order is asked about, so a payment on any of them is found. Links
     long past DOKU's expiry are marked expired. ``dry_run`` asks DOKU but changes nothing.
-    One order failing (DOKU down) is reported and the others are still checked.
+    One order failing (DOKU down) is reported and the others are still checked. Unless it is
+    a dry run, it also settles link claims whose process died and delivers the signals whose
+    receivers are due a retry.
     """
     client = client or DokuClient()
     summary = ReconcileSummary()
+    if not dry_run:
+        summary.claims_settled = services.resolve_stale_claims(client=client)
     for pk in _candidates(min_age, invoice_numbers, limit):
-        with transaction.atomic():
-            # Claim the order; another machine's run holding it is skipped, not waited for.
-            order = services.locked_rows(Order.objects, skip_locked=True).filter(pk=pk).first()
-            if order is None:
-                summary.skipped_locked += 1
-                continue
-            if order.status != OrderStatus.PENDING:
-                continue  # settled since the candidates were listed
-            try:
-                line = _reconcile_one(order, dry_run=dry_run, client=client)
-            except DokuError as err:
-                line = ReconciledOrder(order.invoice_number, "failed", order.status, order.status, str(err))
-            if dry_run:
-                transaction.set_rollback(True)
+        order = _claim(pk)
+        if order is None:
+            # Settled since the candidates were listed, or being checked by another run.
+            summary.skipped_locked += Order.objects.filter(pk=pk, status=OrderStatus.PENDING).exists()
+            continue
+        try:
+            line = _reconcile_one(order, dry_run=dry_run, client=client)
+        except DokuError as err:
+            line = ReconciledOrder(order.invoice_number, "failed", order.status, order.status, str(err))
+        finally:
+            _release(order)
         summary.orders.append(line)
         if progress is not None:
             progress(line)
+    if not dry_run:
+        summary.deliveries = services.deliver_due()
     return summary

@@ -1,20 +1,22 @@
 """The order state machine: the one place that knows which status changes are legal.
 
-Every change is written to ``OrderEvent`` and announced once, after the surrounding
-transaction commits, so receivers never see a change that was rolled back.
+Every change is written to ``OrderEvent`` and what it announces is recorded with it, in
+the same transaction (see :mod:`django_doku_checkout.services.deliveries`): receivers are
+called after the commit, at least once each, and never for a change that was rolled back.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from django.db import transaction
-from django.dispatch import Signal
 from django.utils import timezone
 
-from django_doku_checkout import signals
 from django_doku_checkout.exceptions import DokuError
 from django_doku_checkout.models import Notification, Order, OrderEvent, OrderStatus
+from django_doku_checkout.services.deliveries import announce
+
+logger = logging.getLogger(__name__)
 
 S = OrderStatus
 
@@ -32,10 +34,11 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 #: Orders in these states never get a new payment link.
 UNPAYABLE = frozenset({S.PAID, S.CANCELLED, S.REFUNDED})
 
-_SPECIFIC_SIGNALS: dict[str, Signal] = {
-    S.PAID: signals.payment_succeeded,
-    S.EXPIRED: signals.payment_expired,
-    S.FAILED: signals.payment_failed,
+#: The signal sent, besides ``order_status_changed``, when an order enters these states.
+_SPECIFIC_SIGNALS: dict[str, str] = {
+    S.PAID: "payment_succeeded",
+    S.EXPIRED: "payment_expired",
+    S.FAILED: "payment_failed",
 }
 
 
@@ -79,14 +82,21 @@ def transition(
         notification=notification,
         note=note,
     )
-
-    def announce() -> None:
-        signals.order_status_changed.send(
-            sender=Order, order=order, old_status=old_status, new_status=new_status, source=source
-        )
-        specific = _SPECIFIC_SIGNALS.get(new_status)
-        if specific is not None:
-            specific.send(sender=Order, order=order, source=source)
-
-    transaction.on_commit(announce)
+    announcements = [("order_status_changed", {"old_status": old_status, "new_status": new_status, "source": source})]
+    if new_status in _SPECIFIC_SIGNALS:
+        announcements.append((_SPECIFIC_SIGNALS[new_status], {"source": source}))
+    announce(order, announcements, event=event)
     return event
+
+
+def flag_for_review(order: Order, reason: str, *, announce_it: bool = True) -> None:
+    """Flag a row-locked ``order`` for staff to look at, and announce ``payment_needs_review``.
+
+    The reason is added to the order's ``review_reason``, inside the caller's transaction.
+    """
+    order.needs_review = True
+    order.review_reason = f"{order.review_reason}\n{reason}".strip()
+    order.save(update_fields=["needs_review", "review_reason", "updated_at"])
+    if announce_it:
+        announce(order, [("payment_needs_review", {"reason": reason})])
+    logger.warning("Order %s needs review: %s", order.invoice_number, reason)

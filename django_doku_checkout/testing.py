@@ -11,18 +11,45 @@ Registered through the ``pytest11`` entry point; nothing is imported before a fi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
+    from django.dispatch import Signal
+
     from django_doku_checkout.models import Order
+    from django_doku_checkout.services.deliveries import DeliverySummary
     from django_doku_checkout.simulator.store import SimulatedSession
 
 SIMULATOR_BASE_URL = "http://testserver/doku-simulator"
 CLIENT_ID = "SIMULATOR-CLIENT"
 SECRET_KEY = "simulator-secret-for-tests"  # noqa: S105 - the simulator's own test key
+
+
+class ReceiverFailure(Exception):
+    """Raised in place of a receiver by :meth:`DokuSimulator.failing_receiver`."""
+
+
+def _swap_receiver(signal: Signal, old: Callable[..., Any], new: Callable[..., Any]) -> bool:
+    """Put ``new`` where ``old`` is connected to ``signal``, keeping its sender and dispatch_uid."""
+    import weakref
+
+    swapped = False
+    with signal.lock:
+        entries = []
+        for entry in signal.receivers:
+            connected = entry[1]() if isinstance(entry[1], weakref.ReferenceType) else entry[1]
+            if connected is old:
+                entry = (entry[0], new, *entry[2:])
+                swapped = True
+            entries.append(entry)
+        signal.receivers = entries
+        signal.sender_receivers_cache.clear()
+    return swapped
 
 
 class DokuSimulator:
@@ -75,6 +102,42 @@ class DokuSimulator:
         body = encode_body(notifier.notification_body(session, status, amount=amount))
         path = urlsplit(merchant.notification_url or "").path
         return _django_client_transport(path, body, notifier.signed_headers(merchant, path, body))
+
+    @contextmanager
+    def failing_receiver(self, receiver: Callable[..., Any], *, times: int = 1) -> Iterator[None]:
+        """Make one of the shop's signal receivers raise :class:`ReceiverFailure` on its next ``times`` calls.
+
+        The app records the failure and retries it later, as with a real outage; run
+        :meth:`deliver` to retry now. The receiver is restored when the block ends.
+        """
+        from django_doku_checkout.services.deliveries import SIGNALS
+
+        failures = {"left": times}
+
+        @functools.wraps(receiver)  # the same dotted path: deliveries find it under the receiver's name
+        def failing(*args: Any, **kwargs: Any) -> Any:
+            if failures["left"] > 0:
+                failures["left"] -= 1
+                raise ReceiverFailure(f"{receiver.__qualname__} failed on purpose (doku_simulator.failing_receiver)")
+            return receiver(*args, **kwargs)
+
+        swapped = [signal for signal in SIGNALS.values() if _swap_receiver(signal, receiver, failing)]
+        if not swapped:
+            raise LookupError(f"{receiver!r} is not connected to any django_doku_checkout signal.")
+        try:
+            yield
+        finally:
+            for signal in swapped:
+                _swap_receiver(signal, failing, receiver)
+
+    def deliver(self) -> DeliverySummary:
+        """Retry every failed signal delivery now, as ``manage.py doku_checkout_deliver --all`` does."""
+        from django.test import TestCase
+
+        from django_doku_checkout.services.deliveries import deliver_due
+
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            return deliver_due(retry_all=True)
 
     def set_faults(self, **faults: Any) -> None:
         """Turn on simulator faults for the shop, e.g. ``set_faults(error_rate=1)``."""

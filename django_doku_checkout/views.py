@@ -41,6 +41,7 @@ def _pay_error(request: HttpRequest, order: Order, status: int, message: str) ->
 
 @login_not_required
 @require_http_methods(["GET", "POST"])
+@transaction.non_atomic_requests  # DOKU is asked here: no request-wide transaction may stay open meanwhile
 def pay(request: HttpRequest, public_id: UUID) -> HttpResponse:
     """Send the shopper to DOKU's payment page, reusing the order's live link."""
     order = get_object_or_404(Order, public_id=public_id)
@@ -65,6 +66,7 @@ def pay(request: HttpRequest, public_id: UUID) -> HttpResponse:
 
 
 @method_decorator(login_not_required, name="dispatch")
+@method_decorator(transaction.non_atomic_requests, name="dispatch")  # may ask DOKU's Status API
 class CallbackView(View):
     """Where DOKU sends the shopper back. Shows the order's real status from the database.
 

@@ -282,6 +282,8 @@ def change_form_data(order: Order, **overrides) -> dict[str, object]:
         "checkout_sessions-INITIAL_FORMS": 0,
         "events-TOTAL_FORMS": 0,
         "events-INITIAL_FORMS": 0,
+        "deliveries-TOTAL_FORMS": 0,
+        "deliveries-INITIAL_FORMS": 0,
     }
     for index, item in enumerate(items):
         data.update(

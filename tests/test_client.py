@@ -43,7 +43,7 @@ def test_post_signs_the_exact_bytes_it_sends(doku_api):
         target="/checkout/v1/payment",
         body=sent.body,
     )
-    assert doku_api.calls[0].request.req_kwargs["timeout"] == (5.0, 30.0)
+    assert doku_api.calls[0].request.req_kwargs["timeout"] == (5.0, 15.0)
 
 
 def test_each_logical_request_gets_a_fresh_request_id(doku_api):

@@ -9,7 +9,7 @@ from django_doku_checkout.exceptions import DokuConfigurationError
 def test_defaults_and_environment_base_urls(doku_settings):
     config = get_config()
     assert config.api_base_url == "https://api-sandbox.doku.com"
-    assert (config.connect_timeout, config.read_timeout) == (5.0, 30.0)
+    assert (config.connect_timeout, config.read_timeout) == (5.0, 15.0)
     assert config.payment_due_date == 60
     doku_settings(ENVIRONMENT="production", TIMEOUT=7)
     config = get_config()

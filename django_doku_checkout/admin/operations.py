@@ -27,6 +27,7 @@ OUTCOME_LABELS = {
     "changed": gettext_lazy("Status changed"),
     "unchanged": gettext_lazy("No change"),
     "cancelled": gettext_lazy("Cancelled"),
+    "delivered": gettext_lazy("Delivered"),
     "skipped": gettext_lazy("Skipped"),
     "failed": gettext_lazy("Failed"),
 }
@@ -38,6 +39,7 @@ OUTCOME_LEVELS = {
     "changed": messages.SUCCESS,
     "unchanged": messages.INFO,
     "cancelled": messages.SUCCESS,
+    "delivered": messages.SUCCESS,
     "skipped": messages.WARNING,
     "failed": messages.ERROR,
 }
@@ -155,3 +157,28 @@ def cancel_orders(orders: Iterable[Order], *, actor: Any) -> list[OrderResult]:
         )
 
     return _each(orders, handle)
+
+
+def retry_deliveries(orders: Iterable[Order]) -> list[OrderResult]:
+    """Call every receiver that failed for these orders again now, whatever its backoff."""
+    orders = list(orders)
+    summary = services.deliver_due(retry_all=True, orders=orders)
+    results = []
+    for order in orders:
+        delivered = [d for d in summary.delivered if d.order_id == order.pk]
+        failed = [d for d in summary.failed if d.order_id == order.pk]
+        if failed:
+            text = _("%(failed)d receiver(s) failed again: %(names)s. %(delivered)d delivered.")
+            names = ", ".join(sorted({d.receiver for d in failed}))
+            results.append(
+                OrderResult(
+                    order, "failed", text % {"failed": len(failed), "names": names, "delivered": len(delivered)}
+                )
+            )
+        elif delivered:
+            text = _("%(delivered)d delivered: %(names)s.")
+            names = ", ".join(sorted({d.receiver for d in delivered}))
+            results.append(OrderResult(order, "delivered", text % {"delivered": len(delivered), "names": names}))
+        else:
+            results.append(OrderResult(order, "unchanged", _("No failed delivery to retry.")))
+    return results

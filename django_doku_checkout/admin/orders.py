@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -23,7 +24,7 @@ from django.utils.translation import gettext_lazy
 from django_doku_checkout import services, states
 from django_doku_checkout.admin import operations
 from django_doku_checkout.formatting import format_rupiah
-from django_doku_checkout.models import CheckoutSession, LineItem, Order, OrderEvent, OrderStatus
+from django_doku_checkout.models import CheckoutSession, Delivery, LineItem, Order, OrderEvent, OrderStatus
 from django_doku_checkout.templatetags.doku_checkout import doku_order_status
 
 if TYPE_CHECKING:
@@ -137,6 +138,37 @@ class OrderEventInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class DeliveryInline(ReadOnlyInline):
+    """What the order's changes announced to the shop's receivers, and which of them failed."""
+
+    model = Delivery
+    verbose_name_plural = gettext_lazy("Signal deliveries")
+    fields = ("created_at", "signal", "receiver", "status", "attempts", "next_attempt_at", "error")
+    readonly_fields = fields
+
+    @admin.display(description=gettext_lazy("last error"))
+    def error(self, delivery: Delivery) -> SafeString | str:
+        # The traceback's last line says what went wrong; the full text is on the row.
+        lines = delivery.last_error.strip().splitlines()
+        return lines[-1] if lines else "-"
+
+
+class DeliveryFailedFilter(OrderFilter):
+    """Orders with a receiver that failed and has not succeeded since."""
+
+    title = gettext_lazy("signal delivery")
+    parameter_name = "delivery"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("failed", _("A receiver failed"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        if self.value() != "failed":
+            return queryset
+        failed = Delivery.objects.filter(order=OuterRef("pk"), attempts__gt=0).exclude(status=Delivery.Status.DELIVERED)
+        return queryset.filter(Exists(failed))
+
+
 class PaymentMethodFilter(OrderFilter):
     """Orders by the DOKU channel a payment was made or attempted with."""
 
@@ -174,12 +206,12 @@ class OrderAdmin(OrderModelAdmin):
         "created_at",
         "paid_at",
     )
-    list_filter = ("status", PaymentMethodFilter, "needs_review", "created_at")
+    list_filter = ("status", PaymentMethodFilter, "needs_review", DeliveryFailedFilter, "created_at")
     search_fields = ("invoice_number", "customer_name", "customer_email", "customer_phone")
     date_hierarchy = "created_at"
     readonly_fields = ("public_id", "status", "paid_at", "created_at", "updated_at", "needs_review", "review_reason")
-    inlines = (LineItemInline, CheckoutSessionInline, OrderEventInline)
-    actions = ("create_payment_links", "create_card_payment_pages", "check_status", "cancel_orders")
+    inlines = (LineItemInline, CheckoutSessionInline, OrderEventInline, DeliveryInline)
+    actions = ("create_payment_links", "create_card_payment_pages", "check_status", "cancel_orders", "retry_deliveries")
 
     class Media:
         css = MEDIA_CSS
@@ -254,10 +286,11 @@ class OrderAdmin(OrderModelAdmin):
 
     def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Order | None:
         # Saving the form writes the whole row, status included. Locking the row as it is
-        # read (the change view runs in one transaction) means a payment that lands during
-        # the save is waited for and kept, never overwritten with the status read before
-        # it; and the open links are withdrawn under the lock that guards them.
-        if request.method == "POST" and from_field is None:
+        # read (the change and delete views run in one transaction) means a payment that
+        # lands during the save is waited for and kept, never overwritten with the status
+        # read before it; and the open links are withdrawn under the lock that guards them.
+        # Views that run no transaction (the operation buttons, which call DOKU) lock nothing.
+        if request.method == "POST" and from_field is None and transaction.get_connection().in_atomic_block:
             with contextlib.suppress(ValueError, ValidationError):  # not an id: the admin says so next
                 list(services.locked_rows(Order.objects).filter(pk=object_id).values_list("pk", flat=True))
         return super().get_object(request, object_id, from_field)
@@ -306,6 +339,10 @@ class OrderAdmin(OrderModelAdmin):
     def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> TemplateResponse:
         return self._report(request, _("Cancelled orders"), operations.cancel_orders(queryset, actor=request.user))
 
+    @admin.action(permissions=["change"], description=gettext_lazy("Retry failed signal deliveries now"))
+    def retry_deliveries(self, request: HttpRequest, queryset: QuerySet[Order]) -> TemplateResponse:
+        return self._report(request, _("Signal deliveries"), operations.retry_deliveries(queryset))
+
     # --- buttons on the change page ----------------------------------------------------------
 
     def _operations(self) -> dict[str, tuple[str, Operation]]:
@@ -323,13 +360,15 @@ class OrderAdmin(OrderModelAdmin):
             ),
             "check-status": ("change", lambda orders, request: operations.check_statuses(orders)),
             "cancel": ("change", lambda orders, request: operations.cancel_orders(orders, actor=request.user)),
+            "retry-deliveries": ("change", lambda orders, request: operations.retry_deliveries(orders)),
         }
 
     def get_urls(self) -> list[URLPattern]:
         info = self.opts.app_label, self.opts.model_name
         button = path(
             "<path:object_id>/doku/<slug:operation>/",
-            self.admin_site.admin_view(self.operation_view),
+            # Operations call DOKU: no request-wide transaction (ATOMIC_REQUESTS) may hold them.
+            transaction.non_atomic_requests(self.admin_site.admin_view(self.operation_view)),
             name="{}_{}_operation".format(*info),
         )
         # Before the default URLs: their "<path:object_id>/" pattern would swallow it.
@@ -374,6 +413,9 @@ class OrderAdmin(OrderModelAdmin):
             context["doku_can_create_links"] = self.has_create_payment_link_permission(request, obj)
             context["doku_can_change"] = self.has_change_permission(request, obj)
             context["doku_payable"] = obj.status not in states.UNPAYABLE
+            context["doku_failed_deliveries"] = (
+                obj.deliveries.filter(attempts__gt=0).exclude(status=Delivery.Status.DELIVERED).exists()
+            )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
 

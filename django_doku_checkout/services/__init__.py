@@ -1,0 +1,87 @@
+"""The payment domain. Views, admin actions and commands call these functions; they hold no DOKU logic.
+
+One module per concern:
+
+- :mod:`.orders`: creating orders from a cart, cancelling them;
+- :mod:`.links`: payment links (DOKU Checkout, card payment pages), claimed, sent and recorded
+  in short transactions, never holding a lock while DOKU is asked;
+- :mod:`.settlement`: what DOKU's word on a payment does to its order;
+- :mod:`.notifications`: DOKU's HTTP notifications;
+- :mod:`.status`: DOKU's Status API;
+- :mod:`.deliveries`: the app's signals, delivered at least once to each receiver;
+- :mod:`.locking`: the order's row lock that serialises all of the above.
+
+Every public name is importable from here: ``from django_doku_checkout import services;
+services.create_payment_link(order)``.
+"""
+
+from __future__ import annotations
+
+from django_doku_checkout.services.deliveries import DeliverySummary, deliver_due
+from django_doku_checkout.services.links import (
+    REUSE_MARGIN,
+    build_checkout_data,
+    claim_ttl,
+    create_card_payment_page,
+    create_payment_link,
+    live_session,
+    newest_link,
+    resolve_stale_claims,
+)
+from django_doku_checkout.services.locking import locked_rows
+from django_doku_checkout.services.notifications import (
+    STORED_HEADERS,
+    NotificationResponse,
+    handle_notification,
+    reprocess_notification,
+    store_notification,
+    verify_notification,
+)
+from django_doku_checkout.services.orders import (
+    OrderNotPayable,
+    cancel_order,
+    create_order,
+    new_invoice_number,
+    withdraw_payment_links,
+)
+from django_doku_checkout.services.settlement import (
+    PaymentResult,
+    apply_payment_result,
+    find_session,
+    parse_payment_result,
+    storable,
+)
+from django_doku_checkout.services.status import StatusCheck, check_status, fetch_status
+
+__all__ = [
+    "REUSE_MARGIN",
+    "STORED_HEADERS",
+    "DeliverySummary",
+    "NotificationResponse",
+    "OrderNotPayable",
+    "PaymentResult",
+    "StatusCheck",
+    "apply_payment_result",
+    "build_checkout_data",
+    "cancel_order",
+    "check_status",
+    "claim_ttl",
+    "create_card_payment_page",
+    "create_order",
+    "create_payment_link",
+    "deliver_due",
+    "fetch_status",
+    "find_session",
+    "handle_notification",
+    "live_session",
+    "locked_rows",
+    "new_invoice_number",
+    "newest_link",
+    "parse_payment_result",
+    "reprocess_notification",
+    "resolve_stale_claims",
+    "storable",
+    "store_notification",
+    "verify_notification",
+    "withdraw_payment_links",
+]

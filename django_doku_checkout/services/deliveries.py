@@ -1,0 +1,208 @@
+"""Deliveries: the app's signals, sent at least once to each receiver, one receiver at a time.
+
+A status change records what it announces *in its own transaction*: one :class:`Delivery`
+row per receiver connected to each signal. After the commit each receiver is called on its
+own, so one that raises (a mail server or CRM hiccup) never stops the others, nor turns
+DOKU's notification, the shopper's return page or a status check into an error. A receiver
+that raised is called again later with exponential backoff (``manage.py
+doku_checkout_deliver``, which reconciliation runs too) until it succeeds, up to
+``DELIVERY_MAX_ATTEMPTS``; after the last attempt the order is flagged for review. One that
+succeeded is never called again for the same change. Receivers must therefore be
+idempotent: the ``delivery`` they receive identifies the change (``delivery.pk``).
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from django.db import transaction
+from django.db.models import Q
+from django.dispatch import Signal
+from django.utils import timezone
+
+from django_doku_checkout import signals
+from django_doku_checkout.conf import get_config
+from django_doku_checkout.db import atomic_with_retry
+from django_doku_checkout.models import Delivery, Order, OrderEvent
+from django_doku_checkout.services.locking import locked_rows
+
+logger = logging.getLogger(__name__)
+
+#: The signals delivered this way, by the name stored on a delivery.
+SIGNALS: dict[str, Signal] = {
+    "order_status_changed": signals.order_status_changed,
+    "payment_succeeded": signals.payment_succeeded,
+    "payment_failed": signals.payment_failed,
+    "payment_expired": signals.payment_expired,
+    "payment_needs_review": signals.payment_needs_review,
+}
+#: How long a delivery being attempted is left to the process attempting it, before
+#: ``doku_checkout_deliver`` may take it over (that process may have died).
+LEASE = timedelta(minutes=5)
+#: The longest wait between two attempts.
+MAX_BACKOFF = timedelta(hours=6)
+#: How much of a receiver's traceback is kept on its delivery.
+ERROR_CHARS = 4000
+
+Receiver = Callable[..., Any]
+
+
+def receiver_path(receiver: Receiver) -> str:
+    """A receiver's name that stays the same across processes and deploys: its dotted path."""
+    target = getattr(receiver, "__func__", receiver)  # a bound method: its function
+    module = getattr(target, "__module__", None) or type(target).__module__
+    name = getattr(target, "__qualname__", None) or type(target).__qualname__
+    return f"{module}.{name}"
+
+
+def connected_receivers(signal: Signal) -> list[tuple[str, Receiver]]:
+    """The receivers connected to ``signal`` for orders, each under a name unique for this signal."""
+    # Django keeps synchronous and asynchronous receivers apart; an async one is called
+    # through async_to_sync like Signal.send does.
+    sync_receivers, async_receivers = signal._live_receivers(Order)
+    named: list[tuple[str, Receiver]] = []
+    seen: dict[str, int] = {}
+    for receiver in [*sync_receivers, *(async_to_sync(r) for r in async_receivers)]:
+        path = receiver_path(getattr(receiver, "awaitable", receiver))
+        seen[path] = seen.get(path, 0) + 1
+        # Two receivers with one name (closures made in a loop) are told apart by their order.
+        named.append((path if seen[path] == 1 else f"{path}#{seen[path]}", receiver))
+    return named
+
+
+def announce(
+    order: Order, announcements: Iterable[tuple[str, dict[str, Any]]], *, event: OrderEvent | None = None
+) -> None:
+    """Record, in the caller's transaction, a delivery of each (signal name, arguments) to each receiver.
+
+    They are delivered once the transaction commits, and never if it rolls back. Nothing is
+    written for a signal nobody listens to.
+    """
+    lease_ends = timezone.now() + LEASE  # the committing process delivers them right away
+    rows = [
+        Delivery(order=order, event=event, signal=name, receiver=path, arguments=arguments, next_attempt_at=lease_ends)
+        for name, arguments in announcements
+        for path, _receiver in connected_receivers(SIGNALS[name])
+    ]
+    if not rows:
+        return
+    Delivery.objects.bulk_create(rows)
+    # robust: a failure to record an outcome is logged; the lease then lets the command retry.
+    transaction.on_commit(lambda: _deliver_all(rows, order=order), robust=True)
+
+
+def _find_receiver(delivery: Delivery) -> Receiver | None:
+    for path, receiver in connected_receivers(SIGNALS[delivery.signal]):
+        if path == delivery.receiver:
+            return receiver
+    return None
+
+
+def _backoff(attempts: int) -> timedelta:
+    """A minute (the ``DELIVERY_BACKOFF`` setting) after the first failure, doubling, at most six hours."""
+    return min(timedelta(seconds=get_config().delivery_backoff * 2 ** (attempts - 1)), MAX_BACKOFF)
+
+
+def _attempt(delivery: Delivery, order: Order) -> bool:
+    """Call one delivery's receiver; record a failure and return whether it succeeded."""
+    receiver = _find_receiver(delivery)
+    try:
+        if receiver is None:
+            raise LookupError(f"No receiver {delivery.receiver} is connected to {delivery.signal} any more.")
+        receiver(signal=SIGNALS[delivery.signal], sender=Order, order=order, delivery=delivery, **delivery.arguments)
+    except Exception:
+        logger.exception(
+            "Receiver %s of %s failed for order %s (attempt %d)",
+            delivery.receiver,
+            delivery.signal,
+            order.invoice_number,
+            delivery.attempts + 1,
+        )
+        _record_failure(delivery, order, traceback.format_exc())
+        return False
+    return True
+
+
+def _record_failure(delivery: Delivery, order: Order, error: str) -> None:
+    attempts = delivery.attempts + 1
+    gave_up = attempts >= get_config().delivery_max_attempts
+    Delivery.objects.filter(pk=delivery.pk).update(
+        attempts=attempts,
+        status=Delivery.Status.FAILED if gave_up else Delivery.Status.PENDING,
+        next_attempt_at=timezone.now() + _backoff(attempts),
+        last_error=error[-ERROR_CHARS:],
+    )
+    if gave_up:
+        from django_doku_checkout import states  # states records deliveries: imported here, not above
+
+        reason = (
+            f"Receiver {delivery.receiver} of {delivery.signal} failed {attempts} times; it is not retried any more."
+        )
+
+        def flag() -> None:
+            locked = locked_rows(Order.objects).get(pk=order.pk)
+            # A receiver of the review signal that keeps failing must not announce itself again.
+            states.flag_for_review(locked, reason, announce_it=delivery.signal != "payment_needs_review")
+
+        atomic_with_retry(flag)
+
+
+def _deliver_all(deliveries: Sequence[Delivery], *, order: Order) -> list[bool]:
+    results = [_attempt(delivery, order) for delivery in deliveries]
+    done = [delivery.pk for delivery, ok in zip(deliveries, results, strict=True) if ok]
+    if done:
+        Delivery.objects.filter(pk__in=done).update(
+            status=Delivery.Status.DELIVERED, delivered_at=timezone.now(), last_error=""
+        )
+    return results
+
+
+@dataclass
+class DeliverySummary:
+    """What one run of :func:`deliver_due` did."""
+
+    delivered: list[Delivery] = field(default_factory=list)
+    failed: list[Delivery] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return f"{len(self.delivered)} delivered, {len(self.failed)} failed."
+
+
+def _claim(delivery: Delivery, *, now: Any, force: bool) -> bool:
+    """Take one delivery for this process, or leave it to the one that already has it."""
+    rows = Delivery.objects.filter(pk=delivery.pk, attempts=delivery.attempts).exclude(status=Delivery.Status.DELIVERED)
+    if not force:
+        rows = rows.filter(next_attempt_at__lte=now)
+    return bool(rows.update(next_attempt_at=now + LEASE))
+
+
+def deliver_due(*, retry_all: bool = False, orders: Iterable[Order] = (), limit: int | None = None) -> DeliverySummary:
+    """Call the receivers whose deliveries are due; returns what was delivered and what failed again.
+
+    ``retry_all`` also retries, at once, every delivery that failed before (given-up ones
+    included), whatever its backoff. ``orders`` limits the run to those orders. Safe on several
+    machines at once: each delivery is claimed before its receiver is called.
+    """
+    now = timezone.now()
+    undelivered = Delivery.objects.exclude(status=Delivery.Status.DELIVERED)
+    if retry_all:
+        due = undelivered.filter(Q(attempts__gt=0) | Q(next_attempt_at__lte=now))
+    else:
+        due = undelivered.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
+    order_ids = [order.pk for order in orders]
+    if order_ids:
+        due = due.filter(order_id__in=order_ids)
+    due = due.select_related("order").order_by("next_attempt_at", "id")
+    summary = DeliverySummary()
+    for delivery in due[:limit] if limit else due:
+        if not _claim(delivery, now=now, force=retry_all):
+            continue
+        ok = _deliver_all([delivery], order=delivery.order)[0]
+        (summary.delivered if ok else summary.failed).append(delivery)
+    return summary

@@ -1,0 +1,443 @@
+"""Payment links: DOKU Checkout sessions and card payment pages.
+
+No transaction is open while DOKU is asked. Creating a link takes three short steps:
+
+1. **Claim**, with the order's row locked: hand out the order's live link if it has one,
+   wait while another request's claim is in flight, or record the attempt as a
+   ``CheckoutSession`` in the ``creating`` state with its own Request-Id, and commit.
+2. **Call** DOKU with nothing locked, bounded by the ``DEADLINE`` setting.
+3. **Record** DOKU's answer on the claimed row, with the order locked again, and mark the
+   order pending.
+
+Double clicks and two staff members at once therefore see one claim and end with the same
+link. A claim older than :func:`claim_ttl` belongs to a process that died or gave up: the
+next attempt, or reconciliation, sends the same request again with the same Request-Id, and
+DOKU answers 409 with its original response when it had already created the link.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from uuid import uuid4
+
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext
+
+from django_doku_checkout import payloads, states
+from django_doku_checkout.client import DokuClient, DokuResponse
+from django_doku_checkout.conf import DokuCheckoutSettings, get_config
+from django_doku_checkout.db import atomic_with_retry
+from django_doku_checkout.exceptions import DokuAPIError, DokuConfigurationError, DokuError
+from django_doku_checkout.models import CheckoutSession, Order, OrderEvent, OrderStatus
+from django_doku_checkout.redaction import redact
+from django_doku_checkout.services.locking import locked_rows
+from django_doku_checkout.services.orders import OrderNotPayable, lock_payable
+
+logger = logging.getLogger(__name__)
+
+#: A session this close to DOKU's expiry is not handed to a shopper again.
+REUSE_MARGIN = timedelta(minutes=2)
+#: A link's stored request and response: for people reading the admin, never for decisions,
+#: so reads that decide leave them out (they are the largest columns).
+BODIES = ("request_body", "response_body")
+#: How often a request waiting for another's claim looks again, in seconds.
+CLAIM_POLL_INTERVAL = 0.1
+#: How long past the call's deadline a claim is still taken to be in flight.
+CLAIM_GRACE = timedelta(seconds=5)
+
+_URL_KEYS = {CheckoutSession.Kind.CHECKOUT: "payment", CheckoutSession.Kind.CARD_PAGE: "credit_card_payment_page"}
+
+
+def claim_ttl(config: DokuCheckoutSettings | None = None) -> timedelta:
+    """How long a ``creating`` claim is honoured: the call's deadline and a grace period."""
+    return timedelta(seconds=(config or get_config()).deadline) + CLAIM_GRACE
+
+
+# --- building the request --------------------------------------------------------------------------
+
+
+def _absolute_url(path: str, request: HttpRequest | None) -> str:
+    if request is not None:
+        return request.build_absolute_uri(path)
+    site_url = get_config().site_url
+    if not site_url:
+        raise DokuConfigurationError(
+            "DOKU_CHECKOUT['SITE_URL'] must be set to build callback URLs outside a request, "
+            "e.g. 'https://shop.example.com'."
+        )
+    return site_url + path
+
+
+def _doku_language() -> str:
+    return "ID" if (translation.get_language() or "").lower().startswith("id") else "EN"
+
+
+def _line_items(order: Order) -> list[payloads.LineItemData]:
+    return [
+        payloads.LineItemData(
+            id=item.item_id or None,
+            name=item.name,
+            price=item.price,
+            quantity=item.quantity,
+            sku=item.sku or None,
+            category=item.category or None,
+            url=item.url or None,
+            image_url=item.image_url or None,
+            type=item.item_type or None,
+        )
+        for item in order.line_items.all()
+    ]
+
+
+def _customer(order: Order) -> payloads.CustomerData | None:
+    customer = payloads.CustomerData(
+        id=order.customer_id or None,
+        name=order.customer_name or None,
+        last_name=order.customer_last_name or None,
+        email=order.customer_email or None,
+        phone=payloads.normalize_phone(order.customer_phone) if order.customer_phone else None,
+        address=order.customer_address or None,
+        postcode=order.customer_postcode or None,
+        state=order.customer_state or None,
+        city=order.customer_city or None,
+        country=order.customer_country or None,
+    )
+    return customer if any(vars(customer).values()) else None
+
+
+def build_checkout_data(
+    order: Order, *, invoice_number: str, request: HttpRequest | None = None
+) -> payloads.CheckoutData:
+    """The Checkout request for ``order``, with absolute callback URLs to this app's views."""
+    config = get_config()
+    public_id = str(order.public_id)
+    return payloads.CheckoutData(
+        invoice_number=invoice_number,
+        amount=order.amount,
+        currency=order.currency,
+        line_items=_line_items(order),
+        callback_url=_absolute_url(reverse("doku_checkout:return", args=[public_id]), request),
+        callback_url_cancel=_absolute_url(reverse("doku_checkout:cancel", args=[public_id]), request),
+        callback_url_result=_absolute_url(reverse("doku_checkout:result", args=[public_id]), request),
+        language=_doku_language(),
+        auto_redirect=config.auto_redirect,
+        payment_due_date=config.payment_due_date,
+        payment_method_types=list(order.payment_method_types) or list(config.payment_method_types),
+        customer=_customer(order),
+        shipping_address=payloads.AddressData(**order.shipping_address) if order.shipping_address else None,
+        billing_address=payloads.AddressData(**order.billing_address) if order.billing_address else None,
+    )
+
+
+def _checkout_body(order: Order, invoice_number: str, request: HttpRequest | None) -> dict[str, Any]:
+    body = payloads.build_checkout_body(build_checkout_data(order, invoice_number=invoice_number, request=request))
+    result = payloads.validate_checkout_body(body)
+    for warning in result.warnings:
+        logger.warning("Order %s: %s", order.invoice_number, warning)
+    result.raise_for_errors()
+    return body
+
+
+def _card_page_body(
+    order: Order, invoice_number: str, request: HttpRequest | None, theme: payloads.CardPageTheme | None
+) -> dict[str, Any]:
+    config = get_config()
+    # DOKU's card page sends the shopper to one URL whatever happened; the result page shows which.
+    result_url = _absolute_url(reverse("doku_checkout:result", args=[str(order.public_id)]), request)
+    body = payloads.build_card_page_body(
+        payloads.CardPageData(
+            invoice_number=invoice_number,
+            amount=order.amount,
+            line_items=_line_items(order),
+            callback_url=result_url,
+            failed_url=result_url,
+            session_id=invoice_number,
+            customer=_customer(order) or payloads.CustomerData(),
+            auto_redirect=config.auto_redirect,
+            theme=theme or payloads.CardPageTheme(language=_doku_language(), **config.card_page_theme),
+        )
+    )
+    payloads.validate_card_page_body(body).raise_for_errors()
+    return body
+
+
+def _next_invoice_number(order: Order, *, attempts: int) -> str:
+    # DOKU's handling of a reused invoice number is undocumented, so every attempt after
+    # the first gets its own: INV-1, INV-1-2, INV-1-3 ...
+    return order.invoice_number if attempts == 0 else f"{order.invoice_number}-{attempts + 1}"
+
+
+# --- reading links -----------------------------------------------------------------------------------
+
+
+def newest_link(order: Order) -> CheckoutSession | None:
+    """The order's newest link DOKU created (failed attempts and claims left out), whatever its status."""
+    return order.checkout_sessions.exclude(
+        status__in=(CheckoutSession.Status.ERROR, CheckoutSession.Status.CREATING)
+    ).first()
+
+
+def live_session(order: Order, links: Iterable[CheckoutSession] | None = None) -> CheckoutSession | None:
+    """The order's newest Checkout session a shopper can still pay on, if any.
+
+    ``links`` are the order's sessions, newest first, when the caller has already read them.
+    """
+    cutoff = timezone.now() + REUSE_MARGIN
+    for link in order.checkout_sessions.defer(*BODIES) if links is None else links:
+        if (
+            link.kind == CheckoutSession.Kind.CHECKOUT
+            and link.status == CheckoutSession.Status.OPEN
+            and link.payment_url
+            and link.expires_at is not None
+            and link.expires_at > cutoff
+        ):
+            return link
+    return None
+
+
+def current_link(**lookup: Any) -> CheckoutSession:
+    """A link read after its order was locked, so current (the order's lock guards its links)."""
+    return CheckoutSession.objects.defer(*BODIES).get(**lookup)
+
+
+# --- claim, call, record ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """A committed ``creating`` row and the exact body to send with its Request-Id."""
+
+    session: CheckoutSession
+    body: dict[str, Any]
+    #: False when this request took over another's stale claim instead of making its own.
+    own: bool
+
+
+#: What one look at the order under its lock found: a live link, a claim to send, or None
+#: while another request's claim is in flight.
+_Step = CheckoutSession | _Claim | None
+
+BodyBuilder = Callable[[Order, str], dict[str, Any]]
+
+
+def _take_over(link: CheckoutSession) -> _Claim:
+    """Renew a stale claim (its order locked) so this process sends its request again."""
+    CheckoutSession.objects.filter(pk=link.pk).update(updated_at=timezone.now())
+    session = CheckoutSession.objects.get(pk=link.pk)
+    return _Claim(session, dict(session.request_body), own=False)
+
+
+def _claim(order: Order, *, kind: str, build: BodyBuilder, ttl: timedelta) -> _Step:
+    locked = lock_payable(order)
+    # One read of the order's links answers all three: is one live, is one being created,
+    # and how many were tried.
+    links = list(locked.checkout_sessions.defer(*BODIES))
+    if kind == CheckoutSession.Kind.CHECKOUT:
+        live = live_session(locked, links)
+        if live is not None:
+            return live
+    stale_before = timezone.now() - ttl
+    for link in links:
+        if link.status == CheckoutSession.Status.CREATING:
+            return _take_over(link) if link.updated_at < stale_before else None
+    invoice_number = _next_invoice_number(locked, attempts=len(links))
+    body = build(locked, invoice_number)
+    session = CheckoutSession.objects.create(
+        order=locked,
+        kind=kind,
+        status=CheckoutSession.Status.CREATING,
+        invoice_number=invoice_number,
+        request_id=str(uuid4()),
+        request_body=redact(body),
+    )
+    return _Claim(session, body, own=True)
+
+
+def _store_response(session: CheckoutSession, response: DokuResponse) -> None:
+    url_key = _URL_KEYS[CheckoutSession.Kind(session.kind)]
+    # Checkout nests the link under "response"; the card page answers it at the top level.
+    wrapped = response.data.get("response")
+    container = wrapped if isinstance(wrapped, dict) and url_key in wrapped else response.data
+    section = container.get(url_key)
+    section = section if isinstance(section, dict) else {}
+    payment_url = section.get("url")
+    session.response_body = redact(response.data)
+    if not isinstance(payment_url, str) or not payment_url.startswith(("https://", "http://")):
+        raise DokuAPIError(
+            status_code=response.status_code,
+            messages=[f"DOKU's answer has no response.{url_key}.url"],
+            request_id=response.request_id,
+            body=response.data,
+        )
+    session.payment_url = payment_url
+    session.token_id = str(section.get("token_id") or "")
+    session.expires_at = payloads.parse_doku_datetime(section.get("expired_date"))
+
+
+def _call(claim: _Claim, client: DokuClient | None) -> DokuResponse:
+    client = client or DokuClient()
+    session = claim.session
+    if session.kind == CheckoutSession.Kind.CARD_PAGE:
+        return client.create_card_payment_page(claim.body, request_id=session.request_id)
+    return client.create_checkout_payment(claim.body, request_id=session.request_id)
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    order: Order
+    session: CheckoutSession
+    failure: DokuError | None = None
+    #: The link was withdrawn while DOKU was asked (the order was cancelled or changed).
+    withdrawn: bool = False
+
+
+def _record(claim: _Claim, response: DokuResponse | None, failure: DokuError | None, actor: Any) -> _Recorded:
+    """Store DOKU's answer on the claimed row, with its order locked; the order becomes pending."""
+    locked = locked_rows(Order.objects).get(pk=claim.session.order_id)
+    session = CheckoutSession.objects.get(pk=claim.session.pk)
+    if session.status not in (CheckoutSession.Status.CREATING, CheckoutSession.Status.CANCELLED):
+        return _Recorded(locked, session)  # another process already recorded this claim's answer
+    if response is not None:
+        try:
+            _store_response(session, response)
+        except DokuAPIError as err:
+            failure = err
+    if failure is not None:
+        if session.status == CheckoutSession.Status.CREATING:
+            session.status = CheckoutSession.Status.ERROR
+        session.error_message = str(failure)
+        session.save()
+        return _Recorded(locked, session, failure)
+    withdrawn = session.status == CheckoutSession.Status.CANCELLED or locked.status in states.UNPAYABLE
+    session.status = CheckoutSession.Status.CANCELLED if withdrawn else CheckoutSession.Status.OPEN
+    session.save()
+    if withdrawn:
+        return _Recorded(locked, session, withdrawn=True)
+    if locked.status != OrderStatus.PENDING:
+        states.transition(
+            locked,
+            OrderStatus.PENDING,
+            source=OrderEvent.Source.ADMIN if actor is not None else OrderEvent.Source.SHOPPER,
+            actor=actor,
+            note=f"{session.get_kind_display()} {session.invoice_number} created.",
+        )
+    return _Recorded(locked, session)
+
+
+def _complete(claim: _Claim, *, client: DokuClient | None, actor: Any) -> _Recorded:
+    """Send a committed claim to DOKU with no transaction open, then record the answer."""
+    response, failure = None, None
+    try:
+        response = _call(claim, client)
+    except DokuError as err:
+        failure = err
+    return atomic_with_retry(lambda: _record(claim, response, failure, actor))
+
+
+def _obtain_link(
+    order: Order, *, kind: str, build: BodyBuilder, client: DokuClient | None, actor: Any
+) -> CheckoutSession:
+    ttl = claim_ttl()
+    while True:
+        step = atomic_with_retry(lambda: _claim(order, kind=kind, build=build, ttl=ttl))
+        if step is None:
+            # Another request is asking DOKU for this order's link: wait for its answer. Its
+            # claim turns stale after ``ttl``, and then this request takes it over.
+            time.sleep(CLAIM_POLL_INTERVAL)
+            continue
+        if isinstance(step, CheckoutSession):
+            return step
+        recorded = _complete(step, client=client, actor=actor)
+        if not step.own:
+            continue  # a stale claim was settled; look at the order again
+        if recorded.failure is not None:
+            raise recorded.failure
+        if recorded.withdrawn:
+            if recorded.order.status in states.UNPAYABLE:
+                raise OrderNotPayable(
+                    gettext("Order %(invoice)s is %(status)s.")
+                    % {"invoice": recorded.order.invoice_number, "status": recorded.order.get_status_display().lower()}
+                )
+            continue  # the amount changed while DOKU was asked: a link for the new amount
+        order.status, order.updated_at = recorded.order.status, recorded.order.updated_at
+        return recorded.session
+
+
+def create_payment_link(
+    order: Order,
+    *,
+    request: HttpRequest | None = None,
+    client: DokuClient | None = None,
+    actor: Any = None,
+) -> CheckoutSession:
+    """Return a DOKU Checkout session the shopper can pay on, reusing a live one.
+
+    No lock is held while DOKU is asked (see the module's docstring): double clicks and two
+    staff members at once still end with one live session. A failed attempt is recorded on
+    a session with status ``error`` and the error is raised; the order stays payable.
+    Raises :class:`OrderNotPayable`, :class:`DokuValidationError`, :class:`DokuAPIError`
+    or :class:`DokuTransportError`.
+    """
+    return _obtain_link(
+        order,
+        kind=CheckoutSession.Kind.CHECKOUT,
+        build=lambda locked, invoice_number: _checkout_body(locked, invoice_number, request),
+        client=client,
+        actor=actor,
+    )
+
+
+def create_card_payment_page(
+    order: Order,
+    *,
+    request: HttpRequest | None = None,
+    theme: payloads.CardPageTheme | None = None,
+    client: DokuClient | None = None,
+    actor: Any = None,
+) -> CheckoutSession:
+    """Create a card-only DOKU payment page for ``order`` (``POST /credit-card/v1/payment-page``).
+
+    DOKU requires every customer field here (id, name, email, phone, address, country);
+    a missing one raises :class:`DokuValidationError` naming it, before anything is sent.
+    """
+    return _obtain_link(
+        order,
+        kind=CheckoutSession.Kind.CARD_PAGE,
+        build=lambda locked, invoice_number: _card_page_body(locked, invoice_number, request, theme),
+        client=client,
+        actor=actor,
+    )
+
+
+def resolve_stale_claims(*, client: DokuClient | None = None) -> int:
+    """Send every claim whose process died again, with its Request-Id; returns how many were settled.
+
+    DOKU answers a Request-Id it has seen with its original response (HTTP 409), so a link
+    it created is recorded, and one it never saw is created now. Reconciliation runs this.
+    """
+    stale_before = timezone.now() - claim_ttl()
+    settled = 0
+    for link in CheckoutSession.objects.filter(
+        status=CheckoutSession.Status.CREATING, updated_at__lt=stale_before
+    ).defer(*BODIES):
+
+        def take_over(link: CheckoutSession = link) -> _Claim | None:
+            locked_rows(Order.objects).get(pk=link.order_id)
+            current = current_link(pk=link.pk)
+            # Another process may have settled or renewed it since the list was read.
+            if current.status != CheckoutSession.Status.CREATING or current.updated_at >= stale_before:
+                return None
+            return _take_over(current)
+
+        claim = atomic_with_retry(take_over)
+        if claim is not None:
+            _complete(claim, client=client, actor=None)
+            settled += 1
+    return settled

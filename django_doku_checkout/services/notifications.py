@@ -1,0 +1,228 @@
+"""DOKU's HTTP notifications: stored first, verified over the raw bytes, then applied."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.utils import timezone
+
+from django_doku_checkout import signatures
+from django_doku_checkout.conf import DokuCheckoutSettings, get_config
+from django_doku_checkout.db import atomic_with_retry
+from django_doku_checkout.exceptions import DokuError, DokuSignatureError
+from django_doku_checkout.models import Notification, Order, OrderEvent
+from django_doku_checkout.redaction import mask_card_numbers, redact
+from django_doku_checkout.services.links import current_link
+from django_doku_checkout.services.locking import locked_rows
+from django_doku_checkout.services.settlement import (
+    PaymentResult,
+    apply_locked,
+    find_session,
+    parse_payment_result,
+    storable,
+)
+from django_doku_checkout.services.status import fetch_status
+
+logger = logging.getLogger(__name__)
+
+#: How far in the future a notification's Request-Timestamp may be (clocks drift).
+CLOCK_SKEW = timedelta(minutes=5)
+
+#: The request headers kept on a stored notification (the signature is kept, redacted).
+STORED_HEADERS = (
+    "Client-Id",
+    "Request-Id",
+    "Request-Timestamp",
+    "Signature",
+    "Content-Type",
+    "Content-Length",
+    "User-Agent",
+    "X-Forwarded-For",
+)
+
+
+@dataclass(frozen=True)
+class NotificationResponse:
+    """How the notification view answers DOKU: 2xx only once the result is committed."""
+
+    status_code: int
+    message: str
+    notification: Notification
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def store_notification(
+    *, body: bytes, headers: Mapping[str, str], path: str, remote_addr: str | None, max_bytes: int
+) -> Notification:
+    """Save the raw request at once, in its own transaction, before anything can fail."""
+    text = storable(body[:max_bytes].decode("utf-8", errors="replace"))
+    return Notification.objects.create(
+        request_id=storable(headers.get("Request-Id", ""), 128),
+        client_id=storable(headers.get("Client-Id", ""), 128),
+        path=storable(path, 2000),
+        remote_addr=remote_addr,
+        headers=redact({key: storable(headers[key], 1000) for key in STORED_HEADERS if key in headers}),
+        body=mask_card_numbers(text),
+    )
+
+
+def verify_notification(
+    *, body: bytes, headers: Mapping[str, str], path: str, config: DokuCheckoutSettings | None = None
+) -> None:
+    """Check a notification's Client-Id, Request-Timestamp window and signature over the raw body.
+
+    ``path`` is the request path as DOKU called it (``NOTIFICATION_PATH`` overrides it for
+    proxies that rewrite paths). Raises :class:`DokuSignatureError` saying what is wrong,
+    never what the expected signature is. ``config`` saves reading the settings again.
+    """
+    config = config or get_config()
+    client_id = headers.get("Client-Id", "")
+    request_id = headers.get("Request-Id", "")
+    timestamp = headers.get("Request-Timestamp", "")
+    signature = headers.get("Signature", "")
+    if not (client_id and request_id and timestamp and signature):
+        raise DokuSignatureError("Client-Id, Request-Id, Request-Timestamp and Signature headers are all required.")
+    if not hmac.compare_digest(client_id.encode(), config.client_id.encode()):
+        raise DokuSignatureError("Client-Id does not match this shop's DOKU client id.")
+    sent_at = signatures.parse_timestamp(timestamp)
+    if sent_at is None:
+        raise DokuSignatureError("Request-Timestamp is not in DOKU's format YYYY-MM-DDTHH:MM:SSZ.")
+    age = (timezone.now() - sent_at).total_seconds()
+    if age > config.notification_max_age or age < -CLOCK_SKEW.total_seconds():
+        raise DokuSignatureError(
+            f"Request-Timestamp is outside the accepted window of {config.notification_max_age} seconds."
+        )
+    if not signatures.verify(
+        signature,
+        secret_keys=config.verification_keys,
+        client_id=client_id,
+        request_id=request_id,
+        timestamp=timestamp,
+        target=config.notification_path or path,
+        body=body,
+    ):
+        raise DokuSignatureError(
+            "Signature does not match the request (check the secret key and the notification URL path)."
+        )
+
+
+def _finish(notification: Notification, status_code: int, outcome: str, detail: str) -> NotificationResponse:
+    notification.outcome = outcome
+    notification.detail = detail
+    notification.processed_at = timezone.now()
+    notification.save(
+        update_fields=[
+            "outcome",
+            "detail",
+            "processed_at",
+            "signature_valid",
+            "invoice_number",
+            "transaction_status",
+            "order",
+            "checkout_session",
+        ]
+    )
+    return NotificationResponse(status_code, _first_line(detail) or outcome, notification)
+
+
+def handle_notification(
+    *, body: bytes, headers: Mapping[str, str], path: str, remote_addr: str | None = None
+) -> NotificationResponse:
+    """Store, verify and apply one HTTP notification from DOKU.
+
+    Answers 200 once the result is committed (also for duplicates), 400 for a body that
+    cannot be read, 401 for a request that does not verify, 404 for an unknown invoice,
+    413 for an oversized body and 500 when processing failed, so DOKU retries. The
+    stored ``Notification`` records the outcome, or the traceback, either way.
+    """
+    config = get_config()
+    notification = store_notification(
+        body=body, headers=headers, path=path, remote_addr=remote_addr, max_bytes=config.notification_max_bytes
+    )
+    outcome = Notification.Outcome
+    if len(body) > config.notification_max_bytes:
+        notification.signature_valid = None
+        return _finish(notification, 413, outcome.REJECTED, f"Body over {config.notification_max_bytes} bytes.")
+    try:
+        verify_notification(body=body, headers=headers, path=path, config=config)
+    except DokuSignatureError as err:
+        notification.signature_valid = False
+        logger.warning("Rejected DOKU notification %s: %s", notification.pk, err)
+        return _finish(notification, 401, outcome.REJECTED, str(err))
+    notification.signature_valid = True
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return _finish(notification, 400, outcome.REJECTED, "Body is not valid JSON.")
+    result = parse_payment_result(data)
+    if result is None:
+        return _finish(
+            notification, 400, outcome.REJECTED, "Body has no order.invoice_number and transaction.status strings."
+        )
+    notification.invoice_number = result.invoice_number[:64]
+    notification.transaction_status = result.transaction_status[:32]
+    return _apply_notification(notification, result, confirm=config.confirm_with_status_api)
+
+
+def _apply_notification(
+    notification: Notification, result: PaymentResult, *, confirm: bool, prefix: str = ""
+) -> NotificationResponse:
+    """Apply a verified notification's result; any failure is recorded and answered with 500.
+
+    The outcome is committed with the order's change, in one transaction; the raw
+    notification was committed before, so a failure here still leaves it on record.
+    """
+    try:
+        if confirm and result.transaction_status == "SUCCESS":
+            # The notification is only a trigger; DOKU's Status API has the final word.
+            session = find_session(result.invoice_number)
+            result = fetch_status(session) if session is not None else result
+
+        def apply(result: PaymentResult = result) -> NotificationResponse:
+            try:
+                order = locked_rows(Order.objects).get(checkout_sessions__invoice_number=result.invoice_number)
+            except Order.DoesNotExist:
+                return _finish(
+                    notification,
+                    404,
+                    Notification.Outcome.UNKNOWN_ORDER,
+                    f"No payment link for {result.invoice_number}.",
+                )
+            session = current_link(invoice_number=result.invoice_number)
+            notification.order, notification.checkout_session = order, session
+            applied = apply_locked(
+                order, session, result, source=OrderEvent.Source.NOTIFICATION, notification=notification
+            )
+            return _finish(notification, 200, applied, f"{prefix}{result.transaction_status}: {applied}")
+
+        # The receivers of what this changes run after the commit, each on its own: a
+        # failing one is retried by the app, so DOKU is answered 200 all the same.
+        return atomic_with_retry(apply)
+    except Exception:
+        logger.exception("Processing DOKU notification %s failed", notification.pk)
+        return _finish(notification, 500, Notification.Outcome.FAILED, traceback.format_exc())
+
+
+def reprocess_notification(notification: Notification) -> NotificationResponse:
+    """Apply a stored, verified notification again (after a processing failure).
+
+    Goes through the same rules and state machine as a fresh notification, including
+    ``CONFIRM_WITH_STATUS_API``. Raises :class:`DokuError` for one that never verified.
+    """
+    if not notification.signature_valid:
+        raise DokuError("Only notifications whose signature verified can be reprocessed.")
+    result = parse_payment_result(json.loads(notification.body))
+    if result is None:
+        return _finish(notification, 400, Notification.Outcome.REJECTED, "Body has no order.invoice_number.")
+    return _apply_notification(
+        notification, result, confirm=get_config().confirm_with_status_api, prefix="Reprocessed: "
+    )

@@ -1,0 +1,119 @@
+"""Orders: creating them from a cart, and cancelling them."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from django_doku_checkout import payloads, states
+from django_doku_checkout.db import atomic_with_retry
+from django_doku_checkout.exceptions import DokuError, DokuValidationError
+from django_doku_checkout.models import CheckoutSession, LineItem, Order, OrderEvent, OrderStatus
+from django_doku_checkout.services.locking import locked_rows
+
+
+class OrderNotPayable(DokuError):
+    """The order is paid, cancelled or refunded: it never gets a new payment link."""
+
+
+def new_invoice_number() -> str:
+    """A unique, unguessable invoice number short enough for card payments (21 characters)."""
+    return f"INV-{timezone.now():%Y%m%d}-{secrets.token_hex(4).upper()}"
+
+
+def create_order(
+    *,
+    line_items: Sequence[payloads.LineItemData],
+    invoice_number: str | None = None,
+    currency: str = "IDR",
+    **fields: Any,
+) -> Order:
+    """Create an ``Order`` and its line items from a cart; the amount is their total.
+
+    ``fields`` are other ``Order`` fields such as ``customer_name`` or ``customer_email``.
+    Raises :class:`DokuValidationError` for an empty cart or impossible prices.
+    """
+    errors = []
+    if not line_items:
+        errors.append("order.line_items must be filled")
+    for index, item in enumerate(line_items):
+        if not isinstance(item.price, int) or item.price < 0:
+            errors.append(f"order.line_items[{index}].price must be a whole number of rupiah")
+        if not isinstance(item.quantity, int) or item.quantity < 1:
+            errors.append(f"order.line_items[{index}].quantity must be at least 1")
+    amount = sum(item.price * item.quantity for item in line_items) if not errors else 0
+    if not errors and not 0 < amount <= payloads.MAX_AMOUNT:
+        errors.append("order.amount must greater than 0 and have at most 12 digits")
+    if errors:
+        raise DokuValidationError(errors)
+
+    def create() -> Order:
+        order = Order.objects.create(
+            invoice_number=invoice_number or new_invoice_number(), amount=amount, currency=currency, **fields
+        )
+        LineItem.objects.bulk_create(
+            LineItem(
+                order=order,
+                item_id=item.id or "",
+                name=item.name,
+                price=item.price,
+                quantity=item.quantity,
+                sku=item.sku or "",
+                category=item.category or "",
+                url=item.url or "",
+                image_url=item.image_url or "",
+                item_type=item.type or "",
+            )
+            for item in line_items
+        )
+        return order
+
+    return atomic_with_retry(create)
+
+
+def lock_payable(order: Order) -> Order:
+    """The order's row, locked until the transaction ends; paid, cancelled or refunded is refused."""
+    locked = locked_rows(Order.objects).get(pk=order.pk)
+    if locked.status in states.UNPAYABLE:
+        raise OrderNotPayable(
+            gettext("Order %(invoice)s is %(status)s.")
+            % {"invoice": locked.invoice_number, "status": locked.get_status_display().lower()}
+        )
+    return locked
+
+
+def withdraw_payment_links(order: Order) -> int:
+    """Mark the order's open links cancelled so they are never handed out again; returns how many.
+
+    Call it with the order's row locked. Used when an order is cancelled or its amount
+    changes. A link still being created is withdrawn too: its answer is recorded, never
+    handed out. DOKU itself is not told (it has no such call); a payment on a withdrawn
+    link still arrives and is flagged for review.
+    """
+    return order.checkout_sessions.filter(
+        status__in=(CheckoutSession.Status.OPEN, CheckoutSession.Status.CREATING)
+    ).update(status=CheckoutSession.Status.CANCELLED, updated_at=timezone.now())
+
+
+def cancel_order(order: Order, *, actor: Any = None, note: str = "") -> Order:
+    """Cancel an unpaid order and mark its open payment links cancelled.
+
+    DOKU has no call to withdraw a Checkout link, so a shopper may still pay one; such a
+    payment is recorded and the order flagged for review, never lost. Raises
+    :class:`OrderNotPayable` for a paid, cancelled or refunded order.
+    """
+
+    def cancel() -> Order:
+        locked = lock_payable(order)
+        source = OrderEvent.Source.ADMIN if actor is not None else OrderEvent.Source.SYSTEM
+        states.transition(locked, OrderStatus.CANCELLED, source=source, actor=actor, note=note)
+        withdraw_payment_links(locked)
+        return locked
+
+    locked = atomic_with_retry(cancel)
+    order.status, order.updated_at = locked.status, locked.updated_at
+    return order

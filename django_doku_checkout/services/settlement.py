@@ -1,0 +1,162 @@
+"""Settlement: what DOKU's word on a payment attempt (a notification or a status answer) does to its order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django_doku_checkout import states
+from django_doku_checkout.db import atomic_with_retry
+from django_doku_checkout.models import CheckoutSession, Notification, Order, OrderStatus
+from django_doku_checkout.services.links import current_link, newest_link
+from django_doku_checkout.services.locking import locked_rows
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    """What DOKU says happened to one payment attempt (from a notification or a status check)."""
+
+    invoice_number: str
+    transaction_status: str
+    amount: int | None
+    currency: str | None = None
+    channel: str = ""
+    order_status: str = ""
+
+
+def _whole_amount(value: object) -> int | None:
+    # The status API may answer 120000.0 or "120000"; only a whole number of rupiah counts.
+    try:
+        number = float(value) if isinstance(value, int | float | str) and not isinstance(value, bool) else None
+    except ValueError:
+        return None
+    if number is None or not number.is_integer():
+        return None
+    return int(number)
+
+
+def _section(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def storable(value: object, max_length: int | None = None) -> str:
+    """``value`` as text every database stores: PostgreSQL refuses NUL characters, and columns have a length."""
+    text = str(value).replace("\x00", "\ufffd")
+    return text[:max_length] if max_length is not None else text
+
+
+def parse_payment_result(data: object) -> PaymentResult | None:
+    """The fields this app relies on from a notification or status body; None when missing."""
+    if not isinstance(data, dict):
+        return None
+    order = _section(data, "order")
+    transaction_data = _section(data, "transaction")
+    channel = _section(data, "channel")
+    invoice = order.get("invoice_number")
+    status = transaction_data.get("status")
+    if not isinstance(invoice, str) or not invoice or not isinstance(status, str) or not status:
+        return None
+    currency = order.get("currency")
+    return PaymentResult(
+        invoice_number=storable(invoice),
+        transaction_status=storable(status.upper(), 32),
+        amount=_whole_amount(order.get("amount")),
+        currency=storable(currency) if isinstance(currency, str) else None,
+        channel=storable(channel.get("id") or "", 64),
+        order_status=storable(order.get("status") or "", 32),
+    )
+
+
+def find_session(invoice_number: str) -> CheckoutSession | None:
+    """The session DOKU means by an invoice number (each attempt has its own)."""
+    return CheckoutSession.objects.select_related("order").filter(invoice_number=invoice_number).first()
+
+
+def apply_payment_result(
+    session: CheckoutSession,
+    result: PaymentResult,
+    *,
+    source: str,
+    notification: Notification | None = None,
+) -> str:
+    """Apply DOKU's word on one attempt to its order; returns a ``Notification.Outcome`` value.
+
+    Runs in its own short transaction with the order row locked, so concurrent
+    notifications, status checks and shopper returns serialize and only one of them
+    changes the order.
+    """
+
+    def apply() -> str:
+        order = locked_rows(Order.objects).get(pk=session.order_id)
+        return apply_locked(order, current_link(pk=session.pk), result, source=source, notification=notification)
+
+    return atomic_with_retry(apply)
+
+
+def apply_locked(
+    order: Order, session: CheckoutSession, result: PaymentResult, *, source: str, notification: Notification | None
+) -> str:
+    """Apply ``result`` to a locked order and its freshly read session; the session is saved once."""
+    session.last_transaction_status = result.transaction_status
+    if result.channel:
+        session.payment_channel = result.channel
+    outcome = _settle(order, session, result, source=source, notification=notification)
+    session.save(update_fields=["status", "last_transaction_status", "payment_channel", "updated_at"])
+    return outcome
+
+
+def _settle(
+    order: Order, session: CheckoutSession, result: PaymentResult, *, source: str, notification: Notification | None
+) -> str:
+    """Decide what ``result`` means for the order: change its status, flag it, or only record it.
+
+    Changes ``session.status`` in memory; the caller saves the session.
+    """
+    outcome = Notification.Outcome
+    status = result.transaction_status
+    if status == "SUCCESS":
+        if result.amount != order.amount or (result.currency and result.currency != order.currency):
+            states.flag_for_review(
+                order,
+                f"DOKU reported SUCCESS for {result.invoice_number} with {result.currency or order.currency} "
+                f"{result.amount}, but the order is {order.currency} {order.amount}; not marked paid.",
+            )
+            return outcome.FLAGGED
+        if order.status == OrderStatus.PAID:
+            if session.status == CheckoutSession.Status.PAID:
+                return outcome.DUPLICATE
+            session.status = CheckoutSession.Status.PAID
+            states.flag_for_review(
+                order, f"Possible double payment: {result.invoice_number} paid after the order was already paid."
+            )
+            return outcome.FLAGGED
+        if not states.can_transition(order.status, OrderStatus.PAID):
+            states.flag_for_review(
+                order, f"DOKU reported SUCCESS for {result.invoice_number} but the order is {order.status}."
+            )
+            return outcome.FLAGGED
+        session.status = CheckoutSession.Status.PAID
+        states.transition(
+            order, OrderStatus.PAID, source=source, notification=notification, note=f"{result.channel} SUCCESS"
+        )
+        return outcome.PROCESSED
+
+    if status == "EXPIRED" or (status == "PENDING" and result.order_status == "ORDER_EXPIRED"):
+        if session.status == CheckoutSession.Status.OPEN:
+            session.status = CheckoutSession.Status.EXPIRED
+        # Only the newest attempt's expiry expires the order: an older link running out
+        # says nothing about a newer one the shopper may still pay.
+        newest = newest_link(order)
+        if newest == session and states.can_transition(order.status, OrderStatus.EXPIRED):
+            states.transition(order, OrderStatus.EXPIRED, source=source, notification=notification)
+            return outcome.PROCESSED
+        return outcome.IGNORED
+
+    if status == "REFUNDED" and order.status == OrderStatus.PAID:
+        states.transition(order, OrderStatus.REFUNDED, source=source, notification=notification)
+        return outcome.PROCESSED
+    # FAILED: DOKU Checkout lets the shopper retry with another channel on the same
+    # page, so a failed attempt is recorded on the session and the order stays payable.
+    # PENDING, TIMEOUT, REDIRECT and unknown statuses are recorded only.
+    return outcome.IGNORED
