@@ -228,6 +228,8 @@ def change_form_data(order: Order, **overrides: Any) -> dict[str, Any]:
         "checkout_sessions-INITIAL_FORMS": 0,
         "events-TOTAL_FORMS": 0,
         "events-INITIAL_FORMS": 0,
+        "deliveries-TOTAL_FORMS": 0,
+        "deliveries-INITIAL_FORMS": 0,
         "_save": "Save",
     }
     for index, item in enumerate(items):
