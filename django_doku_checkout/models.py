@@ -264,7 +264,9 @@ class Delivery(models.Model):
     """
 
     class Status(models.TextChoices):
-        PENDING = "pending", _("Pending")
+        #: A process is calling the receiver; it holds the delivery until ``next_attempt_at``.
+        SENDING = "sending", _("Being delivered")
+        PENDING = "pending", _("Failed, will retry")
         DELIVERED = "delivered", _("Delivered")
         FAILED = "failed", _("Failed, gave up")
 
@@ -275,8 +277,8 @@ class Delivery(models.Model):
     signal = models.CharField(_("signal"), max_length=64)
     receiver = models.CharField(_("receiver"), max_length=255, help_text=_("The receiver's dotted path."))
     arguments = models.JSONField(_("arguments"), default=dict, blank=True)
-    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.SENDING)
+    attempts = models.PositiveIntegerField(_("attempts"), default=1)
     next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now)
     last_error = models.TextField(_("last error"), blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)

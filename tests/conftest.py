@@ -193,3 +193,38 @@ def example_shop(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def paid_quietly(order) -> None:
+    """The shopper paid at the simulator; no notification has been sent yet."""
+    from django_doku_checkout.simulator.actions import settle
+    from django_doku_checkout.simulator.faults import Faults
+    from django_doku_checkout.simulator.store import STORE
+
+    session = STORE.find(CLIENT_ID, order.checkout_sessions.get().invoice_number)
+    STORE.set_faults(CLIENT_ID, Faults(drop_notifications=True))
+    settle(session, "pay", "VIRTUAL_ACCOUNT_BCA")
+    STORE.set_faults(CLIENT_ID, Faults())
+
+
+def notification_sender(live_url: str, order, status: str = "SUCCESS") -> Callable[[], int]:
+    """A callable that posts one freshly signed DOKU notification for the order's link, over HTTP."""
+    from urllib.parse import urlsplit
+
+    import requests
+
+    from django_doku_checkout.payloads import encode_body
+    from django_doku_checkout.simulator import notifier
+    from django_doku_checkout.simulator.merchants import merchants
+    from django_doku_checkout.simulator.store import STORE
+
+    session = STORE.find(CLIENT_ID, order.checkout_sessions.get().invoice_number)
+    merchant = merchants()[CLIENT_ID]
+    body = encode_body(notifier.notification_body(session, status))
+    path = urlsplit(merchant.notification_url or "").path
+
+    def send() -> int:
+        headers = {**notifier.signed_headers(merchant, path, body), "Content-Type": "application/json"}
+        return requests.post(live_url + path, data=body, headers=headers, timeout=30).status_code
+
+    return send

@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -21,14 +20,10 @@ from django.db import connections
 
 from django_doku_checkout import services
 from django_doku_checkout.models import CheckoutSession, Notification, OrderEvent, OrderStatus
-from django_doku_checkout.payloads import encode_body
 from django_doku_checkout.reconciliation import reconcile
-from django_doku_checkout.simulator import notifier
-from django_doku_checkout.simulator.actions import settle
 from django_doku_checkout.simulator.faults import Faults
-from django_doku_checkout.simulator.merchants import merchants
 from django_doku_checkout.simulator.store import STORE
-from tests.conftest import CLIENT_ID
+from tests.conftest import CLIENT_ID, notification_sender, paid_quietly
 
 pytestmark = pytest.mark.postgres
 
@@ -46,28 +41,6 @@ def at_once(*calls: Callable[[], Any]) -> list[Any]:
 
     with ThreadPoolExecutor(max_workers=len(calls)) as pool:
         return list(pool.map(run, calls))
-
-
-def paid_quietly(order) -> None:
-    """The shopper paid at DOKU; no notification has been sent yet."""
-    session = STORE.find(CLIENT_ID, order.checkout_sessions.get().invoice_number)
-    STORE.set_faults(CLIENT_ID, Faults(drop_notifications=True))
-    settle(session, "pay", "VIRTUAL_ACCOUNT_BCA")
-    STORE.set_faults(CLIENT_ID, Faults())
-
-
-def notification_sender(live_url: str, order, status: str = "SUCCESS") -> Callable[[], int]:
-    """A callable that posts one freshly signed DOKU notification for the order's link."""
-    session = STORE.find(CLIENT_ID, order.checkout_sessions.get().invoice_number)
-    merchant = merchants()[CLIENT_ID]
-    body = encode_body(notifier.notification_body(session, status))
-    path = urlsplit(merchant.notification_url or "").path
-
-    def send() -> int:
-        headers = {**notifier.signed_headers(merchant, path, body), "Content-Type": "application/json"}
-        return requests.post(live_url + path, data=body, headers=headers, timeout=30).status_code
-
-    return send
 
 
 def test_fifty_identical_notifications_pay_the_order_once(live_doku, order_factory, signal_log):

@@ -25,6 +25,7 @@ from django_doku_checkout import services, states
 from django_doku_checkout.admin import operations
 from django_doku_checkout.formatting import format_rupiah
 from django_doku_checkout.models import CheckoutSession, Delivery, LineItem, Order, OrderEvent, OrderStatus
+from django_doku_checkout.services.deliveries import failed_deliveries
 from django_doku_checkout.templatetags.doku_checkout import doku_order_status
 
 if TYPE_CHECKING:
@@ -413,9 +414,7 @@ class OrderAdmin(OrderModelAdmin):
             context["doku_can_create_links"] = self.has_create_payment_link_permission(request, obj)
             context["doku_can_change"] = self.has_change_permission(request, obj)
             context["doku_payable"] = obj.status not in states.UNPAYABLE
-            context["doku_failed_deliveries"] = (
-                obj.deliveries.filter(attempts__gt=0).exclude(status=Delivery.Status.DELIVERED).exists()
-            )
+            context["doku_failed_deliveries"] = failed_deliveries().filter(order=obj).exists()
         return super().render_change_form(request, context, add, change, form_url, obj)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q, QuerySet
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -84,9 +84,19 @@ def announce(
     They are delivered once the transaction commits, and never if it rolls back. Nothing is
     written for a signal nobody listens to.
     """
-    lease_ends = timezone.now() + LEASE  # the committing process delivers them right away
+    # The committing process makes the first attempt right away: it is counted, and leased.
+    lease_ends = timezone.now() + LEASE
     rows = [
-        Delivery(order=order, event=event, signal=name, receiver=path, arguments=arguments, next_attempt_at=lease_ends)
+        Delivery(
+            order=order,
+            event=event,
+            signal=name,
+            receiver=path,
+            arguments=arguments,
+            status=Delivery.Status.SENDING,
+            attempts=1,
+            next_attempt_at=lease_ends,
+        )
         for name, arguments in announcements
         for path, _receiver in connected_receivers(SIGNALS[name])
     ]
@@ -122,7 +132,7 @@ def _attempt(delivery: Delivery, order: Order) -> bool:
             delivery.receiver,
             delivery.signal,
             order.invoice_number,
-            delivery.attempts + 1,
+            delivery.attempts,
         )
         _record_failure(delivery, order, traceback.format_exc())
         return False
@@ -130,10 +140,9 @@ def _attempt(delivery: Delivery, order: Order) -> bool:
 
 
 def _record_failure(delivery: Delivery, order: Order, error: str) -> None:
-    attempts = delivery.attempts + 1
+    attempts = delivery.attempts  # counted when the attempt was claimed
     gave_up = attempts >= get_config().delivery_max_attempts
     Delivery.objects.filter(pk=delivery.pk).update(
-        attempts=attempts,
         status=Delivery.Status.FAILED if gave_up else Delivery.Status.PENDING,
         next_attempt_at=timezone.now() + _backoff(attempts),
         last_error=error[-ERROR_CHARS:],
@@ -175,26 +184,48 @@ class DeliverySummary:
 
 
 def _claim(delivery: Delivery, *, now: Any, force: bool) -> bool:
-    """Take one delivery for this process, or leave it to the one that already has it."""
-    rows = Delivery.objects.filter(pk=delivery.pk, attempts=delivery.attempts).exclude(status=Delivery.Status.DELIVERED)
-    if not force:
-        rows = rows.filter(next_attempt_at__lte=now)
-    return bool(rows.update(next_attempt_at=now + LEASE))
+    """Take one delivery for this process and count the attempt, unless another process has it.
+
+    A delivery being sent is left alone until its lease ends (the process sending it may have
+    died). The attempt count is the claim's token: of two processes that read the same
+    count, only one moves it on.
+    """
+    abandoned = Q(status=Delivery.Status.SENDING, next_attempt_at__lte=now)
+    waiting = (
+        Q(status=Delivery.Status.PENDING) if force else Q(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
+    )
+    if force:
+        waiting |= Q(status=Delivery.Status.FAILED)
+    claimed = (
+        Delivery.objects.filter(pk=delivery.pk, attempts=delivery.attempts)
+        .filter(waiting | abandoned)
+        .update(status=Delivery.Status.SENDING, attempts=F("attempts") + 1, next_attempt_at=now + LEASE)
+    )
+    if claimed:
+        delivery.attempts += 1
+    return bool(claimed)
+
+
+def failed_deliveries() -> QuerySet[Delivery]:
+    """Deliveries whose receiver raised and has not succeeded since (given-up ones included)."""
+    return Delivery.objects.filter(status__in=(Delivery.Status.PENDING, Delivery.Status.FAILED))
 
 
 def deliver_due(*, retry_all: bool = False, orders: Iterable[Order] = (), limit: int | None = None) -> DeliverySummary:
     """Call the receivers whose deliveries are due; returns what was delivered and what failed again.
 
-    ``retry_all`` also retries, at once, every delivery that failed before (given-up ones
-    included), whatever its backoff. ``orders`` limits the run to those orders. Safe on several
-    machines at once: each delivery is claimed before its receiver is called.
+    Due are the failed deliveries whose backoff has passed, and those whose process died
+    while sending them. ``retry_all`` also retries, at once, every delivery that failed
+    before (given-up ones included), whatever its backoff. ``orders`` limits the run to those
+    orders. Safe on several machines at once: each delivery is claimed before its receiver
+    is called.
     """
     now = timezone.now()
-    undelivered = Delivery.objects.exclude(status=Delivery.Status.DELIVERED)
+    due = Delivery.objects.filter(
+        status__in=(Delivery.Status.PENDING, Delivery.Status.SENDING), next_attempt_at__lte=now
+    )
     if retry_all:
-        due = undelivered.filter(Q(attempts__gt=0) | Q(next_attempt_at__lte=now))
-    else:
-        due = undelivered.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
+        due = due | failed_deliveries()
     order_ids = [order.pk for order in orders]
     if order_ids:
         due = due.filter(order_id__in=order_ids)

@@ -1,0 +1,231 @@
+"""Signal deliveries the way production runs them: autocommit, a live server, receivers that fail.
+
+Every change records one delivery per receiver in its own transaction; each receiver is
+called on its own after the commit, and one that raised is retried until it succeeds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import requests
+from django.core.management import call_command
+from django.db import connections, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from django_doku_checkout import services, signals, states
+from django_doku_checkout.models import Delivery, Order, OrderStatus
+from tests.conftest import notification_sender, paid_quietly
+
+#: What the shop's receivers did, in order: (receiver, invoice number, detail).
+calls: list[tuple[str, str, str]] = []
+#: How many more times each receiver raises before it works.
+failures: dict[str, int] = {}
+
+
+def crm_sync(sender, order, new_status, **kwargs):
+    """A shop's CRM hook on every status change: the CRM is sometimes down."""
+    if failures.get("crm_sync", 0) > 0:
+        failures["crm_sync"] -= 1
+        raise ConnectionError("CRM is down")
+    calls.append(("crm_sync", order.invoice_number, new_status))
+
+
+def ship(sender, order, delivery, **kwargs):
+    """A shop's fulfilment: must run once per paid order, whatever the CRM does."""
+    if failures.get("ship", 0) > 0:
+        failures["ship"] -= 1
+        raise TimeoutError("warehouse API timed out")
+    calls.append(("ship", order.invoice_number, str(delivery.pk)))
+
+
+@pytest.fixture
+def receivers() -> Iterator[None]:
+    calls.clear()
+    failures.clear()
+    signals.order_status_changed.connect(crm_sync, weak=False)
+    signals.payment_succeeded.connect(ship, weak=False)
+    yield
+    signals.order_status_changed.disconnect(crm_sync)
+    signals.payment_succeeded.disconnect(ship)
+
+
+def calls_of(name: str) -> list[tuple[str, str, str]]:
+    return [call for call in calls if call[0] == name]
+
+
+def test_a_receiver_failing_once_loses_no_fulfilment(live_doku, order_factory, receivers, signal_log):
+    order = order_factory()
+    services.create_payment_link(order)
+    paid_quietly(order)
+    failures["crm_sync"] = 1
+    send = notification_sender(live_doku, order)
+
+    # The CRM hook raised, yet DOKU is answered 200 and the shop ships: the payment is committed.
+    assert send() == 200
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAID
+    assert len(calls_of("ship")) == 1
+    assert ("payment_succeeded", order.invoice_number, "") in signal_log
+    failed = Delivery.objects.get(order=order, receiver="tests.test_deliveries.crm_sync", event__new_status="paid")
+    assert (failed.status, failed.attempts) == (Delivery.Status.PENDING, 1)
+    assert "CRM is down" in failed.last_error
+    assert timezone.now() + timedelta(seconds=50) < failed.next_attempt_at < timezone.now() + timedelta(seconds=70)
+
+    # DOKU's retry is a duplicate and calls nobody again; the app retries the CRM itself.
+    assert send() == 200
+    call_command("doku_checkout_deliver", verbosity=0)  # its backoff has not passed yet
+    assert calls_of("crm_sync") == [("crm_sync", order.invoice_number, "pending")]
+    call_command("doku_checkout_deliver", "--all", verbosity=0)
+    assert calls_of("crm_sync")[-1] == ("crm_sync", order.invoice_number, "paid")
+    call_command("doku_checkout_deliver", "--all", verbosity=0)
+
+    # In the end every receiver ran exactly once for the payment.
+    assert len(calls_of("ship")) == 1
+    assert calls_of("crm_sync").count(("crm_sync", order.invoice_number, "paid")) == 1
+    assert set(Delivery.objects.filter(order=order).values_list("status", flat=True)) == {Delivery.Status.DELIVERED}
+
+
+def test_a_failing_receiver_never_turns_the_return_page_into_a_500(live_doku, order_factory, receivers):
+    order = order_factory()
+    services.create_payment_link(order)
+    paid_quietly(order)  # the notification is lost: the return page asks DOKU's Status API
+    failures["crm_sync"] = 1
+    failures["ship"] = 1
+
+    page = requests.get(live_doku + reverse("doku_checkout:return", args=[order.public_id]), timeout=30)
+
+    assert page.status_code == 200
+    assert "Paid" in page.text
+    assert Delivery.objects.filter(order=order, attempts=1, status=Delivery.Status.PENDING).count() == 2
+    assert services.deliver_due(retry_all=True).failed == []
+    assert len(calls_of("ship")) == 1
+
+
+def test_a_failing_receiver_never_fails_a_status_check(live_doku, order_factory, receivers):
+    order = order_factory()
+    services.create_payment_link(order)
+    paid_quietly(order)
+    failures["ship"] = 1
+
+    check = services.check_status(order)
+
+    assert (check.transaction_status, check.order.status) == ("SUCCESS", OrderStatus.PAID)
+    assert Delivery.objects.get(order=order, receiver="tests.test_deliveries.ship").attempts == 1
+
+
+def test_retries_back_off_then_give_up_and_flag_the_order(
+    transactional_db, order_factory, receivers, doku_settings, signal_log
+):
+    doku_settings(DELIVERY_MAX_ATTEMPTS=3, DELIVERY_BACKOFF=60)
+    order = order_factory()
+    failures["crm_sync"] = 100
+    services.cancel_order(order)  # autocommit: delivered (and failed) as the change commits
+    delivery = Delivery.objects.get(order=order, receiver="tests.test_deliveries.crm_sync")
+
+    def make_due() -> None:
+        Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+
+    waits = []
+    for _ in range(2):
+        delivery.refresh_from_db()
+        waits.append(round((delivery.next_attempt_at - timezone.now()).total_seconds()))
+        assert services.deliver_due().failed == []  # not due yet: nobody is called
+        make_due()
+        assert len(services.deliver_due().failed) == 1
+    delivery.refresh_from_db()
+
+    assert waits[0] in range(55, 61) and waits[1] in range(115, 121)  # 60 s, then doubled
+    assert (delivery.status, delivery.attempts) == (Delivery.Status.FAILED, 3)
+    order.refresh_from_db()
+    assert order.needs_review
+    assert "tests.test_deliveries.crm_sync of order_status_changed failed 3 times" in order.review_reason
+    assert ("payment_needs_review", order.invoice_number, order.review_reason) in signal_log
+
+    make_due()
+    assert services.deliver_due().failed == []  # given up: only --all or the admin tries again
+    failures["crm_sync"] = 0
+    assert [d.pk for d in services.deliver_due(retry_all=True).delivered] == [delivery.pk]
+    assert calls == [("crm_sync", order.invoice_number, OrderStatus.CANCELLED)]
+
+
+def test_a_rolled_back_change_announces_nothing(transactional_db, order_factory, receivers):
+    order = order_factory()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        locked = services.locked_rows(Order.objects).get(pk=order.pk)
+        states.transition(locked, OrderStatus.CANCELLED, source="system")
+        raise RuntimeError("the shop's view failed after the change")
+    assert calls == []
+    assert not Delivery.objects.exists()
+
+
+def test_a_receiver_that_is_gone_fails_visibly(transactional_db, order_factory, receivers):
+    order = order_factory()
+    failures["crm_sync"] = 1
+    services.cancel_order(order)
+    signals.order_status_changed.disconnect(crm_sync)  # the shop removed it in a deploy
+    summary = services.deliver_due(retry_all=True)
+    assert len(summary.failed) == 1
+    assert "No receiver tests.test_deliveries.crm_sync is connected" in Delivery.objects.get().last_error
+
+
+def test_staff_see_failed_deliveries_and_retry_them(transactional_db, order_factory, receivers, admin_client):
+    paid, quiet = order_factory(), order_factory()
+    failures["crm_sync"] = 1
+    services.cancel_order(paid)
+    services.cancel_order(quiet)  # its receiver worked
+
+    changelist = reverse("admin:django_doku_checkout_order_changelist")
+    listed = admin_client.get(changelist, {"delivery": "failed"})
+    assert [order.pk for order in listed.context["cl"].result_list] == [paid.pk]
+    page = admin_client.get(reverse("admin:django_doku_checkout_order_change", args=[paid.pk]))
+    assert "CRM is down" in page.content.decode()
+    assert "retry-deliveries" in page.content.decode()
+
+    report = admin_client.post(changelist, {"action": "retry_deliveries", "_selected_action": [paid.pk, quiet.pk]})
+
+    outcomes = {result.order.pk: result.outcome for result in report.context["results"]}
+    assert outcomes == {paid.pk: "delivered", quiet.pk: "unchanged"}
+    assert calls_of("crm_sync") == [
+        ("crm_sync", quiet.invoice_number, OrderStatus.CANCELLED),
+        ("crm_sync", paid.invoice_number, OrderStatus.CANCELLED),
+    ]
+
+
+@pytest.mark.postgres
+def test_two_delivery_runs_at_once_call_a_receiver_once(transactional_db, order_factory, receivers):
+    order = order_factory()
+    failures["crm_sync"] = 1
+    services.cancel_order(order)
+    started = threading.Event()
+
+    def slow_crm(sender, order, new_status, **kwargs):
+        started.set()
+        time.sleep(0.5)  # the other run looks meanwhile
+        calls.append(("crm_sync", order.invoice_number, new_status))
+
+    slow_crm.__qualname__ = crm_sync.__qualname__  # the same receiver, now slow
+    signals.order_status_changed.disconnect(crm_sync)
+    signals.order_status_changed.connect(slow_crm, weak=False)
+    results: list[services.DeliverySummary] = []
+
+    def run() -> None:
+        try:
+            results.append(services.deliver_due(retry_all=True))
+        finally:
+            connections.close_all()
+
+    first = threading.Thread(target=run)
+    first.start()
+    started.wait(5)
+    run()
+    first.join()
+    signals.order_status_changed.disconnect(slow_crm)
+
+    assert calls_of("crm_sync") == [("crm_sync", order.invoice_number, OrderStatus.CANCELLED)]
+    assert sorted(len(summary.delivered) for summary in results) == [0, 1]
