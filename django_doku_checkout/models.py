@@ -147,6 +147,9 @@ class CheckoutSession(models.Model):
     last_transaction_status = models.CharField(_("last DOKU transaction status"), max_length=32, blank=True)
     error_message = models.TextField(_("error"), blank=True)
     request_body = models.JSONField(_("request body"), default=dict, blank=True)
+    #: The exact body of a claim being sent, so that a resend after a crash is the same request
+    #: (a JSON column need not keep the keys' order); cleared once DOKU's answer is recorded.
+    request_payload = models.TextField(_("request being sent"), blank=True, editable=False)
     response_body = models.JSONField(_("response body"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)

@@ -62,6 +62,11 @@ def test_setting_of_wrong_type_is_e001(settings):
         ({"STATUS_CHECK_INTERVAL": -5}, "E019", "from 0 to 3600"),
         ({"CARD_PAGE_THEME": {"background_colour": "#FFF"}}, "E020", "'background_colour'"),
         ({"CARD_PAGE_THEME": {"font_color": "red"}}, "E020", "hex colours"),
+        ({"DEADLINE": 30}, "E021", "from 1 to 29, not 30"),
+        ({"DEADLINE": "25"}, "E021", "not '25'"),
+        ({"DELIVERY_MAX_ATTEMPTS": 0}, "E022", "from 1 to 100"),
+        ({"DELIVERY_BACKOFF": 0.5}, "E023", "not 0.5"),
+        ({"TIMEOUT": (5, 30)}, "W004", "one attempt 5 + 30 seconds, more than DOKU_CHECKOUT['DEADLINE'] (25)"),
     ],
 )
 def test_each_error_names_key_expectation_and_value(settings, changes, check_id, fragment):

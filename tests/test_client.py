@@ -4,6 +4,7 @@ import json
 import logging
 import socket
 import threading
+import time
 
 import pytest
 import requests
@@ -142,6 +143,20 @@ def test_timeout_then_409_replay_succeeds(doku_api):
     response = DokuClient().create_checkout_payment(BODY)
     assert response.replayed
     assert doku_api.calls[0].request.headers["Request-Id"] == doku_api.calls[1].request.headers["Request-Id"]
+
+
+def test_one_call_ends_by_the_deadline_whatever_the_retries(doku_settings):
+    # A real listener that accepts and never answers: DOKU hanging, as seen from the shop.
+    doku_settings(TIMEOUT=(1, 1), MAX_RETRIES=10, RETRY_BACKOFF=0.2, DEADLINE=2)
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        doku_settings(API_BASE_URL=f"http://127.0.0.1:{silent.getsockname()[1]}")
+        started = time.monotonic()
+        with pytest.raises(DokuTransportError, match=r"timed out after 2 attempt\(s\) in 2 s") as raised:
+            DokuClient().get_status("INV-1")
+        took = time.monotonic() - started
+    # Without the deadline: 11 attempts of a 1 s read timeout and their pauses, about 22 s.
+    assert 1.9 < took < 2.6
+    assert isinstance(raised.value.__cause__, requests.Timeout)
 
 
 def test_connection_refused_is_a_transport_error():

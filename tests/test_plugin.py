@@ -50,3 +50,43 @@ def test_faults_reach_the_app(doku_simulator, order_factory, client):
     response = client.post(reverse("doku_checkout:pay", args=[order.public_id]))
     assert response.status_code == 502
     assert b"Try again" in response.content
+
+
+#: What the shop's receivers below did: (receiver, invoice number).
+shop_calls: list[tuple[str, str]] = []
+
+
+def send_receipt(sender, order, **kwargs):
+    shop_calls.append(("send_receipt", order.invoice_number))
+
+
+def ship_order(sender, order, **kwargs):
+    shop_calls.append(("ship_order", order.invoice_number))
+
+
+def test_a_shop_makes_its_receiver_fail_once_and_sees_it_retried(doku_simulator, order_factory):
+    from django_doku_checkout.signals import payment_succeeded
+    from django_doku_checkout.testing import ReceiverFailure
+
+    shop_calls.clear()
+    payment_succeeded.connect(send_receipt, weak=False)
+    payment_succeeded.connect(ship_order, weak=False)
+    try:
+        order = order_factory()
+        with doku_simulator.failing_receiver(send_receipt, times=1):
+            assert doku_simulator.pay(order) == 200
+        assert shop_calls == [("ship_order", order.invoice_number)]  # the other receiver ran
+        failed = order.deliveries.get(receiver=f"{__name__}.send_receipt")
+        assert ReceiverFailure.__name__ in failed.last_error
+
+        assert [delivery.pk for delivery in doku_simulator.deliver().delivered] == [failed.pk]
+        assert doku_simulator.deliver().delivered == []  # delivered once, never again
+        assert shop_calls == [("ship_order", order.invoice_number), ("send_receipt", order.invoice_number)]
+    finally:
+        payment_succeeded.disconnect(send_receipt)
+        payment_succeeded.disconnect(ship_order)
+
+
+def test_failing_receiver_names_a_receiver_that_is_not_connected(doku_simulator):
+    with pytest.raises(LookupError, match="not connected"), doku_simulator.failing_receiver(send_receipt):
+        pass

@@ -17,6 +17,7 @@ DOKU answers 409 with its original response when it had already created the link
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -231,7 +232,7 @@ def _take_over(link: CheckoutSession) -> _Claim:
     """Renew a stale claim (its order locked) so this process sends its request again."""
     CheckoutSession.objects.filter(pk=link.pk).update(updated_at=timezone.now())
     session = CheckoutSession.objects.get(pk=link.pk)
-    return _Claim(session, dict(session.request_body), own=False)
+    return _Claim(session, json.loads(session.request_payload), own=False)
 
 
 def _claim(order: Order, *, kind: str, build: BodyBuilder, ttl: timedelta) -> _Step:
@@ -242,6 +243,7 @@ def _claim(order: Order, *, kind: str, build: BodyBuilder, ttl: timedelta) -> _S
     if kind == CheckoutSession.Kind.CHECKOUT:
         live = live_session(locked, links)
         if live is not None:
+            order.status, order.updated_at = locked.status, locked.updated_at  # the caller's copy learns
             return live
     stale_before = timezone.now() - ttl
     for link in links:
@@ -256,6 +258,7 @@ def _claim(order: Order, *, kind: str, build: BodyBuilder, ttl: timedelta) -> _S
         invoice_number=invoice_number,
         request_id=str(uuid4()),
         request_body=redact(body),
+        request_payload=payloads.encode_body(body).decode(),
     )
     return _Claim(session, body, own=True)
 
@@ -302,6 +305,7 @@ def _record(claim: _Claim, response: DokuResponse | None, failure: DokuError | N
     """Store DOKU's answer on the claimed row, with its order locked; the order becomes pending."""
     locked = locked_rows(Order.objects).get(pk=claim.session.order_id)
     session = CheckoutSession.objects.get(pk=claim.session.pk)
+    session.request_payload = ""
     if session.status not in (CheckoutSession.Status.CREATING, CheckoutSession.Status.CANCELLED):
         return _Recorded(locked, session)  # another process already recorded this claim's answer
     if response is not None:

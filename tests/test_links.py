@@ -1,0 +1,148 @@
+"""Payment links are claimed, sent and recorded in short transactions: no lock is held while DOKU is asked."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from django_doku_checkout import services
+from django_doku_checkout.client import DokuClient
+from django_doku_checkout.models import CheckoutSession, Order, OrderStatus
+from django_doku_checkout.reconciliation import reconcile
+from django_doku_checkout.services import links
+from django_doku_checkout.simulator.store import STORE
+from tests.conftest import SANDBOX, checkout_success
+
+
+@pytest.fixture
+def doku_asked_in(doku_api) -> list[bool]:
+    """Answers DOKU's calls and records, for each, whether a database transaction was open."""
+    seen: list[bool] = []
+
+    def answer(body: dict) -> Callable:
+        def callback(request):
+            seen.append(transaction.get_connection().in_atomic_block)
+            return 200, {}, json.dumps(body)
+
+        return callback
+
+    link = {**checkout_success(), "credit_card_payment_page": {"url": "https://sandbox.doku.com/cc/1"}}
+    doku_api.add_callback("POST", SANDBOX + "/checkout/v1/payment", callback=answer(checkout_success()))
+    doku_api.add_callback("POST", SANDBOX + "/credit-card/v1/payment-page", callback=answer(link))
+    status = {"order": {"invoice_number": "INV-00000", "amount": 1}, "transaction": {"status": "PENDING"}}
+
+    def status_callback(request):
+        seen.append(transaction.get_connection().in_atomic_block)
+        invoice = request.path_url.rsplit("/", 1)[-1]
+        return 200, {}, json.dumps({**status, "order": {"invoice_number": invoice, "amount": 1}})
+
+    doku_api.add_callback("GET", re.compile(SANDBOX + "/orders/v1/status/.+"), callback=status_callback)
+    return seen
+
+
+def complete_order(order_factory) -> Order:
+    return order_factory(customer_id="C-1", customer_address="Jl. Sudirman 1", customer_country="ID")
+
+
+def test_no_transaction_is_open_while_doku_is_asked(transactional_db, order_factory, doku_asked_in, admin_client):
+    linked, card, checked, staff = (complete_order(order_factory) for _ in range(4))
+    services.create_payment_link(linked)
+    services.create_card_payment_page(card)
+    services.create_payment_link(checked)
+    services.check_status(checked)
+    Order.objects.filter(pk=checked.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+    reconcile(min_age=timedelta(minutes=5))
+    changelist = reverse("admin:django_doku_checkout_order_changelist")
+    admin_client.post(changelist, {"action": "create_payment_links", "_selected_action": [staff.pk]})
+    for operation in ("card-page", "check-status"):
+        admin_client.post(reverse("admin:django_doku_checkout_order_operation", args=[staff.pk, operation]))
+
+    assert len(doku_asked_in) == 8  # 3 links, 2 card pages, 3 status checks (one from reconciliation)
+    assert not any(doku_asked_in)
+
+
+def test_a_claim_left_by_a_process_that_died_after_doku_answered_is_replayed(order_factory, doku_simulator):
+    order = order_factory()
+    # A process claimed the link, DOKU created it, and the process died before recording it.
+    with transaction.atomic():
+        claim = links._claim(
+            order, kind="checkout", build=lambda o, n: links._checkout_body(o, n, None), ttl=links.claim_ttl()
+        )
+    assert isinstance(claim, links._Claim)
+    first = DokuClient().create_checkout_payment(claim.body, request_id=claim.session.request_id)
+    CheckoutSession.objects.filter(pk=claim.session.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
+
+    session = services.create_payment_link(order)
+
+    # The same Request-Id went again: DOKU answered 409 with the link it had created.
+    assert session.pk == claim.session.pk
+    assert session.status == CheckoutSession.Status.OPEN
+    assert session.payment_url == first.data["response"]["payment"]["url"]
+    assert order.checkout_sessions.count() == 1
+    assert order.status == OrderStatus.PENDING
+    assert len(STORE.sessions) == 1
+
+
+def test_a_fresh_claim_is_left_to_its_process(order_factory, doku_simulator, monkeypatch):
+    order = order_factory()
+    with transaction.atomic():
+        claim = links._claim(
+            order, kind="checkout", build=lambda o, n: links._checkout_body(o, n, None), ttl=links.claim_ttl()
+        )
+    waits = []
+
+    def meanwhile(seconds: float) -> None:
+        # While this request waits, the process holding the claim records DOKU's answer.
+        waits.append(seconds)
+        links._complete(claim, client=None, actor=None)
+
+    monkeypatch.setattr(links.time, "sleep", meanwhile)
+    session = services.create_payment_link(order)
+
+    assert waits == [links.CLAIM_POLL_INTERVAL]
+    assert session.pk == claim.session.pk
+    assert order.checkout_sessions.count() == 1
+    assert len(STORE.sessions) == 1
+
+
+def test_reconciliation_settles_a_claim_whose_process_died_before_asking(order_factory, doku_simulator):
+    order = order_factory()
+    with transaction.atomic():
+        claim = links._claim(
+            order, kind="checkout", build=lambda o, n: links._checkout_body(o, n, None), ttl=links.claim_ttl()
+        )
+    CheckoutSession.objects.filter(pk=claim.session.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
+
+    summary = reconcile()
+
+    assert summary.claims_settled == 1
+    claim.session.refresh_from_db()
+    assert claim.session.status == CheckoutSession.Status.OPEN
+    assert claim.session.payment_url.startswith("http://testserver/doku-simulator/pay/")
+    assert STORE.find("SIMULATOR-CLIENT", claim.session.invoice_number) is not None
+    assert reconcile().claims_settled == 0
+
+
+def test_cancelling_while_doku_is_asked_withdraws_the_new_link(order_factory, doku_simulator):
+    order = order_factory()
+    with transaction.atomic():
+        claim = links._claim(
+            order, kind="checkout", build=lambda o, n: links._checkout_body(o, n, None), ttl=links.claim_ttl()
+        )
+    services.cancel_order(order)  # staff cancel while the shopper's link is being created
+
+    recorded = links._complete(claim, client=None, actor=None)
+
+    assert recorded.withdrawn
+    claim.session.refresh_from_db()
+    assert claim.session.status == CheckoutSession.Status.CANCELLED
+    assert claim.session.payment_url  # DOKU's answer is kept, never handed out
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CANCELLED
