@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -173,13 +174,9 @@ def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[s
     )
 
 
-@pytest.fixture
-def example_shop(tmp_path):
-    port = free_port()
-    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3", "SITE_URL": f"http://127.0.0.1:{port}"}
-    assert run_manage("migrate", "--noinput", env=env).returncode == 0
-    seeded = run_manage("seed_demo", env=env)
-    assert "demo products and 3 phone orders ready" in seeded.stdout
+@contextlib.contextmanager
+def serve_example_shop(port: int, env: dict[str, str]) -> Iterator[str]:
+    """The example shop under ``manage.py runserver`` on 127.0.0.1:``port``, until the block ends."""
     server = subprocess.Popen(  # noqa: S603
         [sys.executable, str(MANAGE), "runserver", f"127.0.0.1:{port}", "--noreload"],
         env={**BASE_ENV, **env},
@@ -193,6 +190,17 @@ def example_shop(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.fixture
+def example_shop(tmp_path):
+    port = free_port()
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3", "SITE_URL": f"http://127.0.0.1:{port}"}
+    assert run_manage("migrate", "--noinput", env=env).returncode == 0
+    seeded = run_manage("seed_demo", env=env)
+    assert "demo products and 3 phone orders ready" in seeded.stdout
+    with serve_example_shop(port, env) as base:
+        yield base
 
 
 def paid_quietly(order) -> None:
