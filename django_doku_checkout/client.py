@@ -46,6 +46,8 @@ class DokuResponse:
     data: dict[str, Any]
     request_id: str
     replayed: bool = False
+    #: The body's bytes as DOKU sent them, for readers that must see numbers as written.
+    content: bytes = b""
 
 
 def error_messages(data: object, fallback: str = "") -> list[str]:
@@ -179,7 +181,9 @@ class DokuClient:
             data = None
         ok = response.ok or response.status_code == 409
         if ok and isinstance(data, dict):
-            return DokuResponse(response.status_code, data, request_id, replayed=response.status_code == 409)
+            return DokuResponse(
+                response.status_code, data, request_id, replayed=response.status_code == 409, content=response.content
+            )
         fallback = "DOKU's answer was not a JSON object" if ok else response.text or response.reason or ""
         raise DokuAPIError(
             status_code=response.status_code,

@@ -192,7 +192,13 @@ class Notification(models.Model):
     path = models.CharField(_("path"), max_length=2000, blank=True)
     remote_addr = models.GenericIPAddressField(_("remote address"), null=True, blank=True)
     headers = models.JSONField(_("headers"), default=dict, blank=True)
-    body = models.TextField(_("body"), blank=True)
+    body = models.TextField(
+        _("body"),
+        blank=True,
+        help_text=_("As received when the signature verified; only the first 2 KiB of a rejected request."),
+    )
+    body_length = models.PositiveIntegerField(_("body length"), default=0, help_text=_("In bytes, as received."))
+    body_sha256 = models.CharField(_("body SHA-256"), max_length=64, blank=True)
     signature_valid = models.BooleanField(_("signature valid"), null=True)
     invoice_number = models.CharField(_("invoice number"), max_length=64, blank=True, db_index=True)
     transaction_status = models.CharField(_("transaction status"), max_length=32, blank=True)

@@ -156,14 +156,16 @@ def test_cancelling_while_doku_is_asked_withdraws_the_new_link(order_factory, do
     assert order.status == OrderStatus.CANCELLED
 
 
-def test_shopper_views_ask_doku_outside_atomic_requests(transactional_db, order_factory, doku_asked_in, client):
+def test_views_ask_doku_outside_atomic_requests(
+    transactional_db, order_factory, doku_asked_in, client, admin_client, monkeypatch
+):
     # A shop with ATOMIC_REQUESTS wraps every view in a transaction, unless the view opts out.
-    connection = transaction.get_connection()
-    connection.settings_dict["ATOMIC_REQUESTS"] = True
-    try:
-        order = order_factory()
-        assert client.post(reverse("doku_checkout:pay", args=[order.public_id])).status_code == 302
-        assert client.get(reverse("doku_checkout:return", args=[order.public_id])).status_code == 200
-    finally:
-        connection.settings_dict["ATOMIC_REQUESTS"] = False
-    assert doku_asked_in == [False, False]
+    monkeypatch.setitem(transaction.get_connection().settings_dict, "ATOMIC_REQUESTS", True)
+    order, staff = order_factory(), complete_order(order_factory)
+    assert client.post(reverse("doku_checkout:pay", args=[order.public_id])).status_code == 302
+    assert client.get(reverse("doku_checkout:return", args=[order.public_id])).status_code == 200
+    changelist = reverse("admin:django_doku_checkout_order_changelist")
+    admin_client.post(changelist, {"action": "create_payment_links", "_selected_action": [staff.pk]})
+    admin_client.post(reverse("admin:django_doku_checkout_order_operation", args=[staff.pk, "card-page"]))
+
+    assert doku_asked_in == [False, False, False, False]

@@ -7,6 +7,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.db.models.signals import pre_save
 from django.template import Context, Template
 from django.test import Client
@@ -329,8 +330,9 @@ def test_template_tags(order_factory, rf, doku_simulator):
     assert paid == ""
 
 
-def test_notification_ignores_atomic_requests(linked_order, settings):
-    settings.DATABASES["default"]["ATOMIC_REQUESTS"] = True
+def test_notification_ignores_atomic_requests(linked_order, monkeypatch):
+    # The connection's own dict, restored afterwards (the settings fixture restores only top-level names).
+    monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
     order, session = linked_order
     assert signed_post(notification_body(session.invoice_number)).status_code == 200
 

@@ -14,7 +14,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from django_doku_checkout import services
+from django_doku_checkout import payloads, services
 from django_doku_checkout.exceptions import DokuError
 from django_doku_checkout.models import Notification
 from django_doku_checkout.redaction import mask_card_numbers, redact
@@ -26,9 +26,10 @@ else:  # the admin classes are not subscriptable at run time
 
 
 def pretty_json(value: object) -> SafeString:
-    """``value`` indented in a <pre>, with secrets and card numbers removed once more."""
+    """``value`` indented in a <pre>, with secrets and card numbers removed for the reader."""
     return format_html(
-        '<pre class="doku-json">{}</pre>', mask_card_numbers(json.dumps(redact(value), indent=2, ensure_ascii=False))
+        '<pre class="doku-json">{}</pre>',
+        mask_card_numbers(json.dumps(redact(value), indent=2, ensure_ascii=False, default=str)),
     )
 
 
@@ -85,10 +86,11 @@ class NotificationAdmin(NotificationModelAdmin):
 
     @admin.display(description=gettext_lazy("body"))
     def body_display(self, notification: Notification) -> SafeString:
-        try:
-            return pretty_json(json.loads(notification.body))
-        except ValueError:
-            return format_html('<pre class="doku-json">{}</pre>', notification.body)
+        # The stored body is the evidence, kept as received; only what is shown is masked.
+        data = payloads.loads(notification.body.encode())
+        if data is None:  # not JSON, or nested too deeply to print: shown as text
+            return format_html('<pre class="doku-json">{}</pre>', mask_card_numbers(notification.body))
+        return pretty_json(data)
 
     @admin.action(permissions=["reprocess"], description=gettext_lazy("Reprocess failed notifications"))
     def reprocess(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:

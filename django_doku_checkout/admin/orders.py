@@ -266,6 +266,10 @@ class OrderAdmin(OrderModelAdmin):
             _("expires %(moment)s") % {"moment": _local(expires_at)} if expires_at else _("no expiry"),
         )
 
+    @transaction.non_atomic_requests  # its actions call DOKU: no request-wide transaction may hold them
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        return super().changelist_view(request, extra_context)
+
     # --- the form ------------------------------------------------------------------------------
 
     def get_readonly_fields(self, request: HttpRequest, obj: Order | None = None) -> tuple[str, ...]:

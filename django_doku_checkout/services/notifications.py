@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
-import json
 import logging
 import traceback
 from collections.abc import Mapping
@@ -12,12 +12,12 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from django_doku_checkout import signatures
+from django_doku_checkout import payloads, signatures
 from django_doku_checkout.conf import DokuCheckoutSettings, get_config
 from django_doku_checkout.db import atomic_with_retry
 from django_doku_checkout.exceptions import DokuError, DokuSignatureError
 from django_doku_checkout.models import Notification, Order, OrderEvent
-from django_doku_checkout.redaction import mask_card_numbers, redact
+from django_doku_checkout.redaction import redact
 from django_doku_checkout.services.links import current_link
 from django_doku_checkout.services.locking import locked_rows
 from django_doku_checkout.services.settlement import (
@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 #: How far in the future a notification's Request-Timestamp may be (clocks drift).
 CLOCK_SKEW = timedelta(minutes=5)
+#: How much of a rejected request's body is kept: enough to see what it was, too little to fill a disk.
+REJECTED_BODY_BYTES = 2048
 
 #: The request headers kept on a stored notification (the signature is kept, redacted).
 STORED_HEADERS = (
@@ -61,17 +63,26 @@ def _first_line(text: str) -> str:
 
 
 def store_notification(
-    *, body: bytes, headers: Mapping[str, str], path: str, remote_addr: str | None, max_bytes: int
+    *, body: bytes, headers: Mapping[str, str], path: str, remote_addr: str | None, verified: bool | None
 ) -> Notification:
-    """Save the raw request at once, in its own transaction, before anything can fail."""
-    text = storable(body[:max_bytes].decode("utf-8", errors="replace"))
+    """Save the request in its own transaction, before it is applied.
+
+    A verified notification is the evidence of a payment: its body is kept as received
+    (card numbers are masked only where a person reads it). An unverified request is kept
+    in a bounded form, so that nobody can fill the database: its headers, the first
+    :data:`REJECTED_BODY_BYTES` of its body, and the whole body's length and SHA-256.
+    """
+    kept = body if verified else body[:REJECTED_BODY_BYTES]
     return Notification.objects.create(
         request_id=storable(headers.get("Request-Id", ""), 128),
         client_id=storable(headers.get("Client-Id", ""), 128),
         path=storable(path, 2000),
         remote_addr=remote_addr,
         headers=redact({key: storable(headers[key], 1000) for key in STORED_HEADERS if key in headers}),
-        body=mask_card_numbers(text),
+        body=storable(kept.decode("utf-8", errors="replace")),
+        body_length=len(body),
+        body_sha256=hashlib.sha256(body).hexdigest(),
+        signature_valid=verified,
     )
 
 
@@ -145,24 +156,26 @@ def handle_notification(
     stored ``Notification`` records the outcome, or the traceback, either way.
     """
     config = get_config()
-    notification = store_notification(
-        body=body, headers=headers, path=path, remote_addr=remote_addr, max_bytes=config.notification_max_bytes
-    )
     outcome = Notification.Outcome
+
+    def rejected(status_code: int, detail: str, *, verified: bool | None) -> NotificationResponse:
+        notification = store_notification(
+            body=body, headers=headers, path=path, remote_addr=remote_addr, verified=verified
+        )
+        logger.warning("Rejected DOKU notification %s: %s", notification.pk, detail)
+        return _finish(notification, status_code, outcome.REJECTED, detail)
+
+    # Verify first: it is pure and cannot fail, and what does not verify is stored bounded.
     if len(body) > config.notification_max_bytes:
-        notification.signature_valid = None
-        return _finish(notification, 413, outcome.REJECTED, f"Body over {config.notification_max_bytes} bytes.")
+        return rejected(413, f"Body over {config.notification_max_bytes} bytes.", verified=None)
     try:
         verify_notification(body=body, headers=headers, path=path, config=config)
     except DokuSignatureError as err:
-        notification.signature_valid = False
-        logger.warning("Rejected DOKU notification %s: %s", notification.pk, err)
-        return _finish(notification, 401, outcome.REJECTED, str(err))
-    notification.signature_valid = True
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return _finish(notification, 400, outcome.REJECTED, "Body is not valid JSON.")
+        return rejected(401, str(err), verified=False)
+    notification = store_notification(body=body, headers=headers, path=path, remote_addr=remote_addr, verified=True)
+    data = payloads.loads(body)
+    if data is None:
+        return _finish(notification, 400, outcome.REJECTED, "Body is not JSON (or is nested too deeply).")
     result = parse_payment_result(data)
     if result is None:
         return _finish(
@@ -220,7 +233,7 @@ def reprocess_notification(notification: Notification) -> NotificationResponse:
     """
     if not notification.signature_valid:
         raise DokuError("Only notifications whose signature verified can be reprocessed.")
-    result = parse_payment_result(json.loads(notification.body))
+    result = parse_payment_result(payloads.loads(notification.body.encode()))
     if result is None:
         return _finish(notification, 400, Notification.Outcome.REJECTED, "Body has no order.invoice_number.")
     return _apply_notification(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django_doku_checkout import states
@@ -24,15 +26,27 @@ class PaymentResult:
     order_status: str = ""
 
 
+#: A string amount DOKU sends: ASCII digits, with an optional fraction of zeros ("120000.00").
+_AMOUNT_TEXT = re.compile(r"[0-9]{1,15}(?:\.0+)?")
+
+
 def _whole_amount(value: object) -> int | None:
-    # The status API may answer 120000.0 or "120000"; only a whole number of rupiah counts.
-    try:
-        number = float(value) if isinstance(value, int | float | str) and not isinstance(value, bool) else None
-    except ValueError:
+    """Whole rupiah from exactly the forms DOKU sends: 120000, 120000.0 or "120000"/"120000.00".
+
+    Anything else is None, and a SUCCESS without a readable amount is flagged, never paid:
+    ``"85000.000000000001"``, ``8.5e4``, ``"85_000"``, ``" 85000 "`` or non-ASCII digits.
+    """
+    if isinstance(value, bool):
         return None
-    if number is None or not number.is_integer():
-        return None
-    return int(number)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, Decimal):  # payloads.loads reads JSON numbers with a point or exponent so
+        value = str(value)  # the literal's own form: '8.5E+4' is refused below
+    elif isinstance(value, float):
+        return int(value) if value.is_integer() and 0 <= value < 1e15 else None
+    if isinstance(value, str) and _AMOUNT_TEXT.fullmatch(value):
+        return int(value.split(".")[0])
+    return None
 
 
 def _section(data: dict[str, Any], key: str) -> dict[str, Any]:
@@ -60,9 +74,11 @@ def parse_payment_result(data: object) -> PaymentResult | None:
     currency = order.get("currency")
     return PaymentResult(
         invoice_number=storable(invoice),
-        transaction_status=storable(status.upper(), 32),
+        # Exactly as DOKU spells it: "ſuccess".upper() would be "SUCCESS".
+        transaction_status=storable(status, 32),
         amount=_whole_amount(order.get("amount")),
-        currency=storable(currency) if isinstance(currency, str) else None,
+        # Absent is None; anything present that is not a string can never match the order's.
+        currency=None if currency is None else storable(currency if isinstance(currency, str) else repr(currency), 16),
         channel=storable(channel.get("id") or "", 64),
         order_status=storable(order.get("status") or "", 32),
     )
@@ -116,7 +132,9 @@ def _settle(
     outcome = Notification.Outcome
     status = result.transaction_status
     if status == "SUCCESS":
-        if result.amount != order.amount or (result.currency and result.currency != order.currency):
+        # DOKU may leave the currency out for rupiah; an order in another currency must be confirmed.
+        currency_ok = result.currency == order.currency or (result.currency is None and order.currency == "IDR")
+        if result.amount != order.amount or not currency_ok:
             states.flag_for_review(
                 order,
                 f"DOKU reported SUCCESS for {result.invoice_number} with {result.currency or order.currency} "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django_doku_checkout import payloads
 from django_doku_checkout.client import DokuClient
 from django_doku_checkout.exceptions import DokuAPIError
 from django_doku_checkout.models import CheckoutSession, Notification, Order, OrderEvent
@@ -17,7 +18,7 @@ def fetch_status(session: CheckoutSession, *, client: DokuClient | None = None) 
     Call it with no transaction open: it waits for DOKU.
     """
     response = (client or DokuClient()).get_status(session.invoice_number)
-    result = parse_payment_result(response.data)
+    result = parse_payment_result(payloads.loads(response.content) if response.content else response.data)
     if result is None or result.invoice_number != session.invoice_number:
         raise DokuAPIError(
             status_code=response.status_code,
