@@ -45,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "PREVIOUS_SECRET_KEYS": (),
     "CONFIRM_WITH_STATUS_API": False,
     "STATUS_CHECK_INTERVAL": 10,
+    "STATUS_CHECK_DEADLINE": 3,
     "CARD_PAGE_THEME": {},
     "DELIVERY_MAX_ATTEMPTS": 10,
     "DELIVERY_BACKOFF": 60,
@@ -90,6 +91,7 @@ class DokuCheckoutSettings:
     previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
     confirm_with_status_api: bool = False
     status_check_interval: int = 10
+    status_check_deadline: float = 3.0
     card_page_theme: Mapping[str, str] = field(default_factory=dict)
     delivery_max_attempts: int = 10
     delivery_backoff: int = 60
@@ -319,6 +321,19 @@ def find_problems(raw: object, *, debug: bool) -> list[Problem]:
                 "Keep connect + read timeouts under DEADLINE, e.g. 'TIMEOUT': (5, 15) with 'DEADLINE': 25.",
             )
         )
+    check_deadline = raw.get("STATUS_CHECK_DEADLINE", DEFAULTS["STATUS_CHECK_DEADLINE"])
+    if (
+        isinstance(check_deadline, bool)
+        or not isinstance(check_deadline, int | float)
+        or not 0.5 <= check_deadline <= 10
+    ):
+        error(
+            "E024",
+            "STATUS_CHECK_DEADLINE",
+            "a number of seconds from 0.5 to 10",
+            check_deadline,
+            "How long the return page waits for DOKU's Status API. The default is 3.",
+        )
     for check_id, key, low, high in (
         ("E022", "DELIVERY_MAX_ATTEMPTS", 1, 100),
         ("E023", "DELIVERY_BACKOFF", 1, 86400),
@@ -400,6 +415,7 @@ def get_config() -> DokuCheckoutSettings:
         previous_secret_keys=tuple(values["PREVIOUS_SECRET_KEYS"]),
         confirm_with_status_api=values["CONFIRM_WITH_STATUS_API"],
         status_check_interval=values["STATUS_CHECK_INTERVAL"],
+        status_check_deadline=float(values["STATUS_CHECK_DEADLINE"]),
         card_page_theme=dict(values["CARD_PAGE_THEME"]),
         deadline=float(values["DEADLINE"]),
         delivery_max_attempts=values["DELIVERY_MAX_ATTEMPTS"],

@@ -93,7 +93,11 @@ def flag_for_review(order: Order, reason: str, *, announce_it: bool = True) -> N
     """Flag a row-locked ``order`` for staff to look at, and announce ``payment_needs_review``.
 
     The reason is added to the order's ``review_reason``, inside the caller's transaction.
+    The same reason again (DOKU repeating a wrong-amount notification) changes nothing and
+    is not announced again.
     """
+    if order.needs_review and reason in order.review_reason.splitlines():
+        return
     order.needs_review = True
     order.review_reason = f"{order.review_reason}\n{reason}".strip()
     order.save(update_fields=["needs_review", "review_reason", "updated_at"])

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 from uuid import UUID
 
 from django.contrib.auth.decorators import login_not_required
@@ -19,20 +19,15 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from django_doku_checkout import services, states
+from django_doku_checkout.client import DokuClient
 from django_doku_checkout.conf import get_config
 from django_doku_checkout.exceptions import DokuAPIError, DokuError, DokuTransportError, DokuValidationError
 from django_doku_checkout.models import Order, OrderStatus
+from django_doku_checkout.services import payment_url_allowed
+
+__all__ = ["CallbackView", "notification", "pay", "payment_url_allowed"]
 
 logger = logging.getLogger(__name__)
-
-
-def payment_url_allowed(url: str) -> bool:
-    """Only DOKU's own hosts, or the configured API host (the simulator), may receive shoppers."""
-    parts = urlsplit(url)
-    api = urlsplit(get_config().api_base_url)
-    if parts.scheme == "https" and (parts.hostname or "").endswith(".doku.com"):
-        return True
-    return parts.scheme == api.scheme and parts.netloc == api.netloc
 
 
 def _pay_error(request: HttpRequest, order: Order, status: int, message: str) -> HttpResponse:
@@ -43,9 +38,18 @@ def _pay_error(request: HttpRequest, order: Order, status: int, message: str) ->
 @require_http_methods(["GET", "POST"])
 @transaction.non_atomic_requests  # DOKU is asked here: no request-wide transaction may stay open meanwhile
 def pay(request: HttpRequest, public_id: UUID) -> HttpResponse:
-    """Send the shopper to DOKU's payment page, reusing the order's live link."""
+    """Send the shopper to DOKU's payment page, reusing the order's live link.
+
+    Only a POST (the pay button) creates a link: a GET, as a chat app's link preview makes,
+    goes to the order's live link if it has one, or to the order's page with its pay button.
+    """
     order = get_object_or_404(Order, public_id=public_id)
     if order.status in states.UNPAYABLE:
+        return redirect("doku_checkout:result", public_id=order.public_id)
+    if request.method != "POST":
+        live = services.live_session(order)
+        if live is not None and payment_url_allowed(live.payment_url):
+            return HttpResponseRedirect(live.payment_url)
         return redirect("doku_checkout:result", public_id=order.public_id)
     try:
         session = services.create_payment_link(order, request=request)
@@ -65,13 +69,30 @@ def pay(request: HttpRequest, public_id: UUID) -> HttpResponse:
     return HttpResponseRedirect(session.payment_url)
 
 
+def _status_check_client() -> DokuClient:
+    """A client with the return page's short budget: one attempt, ``STATUS_CHECK_DEADLINE`` seconds at most."""
+    config = get_config()
+    budget = config.status_check_deadline
+    return DokuClient(
+        dataclasses.replace(
+            config,
+            connect_timeout=min(config.connect_timeout, budget),
+            read_timeout=min(config.read_timeout, budget),
+            max_retries=0,
+            deadline=budget,
+        )
+    )
+
+
 @method_decorator(login_not_required, name="dispatch")
 @method_decorator(transaction.non_atomic_requests, name="dispatch")  # may ask DOKU's Status API
 class CallbackView(View):
     """Where DOKU sends the shopper back. Shows the order's real status from the database.
 
     Query parameters are never trusted. A pending order is checked against DOKU's
-    Status API, at most once per ``STATUS_CHECK_INTERVAL`` seconds per order.
+    Status API, at most once per ``STATUS_CHECK_INTERVAL`` seconds per order (the throttle
+    lives in Django's cache: with several processes, use a shared cache), and for at most
+    ``STATUS_CHECK_DEADLINE`` seconds: a slow DOKU must not hold the shop's workers.
     """
 
     outcome = "return"
@@ -84,7 +105,7 @@ class CallbackView(View):
         order = get_object_or_404(Order, public_id=public_id)
         if order.status == OrderStatus.PENDING and self._status_check_due(order):
             try:
-                order = services.check_status(order).order
+                order = services.check_status(order, client=_status_check_client()).order
             except DokuError as err:
                 logger.warning("Status check for order %s failed: %s", order.invoice_number, err)
         context: dict[str, Any] = {"order": order, "outcome": self.outcome}

@@ -236,3 +236,19 @@ def notification_sender(live_url: str, order, status: str = "SUCCESS") -> Callab
         return requests.post(live_url + path, data=body, headers=headers, timeout=30).status_code
 
     return send
+
+
+def press_pay(shopper, base_url: str, public_id: object, *, timeout: float = 10):
+    """What a shopper's browser does: open the order's page and press its pay button (a POST with CSRF)."""
+    import re
+
+    page = shopper.get(f"{base_url}/doku/result/{public_id}/", timeout=timeout)
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    action = re.search(r'<form[^>]+action="(/doku/pay/[^"]+)"', page.text).group(1)
+    return shopper.post(
+        base_url + action,
+        data={"csrfmiddlewaretoken": csrf},
+        headers={"Referer": page.url},
+        allow_redirects=False,
+        timeout=timeout,
+    )

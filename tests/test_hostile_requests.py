@@ -142,3 +142,104 @@ def test_an_order_in_another_currency_needs_doku_to_name_it(live_doku, order_fac
     order.refresh_from_db()
     assert (order.status == OrderStatus.PAID) is paid
     assert order.needs_review is not paid
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil.example\\@pay.doku.com/x",
+        "https://evil.example@pay.doku.com/x",
+        "https://user:pass@checkout.doku.com/x",
+        "https://checkout.doku.com:8443/x",
+        "https://checkout.doku.com/x\r\nLocation: https://evil.example",
+        "https://checkout.doku.com\\.evil.example/x",
+        "http://testserver:81/doku-simulator/pay/abc/",
+    ],
+)
+def test_payment_urls_are_parsed_strictly(doku_simulator, url):
+    assert not services.payment_url_allowed(url)
+
+
+def test_a_get_of_the_pay_url_never_creates_a_link(live_doku, order_factory):
+    order = order_factory()
+    pay_url = live_doku + reverse("doku_checkout:pay", args=[order.public_id])
+
+    preview = requests.get(pay_url, allow_redirects=False, timeout=10)  # a chat app's link preview
+
+    assert preview.headers["Location"] == reverse("doku_checkout:result", args=[order.public_id])
+    assert not order.checkout_sessions.exists()
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CREATED
+    # Once the shopper pressed Pay, a GET goes to the live link.
+    session = services.create_payment_link(order)
+    assert requests.get(pay_url, allow_redirects=False, timeout=10).headers["Location"] == session.payment_url
+
+
+def test_a_forged_host_header_cannot_steer_the_shopper(live_doku, order_factory, doku_settings):
+    from tests.conftest import press_pay
+
+    doku_settings(SITE_URL="https://toko.example.id")
+    order = order_factory()
+    shopper = requests.Session()
+    shopper.headers["Host"] = "evil.example"  # ALLOWED_HOSTS = ["*"], as many shops have it
+    assert press_pay(shopper, live_doku, order.public_id).status_code == 302
+    sent = order.checkout_sessions.get().request_body["order"]
+    assert sent["callback_url"] == f"https://toko.example.id/doku/return/{order.public_id}/"
+
+
+def test_invoice_numbers_of_attempts_never_collide(live_doku, order_factory, admin_client):
+    first = order_factory(invoice_number="SO-7")
+    services.create_payment_link(first)
+    first.checkout_sessions.update(status="expired")  # the shopper needs a second attempt
+    other = order_factory(invoice_number="SO-7-2")  # another order took the number it would use
+    services.create_payment_link(other)
+    third = order_factory()
+
+    changelist = reverse("admin:django_doku_checkout_order_changelist")
+    report = admin_client.post(changelist, {"action": "create_payment_links", "_selected_action": [first.pk, third.pk]})
+
+    assert {r.order.pk: r.outcome for r in report.context["results"]} == {first.pk: "created", third.pk: "created"}
+    assert sorted(first.checkout_sessions.values_list("invoice_number", flat=True)) == ["SO-7", "SO-7-3"]
+
+
+def test_the_same_wrong_amount_three_times_flags_once(live_doku, order_factory, signal_log):
+    order = order_factory()
+    session = services.create_payment_link(order)
+    for _ in range(3):
+        assert post(live_doku, encode_body(payment(session.invoice_number, amount=1))).status_code == 200
+    order.refresh_from_db()
+    assert len(order.review_reason.splitlines()) == 1
+    assert [entry for entry in signal_log if entry[0] == "payment_needs_review"] == [
+        ("payment_needs_review", order.invoice_number, order.review_reason)
+    ]
+
+
+def test_a_hanging_doku_holds_the_return_page_for_its_short_budget_only(order_factory, doku_settings, client):
+    import socket
+    import time
+
+    order = order_factory(status=OrderStatus.PENDING)
+    order.checkout_sessions.create(invoice_number=order.invoice_number, request_id="r-1", status="open")
+    with socket.create_server(("127.0.0.1", 0)) as hanging:  # accepts, never answers
+        doku_settings(API_BASE_URL=f"http://127.0.0.1:{hanging.getsockname()[1]}", STATUS_CHECK_DEADLINE=1)
+        started = time.monotonic()
+        page = client.get(reverse("doku_checkout:return", args=[order.public_id]))
+        took = time.monotonic() - started
+    assert page.status_code == 200
+    assert took < 2  # the default TIMEOUT and MAX_RETRIES would hold it 25 s
+
+
+def test_the_admin_never_offers_a_link_of_an_order_that_cannot_be_paid(order_factory, doku_simulator, admin_client):
+    order = order_factory(customer_id="C-1", customer_address="Jl. Sudirman 1", customer_country="ID")
+    leftover = services.create_payment_link(order)
+    services.create_card_payment_page(order)
+    doku_simulator.pay(order, method="CREDIT_CARD")  # paid by card: the Checkout link is still open at DOKU
+    order.refresh_from_db()
+    leftover.refresh_from_db()
+    assert (order.status, leftover.status) == (OrderStatus.PAID, "open")
+
+    page = admin_client.get(reverse("admin:django_doku_checkout_order_change", args=[order.pk])).content.decode()
+    listed = admin_client.get(reverse("admin:django_doku_checkout_order_changelist")).content.decode()
+
+    assert 'id="doku-open-link"' not in page and 'id="doku-copy-link"' not in page
+    assert "data-doku-copy" not in page and "data-doku-copy" not in listed

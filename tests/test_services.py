@@ -67,12 +67,19 @@ def test_create_payment_link_sends_order_and_stores_session(order_factory, doku_
     ]
 
 
-def test_callback_urls_come_from_the_request_when_given(order_factory, doku_api):
-    order = order_factory()
+def test_callback_urls_come_from_the_request_only_without_site_url(order_factory, doku_api, doku_settings):
     doku_api.post(CHECKOUT_URL, json=checkout_success())
+    request = RequestFactory().post("/", HTTP_HOST="evil.example", secure=True)
+    steered = order_factory()
+    services.create_payment_link(steered, request=request)
+    # With SITE_URL set, a forged Host header cannot choose where DOKU sends the shopper.
+    assert sent_body(doku_api)["order"]["callback_url"] == f"https://shop.example.com/doku/return/{steered.public_id}/"
+
+    doku_settings(SITE_URL=None)
     request = RequestFactory().post("/", HTTP_HOST="toko.example.id", secure=True)
+    order = order_factory()
     services.create_payment_link(order, request=request)
-    assert sent_body(doku_api)["order"]["callback_url"] == f"https://toko.example.id/doku/return/{order.public_id}/"
+    assert sent_body(doku_api, 1)["order"]["callback_url"] == f"https://toko.example.id/doku/return/{order.public_id}/"
 
 
 def test_without_request_or_site_url_the_error_names_the_setting(order_factory, doku_api, doku_settings):

@@ -15,7 +15,7 @@ from django_doku_checkout.models import Notification, OrderStatus
 from django_doku_checkout.payloads import encode_body
 from django_doku_checkout.simulator.faults import Faults
 from django_doku_checkout.simulator.store import STORE
-from tests.conftest import CLIENT_ID, SECRET
+from tests.conftest import CLIENT_ID, SECRET, press_pay
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -117,7 +117,7 @@ def test_same_request_id_and_body_is_replayed_with_409(live_doku):
 def test_pay_journey_over_http(live_doku, order_factory, signal_log):
     order = order_factory(payment_method_types=["VIRTUAL_ACCOUNT_BCA", "QRIS"])
     shopper = requests.Session()
-    pay = shopper.get(f"{live_doku}/doku/pay/{order.public_id}/", allow_redirects=False, timeout=5)
+    pay = press_pay(shopper, live_doku, order.public_id)
     assert pay.status_code == 302
     page = shopper.get(pay.headers["Location"], timeout=5)
     assert order.invoice_number in page.text and "240000" in page.text

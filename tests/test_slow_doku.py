@@ -24,7 +24,7 @@ import requests
 
 from django_doku_checkout import signatures
 from django_doku_checkout.payloads import encode_body
-from tests.conftest import free_port, on_postgresql, run_manage, serve_example_shop
+from tests.conftest import free_port, on_postgresql, press_pay, run_manage, serve_example_shop
 
 WIB = timezone(timedelta(hours=7))
 SHOP_CLIENT_ID = "MCH-SLOW-DOKU"
@@ -158,15 +158,14 @@ def notification_during_a_slow_call(database_url: str, doku: SlowDoku, tmp_path)
     assert run_manage("seed_demo", env=env).returncode == 0
     orders = demo_orders(env)
     order = orders["DEMO-PHONE-1"]
-    pay_url = f"/doku/pay/{order['public_id']}/"
     with serve_example_shop(port, env) as shop:
-        first = requests.get(shop + pay_url, allow_redirects=False, timeout=10)
+        first = press_pay(requests.Session(), shop, order["public_id"])
         assert first.headers["Location"] == f"{doku.base_url}/pay/DEMO-PHONE-1"
 
         doku.slow.set()
         shopper: dict[str, requests.Response] = {}
         clicking = threading.Thread(
-            target=lambda: shopper.update(response=requests.get(shop + pay_url, allow_redirects=False, timeout=40))
+            target=lambda: shopper.update(response=press_pay(requests.Session(), shop, order["public_id"], timeout=40))
         )
         clicking.start()
         assert doku.holding.wait(10), "the shop never asked DOKU for the second link"

@@ -6,6 +6,7 @@ and the next one is still tried. The work itself is in :mod:`django_doku_checkou
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,8 @@ from django.utils.translation import gettext_lazy
 from django_doku_checkout import services
 from django_doku_checkout.exceptions import DokuAPIError, DokuError, DokuValidationError
 from django_doku_checkout.models import CheckoutSession, Order
+
+logger = logging.getLogger(__name__)
 
 OUTCOME_LABELS = {
     "created": gettext_lazy("Link created"),
@@ -94,10 +97,19 @@ def _each(orders: Iterable[Order], handle: Callable[[Order], OrderResult]) -> li
             results.append(OrderResult(order, "skipped", str(err)))
         except DokuError as err:
             results.append(OrderResult(order, "failed", _failure_text(err)))
+        except Exception:  # a bug or a database error on one order must not hide the others' results
+            logger.exception("Admin operation failed for order %s", order.invoice_number)
+            results.append(
+                OrderResult(
+                    order, "failed", _("Unexpected error; it is in the server's log. The other orders went on.")
+                )
+            )
     return results
 
 
 def _link_result(order: Order, session: CheckoutSession, started: datetime) -> OrderResult:
+    if not services.payment_url_allowed(session.payment_url):
+        return OrderResult(order, "failed", _("DOKU answered with a link to an unexpected host; it is not shown."))
     created = session.created_at >= started
     message = (
         _("New %(kind)s link created.") % {"kind": session.get_kind_display()}

@@ -50,10 +50,16 @@ MEDIA_CSS = {"all": ("django_doku_checkout/admin.css",)}
 MEDIA_JS = ("django_doku_checkout/copy_link.js",)
 
 
-def payment_link_html(url: str) -> SafeString | str:
-    """A payment URL that opens in a new tab, with a button that copies it for the customer."""
+def payment_link_html(url: str, *, payable: bool = True) -> SafeString | str:
+    """A payment URL that opens in a new tab, with a button that copies it for the customer.
+
+    Only a link that may be followed (:func:`services.payment_url_allowed`) of an order that
+    can still be paid is offered; any other is shown as text, or not at all.
+    """
     if not url:
         return "-"
+    if not payable or not services.payment_url_allowed(url):
+        return url if services.payment_url_allowed(url) else _("(a link to another host, not shown)")
     return format_html(
         '<a href="{}" target="_blank" rel="noopener noreferrer" class="doku-payment-url">{}</a> '
         '<button type="button" class="button doku-copy" data-doku-copy="{}">{}</button>',
@@ -124,7 +130,8 @@ class CheckoutSessionInline(ReadOnlyInline):
 
     @admin.display(description=gettext_lazy("payment URL"))
     def link(self, session: CheckoutSession) -> SafeString | str:
-        return payment_link_html(session.payment_url)
+        payable = session.status == CheckoutSession.Status.OPEN and session.order.status not in states.UNPAYABLE
+        return payment_link_html(session.payment_url, payable=payable)
 
     @admin.display(description=gettext_lazy("outcome"))
     def outcome(self, session: CheckoutSession) -> str:
@@ -255,13 +262,13 @@ class OrderAdmin(OrderModelAdmin):
     @admin.display(description=gettext_lazy("latest payment link"))
     def latest_link(self, order: Order) -> SafeString | str:
         url = getattr(order, "newest_link_url", None)
-        if not url:
+        if not url or order.status in states.UNPAYABLE:
             return "-"
         expires_at = getattr(order, "newest_link_expires_at", None)
         status = CheckoutSession.Status(order.newest_link_status).label  # type: ignore[attr-defined]
         return format_html(
             "{}<br><small>{} · {}</small>",
-            payment_link_html(url),
+            payment_link_html(url, payable=order.newest_link_status == CheckoutSession.Status.OPEN),  # type: ignore[attr-defined]
             status,
             _("expires %(moment)s") % {"moment": _local(expires_at)} if expires_at else _("no expiry"),
         )
@@ -414,7 +421,9 @@ class OrderAdmin(OrderModelAdmin):
         obj: Order | None = None,
     ) -> HttpResponse:
         if obj is not None:
-            context["doku_live_link"] = services.live_session(obj)
+            live = services.live_session(obj) if obj.status not in states.UNPAYABLE else None
+            # Never offer a paid or cancelled order's leftover link, nor one to a foreign host.
+            context["doku_live_link"] = live if live and services.payment_url_allowed(live.payment_url) else None
             context["doku_can_create_links"] = self.has_create_payment_link_permission(request, obj)
             context["doku_can_change"] = self.has_change_permission(request, obj)
             context["doku_payable"] = obj.status not in states.UNPAYABLE

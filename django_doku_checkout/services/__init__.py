@@ -26,6 +26,7 @@ from django_doku_checkout.services.links import (
     create_payment_link,
     live_session,
     newest_link,
+    payment_url_allowed,
     resolve_stale_claims,
 )
 from django_doku_checkout.services.locking import locked_rows
@@ -78,6 +79,7 @@ __all__ = [
     "new_invoice_number",
     "newest_link",
     "parse_payment_result",
+    "payment_url_allowed",
     "reprocess_notification",
     "resolve_stale_claims",
     "storable",

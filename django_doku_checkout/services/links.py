@@ -24,8 +24,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import uuid4
 
+from django.db import IntegrityError
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -65,14 +67,17 @@ def claim_ttl(config: DokuCheckoutSettings | None = None) -> timedelta:
 
 
 def _absolute_url(path: str, request: HttpRequest | None) -> str:
+    # SITE_URL first: with a permissive ALLOWED_HOSTS, the request's Host header would
+    # choose where DOKU sends the shopper after paying.
+    site_url = get_config().site_url
+    if site_url:
+        return site_url + path
     if request is not None:
         return request.build_absolute_uri(path)
-    site_url = get_config().site_url
-    if not site_url:
-        raise DokuConfigurationError(
-            "DOKU_CHECKOUT['SITE_URL'] must be set to build callback URLs outside a request, "
-            "e.g. 'https://shop.example.com'."
-        )
+    raise DokuConfigurationError(
+        "DOKU_CHECKOUT['SITE_URL'] must be set to build callback URLs outside a request, "
+        "e.g. 'https://shop.example.com'."
+    )
     return site_url + path
 
 
@@ -169,13 +174,50 @@ def _card_page_body(
     return body
 
 
+def _taken(invoice_number: str, order: Order) -> bool:
+    """Whether another attempt, or another order, already uses ``invoice_number`` at DOKU."""
+    return (
+        CheckoutSession.objects.filter(invoice_number=invoice_number).exists()
+        or Order.objects.filter(invoice_number=invoice_number).exclude(pk=order.pk).exists()
+    )
+
+
 def _next_invoice_number(order: Order, *, attempts: int) -> str:
-    # DOKU's handling of a reused invoice number is undocumented, so every attempt after
-    # the first gets its own: INV-1, INV-1-2, INV-1-3 ...
-    return order.invoice_number if attempts == 0 else f"{order.invoice_number}-{attempts + 1}"
+    """The invoice number of the order's next attempt: its own first, then the first free suffix.
+
+    DOKU's handling of a reused invoice number is undocumented, so every attempt gets its
+    own: INV-1, INV-1-2, INV-1-3 ... skipping any another order already uses (an order
+    ``SO-1-2`` next to ``SO-1``).
+    """
+    number = attempts + 1
+    candidate = order.invoice_number if attempts == 0 else f"{order.invoice_number}-{number}"
+    while _taken(candidate, order):
+        number += 1
+        candidate = f"{order.invoice_number}-{number}"
+    return candidate
 
 
 # --- reading links -----------------------------------------------------------------------------------
+
+
+def payment_url_allowed(url: str) -> bool:
+    """Whether ``url`` may be shown to or followed by anyone: DOKU's own https hosts or the configured API origin.
+
+    Parsed strictly, so no browser reads it differently: no user info (``https://evil@pay.doku.com``
+    means nothing good), no backslash or control character, no other port.
+    """
+    if not isinstance(url, str) or any(char in url for char in "\\\r\n\t ") or "@" in url.split("?")[0]:
+        return False
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return False
+    host = parts.hostname or ""
+    if parts.scheme == "https" and (host == "doku.com" or host.endswith(".doku.com")) and port in (None, 443):
+        return True
+    api = urlsplit(get_config().api_base_url)
+    return bool(host) and (parts.scheme, parts.netloc) == (api.scheme, api.netloc)
 
 
 def newest_link(order: Order) -> CheckoutSession | None:
@@ -350,7 +392,10 @@ def _obtain_link(
 ) -> CheckoutSession:
     ttl = claim_ttl()
     while True:
-        step = atomic_with_retry(lambda: _claim(order, kind=kind, build=build, ttl=ttl))
+        try:
+            step = atomic_with_retry(lambda: _claim(order, kind=kind, build=build, ttl=ttl))
+        except IntegrityError:
+            continue  # another order's attempt took the invoice number just now: choose again
         if step is None:
             # Another request is asking DOKU for this order's link: wait for its answer. Its
             # claim turns stale after ``ttl``, and then this request takes it over.
