@@ -48,6 +48,8 @@ DEFAULTS: dict[str, Any] = {
     "STATUS_CHECK_DEADLINE": 3,
     "CARD_PAGE_THEME": {},
     "DELIVERY_MAX_ATTEMPTS": 10,
+    "KEEP_REJECTED_NOTIFICATIONS_DAYS": 30,
+    "KEEP_PERSONAL_DATA_DAYS": 1095,
     "DELIVERY_BACKOFF": 60,
 }
 
@@ -94,6 +96,8 @@ class DokuCheckoutSettings:
     status_check_deadline: float = 3.0
     card_page_theme: Mapping[str, str] = field(default_factory=dict)
     delivery_max_attempts: int = 10
+    keep_rejected_notifications_days: int = 30
+    keep_personal_data_days: int = 1095
     delivery_backoff: int = 60
 
     @property
@@ -337,6 +341,8 @@ def find_problems(raw: object, *, debug: bool) -> list[Problem]:
     for check_id, key, low, high in (
         ("E022", "DELIVERY_MAX_ATTEMPTS", 1, 100),
         ("E023", "DELIVERY_BACKOFF", 1, 86400),
+        ("E025", "KEEP_REJECTED_NOTIFICATIONS_DAYS", 1, 3650),
+        ("E026", "KEEP_PERSONAL_DATA_DAYS", 30, 36500),
     ):
         number = raw.get(key, DEFAULTS[key])
         if not _is_int(number, low, high):
@@ -419,5 +425,7 @@ def get_config() -> DokuCheckoutSettings:
         card_page_theme=dict(values["CARD_PAGE_THEME"]),
         deadline=float(values["DEADLINE"]),
         delivery_max_attempts=values["DELIVERY_MAX_ATTEMPTS"],
+        keep_rejected_notifications_days=values["KEEP_REJECTED_NOTIFICATIONS_DAYS"],
+        keep_personal_data_days=values["KEEP_PERSONAL_DATA_DAYS"],
         delivery_backoff=values["DELIVERY_BACKOFF"],
     )

@@ -57,6 +57,13 @@ class Order(models.Model):
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    anonymised_at = models.DateTimeField(
+        _("personal data removed at"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("When doku_checkout_prune removed the customer's personal data; the amounts stay for the books."),
+    )
     status_check_claimed_until = models.DateTimeField(
         _("status check claimed until"),
         null=True,
