@@ -99,3 +99,16 @@ def test_example_admin_turns_phone_orders_into_payment_links(example_shop):
     links = re.findall(r'class="doku-payment-url">([^<]+)</a>', report.text)
     assert len(links) == 3 and all(link.startswith(example_shop + "/doku-simulator/pay/") for link in links)
     assert report.text.count("doku-result-created") == 3
+
+
+def test_example_cart_answers_bad_quantities_with_400_and_keeps_working(example_shop):
+    shopper = requests.Session()
+    home = shopper.get(example_shop + "/", timeout=5)
+    shopper.post(example_shop + "/cart/add/1/", data={"csrfmiddlewaretoken": csrf(home.text)}, timeout=5)
+    token = csrf(shopper.get(example_shop + "/cart/", timeout=5).text)
+
+    for name, value in [("qty-1", "²"), ("qty-abc", "3"), ("qty-1", "-1"), ("qty-1", "1.5"), ("qty-1", "٣")]:
+        bad = shopper.post(example_shop + "/cart/", data={"csrfmiddlewaretoken": token, name: value}, timeout=5)
+        assert bad.status_code == 400, (name, value)
+        assert shopper.get(example_shop + "/cart/", timeout=5).status_code == 200
+        assert shopper.get(example_shop + "/checkout/", timeout=5).status_code == 200

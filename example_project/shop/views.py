@@ -3,7 +3,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -32,11 +32,9 @@ def add_to_cart(request: HttpRequest, product_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def cart_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        cart = {
-            key.removeprefix("qty-"): max(0, min(99, int(value or 0)))
-            for key, value in request.POST.items()
-            if key.startswith("qty-") and value.isdigit()
-        }
+        cart = session_cart.parse_quantities(request.POST)
+        if cart is None:
+            return HttpResponseBadRequest("Each quantity must be a whole number from 0 to 99.")
         session_cart.save(request, cart)
         return redirect("shop:cart")
     lines = session_cart.lines(request)
