@@ -12,7 +12,8 @@ class DokuCheckoutAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django_doku_checkout.checks import check_deployment, check_settings
+        from django_doku_checkout.checks import check_deployment, check_settings, check_sqlite
 
         checks.register(check_settings, checks.Tags.security)
+        checks.register(check_sqlite, checks.Tags.database)
         checks.register(check_deployment, checks.Tags.security, deploy=True)

@@ -1,8 +1,8 @@
-"""System checks for ``DOKU_CHECKOUT``; the ids are listed in the README and never reused."""
+"""System checks for ``DOKU_CHECKOUT`` and the database; the ids are listed in the README and never reused."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -25,3 +25,51 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
 
 def check_deployment(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
     return _as_messages(find_deployment_problems(getattr(settings, "DOKU_CHECKOUT", None), debug=settings.DEBUG))
+
+
+#: Pasted into a SQLite database's settings, this makes writers queue instead of failing.
+SQLITE_OPTIONS_FIX = '"OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20}'
+
+
+def find_sqlite_problems(databases: Mapping[str, Mapping[str, Any]]) -> list[CheckMessage]:
+    """Warn about each SQLite database whose concurrent writers fail with "database is locked".
+
+    With Django's default ``BEGIN DEFERRED``, a transaction that reads and then writes
+    (as settling an order does) fails at once when another request is writing: SQLite
+    cannot make it wait without risking a deadlock. ``IMMEDIATE`` (``EXCLUSIVE`` also does)
+    takes the write lock when the transaction begins, where waiting is safe, and
+    ``timeout`` says how long to wait.
+    """
+    messages: list[CheckMessage] = []
+    for alias, database in databases.items():
+        if database.get("ENGINE") != "django.db.backends.sqlite3":
+            continue
+        options = database.get("OPTIONS") or {}
+        mode = options.get("transaction_mode")
+        missing = []
+        if not isinstance(mode, str) or mode.upper() not in {"IMMEDIATE", "EXCLUSIVE"}:
+            missing.append("OPTIONS['transaction_mode'] = 'IMMEDIATE'" + (f" (it is {mode!r})" if mode else ""))
+        if "timeout" not in options:
+            missing.append("OPTIONS['timeout']")
+        if missing:
+            messages.append(
+                CheckWarning(
+                    f"DATABASES[{alias!r}] uses SQLite without {' and without '.join(missing)}: requests that "
+                    "write at the same moment (DOKU's notification and the shopper's return page) can fail "
+                    "with 'database is locked' (HTTP 500).",
+                    hint=f"Add {SQLITE_OPTIONS_FIX} to DATABASES[{alias!r}] (Django 5.1+). "
+                    '"init_command": "PRAGMA journal_mode=WAL;" in OPTIONS also lets readers '
+                    "run while a request writes.",
+                    id="django_doku_checkout.W005",
+                )
+            )
+    return messages
+
+
+def check_sqlite(
+    app_configs: Sequence[Any] | None = None, databases: Sequence[str] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """W005 for every SQLite database in settings, or for those ``check --database`` names."""
+    configured: Mapping[str, Mapping[str, Any]] = settings.DATABASES
+    chosen = configured if databases is None else {a: configured[a] for a in databases if a in configured}
+    return find_sqlite_problems(chosen)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -163,9 +164,16 @@ def wait_until_serving(base_url: str, attempts: int = 100) -> None:
     raise AssertionError(f"{base_url} did not start")
 
 
-MANAGE = Path(__file__).parents[1] / "example_project" / "manage.py"
-# pytest-django exports the test settings; the example shop must run on its own.
-BASE_ENV = {**os.environ, "DJANGO_SETTINGS_MODULE": "example_project.settings"}
+ROOT = Path(__file__).parents[1]
+MANAGE = ROOT / "example_project" / "manage.py"
+# pytest-django exports the test settings; the example shop must run on its own. The root
+# comes first on the path so the shop runs this checkout's package (and tests.* settings),
+# not whichever checkout the package was installed from.
+BASE_ENV = {
+    **os.environ,
+    "DJANGO_SETTINGS_MODULE": "example_project.settings",
+    "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+}
 
 
 def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -174,14 +182,27 @@ def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[s
     )
 
 
+def csrf(page: str) -> str:
+    found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert found, page[:500]
+    return found.group(1)
+
+
+def status_of(page: str) -> str:
+    """An order's status from its badge (the example shop's stylesheet names every status too)."""
+    found = re.search(r'class="doku-order-status doku-order-status-(\w+)"', page)
+    assert found, page[:500]
+    return found.group(1)
+
+
 @contextlib.contextmanager
-def serve_example_shop(port: int, env: dict[str, str]) -> Iterator[str]:
-    """The example shop under ``manage.py runserver`` on 127.0.0.1:``port``, until the block ends."""
+def serve_example_shop(port: int, env: dict[str, str], log: Any = subprocess.DEVNULL) -> Iterator[str]:
+    """The example shop under ``manage.py runserver`` (threaded) on 127.0.0.1:``port``, until the block ends."""
     server = subprocess.Popen(  # noqa: S603
         [sys.executable, str(MANAGE), "runserver", f"127.0.0.1:{port}", "--noreload"],
         env={**BASE_ENV, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -192,14 +213,26 @@ def serve_example_shop(port: int, env: dict[str, str]) -> Iterator[str]:
         server.wait(timeout=10)
 
 
+@contextlib.contextmanager
+def running_example_shop(tmp_path: Path, **env: str) -> Iterator[str]:
+    """Migrate, seed and serve the example shop (``runserver``, threaded) on a fresh SQLite file.
+
+    ``env`` adds to or overrides the shop's environment. The server's output goes to
+    ``tmp_path / "server.log"`` for the failure messages of the tests that need it.
+    """
+    port = free_port()
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3", "SITE_URL": f"http://127.0.0.1:{port}", **env}
+    migrated = run_manage("migrate", "--noinput", env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    seeded = run_manage("seed_demo", env=env)
+    assert "demo products and 3 phone orders ready" in seeded.stdout, seeded.stderr
+    with (tmp_path / "server.log").open("w") as log, serve_example_shop(port, env, log) as base:
+        yield base
+
+
 @pytest.fixture
 def example_shop(tmp_path):
-    port = free_port()
-    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3", "SITE_URL": f"http://127.0.0.1:{port}"}
-    assert run_manage("migrate", "--noinput", env=env).returncode == 0
-    seeded = run_manage("seed_demo", env=env)
-    assert "demo products and 3 phone orders ready" in seeded.stdout
-    with serve_example_shop(port, env) as base:
+    with running_example_shop(tmp_path) as base:
         yield base
 
 
@@ -240,14 +273,11 @@ def notification_sender(live_url: str, order, status: str = "SUCCESS") -> Callab
 
 def press_pay(shopper, base_url: str, public_id: object, *, timeout: float = 10):
     """What a shopper's browser does: open the order's page and press its pay button (a POST with CSRF)."""
-    import re
-
     page = shopper.get(f"{base_url}/doku/result/{public_id}/", timeout=timeout)
-    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
     action = re.search(r'<form[^>]+action="(/doku/pay/[^"]+)"', page.text).group(1)
     return shopper.post(
         base_url + action,
-        data={"csrfmiddlewaretoken": csrf},
+        data={"csrfmiddlewaretoken": csrf(page.text)},
         headers={"Referer": page.url},
         allow_redirects=False,
         timeout=timeout,

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 import environ
 
 env = environ.Env()
@@ -33,6 +37,18 @@ MIDDLEWARE = [
 ROOT_URLCONF = "tests.urls"
 
 DATABASES = {"default": env.db_url("DATABASE_URL", default="sqlite:///:memory:")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # What the README asks of a shop on SQLite (system check W005).
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
+# A shop's SQLite database as `django-admin startproject` writes it (no OPTIONS), in a file
+# so that a second connection can hold its write lock. tests/test_db.py uses it whatever
+# DATABASE_URL says, and test_checks.py expects W005 about it.
+STARTPROJECT_SQLITE = str(Path(tempfile.gettempdir()) / f"doku-checkout-tests-startproject-{os.getpid()}.sqlite3")
+DATABASES["startproject"] = {
+    "ENGINE": "django.db.backends.sqlite3",
+    "NAME": STARTPROJECT_SQLITE,
+    "TEST": {"NAME": STARTPROJECT_SQLITE, "DEPENDENCIES": []},
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 TEMPLATES = [

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -7,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from django_doku_checkout.checks import check_deployment, check_settings
+from django_doku_checkout.checks import SQLITE_OPTIONS_FIX, check_deployment, check_settings, find_sqlite_problems
 
 VALID = {"CLIENT_ID": "BRN-0214-1714016624673", "SECRET_KEY": "SK-live-abc", "ENVIRONMENT": "sandbox"}
 
@@ -130,9 +131,64 @@ def test_deploy_check_is_registered_for_check_deploy(settings):
         call_command("check", "--deploy", "--fail-level", "WARNING", "--tag", "security")
 
 
+STARTPROJECT_SQLITE = {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"}
+
+
+@pytest.mark.parametrize(
+    ("options", "fragment"),
+    [
+        (
+            None,
+            "DATABASES['default'] uses SQLite without OPTIONS['transaction_mode'] = 'IMMEDIATE' "
+            "and without OPTIONS['timeout']: ",
+        ),
+        ({"timeout": 20}, "without OPTIONS['transaction_mode'] = 'IMMEDIATE': "),
+        ({"transaction_mode": "IMMEDIATE"}, "SQLite without OPTIONS['timeout']: "),
+        ({"transaction_mode": "DEFERRED", "timeout": 20}, "'IMMEDIATE' (it is 'DEFERRED'): "),
+        ({"init_command": "PRAGMA journal_mode=WAL;"}, "'IMMEDIATE' and without OPTIONS['timeout']"),
+    ],
+)
+def test_sqlite_without_immediate_transactions_or_timeout_is_w004(options, fragment):
+    database = {**STARTPROJECT_SQLITE, **({"OPTIONS": options} if options is not None else {})}
+    [message] = find_sqlite_problems({"default": database})
+    assert message.id == "django_doku_checkout.W005"
+    assert fragment in message.msg
+    assert "database is locked" in message.msg
+    hint = message.hint or ""
+    assert '"OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20}' in hint
+    assert "Django 5.1+" in hint
+
+
+@pytest.mark.parametrize(
+    "database",
+    [
+        {**STARTPROJECT_SQLITE, "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20}},
+        {**STARTPROJECT_SQLITE, "OPTIONS": {"transaction_mode": "immediate", "timeout": 5}},
+        {**STARTPROJECT_SQLITE, "OPTIONS": {"transaction_mode": "EXCLUSIVE", "timeout": 20}},
+        {"ENGINE": "django.db.backends.postgresql", "NAME": "shop"},
+    ],
+)
+def test_sqlite_that_waits_for_the_write_lock_and_other_databases_are_quiet(database):
+    assert find_sqlite_problems({"default": database}) == []
+
+
+def test_the_hint_pasted_into_startproject_settings_silences_w004():
+    pasted = {**STARTPROJECT_SQLITE, **json.loads("{" + SQLITE_OPTIONS_FIX + "}")}
+    assert find_sqlite_problems({"default": pasted}) == []
+
+
+def test_sqlite_check_is_registered_and_names_the_alias(db):
+    # tests/settings.py: "default" has the options when it is SQLite, "startproject" has none.
+    with pytest.raises(SystemCheckError, match=r"django_doku_checkout\.W005.*DATABASES\['startproject'\]") as raised:
+        call_command("check", "--tag", "database", "--fail-level", "WARNING")
+    assert "DATABASES['default']" not in str(raised.value)
+    call_command("check", "--tag", "database", "--database", "default", "--fail-level", "WARNING")
+
+
 def test_check_ids_are_never_reused_and_listed_in_the_readme():
     root = Path(__file__).parents[1]
-    source = (root / "django_doku_checkout" / "conf.py").read_text()
+    package = root / "django_doku_checkout"
+    source = (package / "conf.py").read_text() + (package / "checks.py").read_text()
     found = [f.split(".")[-1] for f in re.findall(r'"((?:django_doku_checkout\.)?[EW]0\d\d)"', source)]
     # E001 covers "missing" and "not a dict"; every other id is raised from one place only.
     assert found.count("E001") == 2
