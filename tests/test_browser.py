@@ -1,14 +1,17 @@
 """Shopper and staff journeys in a real browser: Debian's Chromium driven by Playwright.
 
 The example shop runs as its own server with the built-in simulator, exactly as the
-README's Quick start runs it. Key pages are saved to ``docs/screenshots/`` (or
-``$DOKU_SCREENSHOTS``) and shown in the README.
+README's Quick start runs it. Key pages are saved as screenshots to a temporary folder,
+so a test run leaves the checkout clean; ``DOKU_SCREENSHOTS=docs/screenshots`` refreshes the
+ones the README shows.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +21,6 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 pytestmark = pytest.mark.browser
 
 CHROMIUM = os.environ.get("DOKU_CHROMIUM", "/usr/bin/chromium")
-SCREENSHOTS = Path(os.environ.get("DOKU_SCREENSHOTS", Path(__file__).parents[1] / "docs" / "screenshots"))
 # Chromium's own background traffic is refused on closed networks; keep it off.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -48,9 +50,15 @@ def page(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
+@functools.cache
+def screenshots() -> Path:
+    folder = Path(os.environ.get("DOKU_SCREENSHOTS") or tempfile.mkdtemp(prefix="doku-screenshots-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def screenshot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(screenshots() / f"{name}.png"), full_page=True)
 
 
 def order_placed(page: Page, shop: str, *, keep: str = "") -> None:
