@@ -371,22 +371,47 @@ def find_problems(raw: object, *, debug: bool) -> list[Problem]:
     return problems
 
 
+#: Secret keys printed in this project's code and documents: whoever reads them can sign
+#: notifications for a shop that uses one.
+WELL_KNOWN_SECRET_KEYS = frozenset({"simulator-secret", "simulator-secret-for-tests", "SK-test-secret-123"})
+
+
 def find_deployment_problems(raw: object, *, debug: bool) -> list[Problem]:
     """Problems that only matter on a deployed site (``manage.py check --deploy``)."""
     if not isinstance(raw, Mapping) or debug:
         return []
     environment = raw.get("ENVIRONMENT", DEFAULTS["ENVIRONMENT"])
-    if environment in {"sandbox", "simulator"}:
-        return [
+    problems = []
+    if environment == "simulator":
+        problems.append(
+            Problem(
+                "django_doku_checkout.E027",
+                "error",
+                f"{_setting_name('ENVIRONMENT')} is 'simulator' while DEBUG is False: a simulator takes any "
+                "payment, so every order could be paid for free.",
+                "Set ENVIRONMENT to 'production' (or 'sandbox' while testing) with DOKU's credentials.",
+            )
+        )
+    elif environment == "sandbox":
+        problems.append(
             Problem(
                 "django_doku_checkout.W003",
                 "warning",
-                f"{_setting_name('ENVIRONMENT')} is {environment!r} while DEBUG is False: "
-                "no real payment will be taken.",
+                f"{_setting_name('ENVIRONMENT')} is 'sandbox' while DEBUG is False: no real payment will be taken.",
                 "Set ENVIRONMENT to 'production' with production credentials when the shop goes live.",
             )
-        ]
-    return []
+        )
+    if raw.get("SECRET_KEY") in WELL_KNOWN_SECRET_KEYS:
+        problems.append(
+            Problem(
+                "django_doku_checkout.E028",
+                "error",
+                f"{_setting_name('SECRET_KEY')} is a key published in django-doku-checkout's own code: anyone can "
+                "sign notifications with it.",
+                "Use the Secret Key from DOKU's back office, loaded from the environment.",
+            )
+        )
+    return problems
 
 
 def get_config() -> DokuCheckoutSettings:

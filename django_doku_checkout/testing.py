@@ -187,6 +187,7 @@ def doku_simulator(settings: Any, db: None) -> Iterator[DokuSimulator]:
             }
         ],
         "RETRY_SCHEDULE": [],
+        "ENABLED": True,  # tests run with DEBUG off, as production does
     }
     STORE.reset()
     DokuClient.transport_adapter = InProcessSimulator(SIMULATOR_BASE_URL)

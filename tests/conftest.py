@@ -114,6 +114,7 @@ def live_doku(live_server, settings):
     settings.DOKU_SIMULATOR = {
         "MERCHANTS": [{"CLIENT_ID": CLIENT_ID, "SECRET_KEY": SECRET, "NOTIFICATION_URL": base + "/doku/notification/"}],
         "RETRY_SCHEDULE": [0.1, 0.2],
+        "ENABLED": True,  # tests run with DEBUG off, as production does
     }
     STORE.reset()
     yield base
@@ -282,3 +283,21 @@ def press_pay(shopper, base_url: str, public_id: object, *, timeout: float = 10)
         allow_redirects=False,
         timeout=timeout,
     )
+
+
+def staff_session(base_url: str, username: str = "admin", password: str = "password"):  # noqa: S107 - test users
+    """A ``requests.Session`` logged in through the admin's login form (pytest-django's ``admin_user``)."""
+    import requests
+    from django.urls import reverse
+
+    session = requests.Session()
+    login = base_url + reverse("admin:login")
+    page = session.get(login, timeout=10)
+    answer = session.post(
+        login,
+        data={"csrfmiddlewaretoken": csrf(page.text), "username": username, "password": password},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert answer.status_code == 302, answer.text[:500]
+    return session

@@ -25,7 +25,7 @@ from django_doku_checkout.simulator import notifier
 from django_doku_checkout.simulator.actions import settle
 from django_doku_checkout.simulator.faults import Faults
 from django_doku_checkout.simulator.store import STORE
-from tests.conftest import CLIENT_ID, SECRET
+from tests.conftest import CLIENT_ID, SECRET, staff_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -95,15 +95,7 @@ def shopper(live_doku, server_errors) -> Iterator[Browser]:
 def staff(live_doku, admin_user, server_errors) -> Iterator[Browser]:
     """The superuser logged in through the admin's login form."""
     browser = Browser(live_doku, server_errors)
-    login = reverse("admin:login")
-    page = browser.get(login)
-    token = CSRF_FIELD.search(page.text)
-    assert token
-    browser.post(
-        login,
-        {"csrfmiddlewaretoken": token.group(1), "username": admin_user.username, "password": "password"},
-        expect=302,
-    )
+    browser.http = staff_session(live_doku, admin_user.username)
     yield browser
     browser.http.close()
 

@@ -103,11 +103,24 @@ def test_production_with_debug_is_w002(settings):
     assert ids(check_settings()) == ["django_doku_checkout.W002"]
 
 
-@pytest.mark.parametrize("environment", ["sandbox", "simulator"])
-def test_deploy_check_warns_about_test_environments_without_debug(settings, environment):
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"ENVIRONMENT": "sandbox"}, ["django_doku_checkout.W003"]),
+        ({"ENVIRONMENT": "simulator"}, ["django_doku_checkout.E027"]),
+        ({"ENVIRONMENT": "production", "SECRET_KEY": "simulator-secret"}, ["django_doku_checkout.E028"]),
+        (
+            {"ENVIRONMENT": "simulator", "SECRET_KEY": "simulator-secret-for-tests"},
+            ["django_doku_checkout.E027", "django_doku_checkout.E028"],
+        ),
+    ],
+)
+def test_deploy_check_refuses_free_payments_and_warns_about_the_sandbox(settings, changes, expected):
     settings.DEBUG = False
-    settings.DOKU_CHECKOUT = {**VALID, "ENVIRONMENT": environment}
-    assert ids(check_deployment()) == ["django_doku_checkout.W003"]
+    settings.DOKU_CHECKOUT = {**VALID, **changes}
+    messages = check_deployment()
+    assert ids(messages) == expected
+    assert all(m.is_serious() == m.id.split(".")[1].startswith("E") for m in messages)
     settings.DEBUG = True
     assert check_deployment() == []
 

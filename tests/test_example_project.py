@@ -108,3 +108,15 @@ def test_example_cart_answers_bad_quantities_with_400_and_keeps_working(example_
         assert bad.status_code == 400, (name, value)
         assert shopper.get(example_shop + "/cart/", timeout=5).status_code == 200
         assert shopper.get(example_shop + "/checkout/", timeout=5).status_code == 200
+
+
+def test_example_refuses_the_simulator_without_debug(tmp_path):
+    production = {
+        "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
+        "DJANGO_DEBUG": "False",
+        "DJANGO_SECRET_KEY": "k3Jq9-vX2mLp8sR4tW7yZ1aB6cD0eF5gH9iJ2kL4mN7pQ-r8sT2uV6wX0yZ4",
+    }
+    for doku in ({}, {"DOKU_ENVIRONMENT": "simulator"}):
+        result = run_manage("check", env={**production, **doku})
+        assert result.returncode != 0
+        assert "will not use the DOKU simulator (it takes any payment)" in result.stderr

@@ -15,7 +15,7 @@ from django_doku_checkout.models import Notification, OrderStatus
 from django_doku_checkout.payloads import encode_body
 from django_doku_checkout.simulator.faults import Faults
 from django_doku_checkout.simulator.store import STORE
-from tests.conftest import CLIENT_ID, SECRET, press_pay
+from tests.conftest import CLIENT_ID, SECRET, press_pay, staff_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -290,7 +290,7 @@ def test_wrong_amount_is_flagged_not_paid(live_doku, order_factory, signal_log):
     assert [s[0] for s in signal_log if s[0] == "payment_needs_review"] == ["payment_needs_review"]
 
 
-def test_failed_deliveries_are_retried_and_recorded(live_doku, order_factory, settings):
+def test_failed_deliveries_are_retried_and_recorded(live_doku, order_factory, settings, admin_user):
     settings.DOKU_CHECKOUT = {**settings.DOKU_CHECKOUT, "NOTIFICATION_PATH": "/wrong/path/"}
     order = order_factory()
     session = services.create_payment_link(order)
@@ -301,16 +301,40 @@ def test_failed_deliveries_are_retried_and_recorded(live_doku, order_factory, se
     assert [attempt.status_code for attempt in sent.attempts] == [401, 401, 401]
     assert not sent.delivered
     assert Notification.objects.filter(outcome="rejected").count() == 3
-    dashboard = requests.get(live_doku + "/doku-simulator/", timeout=5)
+    dashboard = staff_session(live_doku).get(live_doku + "/doku-simulator/", timeout=5)
     assert session.invoice_number in dashboard.text and "gave up" in dashboard.text
 
 
-def test_control_endpoint_sets_and_rejects_faults(live_doku):
-    ok = requests.post(live_doku + "/doku-simulator/_control/faults/", json={"latency": 0.1}, timeout=5)
+def test_control_endpoint_sets_and_rejects_faults(live_doku, admin_user):
+    staff = staff_session(live_doku)
+    headers = {"X-CSRFToken": staff.cookies["csrftoken"], "Referer": live_doku + "/"}
+    ok = staff.post(live_doku + "/doku-simulator/_control/faults/", json={"latency": 0.1}, headers=headers, timeout=5)
     assert ok.json()["faults"]["latency"] == 0.1
-    bad = requests.post(live_doku + "/doku-simulator/_control/faults/", json={"lag": 1}, timeout=5)
+    bad = staff.post(live_doku + "/doku-simulator/_control/faults/", json={"lag": 1}, headers=headers, timeout=5)
     assert bad.status_code == 400 and "unknown fault 'lag'" in bad.json()["error_messages"][0]
-    assert requests.post(live_doku + "/doku-simulator/_control/reset/", timeout=5).json() == {"reset": True}
+    reset = staff.post(live_doku + "/doku-simulator/_control/reset/", headers=headers, timeout=5)
+    assert reset.json() == {"reset": True}
+
+
+def test_dashboard_and_control_are_for_staff_only(live_doku, order_factory):
+    session = services.create_payment_link(order_factory())
+    anonymous = requests.Session()
+    dashboard = anonymous.get(live_doku + "/doku-simulator/", allow_redirects=False, timeout=5)
+    assert dashboard.status_code == 302 and "/admin/login/" in dashboard.headers["Location"]
+    for control in ("_control/faults/", "_control/reset/"):
+        assert anonymous.post(live_doku + "/doku-simulator/" + control, json={}, timeout=5).status_code in (302, 403)
+    assert STORE.find(CLIENT_ID, session.invoice_number) is not None  # nothing was reset
+    # The hosted page stays open to shoppers.
+    assert anonymous.get(session.payment_url, timeout=5).status_code == 200
+
+
+def test_the_simulator_is_off_unless_enabled_or_debug(live_doku, order_factory, settings):
+    settings.DOKU_SIMULATOR = {**settings.DOKU_SIMULATOR, "ENABLED": False}
+    assert settings.DEBUG is False
+    for path in ("", "checkout/v1/payment", "orders/v1/status/INV-1", "pay/any/", "_control/reset/"):
+        assert requests.get(live_doku + "/doku-simulator/" + path, timeout=5).status_code == 404
+    settings.DEBUG = True
+    assert requests.get(live_doku + "/doku-simulator/orders/v1/status/INV-1", timeout=5).status_code == 401
 
 
 def test_per_request_fault_header(live_doku):
@@ -321,7 +345,8 @@ def test_per_request_fault_header(live_doku):
     assert raised.value.status_code == 503
 
 
-def test_secret_is_not_on_any_simulator_page(live_doku, order_factory):
+def test_secret_is_not_on_any_simulator_page(live_doku, order_factory, admin_user):
     session = services.create_payment_link(order_factory())
+    staff = staff_session(live_doku)
     for url in (live_doku + "/doku-simulator/", session.payment_url):
-        assert SECRET not in requests.get(url, timeout=5).text
+        assert SECRET not in staff.get(url, timeout=5).text

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import requests
 
-from tests.conftest import csrf, run_manage, running_example_shop, status_of
+from tests.conftest import csrf, run_manage, running_example_shop, staff_session, status_of
 
 SHOPPERS = 10
 STARTPROJECT = {"DJANGO_SETTINGS_MODULE": "tests.startproject_sqlite_settings"}
@@ -109,7 +109,7 @@ class Delivery:
 
 def simulator_deliveries(shop: str) -> list[Delivery]:
     """Each notification on the simulator's dashboard with DOKU's view of the shop's answers."""
-    dashboard = requests.get(shop + "/doku-simulator/", timeout=10).text
+    dashboard = staff_session(shop, "admin", "admin").get(shop + "/doku-simulator/", timeout=10).text  # seed_demo's
     table = dashboard.split("<h2>Notifications</h2>", 1)[1]
     rows = re.findall(
         r"<tr><td>\d+</td><td>([^<]*)</td><td>(\w+)</td><td><code>[^<]*</code></td>\s*<td>(.*?)</td>\s*<td>([^<]+)</td></tr>",

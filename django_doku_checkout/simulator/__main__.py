@@ -27,7 +27,9 @@ def configure(*, client_id: str, secret_key: str, notification_url: str | None) 
         DATABASES={},
         USE_TZ=True,
         DOKU_SIMULATOR={
-            "MERCHANTS": [{"CLIENT_ID": client_id, "SECRET_KEY": secret_key, "NOTIFICATION_URL": notification_url}]
+            "MERCHANTS": [{"CLIENT_ID": client_id, "SECRET_KEY": secret_key, "NOTIFICATION_URL": notification_url}],
+            # Alone on loopback, with no user accounts: its dashboard is the developer's.
+            "OPEN_DASHBOARD": True,
         },
     )
     django.setup()

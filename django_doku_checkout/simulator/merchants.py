@@ -20,7 +20,8 @@ class Merchant:
     name: str = "Demo merchant"
 
 
-def _options() -> dict[str, Any]:
+def options() -> dict[str, Any]:
+    """The ``DOKU_SIMULATOR`` setting, or an empty dict."""
     options = getattr(settings, "DOKU_SIMULATOR", None)
     return dict(options) if isinstance(options, dict) else {}
 
@@ -36,7 +37,7 @@ def _default_notification_url(shop: dict[str, Any]) -> str | None:
 
 def merchants() -> dict[str, Merchant]:
     """Merchants by client id. Without ``DOKU_SIMULATOR['MERCHANTS']``, the shop in this project."""
-    configured = _options().get("MERCHANTS")
+    configured = options().get("MERCHANTS")
     if configured:
         return {
             m["CLIENT_ID"]: Merchant(
@@ -50,16 +51,16 @@ def merchants() -> dict[str, Merchant]:
             shop["CLIENT_ID"],
             shop["SECRET_KEY"],
             _default_notification_url(shop),
-            _options().get("MERCHANT_NAME", "Demo merchant"),
+            options().get("MERCHANT_NAME", "Demo merchant"),
         )
         return {merchant.client_id: merchant}
     return {}
 
 
 def retry_schedule() -> tuple[float, ...]:
-    return tuple(float(s) for s in _options().get("RETRY_SCHEDULE", DEFAULT_RETRY_SCHEDULE))
+    return tuple(float(s) for s in options().get("RETRY_SCHEDULE", DEFAULT_RETRY_SCHEDULE))
 
 
 def max_clock_skew() -> float:
     """DOKU refuses a Request-Timestamp more than five minutes off."""
-    return float(_options().get("MAX_CLOCK_SKEW", 300))
+    return float(options().get("MAX_CLOCK_SKEW", 300))

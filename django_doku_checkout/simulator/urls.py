@@ -3,17 +3,20 @@ from __future__ import annotations
 from django.urls import path
 
 from django_doku_checkout.simulator import views
+from django_doku_checkout.simulator.access import staff_only, when_enabled
 
 app_name = "doku_simulator"
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
-    path("faults/", views.update_faults, name="faults"),
-    path("checkout/v1/payment", views.checkout_payment, name="checkout_payment"),
-    path("credit-card/v1/payment-page", views.card_payment_page, name="card_payment_page"),
-    path("orders/v1/status/<path:identifier>", views.order_status, name="order_status"),
-    path("pay/<str:token>/", views.payment_page, name="page"),
-    path("pay/<str:token>/cancel/", views.cancel_payment, name="cancel"),
-    path("_control/faults/", views.control_faults, name="control_faults"),
-    path("_control/reset/", views.control_reset, name="control_reset"),
+    # DOKU's API and the hosted payment page: for the shop's client and its shoppers.
+    path("checkout/v1/payment", when_enabled(views.checkout_payment), name="checkout_payment"),
+    path("credit-card/v1/payment-page", when_enabled(views.card_payment_page), name="card_payment_page"),
+    path("orders/v1/status/<path:identifier>", when_enabled(views.order_status), name="order_status"),
+    path("pay/<str:token>/", when_enabled(views.payment_page), name="page"),
+    path("pay/<str:token>/cancel/", when_enabled(views.cancel_payment), name="cancel"),
+    # What lists every link and resets or faults the simulator: for staff.
+    path("", staff_only(views.dashboard), name="dashboard"),
+    path("faults/", staff_only(views.update_faults), name="faults"),
+    path("_control/faults/", staff_only(views.control_faults), name="control_faults"),
+    path("_control/reset/", staff_only(views.control_reset), name="control_reset"),
 ]

@@ -324,10 +324,12 @@ def update_faults(request: HttpRequest) -> HttpResponse:
     return redirect("doku_simulator:dashboard")
 
 
-@csrf_exempt
 @require_POST
 def control_faults(request: HttpRequest) -> JsonResponse:
-    """Set a merchant's faults from a test: ``{"client_id": ..., "error_rate": 1}``; ``{}`` clears."""
+    """Set a merchant's faults from a test: ``{"client_id": ..., "error_rate": 1}``; ``{}`` clears.
+
+    Staff only, with Django's CSRF token (the ``X-CSRFToken`` header), like the dashboard.
+    """
     try:
         values = json.loads(request.body or b"{}")
         client_id = values.pop("client_id", None) or next(iter(merchants()), "")
@@ -338,7 +340,6 @@ def control_faults(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"client_id": client_id, "faults": faults.as_dict()})
 
 
-@csrf_exempt
 @require_POST
 def control_reset(request: HttpRequest) -> JsonResponse:
     """Forget every session, notification and fault."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -21,7 +22,14 @@ SECRET_KEY = env("DJANGO_SECRET_KEY", default="example-shop-insecure-development
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 
-DOKU_ENVIRONMENT = env("DOKU_ENVIRONMENT", default="simulator")
+# The built-in simulator takes any payment: the shop falls back to it only with DEBUG on,
+# and refuses to start with DEBUG off rather than take free orders.
+DOKU_ENVIRONMENT = env("DOKU_ENVIRONMENT", default="simulator" if DEBUG else None)
+if DOKU_ENVIRONMENT is None or (DOKU_ENVIRONMENT == "simulator" and not DEBUG):
+    raise ImproperlyConfigured(
+        "DJANGO_DEBUG is False, so the example shop will not use the DOKU simulator (it takes any payment). "
+        "Set DOKU_ENVIRONMENT=production (or sandbox) with DOKU_CLIENT_ID and DOKU_SECRET_KEY."
+    )
 SIMULATOR = DOKU_ENVIRONMENT == "simulator"
 
 INSTALLED_APPS = [
