@@ -40,7 +40,9 @@ DEFAULTS: dict[str, Any] = {
     "PAYMENT_METHOD_TYPES": (),
     "AUTO_REDIRECT": True,
     "NOTIFICATION_PATH": None,
-    "NOTIFICATION_MAX_AGE": 3600,
+    # DOKU retries at +30 min, +6 h and +12 h, perhaps with the original headers, and staff
+    # can resend from the back office days later. Safe: see the README's "Going live".
+    "NOTIFICATION_MAX_AGE": 7 * 24 * 3600,
     "NOTIFICATION_MAX_BYTES": 65536,
     "PREVIOUS_SECRET_KEYS": (),
     "CONFIRM_WITH_STATUS_API": False,
@@ -88,7 +90,7 @@ class DokuCheckoutSettings:
     payment_method_types: tuple[str, ...] = ()
     auto_redirect: bool = True
     notification_path: str | None = None
-    notification_max_age: int = 3600
+    notification_max_age: int = 7 * 24 * 3600
     notification_max_bytes: int = 65536
     previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
     confirm_with_status_api: bool = False
@@ -273,7 +275,7 @@ def find_problems(raw: object, *, debug: bool) -> list[Problem]:
             "Set it only when a proxy rewrites paths: the path of the notification URL as DOKU calls it.",
         )
     for check_id, key, low, high in (
-        ("E015", "NOTIFICATION_MAX_AGE", 60, 7 * 24 * 3600),
+        ("E015", "NOTIFICATION_MAX_AGE", 60, 30 * 24 * 3600),
         ("E016", "NOTIFICATION_MAX_BYTES", 1024, 10 * 1024 * 1024),
         ("E019", "STATUS_CHECK_INTERVAL", 0, 3600),
     ):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -135,9 +136,20 @@ def format_timestamp(moment: datetime | None = None) -> str:
     return moment.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
 
 
+#: The ``Request-Timestamp`` forms DOKU-style systems send: ``Z``, fractional seconds, an offset.
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})")
+
+
 def parse_timestamp(value: str) -> datetime | None:
-    """The aware UTC datetime of a ``Request-Timestamp``, or None when it is not in DOKU's format."""
+    """The aware UTC datetime of a ``Request-Timestamp``, or None when it is in no form DOKU uses.
+
+    Accepted: ``2026-08-27T10:24:12Z`` (what DOKU sends), ``2026-08-27T10:24:12.000Z`` and
+    ``2026-08-27T17:24:12+07:00`` (what SNAP-style systems send). The signature is always
+    verified over the header exactly as received, never over a re-formatted one.
+    """
+    if not isinstance(value, str) or not _TIMESTAMP.fullmatch(value):
+        return None
     try:
-        return datetime.strptime(value, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
-    except (TypeError, ValueError):
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
         return None

@@ -56,7 +56,7 @@ def test_setting_of_wrong_type_is_e001(settings):
         ({"PAYMENT_METHOD_TYPES": "VIRTUAL_ACCOUNT_BCA"}, "E012", "a list of DOKU channel codes"),
         ({"AUTO_REDIRECT": "yes"}, "E013", "True or False, not 'yes'"),
         ({"NOTIFICATION_PATH": "doku/notification/"}, "E014", "starting with '/'"),
-        ({"NOTIFICATION_MAX_AGE": 10}, "E015", "from 60 to 604800"),
+        ({"NOTIFICATION_MAX_AGE": 10}, "E015", "from 60 to 2592000"),
         ({"NOTIFICATION_MAX_BYTES": 10}, "E016", "from 1024"),
         ({"PREVIOUS_SECRET_KEYS": "old"}, "E017", "list of non-empty strings"),
         ({"CONFIRM_WITH_STATUS_API": 1}, "E018", "True or False, not 1"),

@@ -164,5 +164,14 @@ def test_timestamps_are_utc_whole_seconds_with_literal_z():
     assert formatted == "2020-09-22T01:51:00Z"
     assert signatures.parse_timestamp(formatted) == datetime(2020, 9, 22, 1, 51, tzinfo=UTC)
     assert signatures.format_timestamp(moment).endswith("Z")
-    assert signatures.parse_timestamp("2020-09-22T01:51:00+00:00") is None
-    assert signatures.parse_timestamp("nonsense") is None
+    # The forms DOKU-style systems send are read; anything else is refused.
+    assert signatures.parse_timestamp("2020-09-22T01:51:00.000Z") == datetime(2020, 9, 22, 1, 51, tzinfo=UTC)
+    assert signatures.parse_timestamp("2020-09-22T08:51:00+07:00") == datetime(2020, 9, 22, 1, 51, tzinfo=UTC)
+    for refused in (
+        "nonsense",
+        "2020-09-22 01:51:00Z",
+        "2020-09-22T01:51:00",
+        "2020-09-22T01:51Z",
+        "２020-09-22T01:51:00Z",
+    ):
+        assert signatures.parse_timestamp(refused) is None

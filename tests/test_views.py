@@ -98,7 +98,7 @@ def test_notification_query_count(linked_order, django_assert_num_queries):
         ({"target": "/other/path/"}, "Signature does not match"),
         ({"client_id": "MCH-SOMEONE-ELSE"}, "Client-Id does not match"),
         ({"timestamp": "2020-08-11T08:45:42Z"}, "outside the accepted window"),
-        ({"timestamp": "yesterday"}, "not in DOKU's format"),
+        ({"timestamp": "yesterday"}, "not a UTC or offset ISO 8601 time"),
         ({"Signature": ""}, "headers are all required"),
     ],
 )
@@ -356,3 +356,28 @@ def test_confirm_with_status_api_trusts_doku_not_the_notification(linked_order, 
     order.refresh_from_db()
     assert order.status == OrderStatus.PAID
     assert order.events.get(new_status="paid").source == "notification"
+
+
+@pytest.mark.parametrize(
+    ("sent_ago", "form", "status"),
+    [
+        (timedelta(minutes=30), "%Y-%m-%dT%H:%M:%SZ", 200),  # DOKU's first retry, original headers
+        (timedelta(hours=18, minutes=30), "%Y-%m-%dT%H:%M:%SZ", 200),  # its last retry (+30 min, +6 h, +12 h)
+        (timedelta(days=4), "%Y-%m-%dT%H:%M:%S.000Z", 200),  # a resend from the back office
+        (timedelta(hours=1), "+07:00", 200),  # a SNAP-style offset
+        (timedelta(days=8), "%Y-%m-%dT%H:%M:%SZ", 401),  # past NOTIFICATION_MAX_AGE (7 days)
+    ],
+)
+def test_dokus_retries_and_resends_with_their_original_headers_are_accepted(linked_order, sent_ago, form, status):
+    order, session = linked_order
+    sent_at = timezone.now() - sent_ago
+    if form == "+07:00":
+        from datetime import timezone as tz
+
+        timestamp = sent_at.astimezone(tz(timedelta(hours=7))).strftime("%Y-%m-%dT%H:%M:%S+07:00")
+    else:
+        timestamp = sent_at.strftime(form)
+    response = signed_post(notification_body(session.invoice_number), timestamp=timestamp)
+    assert response.status_code == status
+    order.refresh_from_db()
+    assert (order.status == OrderStatus.PAID) is (status == 200)
