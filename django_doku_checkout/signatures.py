@@ -137,7 +137,7 @@ def format_timestamp(moment: datetime | None = None) -> str:
 
 
 #: The ``Request-Timestamp`` forms DOKU-style systems send: ``Z``, fractional seconds, an offset.
-_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})")
+_TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2})")
 
 
 def parse_timestamp(value: str) -> datetime | None:
