@@ -27,6 +27,13 @@ MAX_EXPIRED_RECOVERED_CART = 44_640  # minutes (31 days)
 
 _MISSING: Any = object()
 _SYMBOL = re.compile(r"[^A-Za-z0-9 ]")
+
+
+def has_symbols(text: str) -> bool:
+    """Whether ``text`` has anything but ASCII letters, digits and spaces (KKI refuses those)."""
+    return bool(_SYMBOL.search(text))
+
+
 _PHONE = re.compile(r"[1-9][0-9]{7,15}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _LETTERS = re.compile(r"[A-Za-z]+")
@@ -380,7 +387,12 @@ def _method_codes(checker: _Checker, value: object) -> list[str]:
         checker.error("payment.payment_method_types must be a list of payment method codes")
         return []
     for code in value:
-        if code not in payment_methods.KNOWN_METHODS and payment_methods.rules_for(code) is None:
+        if code in payment_methods.MISSPELLED:
+            checker.result.warnings.append(
+                f"payment.payment_method_types contains {code!r}; DOKU spells it "
+                f"{payment_methods.MISSPELLED[code]!r} and refuses any other spelling"
+            )
+        elif code not in payment_methods.KNOWN_METHODS and payment_methods.rules_for(code) is None:
             checker.result.warnings.append(
                 f"payment.payment_method_types contains {code!r}, a code this version does not know; "
                 "DOKU refuses it unless the channel is active on your account"
@@ -517,6 +529,12 @@ def validate_checkout_body(body: object) -> ValidationResult:
         )
     if isinstance(invoice, str) and no_symbols and _SYMBOL.search(invoice):
         checker.error("order.invoice_number must not contain symbols when KKI is offered")
+    elif isinstance(invoice, str) and not methods and _SYMBOL.search(invoice):
+        # Every active channel is offered, KKI included if the account has it.
+        checker.result.warnings.append(
+            "order.invoice_number contains symbols: DOKU refuses it for Kartu Kredit Indonesia, which an empty "
+            "payment.payment_method_types may offer"
+        )
 
     amount = _get(body, "order.amount")
     checker.amount("order.amount", amount)

@@ -2,6 +2,10 @@
 
 DOKU adds channels over time, so an unknown code is passed through with a warning
 rather than refused.
+
+The list was last checked on 2026-11-22 against the 39 codes DOKU's sandbox returned in
+``payment_method_types`` for a Checkout session (captured December 2025, see
+``shared/reference/captured-traffic.md``) and DOKU's Checkout backend integration guide.
 """
 
 from __future__ import annotations
@@ -9,6 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 CREDIT_CARD = "CREDIT_CARD"
+#: Kartu Kredit Indonesia, the domestic card scheme.
+KARTU_KREDIT_INDONESIA = "KARTU_KREDIT_INDONESIA"
+#: Codes DOKU never answers with, and the one it does (``EMONEY_SHOPEEPAY`` is a common slip).
+MISSPELLED = {"EMONEY_SHOPEEPAY": "EMONEY_SHOPEE_PAY"}
 
 KNOWN_METHODS = frozenset(
     {
@@ -26,13 +34,16 @@ KNOWN_METHODS = frozenset(
         "VIRTUAL_ACCOUNT_BNC",
         "VIRTUAL_ACCOUNT_BTN",
         "VIRTUAL_ACCOUNT_SINARMAS",
+        "VIRTUAL_ACCOUNT_BSS",
+        "VIRTUAL_ACCOUNT_BPD_BALI",
+        "VIRTUAL_ACCOUNT_BANK_BJB",
         "ONLINE_TO_OFFLINE_ALFA",
         "ONLINE_TO_OFFLINE_INDOMARET",
         CREDIT_CARD,
+        KARTU_KREDIT_INDONESIA,
         "QRIS",
         "EMONEY_OVO",
         "EMONEY_SHOPEE_PAY",
-        "EMONEY_SHOPEEPAY",
         "EMONEY_DANA",
         "EMONEY_DOKU",
         "EMONEY_LINKAJA",
@@ -49,6 +60,7 @@ KNOWN_METHODS = frozenset(
         "DIRECT_DEBIT_BRI",
         "DIRECT_DEBIT_CIMB",
         "DIRECT_DEBIT_ALLO",
+        "DIRECT_DEBIT_MANDIRI",
     }
 )
 
@@ -160,15 +172,21 @@ METHOD_RULES = {
     "DIRECT_DEBIT_ALLO": MethodRules(
         "Allobank", line_items=("id", "name", "price", "quantity"), customer=("id", "email")
     ),
+    "DIRECT_DEBIT_BRI": MethodRules("BRI direct debit", customer=("id",)),
 }
 
-# DOKU publishes no Checkout code for Kartu Kredit Indonesia; any code naming KKI gets its rules.
+#: Kartu Kredit Indonesia: no symbols in the invoice number nor in line items' ids and names.
 KKI_RULES = MethodRules("KKI", line_items=("name", "price", "quantity"), no_symbols=True)
+
+
+def is_kki(code: str) -> bool:
+    """``KARTU_KREDIT_INDONESIA``, or an older spelling naming KKI (``CREDIT_CARD_KKI``)."""
+    return code == KARTU_KREDIT_INDONESIA or "KKI" in code.upper().split("_")
 
 
 def rules_for(code: str) -> MethodRules | None:
     """The mandatory-field rules of one payment-method code, if it has any."""
-    if "KKI" in code.upper().split("_"):
+    if is_kki(code):
         return KKI_RULES
     return METHOD_RULES.get(code)
 

@@ -137,7 +137,9 @@ def format_timestamp(moment: datetime | None = None) -> str:
 
 
 #: The ``Request-Timestamp`` forms DOKU-style systems send: ``Z``, fractional seconds, an offset.
-_TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2})")
+_TIMESTAMP = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2})"
+)
 
 
 def parse_timestamp(value: str) -> datetime | None:

@@ -439,3 +439,41 @@ def test_encode_body_keeps_unicode_and_is_compact():
     raw = payloads.encode_body({"order": {"invoice_number": "INV-é"}})
     assert raw == '{"order":{"invoice_number":"INV-é"}}'.encode()
     assert json.loads(raw) == {"order": {"invoice_number": "INV-é"}}
+
+
+def kki_body(invoice: str, methods: list[str]) -> dict:
+    return build_checkout_body(
+        CheckoutData(
+            invoice_number=invoice,
+            amount=5000,
+            line_items=[LineItemData(id="A-1", name="Kopi & Teh", price=5000, quantity=1)],
+            payment_method_types=methods,
+        )
+    )
+
+
+def test_kartu_kredit_indonesia_is_dokus_code_for_kki():
+    errors = errors_of(kki_body("INV-1/A", ["KARTU_KREDIT_INDONESIA"]))
+    assert "order.invoice_number must not contain symbols when KKI is offered" in errors
+    assert "order.line_items[0].id must not contain symbols when KKI is offered" in errors
+    # Every channel offered may include KKI: a warning, since the shop's own numbers may have symbols.
+    offered_all = validate_checkout_body(kki_body("INV-1/A", []))
+    assert offered_all.errors == []
+    assert any("Kartu Kredit Indonesia" in warning for warning in offered_all.warnings)
+
+
+@pytest.mark.parametrize(
+    "code", ["VIRTUAL_ACCOUNT_BSS", "VIRTUAL_ACCOUNT_BPD_BALI", "VIRTUAL_ACCOUNT_BANK_BJB", "DIRECT_DEBIT_MANDIRI"]
+)
+def test_dokus_current_channel_codes_are_known(code):
+    assert validate_checkout_body(kki_body("INV1", [code])).warnings == []
+
+
+def test_shopeepay_misspelled_is_warned_with_dokus_spelling():
+    [warning] = validate_checkout_body(kki_body("INV1", ["EMONEY_SHOPEEPAY"])).warnings
+    assert "DOKU spells it 'EMONEY_SHOPEE_PAY'" in warning
+    assert validate_checkout_body(kki_body("INV1", ["EMONEY_SHOPEE_PAY"])).warnings == []
+
+
+def test_bri_direct_debit_needs_the_customer_id_as_allobank_does():
+    assert "customer.id must be filled" in errors_of(kki_body("INV1", ["DIRECT_DEBIT_BRI"]))

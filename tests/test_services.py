@@ -289,3 +289,18 @@ def test_card_payment_page_is_created_at_the_simulator(order_factory, doku_simul
     assert session.request_body["override_configuration"]["themes"]["language"] == "EN"
     assert order.status == OrderStatus.PENDING
     assert doku_simulator.session_for(order).kind == "card_page"
+
+
+def test_generated_invoice_numbers_and_their_attempts_have_no_symbols(order_factory, doku_api):
+    from django_doku_checkout.payloads import has_symbols
+
+    generated = services.new_invoice_number()
+    assert not has_symbols(generated) and len(generated) <= 30
+    order = order_factory(invoice_number=generated)
+    doku_api.post(CHECKOUT_URL, json=checkout_success())
+    services.create_payment_link(order)
+    order.checkout_sessions.update(status="expired")
+    doku_api.post(CHECKOUT_URL, json=checkout_success())
+    second = services.create_payment_link(order)
+    assert second.invoice_number == f"{generated}R2"
+    assert not has_symbols(second.invoice_number)

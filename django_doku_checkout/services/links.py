@@ -187,13 +187,15 @@ def _next_invoice_number(order: Order, *, attempts: int) -> str:
 
     DOKU's handling of a reused invoice number is undocumented, so every attempt gets its
     own: INV-1, INV-1-2, INV-1-3 ... skipping any another order already uses (an order
-    ``SO-1-2`` next to ``SO-1``).
+    ``SO-1-2`` next to ``SO-1``). An invoice number without symbols keeps none, for Kartu
+    Kredit Indonesia: INV1, INV1R2, INV1R3 ...
     """
+    separator = "-" if payloads.has_symbols(order.invoice_number) else "R"
     number = attempts + 1
-    candidate = order.invoice_number if attempts == 0 else f"{order.invoice_number}-{number}"
+    candidate = order.invoice_number if attempts == 0 else f"{order.invoice_number}{separator}{number}"
     while _taken(candidate, order):
         number += 1
-        candidate = f"{order.invoice_number}-{number}"
+        candidate = f"{order.invoice_number}{separator}{number}"
     return candidate
 
 

@@ -106,9 +106,7 @@ def verify_notification(
         raise DokuSignatureError("Client-Id does not match this shop's DOKU client id.")
     sent_at = signatures.parse_timestamp(timestamp)
     if sent_at is None:
-        raise DokuSignatureError(
-            "Request-Timestamp is not a UTC or offset ISO 8601 time such as 2026-01-31T10:00:00Z."
-        )
+        raise DokuSignatureError("Request-Timestamp is not a UTC or offset ISO 8601 time such as 2026-01-31T10:00:00Z.")
     age = (timezone.now() - sent_at).total_seconds()
     if age > config.notification_max_age or age < -CLOCK_SKEW.total_seconds():
         raise DokuSignatureError(

@@ -21,8 +21,12 @@ class OrderNotPayable(DokuError):
 
 
 def new_invoice_number() -> str:
-    """A unique, unguessable invoice number short enough for card payments (21 characters)."""
-    return f"INV-{timezone.now():%Y%m%d}-{secrets.token_hex(4).upper()}"
+    """A unique, unguessable invoice number short enough for card payments (19 characters).
+
+    Letters and digits only: Kartu Kredit Indonesia refuses symbols, and an order may be
+    offered every channel.
+    """
+    return f"INV{timezone.now():%Y%m%d}{secrets.token_hex(4).upper()}"
 
 
 def create_order(
