@@ -152,6 +152,12 @@ class CheckoutSession(models.Model):
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
     payment_channel = models.CharField(_("payment channel"), max_length=64, blank=True)
     last_transaction_status = models.CharField(_("last DOKU transaction status"), max_length=32, blank=True)
+    original_request_id = models.CharField(
+        _("DOKU's original request id"),
+        max_length=128,
+        blank=True,
+        help_text=_("transaction.original_request_id from DOKU: a refund of this attempt names it."),
+    )
     error_message = models.TextField(_("error"), blank=True)
     request_body = models.JSONField(_("request body"), default=dict, blank=True)
     #: The exact body of a claim being sent, so that a resend after a crash is the same request
@@ -191,6 +197,7 @@ class Notification(models.Model):
         FLAGGED = "flagged", _("Flagged for review")
         REJECTED = "rejected", _("Rejected")
         UNKNOWN_ORDER = "unknown_order", _("Unknown invoice")
+        UNCONFIRMED = "unconfirmed", _("Not confirmed yet; DOKU retries")
         FAILED = "failed", _("Processing failed")
 
     received_at = models.DateTimeField(_("received at"), default=timezone.now, db_index=True)

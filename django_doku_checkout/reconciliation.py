@@ -111,13 +111,17 @@ def _expire_overdue(order: Order, *, dry_run: bool) -> str:
 def _reconcile_one(order: Order, *, dry_run: bool, client: DokuClient) -> ReconciledOrder:
     old_status = order.status
     answers = []
+    unanswered = False
     for session in order.checkout_sessions.filter(status=CheckoutSession.Status.OPEN).defer(*services.links.BODIES):
         try:
             result = services.fetch_status(session, client=client)
-        except DokuAPIError as err:
-            if err.status_code != 404:
-                raise
-            answers.append(f"{session.invoice_number}: unknown to DOKU")
+        except DokuError as err:
+            # Whatever DOKU answers (a 404 with no body, a 200 with an "error" key, any other
+            # status) or fails to, this link stays as it is and the others are still checked;
+            # overdue links are still expired below. Only no answer at all (DOKU down, a 5xx)
+            # marks the order as failed, so cron notices.
+            answers.append(f"{session.invoice_number}: {_no_answer(err)}")
+            unanswered = unanswered or not isinstance(err, DokuAPIError) or err.status_code >= 500
             continue
         answers.append(f"{session.invoice_number}: {result.transaction_status}")
         if dry_run:
@@ -130,7 +134,15 @@ def _reconcile_one(order: Order, *, dry_run: bool, client: DokuClient) -> Reconc
     changed = order.status != old_status
     outcome = ("would_change" if dry_run else "changed") if changed else "unchanged"
     detail = "; ".join(answers) or "no open link"
-    return ReconciledOrder(order.invoice_number, outcome, old_status, order.status, detail)
+    return ReconciledOrder(order.invoice_number, "failed" if unanswered else outcome, old_status, order.status, detail)
+
+
+def _no_answer(err: DokuError) -> str:
+    if isinstance(err, DokuAPIError) and err.status_code == 404:
+        return "unknown to DOKU"
+    if isinstance(err, DokuAPIError) and err.status_code < 500:
+        return f"DOKU answered without a status ({err})"
+    return str(err)
 
 
 def _claim(pk: int) -> Order | None:
@@ -177,8 +189,6 @@ def reconcile(
             continue
         try:
             line = _reconcile_one(order, dry_run=dry_run, client=client)
-        except DokuError as err:
-            line = ReconciledOrder(order.invoice_number, "failed", order.status, order.status, str(err))
         finally:
             _release(order)
         summary.orders.append(line)

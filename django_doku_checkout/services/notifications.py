@@ -198,7 +198,15 @@ def _apply_notification(
         if confirm and result.transaction_status == "SUCCESS":
             # The notification is only a trigger; DOKU's Status API has the final word.
             session = find_session(result.invoice_number)
-            result = fetch_status(session) if session is not None else result
+            if session is not None:
+                try:
+                    result = fetch_status(session)
+                except DokuError as err:
+                    return _unconfirmed(notification, f"DOKU's Status API did not answer: {err}")
+                if result.transaction_status == "PENDING":
+                    # DOKU asks for status checks no sooner than 60 s after payment. Answering
+                    # 503 makes DOKU retry (at +30 min) instead of ending its retries with 200.
+                    return _unconfirmed(notification, "DOKU's Status API still says PENDING.")
 
         def apply(result: PaymentResult = result) -> NotificationResponse:
             try:
@@ -223,6 +231,12 @@ def _apply_notification(
     except Exception:
         logger.exception("Processing DOKU notification %s failed", notification.pk)
         return _finish(notification, 500, Notification.Outcome.FAILED, traceback.format_exc())
+
+
+def _unconfirmed(notification: Notification, detail: str) -> NotificationResponse:
+    return _finish(
+        notification, 503, Notification.Outcome.UNCONFIRMED, f"{detail} Not applied yet; DOKU will send it again."
+    )
 
 
 def reprocess_notification(notification: Notification) -> NotificationResponse:

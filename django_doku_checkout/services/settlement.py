@@ -24,6 +24,12 @@ class PaymentResult:
     currency: str | None = None
     channel: str = ""
     order_status: str = ""
+    #: ``PAYMENT``/``SALE``, ``AUTHORIZE`` (a card held, not yet taken), ``VOID``, ``FULL_REFUND`` ...
+    transaction_type: str = ""
+    #: ``refund.amount`` of a ``REFUNDED`` answer, in whole rupiah.
+    refund_amount: int | None = None
+    #: DOKU's id of the original payment request; a card refund must name it.
+    original_request_id: str = ""
 
 
 #: A string amount DOKU sends: ASCII digits, with an optional fraction of zeros ("120000.00").
@@ -81,7 +87,14 @@ def parse_payment_result(data: object) -> PaymentResult | None:
         currency=None if currency is None else storable(currency if isinstance(currency, str) else repr(currency), 16),
         channel=storable(channel.get("id") or "", 64),
         order_status=storable(order.get("status") or "", 32),
+        transaction_type=_text(transaction_data.get("type"), 32),
+        refund_amount=_whole_amount(_section(data, "refund").get("amount")),
+        original_request_id=_text(transaction_data.get("original_request_id"), 128),
     )
+
+
+def _text(value: object, max_length: int) -> str:
+    return storable(value, max_length) if isinstance(value, str) else ""
 
 
 def find_session(invoice_number: str) -> CheckoutSession | None:
@@ -117,8 +130,12 @@ def apply_locked(
     session.last_transaction_status = result.transaction_status
     if result.channel:
         session.payment_channel = result.channel
+    if result.original_request_id and not session.original_request_id:
+        session.original_request_id = result.original_request_id
     outcome = _settle(order, session, result, source=source, notification=notification)
-    session.save(update_fields=["status", "last_transaction_status", "payment_channel", "updated_at"])
+    session.save(
+        update_fields=["status", "last_transaction_status", "payment_channel", "original_request_id", "updated_at"]
+    )
     return outcome
 
 
@@ -171,10 +188,32 @@ def _settle(
             return outcome.PROCESSED
         return outcome.IGNORED
 
-    if status == "REFUNDED" and order.status == OrderStatus.PAID:
-        states.transition(order, OrderStatus.REFUNDED, source=source, notification=notification)
-        return outcome.PROCESSED
+    if status in ("REFUNDED", "VOIDED"):
+        return _refunded(order, session, result, source=source, notification=notification)
     # FAILED: DOKU Checkout lets the shopper retry with another channel on the same
     # page, so a failed attempt is recorded on the session and the order stays payable.
-    # PENDING, TIMEOUT, REDIRECT and unknown statuses are recorded only.
+    # PENDING (a card AUTHORIZE too: held, not taken), TIMEOUT, REDIRECT and unknown
+    # statuses are recorded only.
     return outcome.IGNORED
+
+
+def _refunded(
+    order: Order, session: CheckoutSession, result: PaymentResult, *, source: str, notification: Notification | None
+) -> str:
+    """DOKU refunded or voided one attempt: only the attempt that paid the order, in full, refunds it."""
+    what = f"DOKU reported {result.transaction_status} ({result.transaction_type or 'no type'}) for {result.invoice_number}"
+    if session.status != CheckoutSession.Status.PAID or order.status != OrderStatus.PAID:
+        if result.transaction_status == "VOIDED":
+            return Notification.Outcome.IGNORED  # an authorization released: no money was taken
+        # A refund of a duplicate payment on another attempt, or of an order that is not paid:
+        # the money is real, the order's status is not DOKU's to change here.
+        states.flag_for_review(order, f"{what}, which did not pay the order; the order was not changed.")
+        return Notification.Outcome.FLAGGED
+    full = result.transaction_type in ("VOID", "FULL_REFUND") or result.refund_amount in (None, order.amount)
+    if not full:
+        states.flag_for_review(
+            order, f"{what} of {result.refund_amount} of {order.amount}: a partial refund, recorded for staff."
+        )
+        return Notification.Outcome.FLAGGED
+    states.transition(order, OrderStatus.REFUNDED, source=source, notification=notification, note=what)
+    return Notification.Outcome.PROCESSED

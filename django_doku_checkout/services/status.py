@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django_doku_checkout import payloads
-from django_doku_checkout.client import DokuClient
+from django_doku_checkout.client import DokuClient, error_messages
 from django_doku_checkout.exceptions import DokuAPIError
 from django_doku_checkout.models import CheckoutSession, Notification, Order, OrderEvent
 from django_doku_checkout.services.links import newest_link
@@ -18,7 +18,16 @@ def fetch_status(session: CheckoutSession, *, client: DokuClient | None = None) 
     Call it with no transaction open: it waits for DOKU.
     """
     response = (client or DokuClient()).get_status(session.invoice_number)
-    result = parse_payment_result(payloads.loads(response.content) if response.content else response.data)
+    data = payloads.loads(response.content) if response.content else response.data
+    if isinstance(data, dict) and data.get("error"):
+        # DOKU's own plugins read a 200 with an "error" key as "not found".
+        raise DokuAPIError(
+            status_code=response.status_code,
+            messages=error_messages(data) or ["DOKU answered with an error"],
+            request_id=response.request_id,
+            body=data,
+        )
+    result = parse_payment_result(data)
     if result is None or result.invoice_number != session.invoice_number:
         raise DokuAPIError(
             status_code=response.status_code,
