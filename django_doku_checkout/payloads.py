@@ -39,6 +39,8 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _LETTERS = re.compile(r"[A-Za-z]+")
 #: DOKU's colour format for the card payment page's theme.
 HEX_COLOUR = re.compile(r"#?(?:[0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})")
+#: What DOKU's card page takes: six hex digits without ``#`` (DOKU's own plugins send ``F5F8FB``).
+BARE_HEX_COLOUR = re.compile(r"[0-9A-F]{6}")
 
 
 # --- building ---------------------------------------------------------------------------------
@@ -204,8 +206,18 @@ def build_card_page_body(data: CardPageData) -> dict[str, Any]:
             }
         ),
         "customer": _compact(vars(data.customer)),
-        "override_configuration": {"themes": vars(data.theme).copy()},
+        "override_configuration": {"themes": _bare_colours(vars(data.theme))},
     }
+
+
+def bare_hex(colour: str) -> str:
+    """A colour as DOKU's card page takes it: six hex digits, no ``#`` (``#fff`` -> ``FFFFFF``)."""
+    digits = colour.removeprefix("#").upper()
+    return "".join(digit * 2 for digit in digits) if len(digits) == 3 else digits
+
+
+def _bare_colours(theme: Mapping[str, str]) -> dict[str, str]:
+    return {key: bare_hex(value) if key.endswith("_color") and value else value for key, value in theme.items()}
 
 
 #: The deepest JSON this app reads from DOKU; DOKU's bodies are four levels deep.
@@ -621,7 +633,8 @@ def validate_card_page_body(body: object) -> ValidationResult:
     checker.url("order.failed_url", _get(body, "order.failed_url"))
     checker.boolean("order.auto_redirect", _get(body, "order.auto_redirect"), required=True)
     checker.text("order.session_id", _get(body, "order.session_id"), required=True, max_length=128)
-    _customer(checker, _get(body, "customer"), required_fields=("id", "name", "email", "phone", "address", "country"))
+    # DOKU's payment-page guide asks customer.id only for tokenization, which this app does not use.
+    _customer(checker, _get(body, "customer"), required_fields=("name", "email", "phone", "address", "country"))
     themes = _get(body, "override_configuration.themes")
     if not isinstance(themes, Mapping):
         checker.error("override_configuration.themes must be filled")
@@ -637,8 +650,8 @@ def validate_card_page_body(body: object) -> ValidationResult:
             checker.text(
                 f"override_configuration.themes.{key}",
                 themes.get(key, _MISSING),
-                pattern=HEX_COLOUR,
-                pattern_rule="must be a hex colour such as #1A73E8",
+                pattern=BARE_HEX_COLOUR,
+                pattern_rule="must be six hex digits without # such as 1A73E8",
             )
     return checker.result
 

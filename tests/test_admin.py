@@ -120,7 +120,7 @@ def test_card_payment_page_action_uses_the_shops_theme(admin_client, order_facto
     assert session.kind == CheckoutSession.Kind.CARD_PAGE
     assert rows[complete.invoice_number].startswith("created|") and session.payment_url in rows[complete.invoice_number]
     themes = session.request_body["override_configuration"]["themes"]
-    assert themes["background_color"] == "#FFFFFF" and themes["button_background_color"] == "#E1251B"
+    assert themes["background_color"] == "FFFFFF" and themes["button_background_color"] == "E1251B"
     assert rows[incomplete.invoice_number].startswith("failed|")
     assert "customer.address" in rows[incomplete.invoice_number]
 
@@ -421,9 +421,9 @@ def test_reprocess_applies_a_failed_notification_once_the_cause_is_gone(
     order = order_factory()
     services.create_payment_link(order)
     doku_simulator.set_faults(error_rate=1)  # DOKU's Status API is down: the notification cannot be confirmed
-    assert doku_simulator.pay(order) == 500
+    assert doku_simulator.pay(order) == 503
     failed = Notification.objects.get()
-    assert failed.outcome == Notification.Outcome.FAILED
+    assert failed.outcome == Notification.Outcome.UNCONFIRMED
     doku_simulator.set_faults(error_rate=0)
     url = reverse("admin:django_doku_checkout_notification_changelist")
 

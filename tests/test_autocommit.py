@@ -338,9 +338,9 @@ def test_reprocess_action(staff, shopper, order_factory, doku_settings):
     answer = shopper.http.post(
         shopper.url(reverse("doku_checkout:notification")), data=body, headers=headers, timeout=TIMEOUT
     )
-    assert answer.status_code == 500  # so DOKU retries
+    assert answer.status_code == 503  # so DOKU retries
     failed = Notification.objects.get()
-    assert failed.outcome == Notification.Outcome.FAILED and failed.signature_valid
+    assert failed.outcome == Notification.Outcome.UNCONFIRMED and failed.signature_valid
     STORE.set_faults(CLIENT_ID, Faults())
     changelist = reverse("admin:django_doku_checkout_notification_changelist")
     assert 'value="reprocess"' in staff.get(changelist).text

@@ -397,9 +397,10 @@ def test_card_page_body_matches_seed_shape_and_validates():
     body = build_card_page_body(CARD_PAGE)
     assert set(body) == {"order", "customer", "override_configuration"}
     assert body["order"]["session_id"] == "0000231223"
+    # DOKU's card page takes bare six-digit hex; a shop's "#FFFFFF" is sent as "FFFFFF".
     assert body["override_configuration"]["themes"] == {
         "language": "ID",
-        "background_color": "#FFFFFF",
+        "background_color": "FFFFFF",
         "font_color": "",
         "button_background_color": "1A73E8",
         "button_font_color": "",
@@ -418,7 +419,7 @@ def test_card_page_requires_every_customer_field_and_a_short_invoice():
         "order.invoice_number must be at most 30 characters",
         "order.session_id must be filled",
         "customer.address must be filled",
-        "override_configuration.themes.font_color must be a hex colour such as #1A73E8",
+        "override_configuration.themes.font_color must be six hex digits without # such as 1A73E8",
     ]
 
 

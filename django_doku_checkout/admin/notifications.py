@@ -92,16 +92,17 @@ class NotificationAdmin(NotificationModelAdmin):
             return format_html('<pre class="doku-json">{}</pre>', mask_card_numbers(notification.body))
         return pretty_json(data)
 
-    @admin.action(permissions=["reprocess"], description=gettext_lazy("Reprocess failed notifications"))
+    @admin.action(permissions=["reprocess"], description=gettext_lazy("Reprocess failed or unconfirmed notifications"))
     def reprocess(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
         """Apply verified notifications whose processing failed again, through the same service."""
         done = 0
         for notification in queryset:
-            if notification.outcome != Notification.Outcome.FAILED or not notification.signature_valid:
+            retryable = (Notification.Outcome.FAILED, Notification.Outcome.UNCONFIRMED)
+            if notification.outcome not in retryable or not notification.signature_valid:
                 self.message_user(
                     request,
                     _(
-                        "Notification %(id)s skipped: only verified notifications whose processing failed are reprocessed."
+                        "Notification %(id)s skipped: only verified notifications that failed or were not confirmed are reprocessed."
                     )
                     % {"id": notification.pk},
                     messages.WARNING,
