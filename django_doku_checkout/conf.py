@@ -49,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "STATUS_CHECK_INTERVAL": 10,
     "STATUS_CHECK_DEADLINE": 3,
     "CARD_PAGE_THEME": {},
+    "DOKU_WALLET_NOTIFY_URL": None,
     "DELIVERY_MAX_ATTEMPTS": 10,
     "KEEP_REJECTED_NOTIFICATIONS_DAYS": 30,
     "KEEP_PERSONAL_DATA_DAYS": 1095,
@@ -97,6 +98,7 @@ class DokuCheckoutSettings:
     status_check_interval: int = 10
     status_check_deadline: float = 3.0
     card_page_theme: Mapping[str, str] = field(default_factory=dict)
+    doku_wallet_notify_url: str | None = None
     delivery_max_attempts: int = 10
     keep_rejected_notifications_days: int = 30
     keep_personal_data_days: int = 1095
@@ -225,6 +227,15 @@ def find_problems(raw: object, *, debug: bool) -> list[Problem]:
                 f"{_setting_name(key)} is not a setting of django-doku-checkout.",
                 f"Did you mean {close[0]!r}?" if close else f"Known keys: {', '.join(DEFAULTS)}.",
             )
+        )
+    wallet_url = raw.get("DOKU_WALLET_NOTIFY_URL")
+    if wallet_url is not None and not _is_http_url(wallet_url):
+        error(
+            "E029",
+            "DOKU_WALLET_NOTIFY_URL",
+            "an http(s) URL with a host and no query string",
+            wallet_url,
+            "Leave it out to use this app's notification URL, e.g. 'https://shop.example.com/doku/notification/'.",
         )
     site_url = raw.get("SITE_URL")
     if site_url is not None and not _is_http_url(site_url):
@@ -450,6 +461,7 @@ def get_config() -> DokuCheckoutSettings:
         status_check_interval=values["STATUS_CHECK_INTERVAL"],
         status_check_deadline=float(values["STATUS_CHECK_DEADLINE"]),
         card_page_theme=dict(values["CARD_PAGE_THEME"]),
+        doku_wallet_notify_url=values["DOKU_WALLET_NOTIFY_URL"],
         deadline=float(values["DEADLINE"]),
         delivery_max_attempts=values["DELIVERY_MAX_ATTEMPTS"],
         keep_rejected_notifications_days=values["KEEP_REJECTED_NOTIFICATIONS_DAYS"],

@@ -306,3 +306,18 @@ def test_generated_invoice_numbers_and_their_attempts_have_no_symbols(order_fact
     second = services.create_payment_link(order)
     assert second.invoice_number == f"{generated}R2"
     assert not has_symbols(second.invoice_number)
+
+
+def test_doku_wallet_notifications_come_to_this_app_when_doku_wallet_may_be_offered(
+    order_factory, doku_api, doku_settings
+):
+    doku_api.post(CHECKOUT_URL, json=checkout_success())
+    services.create_payment_link(order_factory())  # every channel offered: DOKU Wallet too
+    services.create_payment_link(order_factory(payment_method_types=["VIRTUAL_ACCOUNT_BCA"]))
+    doku_settings(DOKU_WALLET_NOTIFY_URL="https://hooks.example.com/doku-wallet/")
+    services.create_payment_link(order_factory())
+
+    sent = [sent_body(doku_api, index).get("additional_info", {}) for index in range(3)]
+    assert sent[0]["doku_wallet_notify_url"] == "https://shop.example.com/doku/notification/"
+    assert "doku_wallet_notify_url" not in sent[1]
+    assert sent[2]["doku_wallet_notify_url"] == "https://hooks.example.com/doku-wallet/"

@@ -124,6 +124,14 @@ def build_checkout_data(
     """The Checkout request for ``order``, with absolute callback URLs to this app's views."""
     config = get_config()
     public_id = str(order.public_id)
+    methods = list(order.payment_method_types) or list(config.payment_method_types)
+    # DOKU Wallet reports its payments to a URL of its own; with every channel offered
+    # (no list) it may be picked, so it is pointed at this app's notification endpoint.
+    wallet_url = config.doku_wallet_notify_url or (
+        _absolute_url(reverse("doku_checkout:notification"), request)
+        if not methods or "EMONEY_DOKU" in methods
+        else None
+    )
     return payloads.CheckoutData(
         invoice_number=invoice_number,
         amount=order.amount,
@@ -135,7 +143,8 @@ def build_checkout_data(
         language=_doku_language(),
         auto_redirect=config.auto_redirect,
         payment_due_date=config.payment_due_date,
-        payment_method_types=list(order.payment_method_types) or list(config.payment_method_types),
+        payment_method_types=methods,
+        doku_wallet_notify_url=wallet_url,
         customer=_customer(order),
         shipping_address=payloads.AddressData(**order.shipping_address) if order.shipping_address else None,
         billing_address=payloads.AddressData(**order.billing_address) if order.billing_address else None,
