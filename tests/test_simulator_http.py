@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
+from datetime import UTC
+from typing import Any
 
 import pytest
 import requests
@@ -13,6 +16,7 @@ from django_doku_checkout.client import DokuClient
 from django_doku_checkout.exceptions import DokuAPIError, DokuTransportError
 from django_doku_checkout.models import Notification, OrderStatus
 from django_doku_checkout.payloads import encode_body
+from django_doku_checkout.simulator import notifier
 from django_doku_checkout.simulator.faults import Faults
 from django_doku_checkout.simulator.store import STORE
 from tests.conftest import CLIENT_ID, SECRET, press_pay, staff_session
@@ -120,7 +124,7 @@ def test_pay_journey_over_http(live_doku, order_factory, signal_log):
     pay = press_pay(shopper, live_doku, order.public_id)
     assert pay.status_code == 302
     page = shopper.get(pay.headers["Location"], timeout=5)
-    assert order.invoice_number in page.text and "240000" in page.text
+    assert order.invoice_number in page.text and "Rp 240.000" in page.text
     assert "Kopi Toraja 250g" in page.text and "QRIS" in page.text and "EMONEY_OVO" not in page.text
     csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
     paid = shopper.post(
@@ -350,3 +354,44 @@ def test_secret_is_not_on_any_simulator_page(live_doku, order_factory, admin_use
     staff = staff_session(live_doku)
     for url in (live_doku + "/doku-simulator/", session.payment_url):
         assert SECRET not in staff.get(url, timeout=5).text
+
+
+def _shape(value: Any) -> Any:
+    """The keys of a JSON body, recursively: what a channel's notification looks like, not its values."""
+    if isinstance(value, dict):
+        return {key: _shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shape(value[0])] if value else []
+    return None
+
+
+def test_simulated_notifications_look_like_dokus_captured_ones(live_doku, order_factory):
+    from pathlib import Path
+
+    traffic = Path(__file__).parent / "doku_traffic"
+    order = order_factory()
+    session = STORE.find(CLIENT_ID, services.create_payment_link(order).invoice_number)
+    session.channel = "VIRTUAL_ACCOUNT_BCA"
+    simulated = _shape(notifier.notification_body(session, "SUCCESS"))
+    body = json.loads((traffic / "notification_va_bca_checkout.json").read_text())
+    body["additional_info"].pop("account")  # a sub account, only when the merchant settles to one
+    assert simulated == _shape(body)
+
+    session.channel = "CREDIT_CARD"
+    card = notifier.notification_body(session, "SUCCESS")
+    expected = json.loads((traffic / "notification_card_authorize.json").read_text())
+    assert set(expected) - set(card) == {"verification"}  # DOKU's fraud screening, not simulated
+    assert (card["acquirer"]["id"], card["channel"]["name"], card["transaction"]["type"]) == (
+        "BANK_MANDIRI",
+        "Credit Card",
+        "SALE",
+    )
+
+
+def test_the_hosted_page_shows_rupiah_and_utc_times(live_doku, order_factory):
+    session = services.create_payment_link(order_factory())
+    page = requests.get(session.payment_url, timeout=5).text
+    simulated = STORE.find(CLIENT_ID, session.invoice_number)
+    # The test settings' TIME_ZONE is Asia/Jakarta: the label says UTC, so must the time.
+    assert f"Expires {simulated.expires_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC" in page
+    assert "Rp 240.000" in page

@@ -4,20 +4,39 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('django_doku_checkout', '0004_notification_evidence_and_retention'),
+        ("django_doku_checkout", "0004_notification_evidence_and_retention"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='checkoutsession',
-            name='original_request_id',
-            field=models.CharField(blank=True, help_text='transaction.original_request_id from DOKU: a refund of this attempt names it.', max_length=128, verbose_name="DOKU's original request id"),
+            model_name="checkoutsession",
+            name="original_request_id",
+            field=models.CharField(
+                blank=True,
+                help_text="transaction.original_request_id from DOKU: a refund of this attempt names it.",
+                max_length=128,
+                verbose_name="DOKU's original request id",
+            ),
         ),
         migrations.AlterField(
-            model_name='notification',
-            name='outcome',
-            field=models.CharField(choices=[('received', 'Received'), ('processed', 'Processed'), ('duplicate', 'Duplicate'), ('ignored', 'Recorded, no change'), ('flagged', 'Flagged for review'), ('rejected', 'Rejected'), ('unknown_order', 'Unknown invoice'), ('unconfirmed', 'Not confirmed yet; DOKU retries'), ('failed', 'Processing failed')], default='received', max_length=16, verbose_name='outcome'),
+            model_name="notification",
+            name="outcome",
+            field=models.CharField(
+                choices=[
+                    ("received", "Received"),
+                    ("processed", "Processed"),
+                    ("duplicate", "Duplicate"),
+                    ("ignored", "Recorded, no change"),
+                    ("flagged", "Flagged for review"),
+                    ("rejected", "Rejected"),
+                    ("unknown_order", "Unknown invoice"),
+                    ("unconfirmed", "Not confirmed yet; DOKU retries"),
+                    ("failed", "Processing failed"),
+                ],
+                default="received",
+                max_length=16,
+                verbose_name="outcome",
+            ),
         ),
     ]

@@ -26,6 +26,8 @@ def configure(*, client_id: str, secret_key: str, notification_url: str | None) 
         ],
         DATABASES={},
         USE_TZ=True,
+        # Django's default is America/Chicago: the dashboard's times, labelled UTC, must be UTC.
+        TIME_ZONE="UTC",
         DOKU_SIMULATOR={
             "MERCHANTS": [{"CLIENT_ID": client_id, "SECRET_KEY": secret_key, "NOTIFICATION_URL": notification_url}],
             # Alone on loopback, with no user accounts: its dashboard is the developer's.

@@ -6,6 +6,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
+from datetime import timezone as fixed_offset
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,10 +41,21 @@ def use_transport(transport: Transport | None, *, synchronous: bool = False) -> 
     _synchronous = synchronous
 
 
+#: Where DOKU says a notification comes from (``additional_info.origin``), as captured.
+ORIGIN = {"source": "direct", "system": "mid-jokul-checkout-system", "product": "CHECKOUT", "apiFormat": "JOKUL"}
+#: DOKU's acquirer of card payments in the captured sandbox traffic.
+CARD_ACQUIRER = "BANK_MANDIRI"
+#: Western Indonesian Time, in which DOKU writes its compact dates.
+WIB = fixed_offset(timedelta(hours=7))
+
+
 def _acquirer(channel: str) -> str:
+    """DOKU's acquirer id: ``BCA`` for ``VIRTUAL_ACCOUNT_BCA``, ``BANK_DANAMON`` for ``…_BANK_DANAMON``."""
     service = service_of(channel)
+    if service == "CREDIT_CARD":
+        return CARD_ACQUIRER
     rest = channel[len(service) + 1 :] if channel.startswith(service + "_") else channel
-    return rest.removeprefix("BANK_") or "DOKU"
+    return rest or "DOKU"
 
 
 def notification_body(session: SimulatedSession, status: str, *, amount: int | None = None) -> dict[str, Any]:
@@ -59,14 +72,26 @@ def notification_body(session: SimulatedSession, status: str, *, amount: int | N
     }
     reference = str(abs(hash((session.token_id, status))) % 10**7).zfill(7)
     if service == "VIRTUAL_ACCOUNT":
+        paid_at = (session.transaction_date or timezone.now()).astimezone(WIB)
+        request_id, reference_number = reference[:6], reference[-5:]
         body["virtual_account_info"] = {"virtual_account_number": "8889" + reference.zfill(12)}
         body["virtual_account_payment"] = {
-            "identifier": [{"name": "REQUEST_ID", "value": reference}, {"name": "REFERENCE", "value": reference}]
+            "date": f"{paid_at:%Y%m%d%H%M%S}",  # WIB, as DOKU writes it
+            "systrace_number": reference[:6],
+            "reference_number": reference_number,
+            "channel_code": "",
+            "request_id": request_id,
+            "identifier": [
+                {"name": "REQUEST_ID", "value": request_id},
+                {"name": "REFERENCE", "value": reference_number},
+                {"name": "CHANNEL_TYPE", "value": "6014"},
+            ],
         }
     elif service == "CREDIT_CARD":
         raw_customer = session.body.get("customer")
         customer: dict[str, Any] = raw_customer if isinstance(raw_customer, dict) else {}
         body["transaction"]["type"] = "SALE"
+        body["channel"]["name"] = "Credit Card"
         body["customer"] = {"name": customer.get("name", ""), "email": customer.get("email", "")}
         approved = status == "SUCCESS"
         body["card_payment"] = {
@@ -75,6 +100,8 @@ def notification_body(session: SimulatedSession, status: str, *, amount: int | N
             "response_code": "00" if approved else "05",
             "response_message": "PAYMENT APPROVED" if approved else "DO NOT HONOR",
             "issuer": "PT. BANK SIMULATOR",
+            "brand": "VISA",
+            "three_d_secure_status": "TRUE",
         }
     elif service == "ONLINE_TO_OFFLINE":
         body["online_to_offline_info"] = {"payment_code": "3" + reference.zfill(11)}
@@ -82,6 +109,7 @@ def notification_body(session: SimulatedSession, status: str, *, amount: int | N
         body["qris_payment"] = {"issuer": "SIMULATOR", "reference_number": reference}
     elif service == "EMONEY":
         body["emoney_payment"] = {"account_id": "0812****" + reference[-4:], "approval_code": reference}
+    body["additional_info"] = {"origin": dict(ORIGIN)}
     return body
 
 

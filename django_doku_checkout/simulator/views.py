@@ -220,7 +220,7 @@ def order_status(request: HttpRequest, identifier: str) -> JsonResponse:
         body = notifier.notification_body(session, status)
         body["order"]["amount"] = float(session.amount)
     body["order"]["status"] = "ORDER_EXPIRED" if expired else "ORDER_GENERATED"
-    body["additional_info"] = {"origin": {"product": "CHECKOUT", "system": "doku-simulator", "source": "direct"}}
+    body["additional_info"] = {"origin": dict(notifier.ORIGIN)}
     return JsonResponse(body)
 
 
