@@ -12,8 +12,9 @@ class DokuCheckoutAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django_doku_checkout.checks import check_deployment, check_settings, check_sqlite
+        from django_doku_checkout.checks import check_deployment, check_settings, check_sqlite, check_wiring
 
         checks.register(check_settings, checks.Tags.security)
+        checks.register(check_wiring, checks.Tags.urls)
         checks.register(check_sqlite, checks.Tags.database)
         checks.register(check_deployment, checks.Tags.security, deploy=True)

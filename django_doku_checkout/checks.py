@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error
 from django.core.checks import Warning as CheckWarning
+from django.urls import NoReverseMatch, reverse
 
 from django_doku_checkout.conf import Problem, find_deployment_problems, find_problems
 
@@ -73,3 +75,43 @@ def check_sqlite(
     configured: Mapping[str, Mapping[str, Any]] = settings.DATABASES
     chosen = configured if databases is None else {a: configured[a] for a in databases if a in configured}
     return find_sqlite_problems(chosen)
+
+
+def find_wiring_problems() -> list[CheckMessage]:
+    """The URLconf and apps a shop must wire: mistakes that would otherwise be 500s for shoppers.
+
+    E040: the app's URLs are not included, so the pay button, the return page and DOKU's
+    notification URL do not exist. E041: the simulator's URLs are mounted without its app
+    in ``INSTALLED_APPS``, so its hosted page has no template.
+    """
+    messages: list[CheckMessage] = []
+    try:
+        reverse("doku_checkout:notification")
+    except NoReverseMatch:
+        messages.append(
+            Error(
+                "The URLs of django-doku-checkout are not included: the pay button, the return page and "
+                "DOKU's notification URL do not exist (NoReverseMatch for 'doku_checkout:notification').",
+                hint='Add path("doku/", include("django_doku_checkout.urls")) to your ROOT_URLCONF\'s urlpatterns.',
+                id="django_doku_checkout.E040",
+            )
+        )
+    try:
+        reverse("doku_simulator:dashboard")
+    except NoReverseMatch:
+        pass
+    else:
+        if not apps.is_installed("django_doku_checkout.simulator"):
+            messages.append(
+                Error(
+                    "The DOKU simulator's URLs are mounted but 'django_doku_checkout.simulator' is not in "
+                    "INSTALLED_APPS: its hosted payment page has no template (TemplateDoesNotExist).",
+                    hint='Add "django_doku_checkout.simulator" to INSTALLED_APPS, or remove its include().',
+                    id="django_doku_checkout.E041",
+                )
+            )
+    return messages
+
+
+def check_wiring(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    return find_wiring_problems()

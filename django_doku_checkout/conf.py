@@ -6,6 +6,7 @@ system checks report them and :func:`get_config` refuses to run with an error.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -219,7 +220,9 @@ def find_problems(raw: object, *, debug: bool) -> list[Problem]:
         )
     unknown = sorted(str(key) for key in raw if key not in DEFAULTS)
     for key in unknown:
-        close = [known for known in DEFAULTS if known.replace("_", "") in str(key).upper().replace("_", "")]
+        close = difflib.get_close_matches(str(key).upper(), DEFAULTS, n=1, cutoff=0.7) or [
+            known for known in DEFAULTS if known.replace("_", "") in str(key).upper().replace("_", "")
+        ]
         problems.append(
             Problem(
                 "django_doku_checkout.E007",

@@ -209,3 +209,34 @@ def test_check_ids_are_never_reused_and_listed_in_the_readme():
     readme = (root / "README.md").read_text()
     for check_id in set(found):
         assert f"django_doku_checkout.{check_id}" in readme
+
+
+def test_a_misspelled_key_gets_the_closest_setting():
+    from django_doku_checkout.conf import find_problems
+
+    [problem] = find_problems({**VALID, "ENVIROMENT": "sandbox"}, debug=False)
+    assert (problem.id, problem.hint) == ("django_doku_checkout.E007", "Did you mean 'ENVIRONMENT'?")
+
+
+def test_forgetting_the_apps_urls_is_caught_by_check(settings):
+    from django.urls import clear_url_caches
+
+    from django_doku_checkout.checks import find_wiring_problems
+
+    settings.ROOT_URLCONF = "tests.urls_without_the_app"
+    clear_url_caches()
+    try:
+        messages = find_wiring_problems()
+        assert ids(messages) == ["django_doku_checkout.E040"]
+        assert 'include("django_doku_checkout.urls")' in str(messages[0].hint)
+        # The simulator's URLs mounted, its app forgotten: its page would be TemplateDoesNotExist.
+        settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app != "django_doku_checkout.simulator"]
+        assert ids(find_wiring_problems()) == ["django_doku_checkout.E040", "django_doku_checkout.E041"]
+    finally:
+        clear_url_caches()
+
+
+def test_the_wired_test_project_passes_the_wiring_check():
+    from django_doku_checkout.checks import find_wiring_problems
+
+    assert find_wiring_problems() == []
