@@ -268,14 +268,41 @@ def encode_body(body: Mapping[str, Any]) -> bytes:
 
 
 def normalize_phone(phone: str, *, calling_code: str = "62") -> str:
-    """DOKU wants ``{calling_code}{number}`` digits: ``0812-3456 789`` -> ``628123456789``."""
-    digits = re.sub(r"\D", "", phone)
-    if digits.startswith("0"):
+    """DOKU wants ``{calling_code}{number}`` digits: ``0812-3456 789`` -> ``628123456789``.
+
+    Also read as people write them: ``+62 (0)812 3456 7890``, ``0062 812 …``, ``62 0812 …``,
+    dots, dashes and spaces. Only ASCII digits count.
+    """
+    digits = re.sub(r"[^0-9]", "", phone.replace("(0)", ""))
+    if digits.startswith("00"):  # the international call prefix, as in 0062
+        digits = digits[2:]
+    elif digits.startswith("0"):  # a national number: the trunk 0 gives way to the country code
         return calling_code + digits[1:]
+    if digits.startswith(calling_code + "0"):  # "62 0812": the trunk 0 written after the country code
+        digits = calling_code + digits[len(calling_code) + 1 :]
     return digits
 
 
 # --- validating --------------------------------------------------------------------------------
+
+
+def check_order_data(customer: CustomerData | None, line_items: Sequence[LineItemData]) -> list[str]:
+    """What DOKU would refuse in a customer and a cart, before anything is stored or sent.
+
+    The same rules as :func:`validate_checkout_body`, for ``create_order`` and the shop's own
+    forms (see :mod:`django_doku_checkout.validators`). The phone is checked as it will be sent.
+    """
+    checker = _Checker()
+    if customer is not None:
+        values = _compact(vars(customer))
+        if values.get("phone"):
+            values["phone"] = normalize_phone(str(values["phone"]))
+        _customer(checker, values)
+    if line_items:  # an empty cart is the caller's to refuse; a form checks one field at a time
+        # The amount is the items' total here, so only the items' own rules apply.
+        items = [_compact(vars(item)) for item in line_items]
+        _line_items(checker, items, None, required_fields=("name", "price", "quantity"))
+    return checker.result.errors
 
 
 @dataclass

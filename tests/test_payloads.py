@@ -478,3 +478,20 @@ def test_shopeepay_misspelled_is_warned_with_dokus_spelling():
 
 def test_bri_direct_debit_needs_the_customer_id_as_allobank_does():
     assert "customer.id must be filled" in errors_of(kki_body("INV1", ["DIRECT_DEBIT_BRI"]))
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "0812 3456 7890",
+        "0812-3456-7890",
+        "0812.3456.7890",
+        "+62 812 3456 7890",
+        "+62 (0)812 3456 7890",
+        "0062 812 3456 7890",
+        "62 0812 3456 7890",
+        "6281234567890",
+    ],
+)
+def test_normalize_phone_reads_numbers_as_people_write_them(written):
+    assert payloads.normalize_phone(written) == "6281234567890"

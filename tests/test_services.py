@@ -321,3 +321,43 @@ def test_doku_wallet_notifications_come_to_this_app_when_doku_wallet_may_be_offe
     assert sent[0]["doku_wallet_notify_url"] == "https://shop.example.com/doku/notification/"
     assert "doku_wallet_notify_url" not in sent[1]
     assert sent[2]["doku_wallet_notify_url"] == "https://hooks.example.com/doku-wallet/"
+
+
+def test_create_order_refuses_what_doku_would_refuse_naming_every_field(db):
+    from django_doku_checkout.models import Order
+    from django_doku_checkout.payloads import LineItemData
+
+    with pytest.raises(DokuValidationError) as raised:
+        services.create_order(
+            line_items=[
+                LineItemData(name="", price=10_000, quantity=1),
+                LineItemData(name="x" * 300, price=5, quantity=1),
+            ],
+            customer_email="not-an-email",
+            customer_phone="12",
+        )
+    assert raised.value.errors == [
+        "customer.email must be an email address",
+        "customer.phone must be digits with the country calling code, e.g. 6281122334455 (at most 16)",
+        "order.line_items[0].name must be filled",
+        "order.line_items[1].name must be at most 255 characters",
+    ]
+    assert not Order.objects.exists()
+
+
+def test_the_same_rules_are_validators_a_checkout_form_can_use():
+    from django import forms
+
+    from django_doku_checkout.validators import validate_customer_email, validate_customer_phone, validate_item_name
+
+    class CheckoutForm(forms.Form):
+        email = forms.CharField(validators=[validate_customer_email])
+        phone = forms.CharField(validators=[validate_customer_phone])
+        gift = forms.CharField(required=False, validators=[validate_item_name])
+
+    bad = CheckoutForm({"email": "siti@", "phone": "12", "gift": "y" * 256})
+    assert not bad.is_valid()
+    assert bad.errors["email"] == ["customer.email must be an email address"]
+    assert "customer.phone" in bad.errors["phone"][0]
+    assert bad.errors["gift"] == ["line item.name must be at most 255 characters"]
+    assert CheckoutForm({"email": "siti@example.com", "phone": "+62 (0)812 3456 7890"}).is_valid()

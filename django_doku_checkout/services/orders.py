@@ -39,9 +39,11 @@ def create_order(
     """Create an ``Order`` and its line items from a cart; the amount is their total.
 
     ``fields`` are other ``Order`` fields such as ``customer_name`` or ``customer_email``.
-    Raises :class:`DokuValidationError` for an empty cart or impossible prices.
+    Nothing is stored when anything breaks DOKU's rules: :class:`DokuValidationError` names
+    every field and rule (``customer.email must be an email address``), so a checkout form
+    can show them; :mod:`django_doku_checkout.validators` has the same rules per field.
     """
-    errors = []
+    errors = payloads.check_order_data(_customer_data(fields), line_items)
     if not line_items:
         errors.append("order.line_items must be filled")
     for index, item in enumerate(line_items):
@@ -53,7 +55,7 @@ def create_order(
     if not errors and not 0 < amount <= payloads.MAX_AMOUNT:
         errors.append("order.amount must greater than 0 and have at most 12 digits")
     if errors:
-        raise DokuValidationError(errors)
+        raise DokuValidationError(list(dict.fromkeys(errors)))
 
     def create() -> Order:
         order = Order.objects.create(
@@ -77,6 +79,27 @@ def create_order(
         return order
 
     return atomic_with_retry(create)
+
+
+#: ``create_order``'s customer fields and the DOKU customer field each one becomes.
+CUSTOMER_FIELDS = {
+    "customer_id": "id",
+    "customer_name": "name",
+    "customer_last_name": "last_name",
+    "customer_email": "email",
+    "customer_phone": "phone",
+    "customer_address": "address",
+    "customer_city": "city",
+    "customer_state": "state",
+    "customer_postcode": "postcode",
+    "customer_country": "country",
+}
+
+
+def _customer_data(fields: dict[str, Any]) -> payloads.CustomerData:
+    return payloads.CustomerData(
+        **{doku: fields[name] or None for name, doku in CUSTOMER_FIELDS.items() if name in fields}
+    )
 
 
 def lock_payable(order: Order) -> Order:
