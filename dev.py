@@ -1,7 +1,8 @@
 """Developer entry point: one command to run the example shop, one to run every check.
 
-    python3 dev.py shop   # set up .venv, migrate, seed demo data, serve http://127.0.0.1:8000/
-    python3 dev.py test   # set up .venv, then ruff, mypy and the whole pytest suite
+    python3 dev.py shop [--port N]   # set up .venv, migrate, seed demo data, serve http://127.0.0.1:8000/
+    python3 dev.py test              # set up .venv, then ruff, mypy and the whole pytest suite
+    python3 dev.py screenshots       # refresh the README's browser screenshots in docs/screenshots/
 
 `test` runs the suite on SQLite with this Python (Django 5.2 LTS on 3.11); on PostgreSQL
 too when DOKU_TEST_POSTGRES_URL is set (CI sets it); and once more with the newest Django
@@ -85,11 +86,36 @@ def newer_python() -> str | None:
     return None
 
 
-def shop() -> None:
+def shop(extra: list[str]) -> None:
+    port = extra[extra.index("--port") + 1] if "--port" in extra[:-1] else "8000"
+    if not port.isdigit():
+        sys.exit(f"--port must be a number, not {port!r}")
     manage = ROOT / "example_project" / "manage.py"
     run(PYTHON, manage, "migrate", "--noinput")
     run(PYTHON, manage, "seed_demo")
-    run(PYTHON, manage, "runserver", "127.0.0.1:8000")
+    # The example's simulator calls back to the shop: SITE_URL must name the port it runs on.
+    run(
+        PYTHON,
+        manage,
+        "runserver",
+        f"127.0.0.1:{port}",
+        SITE_URL=os.environ.get("SITE_URL", f"http://127.0.0.1:{port}"),
+    )
+
+
+def screenshots(extra: list[str]) -> None:
+    """Run the browser journeys and keep their screenshots where the README shows them."""
+    ensure_system_packages()
+    run(
+        PYTHON,
+        "-m",
+        "pytest",
+        "-m",
+        "browser",
+        *extra,
+        DATABASE_URL="sqlite:///:memory:",
+        DOKU_SCREENSHOTS=str(ROOT / "docs" / "screenshots"),
+    )
 
 
 def test(extra: list[str]) -> None:
@@ -115,13 +141,11 @@ def test(extra: list[str]) -> None:
 
 
 def main() -> None:
-    if len(sys.argv) < 2 or sys.argv[1] not in {"shop", "test"}:
+    commands = {"shop": shop, "test": test, "screenshots": screenshots}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     ensure_environment()
-    if sys.argv[1] == "shop":
-        shop()
-    else:
-        test(sys.argv[2:])
+    commands[sys.argv[1]](sys.argv[2:])
 
 
 if __name__ == "__main__":

@@ -29,7 +29,8 @@ def test_standalone_simulator_creates_links_and_answers_status():
             "S1",
         ],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -44,6 +45,24 @@ def test_standalone_simulator_creates_links_and_answers_status():
         with pytest.raises(DokuAPIError) as raised:
             wrong.get_status("INV-STANDALONE")
         assert raised.value.status_code == 401
+        # Its dashboard is the developer's: alone on loopback, with no user accounts.
+        assert "INV-STANDALONE" in requests.get(base + "/", timeout=5).text
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        _, errors = server.communicate(timeout=10)
+    # Started without a notification URL, it says so.
+    assert "no --notification-url" in errors
+
+
+def test_standalone_simulator_help_names_the_program_and_explains_every_option():
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "django_doku_checkout.simulator", "--help"], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.startswith("usage: python -m django_doku_checkout.simulator")
+    for option, explained in [
+        ("--port", "port to listen on"),
+        ("--client-id", "CLIENT_ID"),
+        ("--secret-key", "SECRET_KEY"),
+        ("--notification-url", "notification endpoint"),
+    ]:
+        assert option in result.stdout and explained in result.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 import django
 from django.conf import settings
@@ -38,13 +39,41 @@ def configure(*, client_id: str, secret_key: str, notification_url: str | None) 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="A local DOKU Checkout simulator (no money moves).")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--client-id", default=os.environ.get("DOKU_CLIENT_ID", "SIMULATOR-CLIENT"))
-    parser.add_argument("--secret-key", default=os.environ.get("DOKU_SECRET_KEY", "simulator-secret"))
-    parser.add_argument("--notification-url", default=os.environ.get("DOKU_NOTIFICATION_URL"))
+    parser = argparse.ArgumentParser(
+        prog="python -m django_doku_checkout.simulator",
+        description=(
+            "A local DOKU Checkout simulator (no money moves). Point your shop at it with "
+            "DOKU_CHECKOUT = {'ENVIRONMENT': 'simulator', 'API_BASE_URL': 'http://127.0.0.1:8765', "
+            "'CLIENT_ID': <--client-id>, 'SECRET_KEY': <--secret-key>, ...}; run your shop on another port."
+        ),
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
+    parser.add_argument("--port", type=int, default=8765, help="port to listen on (default %(default)s)")
+    parser.add_argument(
+        "--client-id",
+        default=os.environ.get("DOKU_CLIENT_ID", "SIMULATOR-CLIENT"),
+        help="the shop's DOKU_CHECKOUT['CLIENT_ID'] (default $DOKU_CLIENT_ID or %(default)s)",
+    )
+    parser.add_argument(
+        "--secret-key",
+        default=os.environ.get("DOKU_SECRET_KEY", "simulator-secret"),
+        help="the shop's DOKU_CHECKOUT['SECRET_KEY']: requests and notifications are signed with it "
+        "(default $DOKU_SECRET_KEY or the simulator's published key)",
+    )
+    parser.add_argument(
+        "--notification-url",
+        default=os.environ.get("DOKU_NOTIFICATION_URL"),
+        help="the shop's notification endpoint, e.g. http://127.0.0.1:8000/doku/notification/ "
+        "(default $DOKU_NOTIFICATION_URL); without it, payments are never notified",
+    )
     args = parser.parse_args(argv)
+    if not args.notification_url:
+        print(
+            "Warning: no --notification-url: payments made here will not be notified to your shop. "
+            "Pass --notification-url http://127.0.0.1:8000/doku/notification/ (your shop's address).",
+            file=sys.stderr,
+            flush=True,
+        )
     configure(client_id=args.client_id, secret_key=args.secret_key, notification_url=args.notification_url)
 
     import socket
