@@ -201,3 +201,53 @@ def service_of(code: str) -> str:
         if code.startswith(prefix):
             return service
     return code
+
+
+#: How DOKU writes the words of its codes on its pages, where title case would be wrong.
+_WORDS = {
+    "VIRTUAL": "Virtual",
+    "ACCOUNT": "Account",
+    "BANK": "Bank",
+    "ONLINE": "Online",
+    "TO": "to",
+    "OFFLINE": "Offline",
+    "EMONEY": "e-money",
+    "CREDIT": "Credit",
+    "CARD": "Card",
+    "PEER": "Peer",
+    "DIRECT": "Direct",
+    "DEBIT": "Debit",
+    "SHOPEE": "Shopee",
+    "PAY": "Pay",
+    "SYARIAH": "Syariah",
+    "MANDIRI": "Mandiri",
+    "PERMATA": "Permata",
+    "DANAMON": "Danamon",
+    "MAYBANK": "Maybank",
+    "SINARMAS": "Sinarmas",
+    "LINKAJA": "LinkAja",
+    "JENIUS": "Jenius",
+    "KREDIVO": "Kredivo",
+    "AKULAKU": "Akulaku",
+    "INDODANA": "Indodana",
+    "CERIA": "Ceria",
+    "CLICKS": "Clicks",
+    "KLIKPAY": "KlikPay",
+    "NET": "Net",
+    "BANKING": "Banking",
+    "ALFA": "Alfamart",
+    "INDOMARET": "Indomaret",
+    "KARTU": "Kartu",
+    "KREDIT": "Kredit",
+    "INDONESIA": "Indonesia",
+    "BALI": "Bali",
+    "DOKU": "DOKU",
+}
+
+
+def label(code: str) -> str:
+    """A channel code as a person reads it: ``VIRTUAL_ACCOUNT_BCA`` -> ``Virtual Account BCA``.
+
+    Bank and scheme acronyms (BCA, BNI, BRI, QRIS, OVO, DANA, CIMB …) stay in capitals.
+    """
+    return " ".join(_WORDS.get(word, word) for word in code.split("_") if word)

@@ -271,9 +271,6 @@ def change_form_data(order: Order, **overrides) -> dict[str, object]:
         "customer_name": order.customer_name,
         "customer_email": order.customer_email,
         "customer_phone": order.customer_phone,
-        "shipping_address": "{}",
-        "billing_address": "{}",
-        "payment_method_types": "[]",
         "line_items-TOTAL_FORMS": len(items),
         "line_items-INITIAL_FORMS": len(items),
         "line_items-MIN_NUM_FORMS": 0,
@@ -459,3 +456,51 @@ def test_orders_doku_knows_about_cannot_be_deleted(admin_client, order_factory, 
     assert "delete_selected" not in offered
     admin_client.post(reverse(delete, args=[draft.pk]), {"post": "yes"})
     assert list(Order.objects.all()) == [paid]
+
+
+def test_channel_names_read_as_doku_writes_them():
+    from django_doku_checkout.payment_methods import label
+
+    assert label("VIRTUAL_ACCOUNT_BCA") == "Virtual Account BCA"
+    assert label("QRIS") == "QRIS"
+    assert label("EMONEY_SHOPEE_PAY") == "e-money Shopee Pay"
+    assert label("ONLINE_TO_OFFLINE_ALFA") == "Online to Offline Alfamart"
+
+
+def test_the_order_list_shows_a_failed_last_attempt_and_doku_channel_names(admin_client, order_factory, doku_simulator):
+    order = order_factory()
+    assert doku_simulator.fail(order, method="VIRTUAL_ACCOUNT_BCA") == 200
+    page = admin_client.get(reverse("admin:django_doku_checkout_order_changelist")).content.decode()
+    assert "last attempt failed" in page
+    assert "Virtual Account BCA" in page and "Virtual Account Bca" not in page
+
+
+def test_addresses_and_payment_methods_are_fields_not_json(admin_client, order_factory):
+    order = order_factory()
+    data = change_form_data(order)
+    data.update(
+        {
+            "shipping_address_0": "Siti",
+            "shipping_address_2": "Jl. Sudirman 1",
+            "shipping_address_3": "Jakarta",
+            "shipping_address_6": "IDN",
+            "payment_method_types": ["VIRTUAL_ACCOUNT_BCA", "QRIS"],
+        }
+    )
+    page = admin_client.get(change_url(order)).content.decode()
+    assert 'name="shipping_address_0"' in page and 'type="checkbox" name="payment_method_types"' in page
+
+    assert admin_client.post(change_url(order), data).status_code == 302
+
+    order.refresh_from_db()
+    assert order.shipping_address == {
+        "first_name": "Siti",
+        "address": "Jl. Sudirman 1",
+        "city": "Jakarta",
+        "country_code": "IDN",
+    }
+    assert order.billing_address == {}
+    assert order.payment_method_types == ["QRIS", "VIRTUAL_ACCOUNT_BCA"] or set(order.payment_method_types) == {
+        "QRIS",
+        "VIRTUAL_ACCOUNT_BCA",
+    }

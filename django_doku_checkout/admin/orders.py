@@ -21,8 +21,9 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from django_doku_checkout import services, states
+from django_doku_checkout import payment_methods, services, states
 from django_doku_checkout.admin import operations
+from django_doku_checkout.admin.forms import OrderForm
 from django_doku_checkout.formatting import format_rupiah
 from django_doku_checkout.models import CheckoutSession, Delivery, LineItem, Order, OrderEvent, OrderStatus
 from django_doku_checkout.services.deliveries import failed_deliveries
@@ -190,7 +191,7 @@ class PaymentMethodFilter(OrderFilter):
             .values_list("payment_channel", flat=True)
             .distinct()
         )
-        return [(channel, channel.replace("_", " ").title()) for channel in channels]
+        return [(channel, payment_methods.label(channel)) for channel in channels]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
         if not self.value():
@@ -205,6 +206,7 @@ Operation = Callable[[Sequence[Order], HttpRequest], list[operations.OrderResult
 
 @admin.register(Order)
 class OrderAdmin(OrderModelAdmin):
+    form = OrderForm
     list_display = (
         "invoice_number",
         "customer",
@@ -242,6 +244,7 @@ class OrderAdmin(OrderModelAdmin):
                 newest_link_url=Subquery(newest.values("payment_url")[:1]),
                 newest_link_expires_at=Subquery(newest.values("expires_at")[:1]),
                 newest_link_status=Subquery(newest.values("status")[:1]),
+                newest_link_outcome=Subquery(newest.values("last_transaction_status")[:1]),
             )
         )
 
@@ -257,7 +260,12 @@ class OrderAdmin(OrderModelAdmin):
 
     @admin.display(description=gettext_lazy("status"), ordering="status")
     def status_badge(self, order: Order) -> SafeString:
-        return doku_order_status(order)
+        badge = doku_order_status(order)
+        if order.status in EDITABLE_STATUSES and getattr(order, "newest_link_outcome", "") == "FAILED":
+            # DOKU lets the shopper try again on the same link, so the order stays payable;
+            # staff still need to see that the last try failed.
+            return format_html('{}<br><small class="doku-last-failed">{}</small>', badge, _("last attempt failed"))
+        return badge
 
     @admin.display(description=gettext_lazy("latest payment link"))
     def latest_link(self, order: Order) -> SafeString | str:
