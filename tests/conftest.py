@@ -301,3 +301,32 @@ def staff_session(base_url: str, username: str = "admin", password: str = "passw
     )
     assert answer.status_code == 302, answer.text[:500]
     return session
+
+
+def change_form_data(order, **overrides: Any) -> dict[str, Any]:
+    """What the admin's order change page posts when saved unchanged; ``overrides`` change fields."""
+    items = list(order.line_items.order_by("pk"))
+    data: dict[str, Any] = {
+        "invoice_number": order.invoice_number,
+        "amount": order.amount,
+        "currency": order.currency,
+        "customer_name": order.customer_name,
+        "customer_email": order.customer_email,
+        "customer_phone": order.customer_phone,
+        "_save": "Save",
+    }
+    # Every inline posts its management form, read-only ones too.
+    for prefix, count in (("line_items", len(items)), ("checkout_sessions", 0), ("events", 0), ("deliveries", 0)):
+        data.update({f"{prefix}-TOTAL_FORMS": count, f"{prefix}-INITIAL_FORMS": count})
+    data.update({"line_items-MIN_NUM_FORMS": 0, "line_items-MAX_NUM_FORMS": 1000})
+    for index, item in enumerate(items):
+        data.update(
+            {
+                f"line_items-{index}-id": item.pk,
+                f"line_items-{index}-order": order.pk,
+                f"line_items-{index}-name": item.name,
+                f"line_items-{index}-price": item.price,
+                f"line_items-{index}-quantity": item.quantity,
+            }
+        )
+    return {**data, **overrides}

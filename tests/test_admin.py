@@ -13,6 +13,7 @@ from django.urls import reverse
 from django_doku_checkout import payloads, services
 from django_doku_checkout.client import DokuClient
 from django_doku_checkout.models import CheckoutSession, LineItem, Notification, Order, OrderEvent, OrderStatus
+from tests.conftest import change_form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -260,40 +261,6 @@ def test_line_items_are_editable_until_paid(admin_client, order_factory, doku_si
     page = admin_client.get(change_url(paid)).content
     assert b'name="line_items-0-price"' not in page and b'name="amount"' not in page
     assert b"Batik shirt" in page  # still shown, read-only
-
-
-def change_form_data(order: Order, **overrides) -> dict[str, object]:
-    items = list(order.line_items.all())
-    data: dict[str, object] = {
-        "invoice_number": order.invoice_number,
-        "amount": order.amount,
-        "currency": order.currency,
-        "customer_name": order.customer_name,
-        "customer_email": order.customer_email,
-        "customer_phone": order.customer_phone,
-        "line_items-TOTAL_FORMS": len(items),
-        "line_items-INITIAL_FORMS": len(items),
-        "line_items-MIN_NUM_FORMS": 0,
-        "line_items-MAX_NUM_FORMS": 1000,
-        "checkout_sessions-TOTAL_FORMS": 0,
-        "checkout_sessions-INITIAL_FORMS": 0,
-        "events-TOTAL_FORMS": 0,
-        "events-INITIAL_FORMS": 0,
-        "deliveries-TOTAL_FORMS": 0,
-        "deliveries-INITIAL_FORMS": 0,
-    }
-    for index, item in enumerate(items):
-        data.update(
-            {
-                f"line_items-{index}-id": item.pk,
-                f"line_items-{index}-order": order.pk,
-                f"line_items-{index}-name": item.name,
-                f"line_items-{index}-price": item.price,
-                f"line_items-{index}-quantity": item.quantity,
-            }
-        )
-    data.update(overrides)
-    return data
 
 
 def test_saving_an_order_whose_items_do_not_add_up_is_refused(admin_client, order_factory):

@@ -25,7 +25,7 @@ from django_doku_checkout.simulator import notifier
 from django_doku_checkout.simulator.actions import settle
 from django_doku_checkout.simulator.faults import Faults
 from django_doku_checkout.simulator.store import STORE
-from tests.conftest import CLIENT_ID, SECRET, staff_session
+from tests.conftest import CLIENT_ID, SECRET, change_form_data, staff_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -198,40 +198,6 @@ def test_cancel_button(staff, order_factory):
 
 
 # --- the change form -----------------------------------------------------------------------------
-
-
-def change_form_data(order: Order, **overrides: Any) -> dict[str, Any]:
-    items = list(order.line_items.order_by("pk"))
-    data: dict[str, Any] = {
-        "invoice_number": order.invoice_number,
-        "amount": order.amount,
-        "currency": order.currency,
-        "customer_name": order.customer_name,
-        "customer_email": order.customer_email,
-        "customer_phone": order.customer_phone,
-        "line_items-TOTAL_FORMS": len(items),
-        "line_items-INITIAL_FORMS": len(items),
-        "line_items-MIN_NUM_FORMS": 0,
-        "line_items-MAX_NUM_FORMS": 1000,
-        "checkout_sessions-TOTAL_FORMS": 0,
-        "checkout_sessions-INITIAL_FORMS": 0,
-        "events-TOTAL_FORMS": 0,
-        "events-INITIAL_FORMS": 0,
-        "deliveries-TOTAL_FORMS": 0,
-        "deliveries-INITIAL_FORMS": 0,
-        "_save": "Save",
-    }
-    for index, item in enumerate(items):
-        data.update(
-            {
-                f"line_items-{index}-id": item.pk,
-                f"line_items-{index}-order": order.pk,
-                f"line_items-{index}-name": item.name,
-                f"line_items-{index}-price": item.price,
-                f"line_items-{index}-quantity": item.quantity,
-            }
-        )
-    return {**data, **overrides}
 
 
 def test_change_form_save(staff, order_factory):

@@ -139,7 +139,7 @@ def test_admin_save_during_a_payment_keeps_the_payment(order_factory, admin_user
     from django.urls import reverse
 
     from django_doku_checkout.models import Order
-    from tests.test_admin import change_form_data
+    from tests.conftest import change_form_data
 
     order = order_factory(status=OrderStatus.PENDING)
     data = change_form_data(order, customer_name="Siti Rahma")
