@@ -85,6 +85,10 @@ class DokuSimulator:
         """A failed attempt: DOKU sends FAILED and the shopper may try again."""
         return self._settle(order, "fail", method)
 
+    def authorize(self, order: Order) -> int | None:
+        """Hold a card payment without taking it: DOKU sends ``PENDING`` with type ``AUTHORIZE``."""
+        return self._settle(order, "authorize", "CREDIT_CARD")
+
     def expire(self, order: Order) -> None:
         """Let the payment link expire at the simulator (DOKU sends no notification for this)."""
         self._settle(order, "expire", "")

@@ -395,3 +395,19 @@ def test_the_hosted_page_shows_rupiah_and_utc_times(live_doku, order_factory):
     # The test settings' TIME_ZONE is Asia/Jakarta: the label says UTC, so must the time.
     assert f"Expires {simulated.expires_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC" in page
     assert "Rp 240.000" in page
+
+
+def test_a_card_authorization_is_held_not_paid(live_doku, order_factory):
+    order = order_factory(customer_id="C-1", customer_address="Jl. Sudirman 1", customer_country="ID")
+    link = services.create_card_payment_page(order)
+    from django_doku_checkout.simulator.actions import settle
+
+    [sent] = settle(STORE.find(CLIENT_ID, link.invoice_number), "authorize", "CREDIT_CARD")
+    assert STORE.wait_until_idle(10) and sent.attempts[-1].status_code == 200
+    body = json.loads(sent.body)
+    assert (body["transaction"]["status"], body["transaction"]["type"]) == ("PENDING", "AUTHORIZE")
+    order.refresh_from_db()
+    link.refresh_from_db()
+    assert (order.status, link.last_transaction_status) == (OrderStatus.PENDING, "PENDING")
+    check = services.check_status(order)  # the Status API says the same
+    assert (check.transaction_status, check.order.status) == ("PENDING", OrderStatus.PENDING)

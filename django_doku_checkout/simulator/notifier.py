@@ -90,10 +90,10 @@ def notification_body(session: SimulatedSession, status: str, *, amount: int | N
     elif service == "CREDIT_CARD":
         raw_customer = session.body.get("customer")
         customer: dict[str, Any] = raw_customer if isinstance(raw_customer, dict) else {}
-        body["transaction"]["type"] = "SALE"
+        body["transaction"]["type"] = session.transaction_type or "SALE"
         body["channel"]["name"] = "Credit Card"
         body["customer"] = {"name": customer.get("name", ""), "email": customer.get("email", "")}
-        approved = status == "SUCCESS"
+        approved = status == "SUCCESS" or session.transaction_type == "AUTHORIZE"
         body["card_payment"] = {
             "masked_card_number": "411111******1111",
             "approval_code": reference[:6] if approved else "",

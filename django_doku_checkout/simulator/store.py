@@ -28,6 +28,8 @@ class SimulatedSession:
     status: str = "PENDING"
     channel: str | None = None
     transaction_date: datetime | None = None
+    #: ``SALE`` for a card paid at once, ``AUTHORIZE`` for a card only held (status PENDING).
+    transaction_type: str = ""
 
     @property
     def order(self) -> dict[str, Any]:

@@ -260,12 +260,15 @@ def payment_page(request: HttpRequest, token: str) -> HttpResponse:
     if action == "expire":
         actions.settle(session, "expire")
         return render(request, "doku_simulator/result.html", {**context, "back_url": _back_url(session)})
-    if action not in {"pay", "fail"} or method not in context["methods"]:
+    if action == "authorize" and method != "CREDIT_CARD":
+        context["error"] = "Only a card payment can be authorized."
+        return render(request, "doku_simulator/page.html", context, status=400)
+    if action not in {"pay", "fail", "authorize"} or method not in context["methods"]:
         context["error"] = "Choose one of the payment methods shown."
         return render(request, "doku_simulator/page.html", context, status=400)
     actions.settle(session, action, method)
     if session.kind == "card_page":
-        target = session.order.get("callback_url") if action == "pay" else session.order.get("failed_url")
+        target = session.order.get("callback_url") if action != "fail" else session.order.get("failed_url")
         target = target or session.order.get("callback_url")
         if session.order.get("auto_redirect") and target:
             return redirect(str(target))
