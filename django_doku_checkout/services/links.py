@@ -52,6 +52,8 @@ REUSE_MARGIN = timedelta(minutes=2)
 BODIES = ("request_body", "response_body")
 #: How often a request waiting for another's claim looks again, in seconds.
 CLAIM_POLL_INTERVAL = 0.1
+#: How often a claim may lose its invoice number to another order's at the same moment.
+MAX_INVOICE_COLLISIONS = 5
 #: How long past the call's deadline a claim is still taken to be in flight.
 CLAIM_GRACE = timedelta(seconds=5)
 
@@ -402,11 +404,16 @@ def _obtain_link(
     order: Order, *, kind: str, build: BodyBuilder, client: DokuClient | None, actor: Any
 ) -> CheckoutSession:
     ttl = claim_ttl()
+    collisions = 0
     while True:
         try:
             step = atomic_with_retry(lambda: _claim(order, kind=kind, build=build, ttl=ttl))
         except IntegrityError:
-            continue  # another order's attempt took the invoice number just now: choose again
+            # Another order's attempt took the invoice number just now: choose again, a few times.
+            collisions += 1
+            if collisions > MAX_INVOICE_COLLISIONS:
+                raise
+            continue
         if step is None:
             # Another request is asking DOKU for this order's link: wait for its answer. Its
             # claim turns stale after ``ttl``, and then this request takes it over.
