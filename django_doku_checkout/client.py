@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,6 +15,7 @@ from urllib.parse import quote
 from uuid import uuid4
 
 import requests
+from django.core.signals import setting_changed
 
 from django_doku_checkout import signatures
 from django_doku_checkout.conf import DokuCheckoutSettings, get_config
@@ -26,12 +29,80 @@ CARD_PAGE_PATH = "/credit-card/v1/payment-page"
 STATUS_PATH = "/orders/v1/status/{identifier}"
 
 
+@functools.cache
 def _user_agent() -> str:
+    # Once per process: importlib.metadata reads the installed distributions, which costs
+    # more than a whole call to DOKU on a kept-alive connection.
     try:
         version = metadata.version("django-doku-checkout")
     except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
         version = "unknown"
     return f"django-doku-checkout/{version} python-requests/{requests.__version__}"
+
+
+def _new_session(api_base_url: str) -> requests.Session:
+    """A session that reads proxies and the CA bundle from the environment once, now.
+
+    Left to trust the environment, ``requests`` scans it again on every call (and reads
+    ``~/.netrc``), which costs more than the rest of a link's work. ``~/.netrc`` never
+    applies here: DOKU authenticates requests by their signature, not a password.
+    """
+    session = requests.Session()
+    session.trust_env = False
+    session.proxies.update(requests.utils.get_environ_proxies(api_base_url))
+    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    _prepare(session, api_base_url)
+    return session
+
+
+def _prepare(session: requests.Session, api_base_url: str) -> None:
+    session.headers["User-Agent"] = _user_agent()
+    if DokuClient.transport_adapter is not None:
+        session.mount(api_base_url, DokuClient.transport_adapter)
+
+
+class _ThreadSession(threading.local):
+    """One thread's session to DOKU and what it was built for.
+
+    A ``requests.Session`` is not safe to share between threads (its connection pool and
+    cookie jar are shared state), so each thread that talks to DOKU keeps its own, alive
+    across requests.
+    """
+
+    key: tuple[object, ...] | None = None
+    session: requests.Session | None = None
+
+
+_thread_session = _ThreadSession()
+#: Bumped when Django's settings change, so that every thread builds its session again.
+_generation = 0
+
+
+def shared_session(api_base_url: str) -> requests.Session:
+    """This thread's kept-alive session to DOKU, built on first use.
+
+    Built again after the settings changed (Django's ``setting_changed``), when the API host
+    or :attr:`DokuClient.transport_adapter` changed, and in a forked child (gunicorn's
+    ``--preload``: two processes must never share a connection). Timeouts and retries are
+    per call, so clients with different budgets share it.
+    """
+    key = (_generation, os.getpid(), api_base_url, DokuClient.transport_adapter)
+    session = _thread_session.session
+    if session is None or _thread_session.key != key:
+        if session is not None:
+            session.close()
+        session = _thread_session.session = _new_session(api_base_url)
+        _thread_session.key = key
+    return session
+
+
+def _forget_sessions(*, setting: str, **kwargs: object) -> None:
+    global _generation  # noqa: PLW0603 - one counter every thread reads
+    if setting == "DOKU_CHECKOUT":
+        _generation += 1
+
+
+setting_changed.connect(_forget_sessions, dispatch_uid="django_doku_checkout.client.forget_sessions")
 
 
 @dataclass(frozen=True)
@@ -82,23 +153,13 @@ class DokuClient:
 
     def __init__(self, config: DokuCheckoutSettings | None = None, *, session: requests.Session | None = None) -> None:
         self.config = config or get_config()
-        self.session = session or self._new_session()
-        self.session.headers["User-Agent"] = _user_agent()
-        if DokuClient.transport_adapter is not None:
-            self.session.mount(self.config.api_base_url, DokuClient.transport_adapter)
-
-    def _new_session(self) -> requests.Session:
-        """A session that reads proxies and the CA bundle from the environment once, now.
-
-        Left to trust the environment, ``requests`` scans it again on every call (and reads
-        ``~/.netrc``), which costs more than the rest of a link's work. ``~/.netrc`` never
-        applies here: DOKU authenticates requests by their signature, not a password.
-        """
-        session = requests.Session()
-        session.trust_env = False
-        session.proxies.update(requests.utils.get_environ_proxies(self.config.api_base_url))
-        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-        return session
+        if session is None:
+            # The default path: this thread's kept-alive connections to DOKU, shared by every
+            # client it builds, so a shopper's click costs no new TCP or TLS handshake.
+            self.session = shared_session(self.config.api_base_url)
+        else:
+            self.session = session
+            _prepare(self.session, self.config.api_base_url)
 
     def create_checkout_payment(self, body: Mapping[str, Any], *, request_id: str | None = None) -> DokuResponse:
         """``POST /checkout/v1/payment``: create a DOKU Checkout session and its ``payment.url``."""

@@ -1,0 +1,99 @@
+"""The default path keeps one connection to DOKU alive per process and thread.
+
+DOKU here is the simulator in a live server on 127.0.0.1, reached over real TCP; the
+server counts the connections it accepts.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.urls import reverse
+
+from django_doku_checkout import services, views
+from django_doku_checkout.client import DokuClient
+from django_doku_checkout.exceptions import DokuAPIError
+from django_doku_checkout.reconciliation import reconcile
+
+
+@pytest.fixture
+def accepted(live_server: Any, live_doku: str) -> Iterator[list[int]]:
+    """The connections the live server accepted, counted as it accepts them."""
+    server = live_server.thread.httpd
+    counted: list[int] = []
+    original = server.get_request
+
+    def get_request() -> Any:
+        connection = original()
+        counted.append(1)
+        return connection
+
+    server.get_request = get_request
+    yield counted
+    del server.get_request
+
+
+def test_the_default_path_keeps_one_connection_to_doku(transactional_db, order_factory, accepted, client):
+    orders = [order_factory() for _ in range(12)]
+    for order in orders[:8]:
+        services.create_payment_link(order)  # no client passed: as the admin's actions do
+    for order in orders[:8]:
+        services.check_status(order)
+    for order in orders[8:]:
+        assert client.post(reverse("doku_checkout:pay", args=[order.public_id])).status_code == 302
+    assert client.get(reverse("doku_checkout:return", args=[orders[0].public_id])).status_code == 200
+    summary = reconcile(min_age=timedelta(0))
+
+    assert len(summary.orders) == 12
+    # 12 links, 9 status checks and reconciliation's 12: one connection (22 before: one per
+    # call, reconciliation's client kept its own).
+    assert len(accepted) == 1
+
+
+def test_the_return_page_shares_the_connection_with_its_own_budget(live_doku, doku_settings):
+    doku_settings(TIMEOUT=(4, 9), MAX_RETRIES=2, STATUS_CHECK_DEADLINE=1.5)
+    short = views._status_check_client()
+
+    assert short.session is DokuClient().session
+    assert (short.config.connect_timeout, short.config.read_timeout, short.config.max_retries) == (1.5, 1.5, 0)
+    assert short.config.deadline == 1.5
+
+
+def test_a_settings_change_gives_a_new_session(live_doku, doku_settings, accepted):
+    first = DokuClient().session
+    with pytest.raises(DokuAPIError):
+        DokuClient().get_status("UNKNOWN-1")
+    assert DokuClient().session is first
+
+    doku_settings(MAX_RETRIES=1)
+    second = DokuClient().session
+    with pytest.raises(DokuAPIError):
+        DokuClient().get_status("UNKNOWN-2")
+
+    assert second is not first
+    assert len(accepted) == 2
+
+
+def test_each_thread_has_its_own_session(live_doku, accepted):
+    sessions: dict[str, Any] = {}
+
+    def ask(name: str) -> None:
+        for index in range(5):
+            sessions.setdefault(name, DokuClient().session)
+            assert DokuClient().session is sessions[name]
+            with pytest.raises(DokuAPIError):
+                DokuClient().get_status(f"UNKNOWN-{name}-{index}")
+
+    threads = [threading.Thread(target=ask, args=(f"t{number}",)) for number in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert len({id(session) for session in sessions.values()}) == 3
+    assert DokuClient().session not in sessions.values()
+    assert len(accepted) == 3
