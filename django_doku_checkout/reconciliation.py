@@ -6,11 +6,17 @@ order's row, committed at once: no lock or transaction is held while DOKU answer
 several machines may run it at once and each order is checked by one of them; running it
 twice changes nothing the second time. It also settles link claims whose process died and
 runs the signal deliveries that are due.
+
+DOKU is asked about several orders at once (``workers``), at most ``max_rate`` requests a
+second: after an outage during a sale, thousands of orders are pending together. The
+threads only wait for DOKU; every database step stays in the calling thread, so the run
+uses one database connection and each step is a short transaction of its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -22,6 +28,8 @@ from django_doku_checkout.client import DokuClient
 from django_doku_checkout.db import atomic_with_retry
 from django_doku_checkout.exceptions import DokuAPIError, DokuError
 from django_doku_checkout.models import CheckoutSession, Order, OrderEvent, OrderStatus
+from django_doku_checkout.pacing import RateLimit
+from django_doku_checkout.services.settlement import PaymentResult
 
 #: An open link is only called expired this long after DOKU's expiry, for late notifications.
 EXPIRY_GRACE = timedelta(minutes=5)
@@ -108,32 +116,51 @@ def _expire_overdue(order: Order, *, dry_run: bool) -> str:
     return atomic_with_retry(expire)
 
 
-def _reconcile_one(order: Order, *, dry_run: bool, client: DokuClient) -> ReconciledOrder:
-    old_status = order.status
-    answers = []
-    unanswered = False
-    for session in order.checkout_sessions.filter(status=CheckoutSession.Status.OPEN).defer(*services.links.BODIES):
+#: DOKU's answer about one link: its result, or the error asking raised.
+_Answer = tuple[CheckoutSession, "PaymentResult | DokuError"]
+
+
+def _ask(sessions: list[CheckoutSession], client: DokuClient | None, pace: RateLimit | None) -> list[_Answer]:
+    """DOKU's answers about the order's open links; runs in a worker thread, so never touches the database.
+
+    Every link is asked, whatever DOKU answers about the others.
+    """
+    answers: list[_Answer] = []
+    for session in sessions:
+        if pace is not None:
+            pace.wait()
         try:
-            result = services.fetch_status(session, client=client)
+            answers.append((session, services.fetch_status(session, client=client)))
         except DokuError as err:
+            answers.append((session, err))
+    return answers
+
+
+def _apply(order: Order, answers: list[_Answer], *, dry_run: bool) -> ReconciledOrder:
+    """Apply DOKU's answers to the order, each in its own short transaction (the calling thread)."""
+    old_status = order.status
+    lines = []
+    unanswered = False
+    for session, answer in answers:
+        if isinstance(answer, DokuError):
             # Whatever DOKU answers (a 404 with no body, a 200 with an "error" key, any other
-            # status) or fails to, this link stays as it is and the others are still checked;
+            # status) or fails to, this link stays as it is and the others are still applied;
             # overdue links are still expired below. Only no answer at all (DOKU down, a 5xx)
             # marks the order as failed, so cron notices.
-            answers.append(f"{session.invoice_number}: {_no_answer(err)}")
-            unanswered = unanswered or not isinstance(err, DokuAPIError) or err.status_code >= 500
+            lines.append(f"{session.invoice_number}: {_no_answer(answer)}")
+            unanswered = unanswered or not isinstance(answer, DokuAPIError) or answer.status_code >= 500
             continue
-        answers.append(f"{session.invoice_number}: {result.transaction_status}")
+        lines.append(f"{session.invoice_number}: {answer.transaction_status}")
         if dry_run:
-            order.status = _PREDICTED.get(result.transaction_status, order.status)
+            order.status = _PREDICTED.get(answer.transaction_status, order.status)
         else:
-            services.apply_payment_result(session, result, source=OrderEvent.Source.STATUS_CHECK)
-            order.refresh_from_db()
+            services.apply_payment_result(session, answer, source=OrderEvent.Source.STATUS_CHECK)
+            order.refresh_from_db(fields=["status"])
     if order.status == OrderStatus.PENDING:
         order.status = _expire_overdue(order, dry_run=dry_run)
     changed = order.status != old_status
     outcome = ("would_change" if dry_run else "changed") if changed else "unchanged"
-    detail = "; ".join(answers) or "no open link"
+    detail = "; ".join(lines) or "no open link"
     return ReconciledOrder(order.invoice_number, "failed" if unanswered else outcome, old_status, order.status, detail)
 
 
@@ -160,6 +187,10 @@ def _release(order: Order) -> None:
     Order.objects.filter(pk=order.pk).update(status_check_claimed_until=None)
 
 
+def _open_links(order: Order) -> list[CheckoutSession]:
+    return list(order.checkout_sessions.filter(status=CheckoutSession.Status.OPEN).defer(*services.links.BODIES))
+
+
 def reconcile(
     *,
     min_age: timedelta = timedelta(minutes=5),
@@ -168,6 +199,8 @@ def reconcile(
     dry_run: bool = False,
     client: DokuClient | None = None,
     progress: Callable[[ReconciledOrder], None] | None = None,
+    workers: int = 1,
+    max_rate: float | None = None,
 ) -> ReconcileSummary:
     """Check pending orders untouched for ``min_age`` against DOKU's Status API and apply the answers.
 
@@ -176,24 +209,54 @@ def reconcile(
     One order failing (DOKU down) is reported and the others are still checked. Unless it is
     a dry run, it also settles link claims whose process died and delivers the signals whose
     receivers are due a retry.
+
+    ``workers`` threads ask DOKU at once, starting at most ``max_rate`` requests a second
+    (None: no limit). A ``client`` passed in is shared by them; by default each thread uses
+    its own kept-alive connection. ``progress`` is called in the calling thread.
     """
-    client = client or DokuClient()
+    if workers < 1 or (max_rate is not None and max_rate <= 0):
+        raise ValueError("workers must be 1 or more and max_rate more than 0")
+    pace = RateLimit(max_rate) if max_rate is not None else None
     summary = ReconcileSummary()
     if not dry_run:
         summary.claims_settled = services.resolve_stale_claims(client=client)
-    for pk in _candidates(min_age, invoice_numbers, limit):
-        order = _claim(pk)
-        if order is None:
-            # Settled since the candidates were listed, or being checked by another run.
-            summary.skipped_locked += Order.objects.filter(pk=pk, status=OrderStatus.PENDING).exists()
-            continue
+
+    def finish(order: Order, answers: list[_Answer]) -> None:
         try:
-            line = _reconcile_one(order, dry_run=dry_run, client=client)
+            line = _apply(order, answers, dry_run=dry_run)
         finally:
             _release(order)
         summary.orders.append(line)
         if progress is not None:
             progress(line)
+
+    asking: dict[Future[list[_Answer]], Order] = {}
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="doku-reconcile") as pool:
+        try:
+            for order in _claimed(_candidates(min_age, invoice_numbers, limit), summary):
+                asking[pool.submit(_ask, _open_links(order), client, pace)] = order
+                # Claim only a little ahead of the workers: a claim keeps other runs away.
+                while len(asking) >= 2 * workers:
+                    done, _ = wait(asking, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        finish(asking.pop(future), future.result())
+            for future in list(asking):
+                finish(asking.pop(future), future.result())
+        finally:
+            # A run that fails (its database gone) hands its claimed orders straight back.
+            for order in asking.values():
+                _release(order)
     if not dry_run:
         summary.deliveries = services.deliver_due()
     return summary
+
+
+def _claimed(pks: list[int], summary: ReconcileSummary) -> Iterator[Order]:
+    """The candidates this run could claim, one at a time; the others are counted as skipped."""
+    for pk in pks:
+        order = _claim(pk)
+        if order is None:
+            # Settled since the candidates were listed, or being checked by another run.
+            summary.skipped_locked += Order.objects.filter(pk=pk, status=OrderStatus.PENDING).exists()
+            continue
+        yield order

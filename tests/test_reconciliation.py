@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
 from datetime import timedelta
 from io import StringIO
+from typing import Any
 
 import pytest
+import requests
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from django_doku_checkout import services
+from django_doku_checkout.client import DokuClient
 from django_doku_checkout.models import CheckoutSession, Order, OrderEvent, OrderStatus
 from django_doku_checkout.reconciliation import reconcile
 from django_doku_checkout.simulator.actions import settle
@@ -138,3 +144,80 @@ def test_a_delayed_notification_after_reconciliation_is_a_harmless_duplicate(
     assert order.status == OrderStatus.PAID
     assert order.notifications.get().outcome == "duplicate"
     assert [entry[0] for entry in signal_log].count("payment_succeeded") == 1
+
+
+class Recording(requests.adapters.BaseAdapter):
+    """The in-process simulator, noting which thread asked it and when."""
+
+    def __init__(self, simulator: requests.adapters.BaseAdapter) -> None:
+        super().__init__()
+        self.simulator = simulator
+        self.asked: list[tuple[str, float]] = []
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        self.asked.append((threading.current_thread().name, time.monotonic()))
+        return self.simulator.send(request, *args, **kwargs)
+
+    def close(self) -> None:
+        self.simulator.close()
+
+
+@pytest.fixture
+def recording(doku_simulator) -> Iterator[Recording]:
+    recording = Recording(DokuClient.transport_adapter)
+    DokuClient.transport_adapter = recording
+    yield recording
+    DokuClient.transport_adapter = recording.simulator
+
+
+def test_workers_check_each_order_once_and_pay_each_payment_once(
+    order_factory, doku_simulator, recording, signal_log, django_capture_on_commit_callbacks
+):
+    orders = [order_factory() for _ in range(24)]
+    doku_simulator.set_faults(drop_notifications=True)
+    for order in orders[:12]:
+        doku_simulator.pay(order)  # paid at DOKU; the notification never arrived
+    for order in orders[12:]:
+        services.create_payment_link(order)
+    recording.asked.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        summary = reconcile(min_age=timedelta(0), workers=4)
+        again = reconcile(min_age=timedelta(0), workers=4)
+
+    assert sorted(line.invoice_number for line in summary.orders) == sorted(o.invoice_number for o in orders)
+    assert (summary.count("changed"), summary.count("unchanged"), summary.count("failed")) == (12, 12, 0)
+    assert Order.objects.filter(status=OrderStatus.PAID).count() == 12
+    assert OrderEvent.objects.filter(new_status=OrderStatus.PAID).count() == 12
+    assert [entry[0] for entry in signal_log].count("payment_succeeded") == 12
+    assert len(again.orders) == 12  # the unpaid ones, still pending
+    assert Order.objects.filter(status_check_claimed_until__isnull=False).count() == 0  # every claim released
+    # 24 and 12 status requests, from the workers, never from the thread that holds the database.
+    assert len(recording.asked) == 36
+    assert {name for name, _ in recording.asked} <= {f"doku-reconcile_{n}" for n in range(4)}
+
+
+def test_max_rate_spaces_the_requests_to_doku(order_factory, doku_simulator, recording):
+    for _ in range(10):
+        services.create_payment_link(order_factory())
+    recording.asked.clear()
+
+    summary = reconcile(min_age=timedelta(0), workers=4, max_rate=20)
+
+    assert len(summary.orders) == 10
+    times = sorted(at for _, at in recording.asked)
+    # 10 requests at 20 a second: the last starts at least 9 intervals after the first
+    # (in-process, without the limit, all ten take a few milliseconds).
+    assert times[-1] - times[0] >= 9 / 20 * 0.95
+    # and no second holds more than 20 + 1 of them.
+    assert all(sum(1 for t in times if start <= t < start + 1) <= 21 for start in times)
+
+
+def test_workers_and_rate_are_options_of_the_command(order_factory, doku_simulator):
+    services.create_payment_link(order_factory())
+    output = reconcile_command("--workers", "2", "--max-rate", "50")
+    assert "Checked 1 order(s)" in output
+    with pytest.raises(CommandError, match="--workers"):
+        call_command("doku_checkout_reconcile", "--workers", "0")
+    with pytest.raises(CommandError, match="--max-rate"):
+        call_command("doku_checkout_reconcile", "--max-rate", "0")
