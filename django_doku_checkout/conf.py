@@ -430,13 +430,31 @@ def find_deployment_problems(raw: object, *, debug: bool) -> list[Problem]:
     return problems
 
 
-def get_config() -> DokuCheckoutSettings:
-    """Read and validate ``settings.DOKU_CHECKOUT`` now; never cached, so overrides apply at once.
+#: The settings read last: the ``DOKU_CHECKOUT`` object, ``DEBUG``, and what they gave.
+_last_read: tuple[object, bool, DokuCheckoutSettings] | None = None
 
+
+def get_config() -> DokuCheckoutSettings:
+    """``settings.DOKU_CHECKOUT``, validated; read again whenever the setting is replaced.
+
+    A link reads the settings a dozen times, so the result is kept while ``DOKU_CHECKOUT``
+    is the same object and ``DEBUG`` the same value: assigning a new dict (as
+    ``override_settings`` and pytest-django's ``settings`` do) applies at once.
     Raises :class:`DokuConfigurationError` naming the first broken key.
     """
+    global _last_read  # noqa: PLW0603 - one cache for the process; a tuple is replaced whole
     raw = getattr(settings, "DOKU_CHECKOUT", None)
-    errors = [p for p in find_problems(raw, debug=settings.DEBUG) if p.level == "error"]
+    debug = bool(settings.DEBUG)
+    last = _last_read
+    if last is not None and last[0] is raw and last[1] == debug:
+        return last[2]
+    config = _read(raw, debug)
+    _last_read = (raw, debug, config)
+    return config
+
+
+def _read(raw: object, debug: bool) -> DokuCheckoutSettings:
+    errors = [p for p in find_problems(raw, debug=debug) if p.level == "error"]
     if errors:
         raise DokuConfigurationError(f"{errors[0].message} {errors[0].hint}")
     assert isinstance(raw, Mapping)  # noqa: S101  (find_problems reports anything else)

@@ -187,9 +187,12 @@ def _card_page_body(
 
 def _taken(invoice_number: str, order: Order) -> bool:
     """Whether another attempt, or another order, already uses ``invoice_number`` at DOKU."""
+    if CheckoutSession.objects.filter(invoice_number=invoice_number).exists():
+        return True
+    # An order's own invoice number is unique among orders: only a suffixed one can be another's.
     return (
-        CheckoutSession.objects.filter(invoice_number=invoice_number).exists()
-        or Order.objects.filter(invoice_number=invoice_number).exclude(pk=order.pk).exists()
+        invoice_number != order.invoice_number
+        and Order.objects.filter(invoice_number=invoice_number).exclude(pk=order.pk).exists()
     )
 
 
@@ -356,13 +359,30 @@ class _Recorded:
     withdrawn: bool = False
 
 
+#: What recording DOKU's answer changes on a claimed link; the request it sent stays as it was.
+_RECORDED_FIELDS = (
+    "status",
+    "payment_url",
+    "token_id",
+    "expires_at",
+    "response_body",
+    "error_message",
+    "request_payload",
+    "updated_at",
+)
+
+
 def _record(claim: _Claim, response: DokuResponse | None, failure: DokuError | None, actor: Any) -> _Recorded:
     """Store DOKU's answer on the claimed row, with its order locked; the order becomes pending."""
     locked = locked_rows(Order.objects).get(pk=claim.session.order_id)
-    session = CheckoutSession.objects.get(pk=claim.session.pk)
+    # Only the status can have changed since the claim (cancelled, or recorded by another
+    # process): the claim's own copy has the rest, so the large columns are not read again.
+    status = CheckoutSession.objects.filter(pk=claim.session.pk).values_list("status", flat=True).get()
+    if status not in (CheckoutSession.Status.CREATING, CheckoutSession.Status.CANCELLED):
+        return _Recorded(locked, current_link(pk=claim.session.pk))  # another process recorded this claim's answer
+    session = claim.session
+    session.status = status
     session.request_payload = ""
-    if session.status not in (CheckoutSession.Status.CREATING, CheckoutSession.Status.CANCELLED):
-        return _Recorded(locked, session)  # another process already recorded this claim's answer
     if response is not None:
         try:
             _store_response(session, response)
@@ -372,11 +392,11 @@ def _record(claim: _Claim, response: DokuResponse | None, failure: DokuError | N
         if session.status == CheckoutSession.Status.CREATING:
             session.status = CheckoutSession.Status.ERROR
         session.error_message = str(failure)
-        session.save()
+        session.save(update_fields=_RECORDED_FIELDS)
         return _Recorded(locked, session, failure)
     withdrawn = session.status == CheckoutSession.Status.CANCELLED or locked.status in states.UNPAYABLE
     session.status = CheckoutSession.Status.CANCELLED if withdrawn else CheckoutSession.Status.OPEN
-    session.save()
+    session.save(update_fields=_RECORDED_FIELDS)
     if withdrawn:
         return _Recorded(locked, session, withdrawn=True)
     if locked.status != OrderStatus.PENDING:
