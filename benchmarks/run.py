@@ -34,6 +34,10 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--memory", default="100,10000", help="benchmark 6: notifications before each reading")
     parser.add_argument("--sizes", default="1000,100000,1000000", help="benchmark 5: order table sizes")
     parser.add_argument("--sample", type=int, default=300, help="benchmark 5: requests timed at each size")
+    parser.add_argument("--scaling-rounds", type=int, default=3, help="benchmark 5: interleaved rounds")
+    parser.add_argument("--sale-orders", type=int, default=10_000, help="benchmark 7: pending orders")
+    parser.add_argument("--sale-workers", type=int, default=32, help="benchmark 7: reconcile --workers")
+    parser.add_argument("--sale-latency", type=float, default=0.05, help="benchmark 7: DOKU's answer time, s")
     args = parser.parse_args()
     if not args.database.startswith(("postgres://", "postgresql://")):
         parser.error(
@@ -48,6 +52,7 @@ def main() -> None:
     from benchmarks.http_reuse import bench_http
     from benchmarks.link_creation import bench_link_creation
     from benchmarks.queries import bench_queries
+    from benchmarks.reconciliation import bench_reconciliation
     from benchmarks.scaling import bench_scaling
     from benchmarks.throughput import bench_memory, bench_throughput
 
@@ -58,7 +63,14 @@ def main() -> None:
         ("http", lambda: bench_http(args.http_links)),
         ("throughput", lambda: bench_throughput(args.throughput_repeats, args.notifications, args.concurrency)),
         ("memory", lambda: bench_memory(first, total)),
-        ("scaling", lambda: bench_scaling([int(size) for size in args.sizes.split(",")], args.sample)),
+        (
+            "scaling",
+            lambda: bench_scaling([int(size) for size in args.sizes.split(",")], args.sample, args.scaling_rounds),
+        ),
+        (
+            "reconciliation",
+            lambda: bench_reconciliation(args.sale_orders, args.sale_workers, args.sale_latency),
+        ),
     ]
     results: dict[str, Any] = {}
     for name, bench in steps:

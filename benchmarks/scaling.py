@@ -84,13 +84,13 @@ def expect(response: Any, status: int) -> None:
         raise RuntimeError(f"expected HTTP {status}, got {response.status_code}: {response.content[:300]!r}")
 
 
-def _latencies(size: int, sample: int) -> dict[str, Any]:
+def _latencies(size: int, sample: int, round_: int = 0) -> dict[str, list[float]]:
     """Pay (create path) and notification for ``sample`` new orders, timed one request at a time."""
     from django.test import Client
     from django.urls import reverse
 
     client = Client()
-    orders = make_orders(sample, f"SCALE-{size}")
+    orders = make_orders(sample, f"SCALE-{size}-{round_}")
     pay, notify = [], []
     for order in orders:
         started = time.perf_counter()
@@ -103,7 +103,7 @@ def _latencies(size: int, sample: int) -> dict[str, Any]:
         response = post_in_process(client, prepared)
         notify.append(time.perf_counter() - started)
         expect(response, 200)
-    return {"pay": summary(pay), "notification": summary(notify)}
+    return {"pay": pay, "notification": notify}
 
 
 def explain_lookups() -> list[dict[str, str]]:
@@ -133,28 +133,79 @@ def explain_lookups() -> list[dict[str, str]]:
     return plans
 
 
-def bench_scaling(sizes: list[int], sample: int) -> dict[str, Any]:
-    """Latency at each table size, the ratio of the largest to the smallest, and the plans at the largest."""
+def _use_database(name: str) -> None:
+    """Point Django's connection at another database of the same server."""
+    from django.db import connection
+
+    connection.close()
+    connection.settings_dict["NAME"] = name
+
+
+def _copy_database(source: str, copy: str) -> None:
+    """``copy`` as a snapshot of ``source``, taken while nobody is connected to it."""
+    from django.db import connection
+
+    _use_database("postgres")
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{copy}"')
+        cursor.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{source}"')
+    _use_database(source)
+
+
+def bench_scaling(sizes: list[int], sample: int, rounds: int = 3) -> dict[str, Any]:
+    """Latency at each table size, the ratio of the largest to the smallest, and the plans at the largest.
+
+    Each size is a database of its own (the smaller ones are snapshots taken while the
+    history grew), and the sizes are measured in ``rounds`` interleaved rounds, in a
+    different order each round: a machine that slows down for a minute then slows every
+    size alike, instead of looking like growth.
+    """
+    from django.db import connection
+
     from django_doku_checkout.client import DokuClient
     from django_doku_checkout.models import Order
 
+    main = connection.settings_dict["NAME"]
+    databases = {size: f"{main}_{size}" for size in sizes[:-1]} | {sizes[-1]: main}
     DokuClient.transport_adapter = InstantDoku()
     empty_tables()
     try:
-        rows: list[dict[str, Any]] = []
         for size in sizes:
             present = Order.objects.count()
             if present < size:
                 started = time.perf_counter()
                 grow_history(present, size)
                 print(f"  history grown to {size:,} orders in {time.perf_counter() - started:.0f} s", flush=True)
-            rows.append({"size": size, "orders": Order.objects.count(), **_latencies(size, sample)})
+            if databases[size] != main:
+                _copy_database(main, databases[size])
+        timings: dict[int, dict[str, list[float]]] = {size: {"pay": [], "notification": []} for size in sizes}
+        counts = {}
+        for round_ in range(rounds):
+            order = sizes[round_ % len(sizes) :] + sizes[: round_ % len(sizes)]
+            for size in order if round_ % 2 == 0 else order[::-1]:
+                _use_database(databases[size])
+                counts[size] = Order.objects.count()
+                for name, samples in _latencies(size, max(1, sample // rounds), round_).items():
+                    timings[size][name].extend(samples)
+        _use_database(main)
         plans = explain_lookups()
     finally:
         DokuClient.transport_adapter = None
+        _use_database(main)
+        for name in databases.values():
+            if name != main:
+                _use_database("postgres")
+                with connection.cursor() as cursor:
+                    cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        _use_database(main)
+    rows: list[dict[str, Any]] = [
+        {"size": size, "orders": counts[size], **{name: summary(values) for name, values in timings[size].items()}}
+        for size in sizes
+    ]
     first, last = rows[0], rows[-1]
     return {
         "sample": sample,
+        "rounds": rounds,
         "rows": rows,
         "pay_ratio": last["pay"]["median"] / first["pay"]["median"],
         "notification_ratio": last["notification"]["median"] / first["notification"]["median"],

@@ -156,7 +156,10 @@ def _apply(order: Order, answers: list[_Answer], *, dry_run: bool) -> Reconciled
         else:
             services.apply_payment_result(session, answer, source=OrderEvent.Source.STATUS_CHECK)
             order.refresh_from_db(fields=["status"])
-    if order.status == OrderStatus.PENDING:
+    cutoff = timezone.now() - EXPIRY_GRACE
+    # Only an open link past its expiry can expire anything: most orders skip the locked look.
+    overdue = any(session.expires_at is not None and session.expires_at < cutoff for session, _ in answers)
+    if order.status == OrderStatus.PENDING and overdue:
         order.status = _expire_overdue(order, dry_run=dry_run)
     changed = order.status != old_status
     outcome = ("would_change" if dry_run else "changed") if changed else "unchanged"
