@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 CHECKOUT_PATH = "/checkout/v1/payment"
 CARD_PAGE_PATH = "/credit-card/v1/payment-page"
 STATUS_PATH = "/orders/v1/status/{identifier}"
+CARD_REFUND_PATH = "/cancellation/credit-card/refund"
+CHECKOUT_CANCELLATION_PATH = "/checkout/v3/cancellations"
 
 
 @functools.cache
@@ -168,6 +170,23 @@ class DokuClient:
     def create_card_payment_page(self, body: Mapping[str, Any], *, request_id: str | None = None) -> DokuResponse:
         """``POST /credit-card/v1/payment-page``: create a card-only hosted payment page."""
         return self._send("POST", CARD_PAGE_PATH, body=body, request_id=request_id)
+
+    def refund_card_payment(self, body: Mapping[str, Any], *, request_id: str | None = None) -> DokuResponse:
+        """``POST /cancellation/credit-card/refund``: give back all or part of a card payment.
+
+        ``body`` is ``{"order": {"invoice_number"}, "payment": {"original_request_id"},
+        "refund": {"amount"}}``. Resent with the same ``request_id`` after a timeout, DOKU
+        answers 409 with its first answer instead of refunding twice.
+        """
+        return self._send("POST", CARD_REFUND_PATH, body=body, request_id=request_id)
+
+    def cancel_checkout(self, body: Mapping[str, Any], *, request_id: str | None = None) -> DokuResponse:
+        """``POST /checkout/v3/cancellations``: stop an unpaid Checkout order (``{"order": {"invoice_number"}}``).
+
+        DOKU cancels bank transfers (except BTN, BNC, BPD and OCBC), QRIS and convenience
+        stores, for merchants it enabled; anything else is refused with an error.
+        """
+        return self._send("POST", CHECKOUT_CANCELLATION_PATH, body=body, request_id=request_id)
 
     def get_status(self, identifier: str) -> DokuResponse:
         """``GET /orders/v1/status/{invoice_number or Request-Id}``: the latest transaction status."""

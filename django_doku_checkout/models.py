@@ -17,7 +17,12 @@ class OrderStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
     EXPIRED = "expired", _("Expired")
     CANCELLED = "cancelled", _("Cancelled")
+    PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
     REFUNDED = "refunded", _("Refunded")
+
+
+#: Orders whose payment DOKU took: what a refund may give back.
+MONEY_TAKEN = frozenset({OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED})
 
 
 class Order(models.Model):
@@ -27,7 +32,7 @@ class Order(models.Model):
     invoice_number = models.CharField(_("invoice number"), max_length=64, unique=True)
     amount = models.PositiveBigIntegerField(_("amount"), help_text=_("Whole rupiah, no decimals."))
     currency = models.CharField(_("currency"), max_length=3, default="IDR")
-    status = models.CharField(_("status"), max_length=16, choices=OrderStatus.choices, default=OrderStatus.CREATED)
+    status = models.CharField(_("status"), max_length=20, choices=OrderStatus.choices, default=OrderStatus.CREATED)
 
     customer_id = models.CharField(_("customer id"), max_length=50, blank=True)
     customer_name = models.CharField(_("customer name"), max_length=255, blank=True)
@@ -55,6 +60,16 @@ class Order(models.Model):
     needs_review = models.BooleanField(_("needs review"), default=False)
     review_reason = models.TextField(_("review reason"), blank=True)
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    paid_link = models.ForeignKey(
+        "CheckoutSession",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("paid with"),
+        help_text=_("The payment link whose payment paid the order: the one a refund gives back."),
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     anonymised_at = models.DateTimeField(
@@ -76,7 +91,10 @@ class Order(models.Model):
         verbose_name = _("order")
         verbose_name_plural = _("orders")
         ordering = ("-created_at", "-id")
-        permissions = [("create_payment_link", _("Can create DOKU payment links"))]
+        permissions = [
+            ("create_payment_link", _("Can create DOKU payment links")),
+            ("refund_payment", _("Can refund payments")),
+        ]
         indexes = [models.Index(fields=("status", "created_at"), name="doku_order_status_created")]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="doku_order_amount_positive"),
@@ -84,6 +102,11 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return self.invoice_number
+
+    @property
+    def money_taken(self) -> bool:
+        """Whether DOKU took the shopper's money for this order (paid, or refunded since)."""
+        return self.status in MONEY_TAKEN
 
     def line_items_total(self) -> int:
         """The sum of price x quantity over the order's line items (0 without items)."""
@@ -251,8 +274,8 @@ class OrderEvent(models.Model):
         SYSTEM = "system", _("System")
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events", verbose_name=_("order"))
-    old_status = models.CharField(_("old status"), max_length=16, choices=OrderStatus.choices)
-    new_status = models.CharField(_("new status"), max_length=16, choices=OrderStatus.choices)
+    old_status = models.CharField(_("old status"), max_length=20, choices=OrderStatus.choices)
+    new_status = models.CharField(_("new status"), max_length=20, choices=OrderStatus.choices)
     source = models.CharField(_("source"), max_length=16, choices=Source.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -315,3 +338,74 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.signal} -> {self.receiver} ({self.get_status_display()})"
+
+
+class Refund(models.Model):
+    """Money given back to the shopper for one paid attempt of an order: by DOKU's API, or by hand.
+
+    A card refund is claimed as ``requested`` (which reserves its amount) before DOKU is
+    asked, and becomes ``succeeded`` or ``failed`` with DOKU's answer. Other channels are
+    refunded in DOKU's back office and recorded here by hand; refunds DOKU reports itself
+    (``REFUNDED``/``VOIDED``) are recorded too. The order's status follows the succeeded
+    total: ``partially_refunded``, then ``refunded``.
+    """
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("Requested")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+
+    class Method(models.TextChoices):
+        #: ``POST /cancellation/credit-card/refund``, sent by this app.
+        CARD_API = "card_api", _("Card refund at DOKU")
+        #: Made in DOKU's back office and recorded by staff.
+        MANUAL = "manual", _("Recorded by hand")
+        #: Reported by DOKU (a REFUNDED or VOIDED notification or status answer).
+        DOKU = "doku", _("Reported by DOKU")
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("order"))
+    checkout_session = models.ForeignKey(
+        CheckoutSession,
+        on_delete=models.PROTECT,
+        related_name="refunds",
+        verbose_name=_("payment link refunded"),
+    )
+    amount = models.PositiveBigIntegerField(_("amount"), help_text=_("Whole rupiah."))
+    reason = models.TextField(_("reason"), blank=True)
+    method = models.CharField(_("method"), max_length=16, choices=Method.choices)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.REQUESTED)
+    request_id = models.CharField(_("Request-Id"), max_length=128, unique=True)
+    #: The exact body being sent, so a resend after a timeout is the same request (DOKU then
+    #: answers 409 with its first answer instead of refunding twice).
+    request_payload = models.TextField(_("request being sent"), blank=True, editable=False)
+    refund_type = models.CharField(
+        _("DOKU's refund type"), max_length=32, blank=True, help_text=_("VOID, PARTIAL_REFUND or FULL_REFUND.")
+    )
+    doku_reference = models.CharField(
+        _("DOKU's reference"), max_length=128, blank=True, help_text=_("DOKU's approval code, or the back office's.")
+    )
+    response_body = models.JSONField(_("DOKU's answer"), default=dict, blank=True)
+    error_message = models.TextField(_("error"), blank=True)
+    notification = models.ForeignKey(
+        Notification, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("notification")
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("asked by"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        ordering = ("created_at", "id")
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="doku_refund_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.order} -{self.amount} ({self.get_status_display()})"

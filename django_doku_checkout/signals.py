@@ -19,3 +19,9 @@ payment_expired = Signal()
 #: A notification or status check disagrees with the order (amount, currency, double payment).
 #: Arguments: ``order``, ``reason``.
 payment_needs_review = Signal()
+
+#: A refund succeeded: DOKU's card refund API answered SUCCESS, staff recorded one made in
+#: DOKU's back office, or DOKU reported one. Sent once per refund, partial ones included.
+#: Arguments: ``order``, ``refund`` (the :class:`~django_doku_checkout.models.Refund`, read
+#: when the receiver is called), ``source``.
+payment_refunded = Signal()

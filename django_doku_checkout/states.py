@@ -26,13 +26,15 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.FAILED: frozenset({S.PENDING, S.PAID, S.EXPIRED, S.CANCELLED}),
     # A shopper may be sent a new link after expiry, and a late payment is still money taken.
     S.EXPIRED: frozenset({S.PENDING, S.PAID, S.CANCELLED}),
-    S.PAID: frozenset({S.REFUNDED}),
+    # Refunds: partial ones first, until the refunded total is what was paid.
+    S.PAID: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
+    S.PARTIALLY_REFUNDED: frozenset({S.REFUNDED}),
     S.CANCELLED: frozenset(),
     S.REFUNDED: frozenset(),
 }
 
 #: Orders in these states never get a new payment link.
-UNPAYABLE = frozenset({S.PAID, S.CANCELLED, S.REFUNDED})
+UNPAYABLE = frozenset({S.PAID, S.CANCELLED, S.PARTIALLY_REFUNDED, S.REFUNDED})
 
 #: The signal sent, besides ``order_status_changed``, when an order enters these states.
 _SPECIFIC_SIGNALS: dict[str, str] = {
@@ -71,7 +73,7 @@ def transition(
     update_fields = ["status", "updated_at"]
     if new_status == S.PAID:
         order.paid_at = timezone.now()
-        update_fields.append("paid_at")
+        update_fields += ["paid_at", "paid_link"]
     order.save(update_fields=update_fields)
     event = OrderEvent.objects.create(
         order=order,

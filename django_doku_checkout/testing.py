@@ -93,6 +93,20 @@ class DokuSimulator:
         """Let the payment link expire at the simulator (DOKU sends no notification for this)."""
         self._settle(order, "expire", "")
 
+    def refund(self, order: Order, amount: int | None = None, *, void: bool = False) -> int | None:
+        """Refund (or void) the order's payment in DOKU's back office: DOKU notifies ``REFUNDED`` (``VOIDED``).
+
+        ``amount`` None refunds what is left. Returns the HTTP status the shop answered. To
+        refund from the shop's side, call ``services.refund_payment(order)``: the simulator
+        answers DOKU's card refund API too.
+        """
+        from django_doku_checkout.simulator.actions import refund_in_back_office
+
+        sent = refund_in_back_office(self.session_for(order), amount, void=void)
+        order.refresh_from_db()
+        codes = [attempt.status_code for notification in sent for attempt in notification.attempts]
+        return codes[-1] if codes else None
+
     def notify(self, order: Order, status: str = "SUCCESS", *, amount: int | None = None) -> int:
         """Send one correctly signed notification for the order's link; returns the shop's status."""
         from urllib.parse import urlsplit

@@ -128,12 +128,21 @@ def signal_log():
     from django_doku_checkout import signals
 
     log: list[tuple[str, str, str]] = []
-    names = ["order_status_changed", "payment_succeeded", "payment_failed", "payment_expired", "payment_needs_review"]
+    names = [
+        "order_status_changed",
+        "payment_succeeded",
+        "payment_failed",
+        "payment_expired",
+        "payment_needs_review",
+        "payment_refunded",
+    ]
     receivers = {}
     for name in names:
 
         def receiver(sender, order, _name=name, **kwargs):
-            log.append((_name, order.invoice_number, kwargs.get("new_status") or kwargs.get("reason", "")))
+            # A refund is logged by its amount: receivers get the Refund row itself.
+            extra = kwargs["refund"].amount if "refund" in kwargs else kwargs.get("new_status") or kwargs.get("reason")
+            log.append((_name, order.invoice_number, extra or ""))
 
         receivers[name] = receiver
         getattr(signals, name).connect(receiver, weak=False, dispatch_uid=f"signal_log_{name}")

@@ -167,14 +167,14 @@ def refund_answer(invoice_number: str, status: str, kind: str, amount: str | Non
 
 
 @pytest.mark.parametrize(
-    ("status", "kind", "amount", "refunded"),
+    ("status", "kind", "amount", "new_status"),
     [
-        ("REFUNDED", "FULL_REFUND", "340000", True),
-        ("VOIDED", "VOID", None, True),
-        ("REFUNDED", "PARTIAL_REFUND", "1000", False),  # recorded and flagged; the order stays paid
+        ("REFUNDED", "FULL_REFUND", "340000", OrderStatus.REFUNDED),
+        ("VOIDED", "VOID", None, OrderStatus.REFUNDED),
+        ("REFUNDED", "PARTIAL_REFUND", "1000", OrderStatus.PARTIALLY_REFUNDED),
     ],
 )
-def test_refunds_and_voids_of_the_paying_attempt(order_factory, doku_api, status, kind, amount, refunded):
+def test_refunds_and_voids_of_the_paying_attempt(order_factory, doku_api, status, kind, amount, new_status):
     order = order_for(order_factory, captured("status_va_danamon_success.json"))
     doku_api.get(status_url(order.invoice_number), body=captured("status_va_danamon_success.json"))
     services.check_status(order)
@@ -184,8 +184,12 @@ def test_refunds_and_voids_of_the_paying_attempt(order_factory, doku_api, status
 
     check = services.check_status(order)
 
-    assert check.order.status == (OrderStatus.REFUNDED if refunded else OrderStatus.PAID)
-    assert check.order.needs_review is not refunded
+    assert check.order.status == new_status
+    assert not check.order.needs_review
+    assert services.refunded_total(order) == (1000 if amount == "1000" else 340000)
+    # Every later status answer names the same refund: it is recorded once.
+    assert services.check_status(order).outcome == Notification.Outcome.DUPLICATE
+    assert order.refunds.count() == 1
 
 
 def test_a_refund_of_another_attempt_never_refunds_the_order(order_factory, doku_api):

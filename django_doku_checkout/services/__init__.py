@@ -8,6 +8,7 @@ One module per concern:
 - :mod:`.settlement`: what DOKU's word on a payment does to its order;
 - :mod:`.notifications`: DOKU's HTTP notifications;
 - :mod:`.status`: DOKU's Status API;
+- :mod:`.refunds`: refunds, full and partial: card refunds through DOKU, the others recorded by hand;
 - :mod:`.deliveries`: the app's signals, delivered at least once to each receiver;
 - :mod:`.locking`: the order's row lock that serialises all of the above.
 
@@ -45,6 +46,17 @@ from django_doku_checkout.services.orders import (
     new_invoice_number,
     withdraw_payment_links,
 )
+from django_doku_checkout.services.refunds import (
+    RefundNotAllowed,
+    RefundNotSupported,
+    paying_link,
+    record_manual_refund,
+    refund_payment,
+    refundable_amount,
+    refundable_by_api,
+    refunded_total,
+    resend_refund,
+)
 from django_doku_checkout.services.settlement import (
     PaymentResult,
     apply_payment_result,
@@ -61,6 +73,8 @@ __all__ = [
     "NotificationResponse",
     "OrderNotPayable",
     "PaymentResult",
+    "RefundNotAllowed",
+    "RefundNotSupported",
     "StatusCheck",
     "apply_payment_result",
     "build_checkout_data",
@@ -80,7 +94,14 @@ __all__ = [
     "newest_link",
     "parse_payment_result",
     "payment_url_allowed",
+    "paying_link",
+    "record_manual_refund",
+    "refund_payment",
+    "refundable_amount",
+    "refundable_by_api",
+    "refunded_total",
     "reprocess_notification",
+    "resend_refund",
     "resolve_stale_claims",
     "storable",
     "store_notification",

@@ -22,14 +22,14 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Model, Q, QuerySet
 from django.dispatch import Signal
 from django.utils import timezone
 
 from django_doku_checkout import signals
 from django_doku_checkout.conf import get_config
 from django_doku_checkout.db import atomic_with_retry
-from django_doku_checkout.models import Delivery, Order, OrderEvent
+from django_doku_checkout.models import Delivery, Order, OrderEvent, Refund
 from django_doku_checkout.services.locking import locked_rows
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,12 @@ SIGNALS: dict[str, Signal] = {
     "payment_failed": signals.payment_failed,
     "payment_expired": signals.payment_expired,
     "payment_needs_review": signals.payment_needs_review,
+    "payment_refunded": signals.payment_refunded,
 }
+#: Arguments stored as a primary key (a delivery's arguments are JSON), by signal and name,
+#: and the model each is read from when the receiver is called: ``payment_refunded`` stores
+#: ``{"refund": 7}`` and its receivers get ``refund=Refund.objects.get(pk=7)``.
+LOADED_ARGUMENTS: dict[str, dict[str, type[Model]]] = {"payment_refunded": {"refund": Refund}}
 #: How long a delivery being attempted is left to the process attempting it, before
 #: ``doku_checkout_deliver`` may take it over (that process may have died).
 LEASE = timedelta(minutes=5)
@@ -114,6 +119,15 @@ def _find_receiver(delivery: Delivery) -> Receiver | None:
     return None
 
 
+def _arguments(delivery: Delivery) -> dict[str, Any]:
+    """A delivery's stored arguments, with the objects stored by primary key read afresh."""
+    loaded = LOADED_ARGUMENTS.get(delivery.signal, {})
+    return {
+        name: loaded[name]._default_manager.get(pk=value) if name in loaded else value
+        for name, value in delivery.arguments.items()
+    }
+
+
 def _backoff(attempts: int) -> timedelta:
     """A minute (the ``DELIVERY_BACKOFF`` setting) after the first failure, doubling, at most six hours."""
     return min(timedelta(seconds=get_config().delivery_backoff * 2 ** (attempts - 1)), MAX_BACKOFF)
@@ -125,7 +139,7 @@ def _attempt(delivery: Delivery, order: Order) -> bool:
     try:
         if receiver is None:
             raise LookupError(f"No receiver {delivery.receiver} is connected to {delivery.signal} any more.")
-        receiver(signal=SIGNALS[delivery.signal], sender=Order, order=order, delivery=delivery, **delivery.arguments)
+        receiver(signal=SIGNALS[delivery.signal], sender=Order, order=order, delivery=delivery, **_arguments(delivery))
     except Exception:
         logger.exception(
             "Receiver %s of %s failed for order %s (attempt %d)",

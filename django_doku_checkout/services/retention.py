@@ -25,7 +25,14 @@ from django_doku_checkout.conf import get_config
 from django_doku_checkout.models import Notification, Order, OrderStatus
 
 #: Orders whose personal data may go once old enough: nothing more will happen to them.
-SETTLED = (OrderStatus.PAID, OrderStatus.REFUNDED, OrderStatus.CANCELLED, OrderStatus.EXPIRED, OrderStatus.FAILED)
+SETTLED = (
+    OrderStatus.PAID,
+    OrderStatus.PARTIALLY_REFUNDED,
+    OrderStatus.REFUNDED,
+    OrderStatus.CANCELLED,
+    OrderStatus.EXPIRED,
+    OrderStatus.FAILED,
+)
 #: Keys of DOKU bodies that hold a person's data, wherever they appear.
 PERSONAL_KEYS = frozenset({"customer", "shipping_address", "billing_address"})
 #: Parts of a key that mark personal data (``customer_name``, ``email``, ``phone_number``, ``address``).

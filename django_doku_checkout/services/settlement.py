@@ -12,6 +12,7 @@ from django_doku_checkout.db import atomic_with_retry
 from django_doku_checkout.models import CheckoutSession, Notification, Order, OrderStatus
 from django_doku_checkout.services.links import current_link, newest_link
 from django_doku_checkout.services.locking import locked_rows
+from django_doku_checkout.services.refunds import apply_doku_refund
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ def _settle(
                 f"{result.amount}, but the order is {order.currency} {order.amount}; not marked paid.",
             )
             return outcome.FLAGGED
-        if order.status == OrderStatus.PAID:
+        if order.money_taken:
             if session.status == CheckoutSession.Status.PAID:
                 return outcome.DUPLICATE
             session.status = CheckoutSession.Status.PAID
@@ -172,6 +173,7 @@ def _settle(
             )
             return outcome.FLAGGED
         session.status = CheckoutSession.Status.PAID
+        order.paid_link = session  # what a refund gives back; saved with the transition
         states.transition(
             order, OrderStatus.PAID, source=source, notification=notification, note=f"{result.channel} SUCCESS"
         )
@@ -200,20 +202,13 @@ def _settle(
 def _refunded(
     order: Order, session: CheckoutSession, result: PaymentResult, *, source: str, notification: Notification | None
 ) -> str:
-    """DOKU refunded or voided one attempt: only the attempt that paid the order, in full, refunds it."""
-    what = f"DOKU reported {result.transaction_status} ({result.transaction_type or 'no type'}) for {result.invoice_number}"
-    if session.status != CheckoutSession.Status.PAID or order.status != OrderStatus.PAID:
-        if result.transaction_status == "VOIDED":
-            return Notification.Outcome.IGNORED  # an authorization released: no money was taken
-        # A refund of a duplicate payment on another attempt, or of an order that is not paid:
-        # the money is real, the order's status is not DOKU's to change here.
-        states.flag_for_review(order, f"{what}, which did not pay the order; the order was not changed.")
-        return Notification.Outcome.FLAGGED
-    full = result.transaction_type in ("VOID", "FULL_REFUND") or result.refund_amount in (None, order.amount)
-    if not full:
-        states.flag_for_review(
-            order, f"{what} of {result.refund_amount} of {order.amount}: a partial refund, recorded for staff."
-        )
-        return Notification.Outcome.FLAGGED
-    states.transition(order, OrderStatus.REFUNDED, source=source, notification=notification, note=what)
-    return Notification.Outcome.PROCESSED
+    """DOKU refunded or voided one attempt: see :func:`.refunds.apply_doku_refund`."""
+    return apply_doku_refund(
+        order,
+        session,
+        status=result.transaction_status,
+        refund_type=result.transaction_type,
+        amount=result.refund_amount,
+        source=source,
+        notification=notification,
+    )

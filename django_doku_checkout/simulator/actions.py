@@ -1,12 +1,14 @@
-"""What a shopper can do on the hosted page, as functions: used by the page and by tests."""
+"""What shoppers do on the hosted page and staff in DOKU's back office, as functions for the views and tests."""
 
 from __future__ import annotations
+
+import secrets
 
 from django.utils import timezone
 
 from django_doku_checkout.simulator import notifier
 from django_doku_checkout.simulator.merchants import merchants
-from django_doku_checkout.simulator.store import SimulatedNotification, SimulatedSession
+from django_doku_checkout.simulator.store import STORE, SimulatedNotification, SimulatedRefund, SimulatedSession
 
 #: What each action makes of the session: DOKU's transaction status.
 _STATUS = {"pay": "SUCCESS", "fail": "FAILED", "authorize": "PENDING"}
@@ -18,6 +20,8 @@ def settle(session: SimulatedSession, action: str, method: str = "") -> list[Sim
     ``authorize`` holds a card payment without taking it, as DOKU reports it: ``PENDING``
     with ``transaction.type`` ``AUTHORIZE``.
     """
+    if session.cancelled:
+        raise ValueError(f"{session.invoice_number} was cancelled at DOKU: it can no longer be paid")
     if action == "expire":
         session.status = "EXPIRED"
         return []
@@ -31,3 +35,42 @@ def settle(session: SimulatedSession, action: str, method: str = "") -> list[Sim
     session.transaction_type = "AUTHORIZE" if action == "authorize" else "SALE"
     merchant = merchants().get(session.client_id)
     return notifier.send(session, merchant, session.status) if merchant else []
+
+
+class RefundRefused(ValueError):
+    """DOKU would refuse this refund: the session is not paid, or the amount is more than is left."""
+
+
+def record_refund(session: SimulatedSession, amount: int | None = None, *, request_id: str = "") -> SimulatedRefund:
+    """Refund ``amount`` of a paid session (None: what is left), as DOKU's refund API does; returns the refund.
+
+    Partial and repeated refunds are allowed up to the paid amount; anything more is refused.
+    """
+    with STORE.lock:
+        left = session.amount - session.refunded
+        wanted = left if amount is None else amount
+        if session.status != "SUCCESS":
+            raise RefundRefused(f"order {session.invoice_number} is not paid")
+        if isinstance(wanted, bool) or not isinstance(wanted, int) or not 0 < wanted <= left:
+            raise RefundRefused(f"refund.amount must be from 1 to {left}, the amount not refunded yet")
+        first_and_full = not session.refunds and wanted == session.amount
+        refund = SimulatedRefund(
+            amount=wanted,
+            type="FULL_REFUND" if first_and_full else "PARTIAL_REFUND",
+            approval_code=secrets.token_hex(3).upper(),
+            at=timezone.now(),
+            request_id=request_id,
+        )
+        session.refunds.append(refund)
+        return refund
+
+
+def refund_in_back_office(
+    session: SimulatedSession, amount: int | None = None, *, void: bool = False
+) -> list[SimulatedNotification]:
+    """Staff refund (or void) a paid session in DOKU's back office: DOKU notifies ``REFUNDED`` (``VOIDED``)."""
+    refund = record_refund(session, None if void else amount)
+    if void:
+        refund.type = "VOID"
+    merchant = merchants().get(session.client_id)
+    return notifier.send(session, merchant, "VOIDED" if void else "REFUNDED", refund=refund) if merchant else []

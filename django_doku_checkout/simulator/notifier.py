@@ -18,7 +18,13 @@ from django_doku_checkout import signatures
 from django_doku_checkout.payloads import encode_body
 from django_doku_checkout.payment_methods import service_of
 from django_doku_checkout.simulator.merchants import Merchant, retry_schedule
-from django_doku_checkout.simulator.store import STORE, DeliveryAttempt, SimulatedNotification, SimulatedSession
+from django_doku_checkout.simulator.store import (
+    STORE,
+    DeliveryAttempt,
+    SimulatedNotification,
+    SimulatedRefund,
+    SimulatedSession,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +64,13 @@ def _acquirer(channel: str) -> str:
     return rest or "DOKU"
 
 
-def notification_body(session: SimulatedSession, status: str, *, amount: int | None = None) -> dict[str, Any]:
-    """What DOKU posts for a channel transaction: shared fields plus the channel's own section."""
+def notification_body(
+    session: SimulatedSession, status: str, *, amount: int | None = None, refund: SimulatedRefund | None = None
+) -> dict[str, Any]:
+    """What DOKU posts for a channel transaction: shared fields plus the channel's own section.
+
+    A ``REFUNDED`` or ``VOIDED`` body names the ``refund`` in ``transaction.type`` and ``refund.amount``.
+    """
     channel = session.channel or "VIRTUAL_ACCOUNT_BCA"
     service = service_of(channel)
     when = signatures.format_timestamp(session.transaction_date or timezone.now())
@@ -109,6 +120,10 @@ def notification_body(session: SimulatedSession, status: str, *, amount: int | N
         body["qris_payment"] = {"issuer": "SIMULATOR", "reference_number": reference}
     elif service == "EMONEY":
         body["emoney_payment"] = {"account_id": "0812****" + reference[-4:], "approval_code": reference}
+    if refund is not None:
+        body["transaction"]["type"] = refund.type
+        if refund.type != "VOID":
+            body["refund"] = {"amount": str(refund.amount), "approval_code": refund.approval_code}
     body["additional_info"] = {"origin": dict(ORIGIN)}
     return body
 
@@ -144,7 +159,9 @@ def _deliver_in_order(notifications: list[SimulatedNotification], merchant: Merc
         _deliver(notification, merchant, path)
 
 
-def send(session: SimulatedSession, merchant: Merchant, status: str) -> list[SimulatedNotification]:
+def send(
+    session: SimulatedSession, merchant: Merchant, status: str, *, refund: SimulatedRefund | None = None
+) -> list[SimulatedNotification]:
     """Queue the notifications one payment outcome causes, shaped by the merchant's faults.
 
     They are delivered one after another, in order, on a background thread.
@@ -160,7 +177,9 @@ def send(session: SimulatedSession, merchant: Merchant, status: str) -> list[Sim
     queued: list[SimulatedNotification] = []
     to_deliver: list[SimulatedNotification] = []
     for each in statuses:
-        body = encode_body(notification_body(session, each, amount=amount if each == "SUCCESS" else None))
+        body = encode_body(
+            notification_body(session, each, amount=amount if each == "SUCCESS" else None, refund=refund)
+        )
         notification = STORE.new_notification(
             client_id=merchant.client_id,
             invoice_number=session.invoice_number,

@@ -14,6 +14,17 @@ from django_doku_checkout.simulator.faults import Faults
 
 
 @dataclass
+class SimulatedRefund:
+    """One refund DOKU made of a paid session."""
+
+    amount: int
+    type: str
+    approval_code: str
+    at: datetime
+    request_id: str = ""
+
+
+@dataclass
 class SimulatedSession:
     """One Checkout session or card payment page, as DOKU would keep it."""
 
@@ -30,6 +41,14 @@ class SimulatedSession:
     transaction_date: datetime | None = None
     #: ``SALE`` for a card paid at once, ``AUTHORIZE`` for a card only held (status PENDING).
     transaction_type: str = ""
+    #: Card refunds made through the API or the back office, oldest first.
+    refunds: list[SimulatedRefund] = field(default_factory=list)
+    #: Cancelled through ``POST /checkout/v3/cancellations``: the page no longer takes a payment.
+    cancelled: bool = False
+
+    @property
+    def refunded(self) -> int:
+        return sum(refund.amount for refund in self.refunds)
 
     @property
     def order(self) -> dict[str, Any]:
@@ -84,6 +103,15 @@ class SimulatedNotification:
     finished: bool = False
 
 
+@dataclass(frozen=True)
+class ReceivedRequest:
+    """A signed API request the simulator accepted, as sent: for tests to check what DOKU received."""
+
+    target: str
+    headers: dict[str, str]
+    body: bytes
+
+
 @dataclass
 class Reply:
     """The first answer to a Request-Id, replayed with 409 when the same request comes again."""
@@ -105,6 +133,7 @@ class Store:
             self.sessions: dict[str, SimulatedSession] = {}
             self.replies: dict[str, Reply] = {}
             self.notifications: list[SimulatedNotification] = []
+            self.received: list[ReceivedRequest] = []
             self.faults: dict[str, Faults] = {}
             self.in_flight = 0
 

@@ -11,6 +11,8 @@ urlpatterns = [
     # DOKU's API and the hosted payment page: for the shop's client and its shoppers.
     path("checkout/v1/payment", when_enabled(views.checkout_payment), name="checkout_payment"),
     path("credit-card/v1/payment-page", when_enabled(views.card_payment_page), name="card_payment_page"),
+    path("cancellation/credit-card/refund", when_enabled(views.card_refund), name="card_refund"),
+    path("checkout/v3/cancellations", when_enabled(views.checkout_cancellation), name="checkout_cancellation"),
     path("orders/v1/status/<path:identifier>", when_enabled(views.order_status), name="order_status"),
     path("pay/<str:token>/", when_enabled(views.payment_page), name="page"),
     path("pay/<str:token>/cancel/", when_enabled(views.cancel_payment), name="cancel"),

@@ -23,14 +23,27 @@ from django_doku_checkout.payloads import (
     validate_card_page_body,
     validate_checkout_body,
 )
-from django_doku_checkout.payment_methods import KNOWN_METHODS, is_card
+from django_doku_checkout.payment_methods import KNOWN_METHODS, is_card, service_of
 from django_doku_checkout.simulator import actions, notifier
 from django_doku_checkout.simulator.faults import HEADER, Faults
 from django_doku_checkout.simulator.merchants import Merchant, max_clock_skew, merchants
-from django_doku_checkout.simulator.store import STORE, Reply, SimulatedSession, expiry, new_token
+from django_doku_checkout.simulator.store import (
+    STORE,
+    ReceivedRequest,
+    Reply,
+    SimulatedSession,
+    expiry,
+    new_token,
+)
 
 CHECKOUT_TARGET = "/checkout/v1/payment"
 CARD_PAGE_TARGET = "/credit-card/v1/payment-page"
+CARD_REFUND_TARGET = "/cancellation/credit-card/refund"
+CANCELLATION_TARGET = "/checkout/v3/cancellations"
+#: What DOKU's Checkout cancellation stops: bank transfers except BTN, BNC, BPD and OCBC, QRIS
+#: and convenience stores.
+CANCELLABLE_SERVICES = frozenset({"VIRTUAL_ACCOUNT", "QRIS", "ONLINE_TO_OFFLINE"})
+NOT_CANCELLABLE_BANKS = ("BTN", "BNC", "BPD", "OCBC")
 DEMO_METHODS = sorted(KNOWN_METHODS - {"EMONEY_SHOPEEPAY", "VIRTUAL_ACCOUNT_BANK_SYARIAH_MANDIRI"})
 
 
@@ -61,6 +74,11 @@ def _authenticate(request: HttpRequest, target: str, body: bytes | None) -> tupl
     )
     if not valid:
         return None, _error(401, "invalid_signature", "Invalid Header Signature")
+    signed = ("Client-Id", "Request-Id", "Request-Timestamp", "Digest", "Signature")
+    with STORE.lock:
+        STORE.received.append(
+            ReceivedRequest(target, {name: headers[name] for name in signed if name in headers}, body or b"")
+        )
     return merchant, None
 
 
@@ -125,6 +143,23 @@ def _due_minutes(body: dict[str, Any]) -> int:
     return due if isinstance(due, int) and not isinstance(due, bool) and due > 0 else 60
 
 
+def _replay(key: str, raw: bytes, faults: Faults) -> JsonResponse | None:
+    """The first answer to a Request-Id seen before, with 409, as DOKU answers a retried POST."""
+    with STORE.lock:
+        reply = STORE.replies.get(key)
+    if reply is None:
+        return None
+    _maybe_time_out(faults)
+    if reply.body_digest != signatures.digest(raw):
+        return JsonResponse({"error_messages": ["Request-Id was already used with another body"]}, status=400)
+    return JsonResponse(reply.data, status=409)
+
+
+def _remember(key: str, raw: bytes, data: dict[str, Any]) -> None:
+    with STORE.lock:
+        STORE.replies[key] = Reply(signatures.digest(raw), data)
+
+
 def _create(request: HttpRequest, *, kind: str, target: str) -> JsonResponse:
     raw = request.body
     merchant, failure = _authenticate(request, target, raw)
@@ -134,15 +169,10 @@ def _create(request: HttpRequest, *, kind: str, target: str) -> JsonResponse:
     faults = _faults(request, merchant)
     if (trouble := _server_trouble(faults)) is not None:
         return trouble
+    key = f"{merchant.client_id}:{request.headers['Request-Id']}"
+    if (replayed := _replay(key, raw, faults)) is not None:
+        return replayed
     request_id = request.headers["Request-Id"]
-    key = f"{merchant.client_id}:{request_id}"
-    with STORE.lock:
-        reply = STORE.replies.get(key)
-    if reply is not None:
-        _maybe_time_out(faults)
-        if reply.body_digest != signatures.digest(raw):
-            return JsonResponse({"error_messages": ["Request-Id was already used with another body"]}, status=400)
-        return JsonResponse(reply.data, status=409)
     try:
         data = json.loads(raw)
     except ValueError:
@@ -170,8 +200,7 @@ def _create(request: HttpRequest, *, kind: str, target: str) -> JsonResponse:
     )
     STORE.add_session(session)
     response = _session_response(request, session, merchant)
-    with STORE.lock:
-        STORE.replies[key] = Reply(signatures.digest(raw), response)
+    _remember(key, raw, response)
     _maybe_time_out(faults)
     return JsonResponse(response)
 
@@ -188,6 +217,106 @@ def checkout_payment(request: HttpRequest) -> JsonResponse:
 def card_payment_page(request: HttpRequest) -> JsonResponse:
     """``POST /credit-card/v1/payment-page``."""
     return _create(request, kind="card_page", target=CARD_PAGE_TARGET)
+
+
+def _signed_json(request: HttpRequest, target: str) -> tuple[Merchant, dict[str, Any], str] | JsonResponse:
+    """Authenticate a signed POST and read its JSON object; an error answer when either fails."""
+    merchant, failure = _authenticate(request, target, request.body)
+    if failure is not None:
+        return failure
+    assert merchant is not None  # noqa: S101
+    try:
+        data = json.loads(request.body)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return _error(400, "INVALID_PARAMETER", "request body must be a JSON object")
+    return merchant, data, f"{merchant.client_id}:{request.headers['Request-Id']}"
+
+
+def _section(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+@csrf_exempt
+@require_POST
+def card_refund(request: HttpRequest) -> JsonResponse:
+    """``POST /cancellation/credit-card/refund``: partial and repeated card refunds up to the paid amount."""
+    read = _signed_json(request, CARD_REFUND_TARGET)
+    if isinstance(read, JsonResponse):
+        return read
+    merchant, data, key = read
+    faults = _faults(request, merchant)
+    if (trouble := _server_trouble(faults)) is not None:
+        return trouble
+    if (replayed := _replay(key, request.body, faults)) is not None:
+        return replayed
+    invoice = _section(data, "order").get("invoice_number")
+    original = _section(data, "payment").get("original_request_id")
+    amount = _section(data, "refund").get("amount")
+    session = STORE.find(merchant.client_id, invoice) if isinstance(invoice, str) and invoice else None
+    if session is None:
+        return _error(404, "NOT_FOUND", "order.invoice_number is not known")
+    if original != session.request_id:
+        return _error(400, "INVALID_PARAMETER", "payment.original_request_id does not match the payment")
+    if session.kind != "card_page" and not is_card(session.channel or ""):
+        return _error(400, "INVALID_PARAMETER", "only card payments can be refunded")
+    try:
+        refund = actions.record_refund(session, amount, request_id=request.headers["Request-Id"])
+    except actions.RefundRefused as err:
+        return _error(400, "INVALID_PARAMETER", str(err))
+    answer = {
+        "order": {"invoice_number": session.invoice_number, "amount": session.amount},
+        "refund": {
+            "amount": refund.amount,
+            "type": refund.type,
+            "status": "SUCCESS",
+            "message": "Refund approved",
+            "approval_code": refund.approval_code,
+        },
+    }
+    _remember(key, request.body, answer)
+    _maybe_time_out(faults)
+    return JsonResponse(answer)
+
+
+def cancellable(session: SimulatedSession) -> bool:
+    """Whether DOKU's Checkout cancellation covers every channel the shopper may pay this session with."""
+    channels = [session.channel] if session.channel else _offered_methods(session)
+    return session.kind == "checkout" and all(
+        service_of(channel) in CANCELLABLE_SERVICES and not any(bank in channel for bank in NOT_CANCELLABLE_BANKS)
+        for channel in channels
+    )
+
+
+@csrf_exempt
+@require_POST
+def checkout_cancellation(request: HttpRequest) -> JsonResponse:
+    """``POST /checkout/v3/cancellations``: stop an unpaid Checkout order so it can no longer be paid."""
+    read = _signed_json(request, CANCELLATION_TARGET)
+    if isinstance(read, JsonResponse):
+        return read
+    merchant, data, key = read
+    faults = _faults(request, merchant)
+    if (trouble := _server_trouble(faults)) is not None:
+        return trouble
+    if (replayed := _replay(key, request.body, faults)) is not None:
+        return replayed
+    invoice = _section(data, "order").get("invoice_number")
+    session = STORE.find(merchant.client_id, invoice) if isinstance(invoice, str) and invoice else None
+    if session is None:
+        return _error(404, "NOT_FOUND", "order.invoice_number is not known")
+    if session.status == "SUCCESS":
+        return _error(400, "INVALID_STATUS", "the order is already paid")
+    if session.is_expired():
+        return _error(400, "INVALID_STATUS", "the order has expired")
+    if not cancellable(session):
+        return _error(400, "UNSUPPORTED_CHANNEL", "cancellation is not available for this order's payment channels")
+    session.cancelled = True
+    answer = {"order": {"invoice_number": session.invoice_number, "status": "CANCELLED"}, "message": ["SUCCESS"]}
+    _remember(key, request.body, answer)
+    return JsonResponse(answer)
 
 
 @require_GET
@@ -215,6 +344,10 @@ def order_status(request: HttpRequest, identifier: str) -> JsonResponse:
             "acquirer": {"id": None},
             "channel": {"id": None},
         }
+    elif session.refunds:
+        # DOKU's status answer names the latest refund.
+        body = notifier.notification_body(session, "REFUNDED", refund=session.refunds[-1])
+        body["order"]["amount"] = float(session.amount)
     else:
         status = "EXPIRED" if expired and session.status != "SUCCESS" else session.status
         body = notifier.notification_body(session, status)
@@ -250,6 +383,8 @@ def payment_page(request: HttpRequest, token: str) -> HttpResponse:
         "methods": _offered_methods(session),
         "is_card_page": session.kind == "card_page",
     }
+    if session.cancelled:
+        return render(request, "doku_simulator/message.html", {"title": "This payment was cancelled"}, status=410)
     if request.method == "GET" or session.is_expired() or session.status == "SUCCESS":
         if session.is_expired() and session.status != "EXPIRED":
             session.status = "EXPIRED"

@@ -1,0 +1,330 @@
+"""Refunds against the simulator over real HTTP: card refunds through DOKU, manual ones, and DOKU's own word."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from django.db import connections
+
+from django_doku_checkout import services, signatures
+from django_doku_checkout.exceptions import DokuAPIError, DokuTransportError
+from django_doku_checkout.models import CheckoutSession, Delivery, Notification, Order, OrderStatus, Refund
+from django_doku_checkout.simulator import actions, notifier
+from django_doku_checkout.simulator.faults import Faults
+from django_doku_checkout.simulator.merchants import merchants
+from django_doku_checkout.simulator.store import STORE, SimulatedRefund, SimulatedSession
+from tests.conftest import CLIENT_ID, SECRET
+
+REFUND_TARGET = "/cancellation/credit-card/refund"
+
+
+def paid_order(order_factory, method: str = "CREDIT_CARD", **fields) -> tuple[Order, SimulatedSession]:
+    """An order paid at the simulator, its notification delivered over HTTP."""
+    order = order_factory(items=[("Batik shirt", 100_000, 1)], **fields)
+    link = services.create_payment_link(order)
+    session = STORE.find(CLIENT_ID, link.invoice_number)
+    assert session is not None
+    actions.settle(session, "pay", method)
+    assert STORE.wait_until_idle(10)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAID
+    return order, session
+
+
+def refund_requests() -> list:
+    """The card refund requests the simulator accepted, each checked against our secret."""
+    received = [r for r in STORE.received if r.target == REFUND_TARGET]
+    for request in received:
+        assert signatures.verify(
+            request.headers["Signature"],
+            secret_keys=[SECRET],
+            client_id=request.headers["Client-Id"],
+            request_id=request.headers["Request-Id"],
+            timestamp=request.headers["Request-Timestamp"],
+            target=REFUND_TARGET,
+            body=request.body,
+        )
+    return received
+
+
+def refunded_signals(signal_log) -> list:
+    return [entry for entry in signal_log if entry[0] == "payment_refunded"]
+
+
+def status_changes(signal_log) -> list[str]:
+    return [entry[2] for entry in signal_log if entry[0] == "order_status_changed"]
+
+
+def test_a_full_card_refund(live_doku, order_factory, signal_log, admin_user):
+    order, session = paid_order(order_factory)
+    paying = order.checkout_sessions.get()
+    signal_log.clear()
+
+    refund = services.refund_payment(order, reason="Out of stock", actor=admin_user)
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.REFUNDED
+    assert (refund.status, refund.amount, refund.method) == (Refund.Status.SUCCEEDED, 100_000, Refund.Method.CARD_API)
+    assert (refund.checkout_session, refund.actor, refund.reason) == (paying, admin_user, "Out of stock")
+    assert refund.refund_type == "FULL_REFUND" and refund.doku_reference == session.refunds[0].approval_code
+    assert refund.request_payload == ""  # sent and answered: nothing left to resend
+    assert refunded_signals(signal_log) == [("payment_refunded", order.invoice_number, 100_000)]
+    assert status_changes(signal_log) == [OrderStatus.REFUNDED]
+    # DOKU received one signed request naming the paying attempt and DOKU's id of its payment.
+    (sent,) = refund_requests()
+    assert sent.headers["Request-Id"] == refund.request_id
+    assert json.loads(sent.body) == {
+        "order": {"invoice_number": paying.invoice_number},
+        "payment": {"original_request_id": paying.original_request_id},
+        "refund": {"amount": 100_000},
+    }
+    assert paying.original_request_id == session.request_id  # stored from DOKU's notification
+    assert [r.amount for r in session.refunds] == [100_000]
+
+
+def test_two_partial_refunds_then_an_over_refund_is_refused(live_doku, order_factory, signal_log):
+    order, session = paid_order(order_factory)
+    signal_log.clear()
+
+    first = services.refund_payment(order, 30_000)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PARTIALLY_REFUNDED
+    second = services.refund_payment(order, 50_000)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PARTIALLY_REFUNDED
+    assert services.refundable_amount(order) == 20_000
+
+    with pytest.raises(services.RefundNotAllowed, match="from 1 to Rp 20.000"):
+        services.refund_payment(order, 30_000)
+
+    assert [first.refund_type, second.refund_type] == ["PARTIAL_REFUND", "PARTIAL_REFUND"]
+    assert order.refunds.count() == 2  # the refused one left no row
+    assert len(refund_requests()) == 2  # and DOKU was not asked
+    assert [r.amount for r in session.refunds] == [30_000, 50_000]
+    assert refunded_signals(signal_log) == [
+        ("payment_refunded", order.invoice_number, 30_000),
+        ("payment_refunded", order.invoice_number, 50_000),
+    ]
+    assert status_changes(signal_log) == [OrderStatus.PARTIALLY_REFUNDED]
+
+    rest = services.refund_payment(order)  # what is left
+    order.refresh_from_db()
+    assert (rest.amount, order.status) == (20_000, OrderStatus.REFUNDED)
+    assert services.refunded_total(order) == 100_000
+    assert status_changes(signal_log) == [OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED]
+    with pytest.raises(services.RefundNotAllowed, match="only a paid order can be refunded"):
+        services.refund_payment(order, 1)
+
+
+def test_an_unpaid_order_is_never_refunded(live_doku, order_factory):
+    order = order_factory()
+    services.create_payment_link(order)
+    with pytest.raises(services.RefundNotAllowed, match="only a paid order"):
+        services.refund_payment(order)
+    with pytest.raises(services.RefundNotAllowed, match="only a paid order"):
+        services.record_manual_refund(order)
+    assert not Refund.objects.exists() and not refund_requests()
+
+
+def test_doku_refusing_a_refund_marks_it_failed_and_frees_its_amount(live_doku, order_factory, signal_log):
+    order, session = paid_order(order_factory)
+    session.refunds.append(
+        SimulatedRefund(amount=90_000, type="PARTIAL_REFUND", approval_code="BO", at=session.created_at)
+    )
+    signal_log.clear()
+
+    with pytest.raises(DokuAPIError, match="refund.amount must be from 1 to 10000"):
+        services.refund_payment(order, 50_000)
+
+    refund = order.refunds.get()
+    assert refund.status == Refund.Status.FAILED and "INVALID_PARAMETER" in refund.error_message
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAID
+    assert services.refundable_amount(order) == 100_000
+    assert refunded_signals(signal_log) == []
+
+
+def test_a_refund_of_another_channel_is_recorded_by_hand(live_doku, order_factory, signal_log, admin_user):
+    order, _session = paid_order(order_factory, method="VIRTUAL_ACCOUNT_BCA")
+    signal_log.clear()
+
+    with pytest.raises(services.RefundNotSupported, match="Refund it in DOKU's back office"):
+        services.refund_payment(order)
+    assert not refund_requests() and not Refund.objects.exists()
+
+    refund = services.record_manual_refund(order, 40_000, reason="Damaged", actor=admin_user, reference="BO-REF-1")
+
+    assert (refund.status, refund.method, refund.doku_reference) == (
+        Refund.Status.SUCCEEDED,
+        Refund.Method.MANUAL,
+        "BO-REF-1",
+    )
+    assert order.status == OrderStatus.PARTIALLY_REFUNDED
+    assert refunded_signals(signal_log) == [("payment_refunded", order.invoice_number, 40_000)]
+    assert not refund_requests()  # nothing was sent to DOKU
+
+
+def send_from_doku(session: SimulatedSession, status: str, refund: SimulatedRefund) -> None:
+    notifier.send(session, merchants()[CLIENT_ID], status, refund=refund)
+    assert STORE.wait_until_idle(10)
+
+
+def test_doku_refunding_the_paying_attempt_is_recorded_once(live_doku, order_factory, signal_log):
+    order, session = paid_order(order_factory, method="VIRTUAL_ACCOUNT_BCA")
+    signal_log.clear()
+    STORE.set_faults(CLIENT_ID, Faults(duplicate_notifications=True))
+
+    actions.refund_in_back_office(session, 25_000)  # DOKU notifies REFUNDED, twice
+    assert STORE.wait_until_idle(10)
+    services.check_status(order)  # and its status answer names the same refund
+
+    refund = order.refunds.get()
+    assert (refund.method, refund.amount, refund.refund_type) == (Refund.Method.DOKU, 25_000, "PARTIAL_REFUND")
+    assert refund.notification is not None and refund.checkout_session == order.checkout_sessions.get()
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PARTIALLY_REFUNDED and not order.needs_review
+    assert refunded_signals(signal_log) == [("payment_refunded", order.invoice_number, 25_000)]
+    outcomes = list(Notification.objects.filter(transaction_status="REFUNDED").values_list("outcome", flat=True))
+    assert sorted(outcomes) == ["duplicate", "processed"]
+
+
+def test_doku_voiding_the_paying_attempt_refunds_what_is_left(live_doku, order_factory, signal_log):
+    order, session = paid_order(order_factory)
+    services.refund_payment(order, 10_000)
+    signal_log.clear()
+
+    actions.refund_in_back_office(session, void=True)
+    assert STORE.wait_until_idle(10)
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.REFUNDED
+    voided = order.refunds.get(method=Refund.Method.DOKU)
+    assert (voided.amount, voided.refund_type) == (90_000, "VOID")
+    assert refunded_signals(signal_log) == [("payment_refunded", order.invoice_number, 90_000)]
+    assert status_changes(signal_log) == [OrderStatus.REFUNDED]
+
+
+def test_doku_refunding_or_voiding_an_older_attempt_never_refunds_the_order(live_doku, order_factory, signal_log):
+    order = order_factory(items=[("Batik shirt", 100_000, 1)])
+    older_link = services.create_payment_link(order)
+    CheckoutSession.objects.filter(pk=older_link.pk).update(expires_at=older_link.created_at)
+    newer_link = services.create_payment_link(order)
+    older, newer = (STORE.find(CLIENT_ID, link.invoice_number) for link in (older_link, newer_link))
+    actions.settle(newer, "pay", "CREDIT_CARD")
+    assert STORE.wait_until_idle(10)
+    signal_log.clear()
+
+    # A void of the older attempt (an authorization released): recorded only.
+    send_from_doku(older, "VOIDED", SimulatedRefund(amount=100_000, type="VOID", approval_code="", at=older.created_at))
+    order.refresh_from_db()
+    assert (order.status, order.needs_review) == (OrderStatus.PAID, False)
+    # A refund of the older attempt: money moved, but not this order's payment.
+    send_from_doku(
+        older, "REFUNDED", SimulatedRefund(amount=100_000, type="FULL_REFUND", approval_code="X", at=older.created_at)
+    )
+
+    order.refresh_from_db()
+    assert (order.status, order.needs_review) == (OrderStatus.PAID, True)
+    assert f"REFUNDED (FULL_REFUND) for {older_link.invoice_number}, which did not pay the order" in order.review_reason
+    assert not order.refunds.exists()
+    assert refunded_signals(signal_log) == []
+    assert [n.outcome for n in Notification.objects.filter(transaction_status__in=("VOIDED", "REFUNDED"))] == [
+        "flagged",
+        "ignored",
+    ]
+
+
+def test_a_refund_doku_answered_too_late_is_resent_and_completed_once(live_doku, order_factory, signal_log):
+    order, session = paid_order(order_factory)
+    STORE.set_faults(CLIENT_ID, Faults(timeout_rate=1, timeout_seconds=2.5))  # DOKU refunds, answers too late
+    with pytest.raises(DokuTransportError):
+        services.refund_payment(order, 60_000)
+    STORE.set_faults(CLIENT_ID, Faults())
+    refund = order.refunds.get()
+    assert refund.status == Refund.Status.REQUESTED  # DOKU may have refunded: the amount stays reserved
+    with pytest.raises(services.RefundNotAllowed):
+        services.refund_payment(order, 50_000)
+    signal_log.clear()
+
+    # Staff resend it: the same Request-Id and bytes, and DOKU answers 409 with its first answer.
+    resent = services.resend_refund(refund)
+    # Then DOKU's own notification of that refund arrives.
+    send_from_doku(session, "REFUNDED", session.refunds[0])
+
+    assert resent.status == Refund.Status.SUCCEEDED and resent.amount == 60_000
+    assert [r.amount for r in session.refunds] == [60_000]  # refunded once at DOKU
+    assert {r.headers["Request-Id"] for r in refund_requests()} == {refund.request_id}
+    assert order.refunds.count() == 1
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PARTIALLY_REFUNDED
+    assert refunded_signals(signal_log) == [("payment_refunded", order.invoice_number, 60_000)]
+    assert Notification.objects.get(transaction_status="REFUNDED").outcome == "duplicate"
+
+
+def test_receivers_get_the_refund_and_a_failed_one_is_retried_with_it(order_factory, doku_simulator):
+    received: list[tuple[int, str, str]] = []
+    failures = {"left": 1}
+
+    def ship_back(sender, order, refund, source, **kwargs):
+        if failures["left"]:
+            failures["left"] -= 1
+            raise RuntimeError("warehouse down")
+        received.append((refund.amount, refund.status, source))
+
+    from django_doku_checkout.signals import payment_refunded
+
+    payment_refunded.connect(ship_back, weak=False, dispatch_uid="ship_back")
+    try:
+        order = order_factory(items=[("Batik shirt", 100_000, 1)])
+        doku_simulator.pay(order, "CREDIT_CARD")
+        from django.test import TestCase
+
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            services.refund_payment(order, 5_000)
+        delivery = Delivery.objects.get(signal="payment_refunded")
+        assert delivery.status == Delivery.Status.PENDING
+        assert delivery.arguments["refund"] == order.refunds.get().pk  # stored as JSON, by key
+        doku_simulator.deliver()
+    finally:
+        payment_refunded.disconnect(dispatch_uid="ship_back")
+    assert received == [(5_000, Refund.Status.SUCCEEDED, "system")]
+
+
+def test_the_plugin_refunds_in_dokus_back_office(order_factory, doku_simulator):
+    order = order_factory(items=[("Batik shirt", 100_000, 1)])
+    doku_simulator.pay(order)
+    assert doku_simulator.refund(order, 30_000) == 200
+    assert order.status == OrderStatus.PARTIALLY_REFUNDED
+    assert doku_simulator.refund(order) == 200
+    assert order.status == OrderStatus.REFUNDED
+    assert [r.amount for r in order.refunds.all()] == [30_000, 70_000]
+
+
+@pytest.mark.postgres
+def test_concurrent_refunds_never_give_back_more_than_was_paid(live_doku, order_factory):
+    order, session = paid_order(order_factory)
+    STORE.set_faults(CLIENT_ID, Faults(latency=0.3))  # both requests are in flight together
+    start = threading.Barrier(3)
+    outcomes: list[str] = []
+
+    def refund() -> None:
+        start.wait()
+        try:
+            services.refund_payment(Order.objects.get(pk=order.pk), 60_000)
+            outcomes.append("refunded")
+        except services.RefundNotAllowed:
+            outcomes.append("refused")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=refund) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["refunded", "refused", "refused"]
+    assert [r.amount for r in session.refunds] == [60_000]
+    assert services.refunded_total(order) == 60_000
