@@ -46,6 +46,13 @@ def doku_asked_in(doku_api) -> list[bool]:
         return 200, {}, json.dumps({**status, "order": {"invoice_number": invoice, "amount": 1}})
 
     doku_api.add_callback("GET", re.compile(SANDBOX + "/orders/v1/status/.+"), callback=status_callback)
+
+    def refund_callback(request):
+        seen.append(transaction.get_connection().in_atomic_block)
+        amount = json.loads(request.body)["refund"]["amount"]
+        return 200, {}, json.dumps({"refund": {"amount": amount, "type": "PARTIAL_REFUND", "status": "SUCCESS"}})
+
+    doku_api.add_callback("POST", SANDBOX + "/cancellation/credit-card/refund", callback=refund_callback)
     return seen
 
 
@@ -68,6 +75,24 @@ def test_no_transaction_is_open_while_doku_is_asked(transactional_db, order_fact
 
     assert len(doku_asked_in) == 8  # 3 links, 2 card pages, 3 status checks (one from reconciliation)
     assert not any(doku_asked_in)
+
+
+def test_no_transaction_is_open_while_doku_is_asked_for_refunds(
+    transactional_db, order_factory, doku_asked_in, admin_client
+):
+    order = complete_order(order_factory)
+    link = services.create_payment_link(order)
+    paid = services.PaymentResult(link.invoice_number, "SUCCESS", order.amount, channel="CREDIT_CARD")
+    services.apply_payment_result(link, paid, source="notification")
+    doku_asked_in.clear()
+
+    services.refund_payment(order, 1000)
+    admin_client.post(reverse("admin:django_doku_checkout_order_refund", args=[order.pk]), {"amount": 1000})
+    changelist = reverse("admin:django_doku_checkout_order_changelist")
+    admin_client.post(changelist, {"action": "refund_payments", "_selected_action": [order.pk]})
+
+    assert doku_asked_in == [False, False, False]
+    assert services.refunded_total(order) == order.amount
 
 
 def test_a_claim_left_by_a_process_that_died_after_doku_answered_is_replayed(order_factory, doku_simulator):

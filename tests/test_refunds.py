@@ -7,6 +7,7 @@ import threading
 
 import pytest
 from django.db import connections
+from django.urls import reverse
 
 from django_doku_checkout import services, signatures
 from django_doku_checkout.exceptions import DokuAPIError, DokuTransportError
@@ -328,3 +329,93 @@ def test_concurrent_refunds_never_give_back_more_than_was_paid(live_doku, order_
     assert sorted(outcomes) == ["refunded", "refused", "refused"]
     assert [r.amount for r in session.refunds] == [60_000]
     assert services.refunded_total(order) == 60_000
+
+
+# --- the admin ---------------------------------------------------------------------------------------
+
+
+def refund_url(order: Order) -> str:
+    return reverse("admin:django_doku_checkout_order_refund", args=[order.pk])
+
+
+def test_staff_refund_part_of_a_card_payment_from_the_order_page(live_doku, order_factory, admin_client, signal_log):
+    order, session = paid_order(order_factory)
+    change = admin_client.get(reverse("admin:django_doku_checkout_order_change", args=[order.pk])).content.decode()
+    assert 'id="doku-refund"' in change
+
+    form = admin_client.get(refund_url(order)).content.decode()
+    assert 'name="amount" value="100000"' in form  # prefilled with what is left
+    assert "refunded by DOKU as soon as you confirm" in form and 'name="reference"' not in form
+    too_much = admin_client.post(refund_url(order), {"amount": 100_001, "reason": "x"})
+    assert too_much.status_code == 200 and not order.refunds.exists()
+
+    done = admin_client.post(refund_url(order), {"amount": 40_000, "reason": "One shirt returned"}, follow=True)
+
+    page = done.content.decode()
+    assert "Rp 40.000 refunded; the order is now Partially refunded." in page
+    refund = order.refunds.get()
+    assert (refund.amount, refund.reason, refund.actor.username) == (40_000, "One shirt returned", "admin")
+    assert "One shirt returned" in page and "Card refund at DOKU" in page  # listed on the order's page
+    assert 'name="amount" value="60000"' in admin_client.get(refund_url(order)).content.decode()
+    assert [r.amount for r in session.refunds] == [40_000]
+    assert refunded_signals(signal_log)[-1] == ("payment_refunded", order.invoice_number, 40_000)
+
+
+def test_staff_record_a_back_office_refund_of_a_virtual_account(live_doku, order_factory, admin_client):
+    order, _session = paid_order(order_factory, method="VIRTUAL_ACCOUNT_BCA")
+
+    form = admin_client.get(refund_url(order)).content.decode()
+    assert "DOKU has no refund API for VIRTUAL_ACCOUNT_BCA payments" in form and "back office" in form
+    admin_client.post(refund_url(order), {"amount": 100_000, "reason": "Cancelled trip", "reference": "BO-77"})
+
+    refund = order.refunds.get()
+    assert (refund.method, refund.doku_reference, refund.status) == (
+        Refund.Method.MANUAL,
+        "BO-77",
+        Refund.Status.SUCCEEDED,
+    )
+    order.refresh_from_db()
+    assert order.status == OrderStatus.REFUNDED
+    assert not refund_requests()
+    change = admin_client.get(reverse("admin:django_doku_checkout_order_change", args=[order.pk])).content.decode()
+    assert 'id="doku-refund"' not in change  # nothing left to refund
+
+
+def test_the_refund_action_refunds_cards_in_full_and_skips_the_rest(live_doku, order_factory, admin_client):
+    card, _ = paid_order(order_factory)
+    transfer, _ = paid_order(order_factory, method="VIRTUAL_ACCOUNT_BCA")
+    unpaid = order_factory()
+    changelist = reverse("admin:django_doku_checkout_order_changelist")
+
+    page = admin_client.post(
+        changelist, {"action": "refund_payments", "_selected_action": [card.pk, transfer.pk, unpaid.pk]}
+    ).content.decode()
+
+    assert "Rp 100.000 refunded by DOKU; the order is now Refunded." in page
+    assert "Refund it in DOKU&#x27;s back office" in page
+    assert "only a paid order can be refunded" in page
+    assert [o.status for o in Order.objects.filter(pk__in=[card.pk, transfer.pk]).order_by("pk")] == [
+        OrderStatus.REFUNDED,
+        OrderStatus.PAID,
+    ]
+
+
+def test_refunds_need_the_refund_permission(live_doku, order_factory, client, django_user_model):
+    from django.contrib.auth.models import Permission
+
+    order, _ = paid_order(order_factory)
+    clerk = django_user_model.objects.create_user("clerk", password="pw", is_staff=True)
+    clerk.user_permissions.add(*Permission.objects.filter(codename__in=["view_order", "change_order"]))
+    client.force_login(clerk)
+    changelist = reverse("admin:django_doku_checkout_order_changelist")
+
+    assert (
+        'id="doku-refund"'
+        not in client.get(reverse("admin:django_doku_checkout_order_change", args=[order.pk])).content.decode()
+    )
+    assert client.post(refund_url(order), {"amount": 1000}).status_code == 403
+    assert "refund_payments" not in client.get(changelist).content.decode()
+
+    clerk.user_permissions.add(Permission.objects.get(codename="refund_payment"))
+    client.post(refund_url(order), {"amount": 1000})
+    assert order.refunds.get().amount == 1000

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy
 
 from django_doku_checkout import services
 from django_doku_checkout.exceptions import DokuAPIError, DokuError, DokuValidationError
+from django_doku_checkout.formatting import format_rupiah
 from django_doku_checkout.models import CheckoutSession, Order
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ OUTCOME_LABELS = {
     "unchanged": gettext_lazy("No change"),
     "cancelled": gettext_lazy("Cancelled"),
     "delivered": gettext_lazy("Delivered"),
+    "refunded": gettext_lazy("Refunded"),
     "skipped": gettext_lazy("Skipped"),
     "failed": gettext_lazy("Failed"),
 }
@@ -43,6 +45,7 @@ OUTCOME_LEVELS = {
     "unchanged": messages.INFO,
     "cancelled": messages.SUCCESS,
     "delivered": messages.SUCCESS,
+    "refunded": messages.SUCCESS,
     "skipped": messages.WARNING,
     "failed": messages.ERROR,
 }
@@ -71,7 +74,7 @@ class OrderResult:
         return messages.DEFAULT_TAGS[self.level]
 
 
-def _failure_text(err: DokuError) -> str:
+def failure_text(err: DokuError) -> str:
     if isinstance(err, DokuValidationError):
         return _("The order's data breaks DOKU's rules: %(errors)s") % {"errors": "; ".join(err.errors)}
     if isinstance(err, DokuAPIError):
@@ -93,10 +96,10 @@ def _each(orders: Iterable[Order], handle: Callable[[Order], OrderResult]) -> li
     for order in orders:
         try:
             results.append(handle(order))
-        except services.OrderNotPayable as err:
+        except (services.OrderNotPayable, services.RefundNotAllowed) as err:
             results.append(OrderResult(order, "skipped", str(err)))
         except DokuError as err:
-            results.append(OrderResult(order, "failed", _failure_text(err)))
+            results.append(OrderResult(order, "failed", failure_text(err)))
         except Exception:  # a bug or a database error on one order must not hide the others' results
             logger.exception("Admin operation failed for order %s", order.invoice_number)
             results.append(
@@ -166,6 +169,22 @@ def cancel_orders(orders: Iterable[Order], *, actor: Any) -> list[OrderResult]:
             order,
             "cancelled",
             _("Cancelled. A link already sent can still be paid at DOKU; such a payment is flagged for review."),
+        )
+
+    return _each(orders, handle)
+
+
+def refund_payments(orders: Iterable[Order], *, actor: Any, reason: str = "") -> list[OrderResult]:
+    """Refund what is left of every paid card payment through DOKU; other channels are skipped with the way to refund them."""
+
+    def handle(order: Order) -> OrderResult:
+        refund = services.refund_payment(order, reason=reason, actor=actor)
+        order.refresh_from_db()
+        text = _("%(amount)s refunded by DOKU; the order is now %(status)s.")
+        return OrderResult(
+            order,
+            "refunded",
+            text % {"amount": format_rupiah(refund.amount, order.currency), "status": order.get_status_display()},
         )
 
     return _each(orders, handle)

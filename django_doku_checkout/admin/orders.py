@@ -7,8 +7,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.forms.models import BaseInlineFormSet
@@ -24,8 +26,9 @@ from django.utils.translation import gettext_lazy
 from django_doku_checkout import payment_methods, services, states
 from django_doku_checkout.admin import operations
 from django_doku_checkout.admin.forms import OrderForm
+from django_doku_checkout.exceptions import DokuError
 from django_doku_checkout.formatting import format_rupiah
-from django_doku_checkout.models import CheckoutSession, Delivery, LineItem, Order, OrderEvent, OrderStatus
+from django_doku_checkout.models import CheckoutSession, Delivery, LineItem, Order, OrderEvent, OrderStatus, Refund
 from django_doku_checkout.services.deliveries import failed_deliveries
 from django_doku_checkout.templatetags.doku_checkout import doku_order_status
 
@@ -140,6 +143,53 @@ class CheckoutSessionInline(ReadOnlyInline):
         return " · ".join(part for part in parts if part) or "-"
 
 
+class RefundInline(ReadOnlyInline):
+    """The order's refunds: asked of DOKU, recorded by hand, or reported by DOKU."""
+
+    model = Refund
+    fk_name = "order"
+    verbose_name_plural = gettext_lazy("Refunds")
+    fields = (
+        "created_at",
+        "amount_display",
+        "status",
+        "method",
+        "link",
+        "reason",
+        "actor",
+        "doku_reference",
+        "refund_type",
+        "error_message",
+    )
+    readonly_fields = fields
+
+    @admin.display(description=gettext_lazy("amount"))
+    def amount_display(self, refund: Refund) -> str:
+        return format_rupiah(refund.amount, refund.order.currency)
+
+    @admin.display(description=gettext_lazy("payment link refunded"))
+    def link(self, refund: Refund) -> str:
+        return refund.checkout_session.invoice_number
+
+
+class RefundForm(forms.Form):
+    """The Refund button's form: how much, and why; for channels without a refund API, DOKU's reference."""
+
+    amount = forms.IntegerField(label=gettext_lazy("Amount"), min_value=1, help_text=gettext_lazy("Whole rupiah."))
+    reason = forms.CharField(label=gettext_lazy("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    reference = forms.CharField(
+        label=gettext_lazy("DOKU back office reference"),
+        required=False,
+        max_length=128,
+        help_text=gettext_lazy("The refund's reference in DOKU's back office, for the books."),
+    )
+
+    def __init__(self, *args: Any, left: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["amount"].validators.append(MaxValueValidator(left))
+        self.fields["amount"].widget.attrs["max"] = left
+
+
 class OrderEventInline(ReadOnlyInline):
     model = OrderEvent
     verbose_name_plural = gettext_lazy("History")
@@ -220,8 +270,15 @@ class OrderAdmin(OrderModelAdmin):
     search_fields = ("invoice_number", "customer_name", "customer_email", "customer_phone")
     date_hierarchy = "created_at"
     readonly_fields = ("public_id", "status", "paid_at", "created_at", "updated_at", "needs_review", "review_reason")
-    inlines = (LineItemInline, CheckoutSessionInline, OrderEventInline, DeliveryInline)
-    actions = ("create_payment_links", "create_card_payment_pages", "check_status", "cancel_orders", "retry_deliveries")
+    inlines = (LineItemInline, CheckoutSessionInline, RefundInline, OrderEventInline, DeliveryInline)
+    actions = (
+        "create_payment_links",
+        "create_card_payment_pages",
+        "check_status",
+        "cancel_orders",
+        "refund_payments",
+        "retry_deliveries",
+    )
 
     class Media:
         css = MEDIA_CSS
@@ -359,6 +416,14 @@ class OrderAdmin(OrderModelAdmin):
     def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> TemplateResponse:
         return self._report(request, _("Cancelled orders"), operations.cancel_orders(queryset, actor=request.user))
 
+    def has_refund_payment_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.refund_payment")
+
+    @admin.action(permissions=["refund_payment"], description=gettext_lazy("Refund card payments in full at DOKU"))
+    def refund_payments(self, request: HttpRequest, queryset: QuerySet[Order]) -> TemplateResponse:
+        results = operations.refund_payments(queryset, actor=request.user, reason=_("Refunded in the admin."))
+        return self._report(request, _("Refunds"), results)
+
     @admin.action(permissions=["change"], description=gettext_lazy("Retry failed signal deliveries now"))
     def retry_deliveries(self, request: HttpRequest, queryset: QuerySet[Order]) -> TemplateResponse:
         return self._report(request, _("Signal deliveries"), operations.retry_deliveries(queryset))
@@ -391,8 +456,70 @@ class OrderAdmin(OrderModelAdmin):
             transaction.non_atomic_requests(self.admin_site.admin_view(self.operation_view)),
             name="{}_{}_operation".format(*info),
         )
-        # Before the default URLs: their "<path:object_id>/" pattern would swallow it.
-        return [button, *super().get_urls()]
+        refund = path(
+            "<path:object_id>/doku/refund/",
+            # A card refund calls DOKU: no request-wide transaction may hold it.
+            transaction.non_atomic_requests(self.admin_site.admin_view(self.refund_view)),
+            name="{}_{}_refund".format(*info),
+        )
+        # Before the default URLs: their "<path:object_id>/" pattern would swallow them.
+        return [refund, button, *super().get_urls()]
+
+    def refund_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The Refund button: a form with the amount left and a reason; a card is refunded at DOKU.
+
+        Channels without a refund API are refunded in DOKU's back office; the same form then
+        records that refund, so the order's status and the shop's books stay right.
+        """
+        order = self.get_object(request, object_id)
+        if order is None:
+            raise Http404(_("No such order or operation."))
+        if not self.has_refund_payment_permission(request, order):
+            raise PermissionDenied
+        change_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[order.pk])
+        left = services.refundable_amount(order)
+        if not left:
+            self.message_user(request, _("This order has nothing left to refund."), messages.WARNING)
+            return HttpResponseRedirect(change_url)
+        paying = services.paying_link(order)
+        by_api = services.refundable_by_api(paying)
+        form = RefundForm(request.POST or None, initial={"amount": left}, left=left)
+        if request.method == "POST" and form.is_valid():
+            amount, reason = form.cleaned_data["amount"], form.cleaned_data["reason"]
+            try:
+                if by_api:
+                    services.refund_payment(order, amount, reason=reason, actor=request.user)
+                else:
+                    services.record_manual_refund(
+                        order, amount, reason=reason, actor=request.user, reference=form.cleaned_data["reference"]
+                    )
+            except DokuError as err:
+                self.message_user(request, operations.failure_text(err), messages.ERROR)
+            else:
+                order.refresh_from_db()
+                text = _("%(amount)s refunded; the order is now %(status)s.")
+                status = order.get_status_display()
+                self.message_user(
+                    request,
+                    text % {"amount": format_rupiah(amount, order.currency), "status": status},
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(change_url)
+        if by_api:
+            form.fields.pop("reference")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Refund %(invoice)s") % {"invoice": order.invoice_number},
+            "opts": self.opts,
+            "original": order,
+            "form": form,
+            "by_api": by_api,
+            "channel": paying.payment_channel if paying else "",
+            "paid": format_rupiah(order.amount, order.currency),
+            "left": format_rupiah(left, order.currency),
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/django_doku_checkout/order/refund_form.html", context)
 
     def operation_view(self, request: HttpRequest, object_id: str, operation: str) -> HttpResponse:
         """Run one operation on one order from its change page, then go back there."""
@@ -436,6 +563,9 @@ class OrderAdmin(OrderModelAdmin):
             context["doku_can_change"] = self.has_change_permission(request, obj)
             context["doku_payable"] = obj.status not in states.UNPAYABLE
             context["doku_failed_deliveries"] = failed_deliveries().filter(order=obj).exists()
+            context["doku_can_refund"] = services.refundable_amount(obj) > 0 and self.has_refund_payment_permission(
+                request, obj
+            )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
 
