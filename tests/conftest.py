@@ -326,7 +326,8 @@ def change_form_data(order, **overrides: Any) -> dict[str, Any]:
         "_save": "Save",
     }
     # Every inline posts its management form, read-only ones too.
-    for prefix, count in (("line_items", len(items)), ("checkout_sessions", 0), ("events", 0), ("deliveries", 0)):
+    inlines = (("line_items", len(items)), ("checkout_sessions", 0), ("events", 0), ("refunds", 0), ("deliveries", 0))
+    for prefix, count in inlines:
         data.update({f"{prefix}-TOTAL_FORMS": count, f"{prefix}-INITIAL_FORMS": count})
     data.update({"line_items-MIN_NUM_FORMS": 0, "line_items-MAX_NUM_FORMS": 1000})
     for index, item in enumerate(items):
