@@ -14,6 +14,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from django_doku_checkout.exceptions import DokuConfigurationError
 from django_doku_checkout.payloads import HEX_COLOUR
@@ -55,6 +56,9 @@ DEFAULTS: dict[str, Any] = {
     "KEEP_REJECTED_NOTIFICATIONS_DAYS": 30,
     "KEEP_PERSONAL_DATA_DAYS": 1095,
     "DELIVERY_BACKOFF": 60,
+    "CANCEL_AT_DOKU": False,
+    "SUB_ACCOUNT_ID": None,
+    "CHECKOUT_BODY_HOOK": None,
 }
 
 #: The colours a card payment page can be given (DOKU's ``override_configuration.themes``).
@@ -104,6 +108,9 @@ class DokuCheckoutSettings:
     keep_rejected_notifications_days: int = 30
     keep_personal_data_days: int = 1095
     delivery_backoff: int = 60
+    cancel_at_doku: bool = False
+    sub_account_id: str | None = None
+    checkout_body_hook: str | None = None
 
     @property
     def verification_keys(self) -> tuple[str, ...]:
@@ -133,6 +140,15 @@ def _timeouts(value: object) -> tuple[float, float] | None:
         if pair[0] and pair[1]:
             return (pair[0][0], pair[1][0])
     return None
+
+
+def _is_callable_path(value: object) -> bool:
+    if not isinstance(value, str) or "." not in value:
+        return False
+    try:
+        return callable(import_string(value))
+    except ImportError:
+        return False
 
 
 def _is_int(value: object, low: int, high: int) -> bool:
@@ -240,6 +256,24 @@ def find_problems(raw: object, *, debug: bool) -> list[Problem]:
             wallet_url,
             "Leave it out to use this app's notification URL, e.g. 'https://shop.example.com/doku/notification/'.",
         )
+    sub_account = raw.get("SUB_ACCOUNT_ID")
+    if sub_account is not None and (not isinstance(sub_account, str) or not 0 < len(sub_account.strip()) <= 64):
+        error(
+            "E031",
+            "SUB_ACCOUNT_ID",
+            "a DOKU sub account id (a string of up to 64 characters) or None",
+            sub_account,
+            "Copy it from DOKU's back office (Sub Account); leave it out to settle to the main account.",
+        )
+    hook = raw.get("CHECKOUT_BODY_HOOK")
+    if hook is not None and not _is_callable_path(hook):
+        error(
+            "E032",
+            "CHECKOUT_BODY_HOOK",
+            "the dotted path of a callable that can be imported",
+            hook,
+            "For example 'shop.doku.adjust_body', a function (order, body) -> body.",
+        )
     site_url = raw.get("SITE_URL")
     if site_url is not None and not _is_http_url(site_url):
         error(
@@ -273,7 +307,11 @@ def find_problems(raw: object, *, debug: bool) -> list[Problem]:
             methods,
             "Leave it empty to offer every channel active on your DOKU account.",
         )
-    for check_id, key in (("E013", "AUTO_REDIRECT"), ("E018", "CONFIRM_WITH_STATUS_API")):
+    for check_id, key in (
+        ("E013", "AUTO_REDIRECT"),
+        ("E018", "CONFIRM_WITH_STATUS_API"),
+        ("E030", "CANCEL_AT_DOKU"),
+    ):
         flag = raw.get(key, DEFAULTS[key])
         if not isinstance(flag, bool):
             error(check_id, key, "True or False", flag, f"The default is {DEFAULTS[key]}.")
@@ -488,4 +526,7 @@ def _read(raw: object, debug: bool) -> DokuCheckoutSettings:
         keep_rejected_notifications_days=values["KEEP_REJECTED_NOTIFICATIONS_DAYS"],
         keep_personal_data_days=values["KEEP_PERSONAL_DATA_DAYS"],
         delivery_backoff=values["DELIVERY_BACKOFF"],
+        cancel_at_doku=values["CANCEL_AT_DOKU"],
+        sub_account_id=values["SUB_ACCOUNT_ID"],
+        checkout_body_hook=values["CHECKOUT_BODY_HOOK"],
     )

@@ -57,6 +57,52 @@ class Order(models.Model):
         help_text=_("DOKU channel codes to offer; empty offers every channel active on the account."),
     )
 
+    reference = models.CharField(
+        _("shop reference"),
+        max_length=255,
+        blank=True,
+        db_index=True,
+        help_text=_("The shop's own object this order pays for, e.g. booking:42."),
+    )
+    metadata = models.JSONField(
+        _("metadata"), default=dict, blank=True, help_text=_("The shop's own data; never sent to DOKU.")
+    )
+
+    # DOKU options of this order's links; empty uses the DOKU_CHECKOUT setting or DOKU's default.
+    payment_due_date = models.PositiveIntegerField(
+        _("payment due after (minutes)"),
+        null=True,
+        blank=True,
+        help_text=_("How long a payment link stays open; empty uses the PAYMENT_DUE_DATE setting."),
+    )
+    allow_tenor = models.JSONField(
+        _("instalment tenors"),
+        default=list,
+        blank=True,
+        help_text=_("Card instalment tenors in months to offer, from 0, 3, 6 and 12; empty offers DOKU's default."),
+    )
+    recover_abandoned_cart = models.BooleanField(
+        _("recover abandoned cart"),
+        null=True,
+        blank=True,
+        help_text=_("DOKU reminds a shopper who left the payment page."),
+    )
+    expired_recovered_cart = models.PositiveIntegerField(
+        _("recovered cart expires after (minutes)"), null=True, blank=True
+    )
+    disable_retry_payment = models.BooleanField(
+        _("disable retry payment"),
+        null=True,
+        blank=True,
+        help_text=_("DOKU's page does not offer another channel after a failed attempt."),
+    )
+    sub_account_id = models.CharField(
+        _("sub account"),
+        max_length=64,
+        blank=True,
+        help_text=_("DOKU sub account to settle this order to; empty uses the SUB_ACCOUNT_ID setting."),
+    )
+
     needs_review = models.BooleanField(_("needs review"), default=False)
     review_reason = models.TextField(_("review reason"), blank=True)
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
@@ -182,6 +228,17 @@ class CheckoutSession(models.Model):
         help_text=_("transaction.original_request_id from DOKU: a refund of this attempt names it."),
     )
     error_message = models.TextField(_("error"), blank=True)
+    cancelled_at_doku = models.DateTimeField(
+        _("cancelled at DOKU"),
+        null=True,
+        blank=True,
+        help_text=_("When DOKU confirmed the link can no longer be paid (the CANCEL_AT_DOKU setting)."),
+    )
+    doku_cancel_error = models.TextField(
+        _("DOKU's refusal to cancel"),
+        blank=True,
+        help_text=_("Why DOKU did not cancel the link: it may still be paid."),
+    )
     request_body = models.JSONField(_("request body"), default=dict, blank=True)
     #: The exact body of a claim being sent, so that a resend after a crash is the same request
     #: (a JSON column need not keep the keys' order); cleared once DOKU's answer is recorded.

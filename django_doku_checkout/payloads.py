@@ -109,6 +109,8 @@ class CheckoutData:
     allow_tenor: Sequence[int] | None = None
     doku_wallet_notify_url: str | None = None
     override_notification_url: str | None = None
+    #: The DOKU sub account the payment settles to (``additional_info.account.id``).
+    account_id: str | None = None
     integration: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -176,6 +178,7 @@ def build_checkout_body(data: CheckoutData) -> dict[str, Any]:
             "allow_tenor": list(data.allow_tenor) if data.allow_tenor is not None else None,
             "doku_wallet_notify_url": data.doku_wallet_notify_url,
             "override_notification_url": data.override_notification_url,
+            "account": {"id": data.account_id} if data.account_id else None,
             "integration": dict(data.integration) or None,
         }
     )

@@ -323,6 +323,8 @@ def change_form_data(order, **overrides: Any) -> dict[str, Any]:
         "customer_name": order.customer_name,
         "customer_email": order.customer_email,
         "customer_phone": order.customer_phone,
+        "metadata": "{}",
+        "allow_tenor": "[]",
         "_save": "Save",
     }
     # Every inline posts its management form, read-only ones too.

@@ -67,6 +67,11 @@ def test_setting_of_wrong_type_is_e001(settings):
         ({"DEADLINE": "25"}, "E021", "not '25'"),
         ({"DELIVERY_MAX_ATTEMPTS": 0}, "E022", "from 1 to 100"),
         ({"DELIVERY_BACKOFF": 0.5}, "E023", "not 0.5"),
+        ({"CANCEL_AT_DOKU": "yes"}, "E030", "True or False, not 'yes'"),
+        ({"SUB_ACCOUNT_ID": ""}, "E031", "sub account id"),
+        ({"SUB_ACCOUNT_ID": 42}, "E031", "not 42"),
+        ({"CHECKOUT_BODY_HOOK": "shop.doku.no_such_hook"}, "E032", "'shop.doku.no_such_hook'"),
+        ({"CHECKOUT_BODY_HOOK": "django_doku_checkout.conf.DEFAULTS"}, "E032", "callable"),
         ({"TIMEOUT": (5, 30)}, "W004", "one attempt 5 + 30 seconds, more than DOKU_CHECKOUT['DEADLINE'] (25)"),
     ],
 )

@@ -259,6 +259,7 @@ class OrderAdmin(OrderModelAdmin):
     form = OrderForm
     list_display = (
         "invoice_number",
+        "reference",
         "customer",
         "amount_display",
         "status_badge",
@@ -267,7 +268,7 @@ class OrderAdmin(OrderModelAdmin):
         "paid_at",
     )
     list_filter = ("status", PaymentMethodFilter, "needs_review", DeliveryFailedFilter, "created_at")
-    search_fields = ("invoice_number", "customer_name", "customer_email", "customer_phone")
+    search_fields = ("invoice_number", "reference", "customer_name", "customer_email", "customer_phone")
     date_hierarchy = "created_at"
     readonly_fields = ("public_id", "status", "paid_at", "created_at", "updated_at", "needs_review", "review_reason")
     inlines = (LineItemInline, CheckoutSessionInline, RefundInline, OrderEventInline, DeliveryInline)

@@ -31,6 +31,7 @@ from django.db import IntegrityError
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext
 
 from django_doku_checkout import payloads, states
@@ -144,9 +145,14 @@ def build_checkout_data(
         callback_url_result=_absolute_url(reverse("doku_checkout:result", args=[public_id]), request),
         language=_doku_language(),
         auto_redirect=config.auto_redirect,
-        payment_due_date=config.payment_due_date,
+        payment_due_date=config.payment_due_date if order.payment_due_date is None else order.payment_due_date,
         payment_method_types=methods,
         doku_wallet_notify_url=wallet_url,
+        allow_tenor=list(order.allow_tenor) or None,
+        recover_abandoned_cart=order.recover_abandoned_cart,
+        expired_recovered_cart=order.expired_recovered_cart,
+        disable_retry_payment=order.disable_retry_payment,
+        account_id=order.sub_account_id or config.sub_account_id,
         customer=_customer(order),
         shipping_address=payloads.AddressData(**order.shipping_address) if order.shipping_address else None,
         billing_address=payloads.AddressData(**order.billing_address) if order.billing_address else None,
@@ -155,6 +161,11 @@ def build_checkout_data(
 
 def _checkout_body(order: Order, invoice_number: str, request: HttpRequest | None) -> dict[str, Any]:
     body = payloads.build_checkout_body(build_checkout_data(order, invoice_number=invoice_number, request=request))
+    hook = get_config().checkout_body_hook
+    if hook:
+        # The shop's last word on the body, for anything DOKU adds that this app does not set.
+        # It runs before validation, so its changes are checked against DOKU's rules too.
+        body = import_string(hook)(order, body)
     result = payloads.validate_checkout_body(body)
     for warning in result.warnings:
         logger.warning("Order %s: %s", order.invoice_number, warning)
