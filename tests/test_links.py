@@ -53,6 +53,12 @@ def doku_asked_in(doku_api) -> list[bool]:
         return 200, {}, json.dumps({"refund": {"amount": amount, "type": "PARTIAL_REFUND", "status": "SUCCESS"}})
 
     doku_api.add_callback("POST", SANDBOX + "/cancellation/credit-card/refund", callback=refund_callback)
+
+    def cancellation_callback(request):
+        seen.append(transaction.get_connection().in_atomic_block)
+        return 200, {}, json.dumps({"order": {"status": "CANCELLED"}})
+
+    doku_api.add_callback("POST", SANDBOX + "/checkout/v3/cancellations", callback=cancellation_callback)
     return seen
 
 
@@ -93,6 +99,26 @@ def test_no_transaction_is_open_while_doku_is_asked_for_refunds(
 
     assert doku_asked_in == [False, False, False]
     assert services.refunded_total(order) == order.amount
+
+
+def test_no_transaction_is_open_while_doku_is_asked_to_cancel_links(
+    transactional_db, order_factory, doku_asked_in, doku_settings, admin_client
+):
+    from tests.test_admin import change_form_data, change_url
+
+    doku_settings(CANCEL_AT_DOKU=True)
+    cancelled, changed, in_bulk = (complete_order(order_factory) for _ in range(3))
+    for order in (cancelled, changed, in_bulk):
+        services.create_payment_link(order)
+    doku_asked_in.clear()
+
+    services.cancel_order(cancelled)
+    admin_client.post(change_url(changed), change_form_data(changed, amount=390_000, **{"line_items-0-quantity": 2}))
+    changelist = reverse("admin:django_doku_checkout_order_changelist")
+    admin_client.post(changelist, {"action": "cancel_orders", "_selected_action": [in_bulk.pk]})
+
+    assert doku_asked_in == [False, False, False]
+    assert CheckoutSession.objects.filter(cancelled_at_doku__isnull=False).count() == 3
 
 
 def test_a_claim_left_by_a_process_that_died_after_doku_answered_is_replayed(order_factory, doku_simulator):

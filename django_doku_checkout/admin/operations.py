@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from django_doku_checkout import services
+from django_doku_checkout.conf import get_config
 from django_doku_checkout.exceptions import DokuAPIError, DokuError, DokuValidationError
 from django_doku_checkout.formatting import format_rupiah
 from django_doku_checkout.models import CheckoutSession, Order
@@ -165,11 +166,7 @@ def cancel_orders(orders: Iterable[Order], *, actor: Any) -> list[OrderResult]:
 
     def handle(order: Order) -> OrderResult:
         services.cancel_order(order, actor=actor, note=_("Cancelled in the admin."))
-        return OrderResult(
-            order,
-            "cancelled",
-            _("Cancelled. A link already sent can still be paid at DOKU; such a payment is flagged for review."),
-        )
+        return OrderResult(order, "cancelled", cancelled_links_text(order))
 
     return _each(orders, handle)
 
@@ -188,6 +185,20 @@ def refund_payments(orders: Iterable[Order], *, actor: Any, reason: str = "") ->
         )
 
     return _each(orders, handle)
+
+
+def cancelled_links_text(order: Order) -> str:
+    """What staff must know about an order's withdrawn links: cancelled at DOKU, or still payable there."""
+    if not get_config().cancel_at_doku:
+        return _("Cancelled. A link already sent can still be paid at DOKU; such a payment is flagged for review.")
+    payable = services.links_payable_at_doku(order)
+    if not payable:
+        return _("Cancelled, and its payment links were cancelled at DOKU.")
+    details = "; ".join(f"{link.invoice_number}: {link.doku_cancel_error or _('not cancelled')}" for link in payable)
+    return _(
+        "Cancelled, but DOKU could not cancel these links, which can still be paid (such a payment is flagged "
+        "for review): %(links)s."
+    ) % {"links": details}
 
 
 def retry_deliveries(orders: Iterable[Order]) -> list[OrderResult]:

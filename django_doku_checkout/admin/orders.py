@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy
 from django_doku_checkout import payment_methods, services, states
 from django_doku_checkout.admin import operations
 from django_doku_checkout.admin.forms import OrderForm
+from django_doku_checkout.conf import get_config
 from django_doku_checkout.exceptions import DokuError
 from django_doku_checkout.formatting import format_rupiah
 from django_doku_checkout.models import CheckoutSession, Delivery, LineItem, Order, OrderEvent, OrderStatus, Refund
@@ -140,6 +141,10 @@ class CheckoutSessionInline(ReadOnlyInline):
     @admin.display(description=gettext_lazy("outcome"))
     def outcome(self, session: CheckoutSession) -> str:
         parts = [session.last_transaction_status, session.payment_channel, session.error_message]
+        if session.cancelled_at_doku:
+            parts.append(_("cancelled at DOKU"))
+        if session.doku_cancel_error:
+            parts.append(_("DOKU did not cancel it: %(reason)s") % {"reason": session.doku_cancel_error})
         return " · ".join(part for part in parts if part) or "-"
 
 
@@ -376,13 +381,34 @@ class OrderAdmin(OrderModelAdmin):
     def save_model(self, request: HttpRequest, obj: Order, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if change and {"amount", "currency"} & set(form.changed_data):
-            withdrawn = services.withdraw_payment_links(obj)
-            if withdrawn:
+            links = services.open_links(obj)
+            if not services.withdraw_payment_links(obj):
+                return
+            if not get_config().cancel_at_doku:
                 self.message_user(
                     request,
-                    _("The amount changed, so the order's open payment link was withdrawn. Create a new one."),
+                    _(
+                        "The amount changed, so the order's open payment link was withdrawn. Create a new one. "
+                        "DOKU still accepts payment on the old link; such a payment is flagged for review."
+                    ),
                     messages.WARNING,
                 )
+                return
+            # The change view runs in one transaction: DOKU is asked once it has committed.
+            transaction.on_commit(lambda: self._cancel_at_doku(request, obj, links))
+
+    def _cancel_at_doku(self, request: HttpRequest, order: Order, links: list[CheckoutSession]) -> None:
+        results = services.cancel_links_at_doku(links)
+        refused = [f"{r.link.invoice_number}: {r.message}" for r in results if not r.cancelled]
+        if refused:
+            text = _(
+                "The amount changed, so the order's open payment link was withdrawn, but DOKU could not cancel "
+                "it and it can still be paid (such a payment is flagged for review): %(links)s."
+            )
+            self.message_user(request, text % {"links": "; ".join(refused)}, messages.WARNING)
+        else:
+            text = _("The amount changed, so the order's open payment link was withdrawn and cancelled at DOKU.")
+            self.message_user(request, text, messages.WARNING)
 
     # --- actions -------------------------------------------------------------------------------
 

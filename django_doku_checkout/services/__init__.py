@@ -3,6 +3,7 @@
 One module per concern:
 
 - :mod:`.orders`: creating orders from a cart, cancelling them;
+- :mod:`.cancellations`: cancelling withdrawn links at DOKU (the ``CANCEL_AT_DOKU`` setting);
 - :mod:`.links`: payment links (DOKU Checkout, card payment pages), claimed, sent and recorded
   in short transactions, never holding a lock while DOKU is asked;
 - :mod:`.settlement`: what DOKU's word on a payment does to its order;
@@ -18,6 +19,12 @@ services.create_payment_link(order)``.
 
 from __future__ import annotations
 
+from django_doku_checkout.services.cancellations import (
+    LinkCancellation,
+    cancel_links_at_doku,
+    links_payable_at_doku,
+    open_links,
+)
 from django_doku_checkout.services.deliveries import DeliverySummary, deliver_due
 from django_doku_checkout.services.links import (
     REUSE_MARGIN,
@@ -70,6 +77,7 @@ __all__ = [
     "REUSE_MARGIN",
     "STORED_HEADERS",
     "DeliverySummary",
+    "LinkCancellation",
     "NotificationResponse",
     "OrderNotPayable",
     "PaymentResult",
@@ -78,6 +86,7 @@ __all__ = [
     "StatusCheck",
     "apply_payment_result",
     "build_checkout_data",
+    "cancel_links_at_doku",
     "cancel_order",
     "check_status",
     "claim_ttl",
@@ -88,10 +97,12 @@ __all__ = [
     "fetch_status",
     "find_session",
     "handle_notification",
+    "links_payable_at_doku",
     "live_session",
     "locked_rows",
     "new_invoice_number",
     "newest_link",
+    "open_links",
     "parse_payment_result",
     "payment_url_allowed",
     "paying_link",

@@ -10,9 +10,12 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from django_doku_checkout import payloads, states
+from django_doku_checkout.client import DokuClient
+from django_doku_checkout.conf import get_config
 from django_doku_checkout.db import atomic_with_retry
 from django_doku_checkout.exceptions import DokuError, DokuValidationError
 from django_doku_checkout.models import CheckoutSession, LineItem, Order, OrderEvent, OrderStatus
+from django_doku_checkout.services.cancellations import cancel_links_at_doku, open_links
 from django_doku_checkout.services.locking import locked_rows
 
 
@@ -106,11 +109,15 @@ def lock_payable(order: Order) -> Order:
     """The order's row, locked until the transaction ends; paid, cancelled or refunded is refused."""
     locked = locked_rows(Order.objects).get(pk=order.pk)
     if locked.status in states.UNPAYABLE:
-        raise OrderNotPayable(
-            gettext("Order %(invoice)s is %(status)s.")
-            % {"invoice": locked.invoice_number, "status": locked.get_status_display().lower()}
-        )
+        raise _not_payable(locked)
     return locked
+
+
+def _not_payable(order: Order) -> OrderNotPayable:
+    return OrderNotPayable(
+        gettext("Order %(invoice)s is %(status)s.")
+        % {"invoice": order.invoice_number, "status": order.get_status_display().lower()}
+    )
 
 
 def withdraw_payment_links(order: Order) -> int:
@@ -118,21 +125,31 @@ def withdraw_payment_links(order: Order) -> int:
 
     Call it with the order's row locked. Used when an order is cancelled or its amount
     changes. A link still being created is withdrawn too: its answer is recorded, never
-    handed out. DOKU itself is not told (it has no such call); a payment on a withdrawn
-    link still arrives and is flagged for review.
+    handed out. DOKU itself is not told here: with the ``CANCEL_AT_DOKU`` setting, callers
+    cancel the links at DOKU with :func:`.cancellations.cancel_links_at_doku`, outside the
+    transaction. A payment on a withdrawn link DOKU did not cancel still arrives and is
+    flagged for review.
     """
     return order.checkout_sessions.filter(
         status__in=(CheckoutSession.Status.OPEN, CheckoutSession.Status.CREATING)
     ).update(status=CheckoutSession.Status.CANCELLED, updated_at=timezone.now())
 
 
-def cancel_order(order: Order, *, actor: Any = None, note: str = "") -> Order:
+def cancel_order(order: Order, *, actor: Any = None, note: str = "", client: DokuClient | None = None) -> Order:
     """Cancel an unpaid order and mark its open payment links cancelled.
 
-    DOKU has no call to withdraw a Checkout link, so a shopper may still pay one; such a
-    payment is recorded and the order flagged for review, never lost. Raises
-    :class:`OrderNotPayable` for a paid, cancelled or refunded order.
+    With the ``CANCEL_AT_DOKU`` setting, each open link is first cancelled at DOKU (no lock
+    held while DOKU is asked); DOKU's answer is recorded on each link, and
+    :func:`.cancellations.links_payable_at_doku` lists those it could not cancel. Without it,
+    or for links DOKU refuses, a shopper may still pay a link: such a payment is recorded
+    and the order flagged for review, never lost. Raises :class:`OrderNotPayable` for a
+    paid, cancelled or refunded order, before DOKU is asked.
     """
+    if get_config().cancel_at_doku:
+        current = Order.objects.get(pk=order.pk)
+        if current.status in states.UNPAYABLE:
+            raise _not_payable(current)
+        cancel_links_at_doku(open_links(current), client=client)
 
     def cancel() -> Order:
         locked = lock_payable(order)

@@ -1,0 +1,85 @@
+"""Cancelling payment links at DOKU, so a link the shop withdrew can no longer be paid.
+
+DOKU cancels an unpaid Checkout order with ``POST /checkout/v3/cancellations`` for bank
+transfers (except BTN, BNC, BPD and OCBC), QRIS and convenience stores, once it has enabled
+the call for the merchant. With the ``CANCEL_AT_DOKU`` setting, cancelling an order and
+withdrawing its links (an amount change in the admin) ask DOKU to cancel each open link.
+Each answer is recorded on the link (``cancelled_at_doku`` or ``doku_cancel_error``), so
+staff see which withdrawn links DOKU could not cancel and may still be paid; such a payment
+is recorded and flagged for review, never lost. DOKU is asked with no transaction open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from django_doku_checkout.client import DokuClient
+from django_doku_checkout.exceptions import DokuAPIError, DokuError
+from django_doku_checkout.models import CheckoutSession, Order
+
+
+@dataclass(frozen=True)
+class LinkCancellation:
+    """DOKU's answer for one link: cancelled, or why not (it may then still be paid)."""
+
+    link: CheckoutSession
+    cancelled: bool
+    message: str = ""
+
+
+def open_links(order: Order) -> list[CheckoutSession]:
+    """The order's links a shopper may still pay at DOKU: open (or being created) and not expired."""
+    now = timezone.now()
+    return [
+        link
+        for link in order.checkout_sessions.filter(
+            status__in=(CheckoutSession.Status.OPEN, CheckoutSession.Status.CREATING)
+        ).defer("request_body", "response_body")
+        if link.expires_at is None or link.expires_at > now
+    ]
+
+
+def cancel_links_at_doku(
+    links: Iterable[CheckoutSession], *, client: DokuClient | None = None
+) -> list[LinkCancellation]:
+    """Ask DOKU to cancel each link, one call each with nothing locked, and record each answer on the link.
+
+    Card payment pages are not Checkout orders: DOKU has no call to cancel them, so they are
+    reported without asking. A link DOKU refuses (its channel is not supported, it was paid
+    meanwhile, the merchant is not enabled) is reported with DOKU's message.
+    """
+    results = []
+    for link in links:
+        if link.kind != CheckoutSession.Kind.CHECKOUT:
+            result = LinkCancellation(link, False, gettext("DOKU cannot cancel a card payment page."))
+        else:
+            try:
+                (client or DokuClient()).cancel_checkout({"order": {"invoice_number": link.invoice_number}})
+                result = LinkCancellation(link, True)
+            except DokuAPIError as err:
+                result = LinkCancellation(link, False, "; ".join(err.messages) or str(err))
+            except DokuError as err:
+                result = LinkCancellation(link, False, str(err))
+        # One short statement: the link's own record of DOKU's answer; no lock is needed.
+        CheckoutSession.objects.filter(pk=link.pk).update(
+            cancelled_at_doku=timezone.now() if result.cancelled else None,
+            doku_cancel_error=result.message,
+        )
+        results.append(result)
+    return results
+
+
+def links_payable_at_doku(order: Order) -> list[CheckoutSession]:
+    """The order's withdrawn links DOKU did not cancel and that have not expired: a shopper may still pay them."""
+    now = timezone.now()
+    return [
+        link
+        for link in order.checkout_sessions.filter(
+            status=CheckoutSession.Status.CANCELLED, cancelled_at_doku__isnull=True
+        ).exclude(payment_url="")
+        if link.expires_at is None or link.expires_at > now
+    ]
