@@ -85,6 +85,13 @@ def test_a_full_card_refund(live_doku, order_factory, signal_log, admin_user):
     assert [r.amount for r in session.refunds] == [100_000]
 
 
+def test_the_simulator_dashboard_lists_refunds(live_doku, order_factory, admin_client):
+    order, session = paid_order(order_factory)
+    services.refund_payment(order, 12_345)
+    page = admin_client.get(reverse("doku_simulator:dashboard")).content.decode()
+    assert "<h2>Refunds</h2>" in page and "Rp 12.345" in page and session.refunds[0].approval_code in page
+
+
 def test_two_partial_refunds_then_an_over_refund_is_refused(live_doku, order_factory, signal_log):
     order, session = paid_order(order_factory)
     signal_log.clear()
