@@ -81,7 +81,8 @@ def test_without_the_setting_doku_is_not_asked_and_staff_are_told(live_doku, ord
 def test_changing_the_amount_cancels_the_old_link_at_doku(
     live_doku, order_factory, doku_settings, admin_client, methods, cancelled
 ):
-    from tests.test_admin import change_form_data, change_url
+    from tests.conftest import change_form_data
+    from tests.test_admin import change_url
 
     doku_settings(CANCEL_AT_DOKU=True)
     order = order_factory(payment_method_types=methods)
@@ -106,7 +107,8 @@ def test_changing_the_amount_cancels_the_old_link_at_doku(
 def test_without_the_setting_an_amount_change_says_the_old_link_can_still_be_paid(
     live_doku, order_factory, admin_client
 ):
-    from tests.test_admin import change_form_data, change_url
+    from tests.conftest import change_form_data
+    from tests.test_admin import change_url
 
     order = order_factory()
     services.create_payment_link(order)

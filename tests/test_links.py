@@ -104,7 +104,8 @@ def test_no_transaction_is_open_while_doku_is_asked_for_refunds(
 def test_no_transaction_is_open_while_doku_is_asked_to_cancel_links(
     transactional_db, order_factory, doku_asked_in, doku_settings, admin_client
 ):
-    from tests.test_admin import change_form_data, change_url
+    from tests.conftest import change_form_data
+    from tests.test_admin import change_url
 
     doku_settings(CANCEL_AT_DOKU=True)
     cancelled, changed, in_bulk = (complete_order(order_factory) for _ in range(3))
