@@ -88,7 +88,7 @@ def test_changing_the_amount_cancels_the_old_link_at_doku(
     order = order_factory(payment_method_types=methods)
     old = services.create_payment_link(order)
     data = change_form_data(order, amount=390_000, **{"line_items-0-quantity": 2})
-    data["payment_method_types"] = json.dumps(methods)
+    data["payment_method_types"] = methods  # ticked boxes
 
     response = admin_client.post(change_url(order), data, follow=True)
 
