@@ -219,8 +219,9 @@ def card_payment_page(request: HttpRequest) -> JsonResponse:
     return _create(request, kind="card_page", target=CARD_PAGE_TARGET)
 
 
-def _signed_json(request: HttpRequest, target: str) -> tuple[Merchant, dict[str, Any], str] | JsonResponse:
-    """Authenticate a signed POST and read its JSON object; an error answer when either fails."""
+def _signed_json(request: HttpRequest, target: str) -> tuple[Merchant, dict[str, Any], str, Faults] | JsonResponse:
+    """Authenticate a signed POST, apply the merchant's faults, replay a repeated Request-Id and read
+    the JSON object; an answer to send at once when any of these decides it."""
     merchant, failure = _authenticate(request, target, request.body)
     if failure is not None:
         return failure
@@ -231,7 +232,13 @@ def _signed_json(request: HttpRequest, target: str) -> tuple[Merchant, dict[str,
         data = None
     if not isinstance(data, dict):
         return _error(400, "INVALID_PARAMETER", "request body must be a JSON object")
-    return merchant, data, f"{merchant.client_id}:{request.headers['Request-Id']}"
+    key = f"{merchant.client_id}:{request.headers['Request-Id']}"
+    faults = _faults(request, merchant)
+    if (trouble := _server_trouble(faults)) is not None:
+        return trouble
+    if (replayed := _replay(key, request.body, faults)) is not None:
+        return replayed
+    return merchant, data, key, faults
 
 
 def _section(data: dict[str, Any], key: str) -> dict[str, Any]:
@@ -246,12 +253,7 @@ def card_refund(request: HttpRequest) -> JsonResponse:
     read = _signed_json(request, CARD_REFUND_TARGET)
     if isinstance(read, JsonResponse):
         return read
-    merchant, data, key = read
-    faults = _faults(request, merchant)
-    if (trouble := _server_trouble(faults)) is not None:
-        return trouble
-    if (replayed := _replay(key, request.body, faults)) is not None:
-        return replayed
+    merchant, data, key, faults = read
     invoice = _section(data, "order").get("invoice_number")
     original = _section(data, "payment").get("original_request_id")
     amount = _section(data, "refund").get("amount")
@@ -297,12 +299,7 @@ def checkout_cancellation(request: HttpRequest) -> JsonResponse:
     read = _signed_json(request, CANCELLATION_TARGET)
     if isinstance(read, JsonResponse):
         return read
-    merchant, data, key = read
-    faults = _faults(request, merchant)
-    if (trouble := _server_trouble(faults)) is not None:
-        return trouble
-    if (replayed := _replay(key, request.body, faults)) is not None:
-        return replayed
+    merchant, data, key, faults = read
     invoice = _section(data, "order").get("invoice_number")
     session = STORE.find(merchant.client_id, invoice) if isinstance(invoice, str) and invoice else None
     if session is None:
