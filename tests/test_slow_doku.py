@@ -103,7 +103,9 @@ def postgres_database() -> Iterator[str]:
 
     url = urlsplit(os.environ["DATABASE_URL"])
     name = f"doku_slow_{uuid.uuid4().hex[:8]}"
-    admin = f"host={url.hostname} port={url.port or 5432} user={url.username} password={url.password} dbname={url.path.lstrip('/')}"
+    # The maintenance database, as Django uses to create test databases: the one DATABASE_URL
+    # names need not exist (pytest-django creates only its test_ copy).
+    admin = f"host={url.hostname} port={url.port or 5432} user={url.username} password={url.password} dbname=postgres"
     with psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
     try:
