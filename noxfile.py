@@ -2,12 +2,13 @@
 
 Every supported Python (3.11-3.13) x Django (5.2 LTS, 6.0, 6.1) x database (SQLite,
 PostgreSQL) is a cell; Django 6.x needs Python 3.12+, so 3.11 has Django 5.2 only.
-Three cells run the whole suite: the primary cell 3.11 / Django 5.2 on SQLite (with branch
+One nox session per Python and Django runs the suite on SQLite, then on PostgreSQL. Three
+cells run the whole suite: the primary cell 3.11 / Django 5.2 on SQLite (with branch
 coverage of the package and its ``fail_under``), the same on PostgreSQL, and the newest
 pair 3.13 / Django 6.1 on PostgreSQL. Every other cell runs the fast subset: everything
 but the ``browser`` and ``slow`` tests (see the markers in pyproject.toml).
 
-PostgreSQL cells use ``DOKU_TEST_POSTGRES_URL``; without it they are skipped (CI sets it).
+PostgreSQL runs use ``DOKU_TEST_POSTGRES_URL``; without it they are skipped (CI sets it).
 Arguments after ``--`` go to pytest. Virtual environments live in ``.nox/`` and are reused:
 each one reinstalls only when pyproject.toml changes.
 """
@@ -20,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -74,7 +76,6 @@ _expose_interpreters()
 
 #: The Django series tested, and the oldest Python each supports.
 DJANGOS = {"5.2": "3.11", "6.0": "3.12", "6.1": "3.12"}
-DATABASES = ("sqlite", "postgres")
 #: The cells that run the whole suite; the first is the primary cell, where coverage is measured.
 FULL = [("3.11", "5.2", "sqlite"), ("3.11", "5.2", "postgres"), ("3.13", "6.1", "postgres")]
 PRIMARY = FULL[0]
@@ -101,18 +102,10 @@ def _version(text: str) -> tuple[int, ...]:
 
 
 CELLS = [
-    nox.param(
-        python,
-        django,
-        database,
-        "full" if (python, django, database) in FULL else "fast",
-        id=f"py{python}-django{django}-{database}",
-        tags=["full" if (python, django, database) in FULL else "fast"],
-    )
+    nox.param(python, django, id=f"py{python}-django{django}")
     for python in PYTHONS
     for django, oldest_python in DJANGOS.items()
     if _version(python) >= _version(oldest_python)
-    for database in DATABASES
 ]
 
 
@@ -129,32 +122,36 @@ def _install(session: nox.Session, django: str) -> None:
 
 
 @nox.session
-@nox.parametrize(("python", "django", "database", "suite"), CELLS)
-def tests(session: nox.Session, django: str, database: str, suite: str) -> None:
-    """One cell of the matrix: the whole suite or the fast subset on one Python, Django and database."""
-    if database == "postgres":
-        url = os.environ.get(POSTGRES_URL_VARIABLE)
-        if not url:
-            session.skip(
-                f"set {POSTGRES_URL_VARIABLE}=postgres://user:pass@host/db to run the PostgreSQL cells (CI does)"
-            )
-    else:
-        url = "sqlite:///:memory:"
+@nox.parametrize(("python", "django"), CELLS)
+def tests(session: nox.Session, django: str) -> None:
+    """One Python and one Django: the whole suite or the fast subset on SQLite, then on PostgreSQL."""
     _install(session, django)
     session.run(
         "python", "-c", "import django, sys; print('Python', sys.version.split()[0], 'Django', django.__version__)"
     )
-    pytest = ["-m", "pytest", *([] if suite == "full" else FAST), *session.posargs]
-    if (session.python, django, database) == PRIMARY:
+    postgres = os.environ.get(POSTGRES_URL_VARIABLE)
+    if not postgres:
+        session.warn(f"PostgreSQL skipped: set {POSTGRES_URL_VARIABLE}=postgres://user:pass@host/db (CI does)")
+    for database, url in (("sqlite", "sqlite:///:memory:"), ("postgres", postgres)):
+        if url:
+            _run_suite(session, (str(session.python), django, database), url)
+
+
+def _run_suite(session: nox.Session, cell: tuple[str, str, str], url: str) -> None:
+    full = cell in FULL
+    pytest = ["-m", "pytest", *([] if full else FAST), *session.posargs]
+    env = {"DATABASE_URL": url}
+    if cell == PRIMARY:
         COVERAGE_DATA.parent.mkdir(parents=True, exist_ok=True)
         for old in COVERAGE_DATA.parent.glob(".coverage*"):
             old.unlink()
         # Subprocesses (the example shop, the standalone simulator) write their own data files.
-        session.run(
-            "python", "-m", "coverage", "run", *pytest, env={"DATABASE_URL": url, "COVERAGE_FILE": str(COVERAGE_DATA)}
-        )
-    else:
-        session.run("python", *pytest, env={"DATABASE_URL": url})
+        pytest = ["-m", "coverage", "run", *pytest]
+        env["COVERAGE_FILE"] = str(COVERAGE_DATA)
+    started = time.monotonic()
+    session.run("python", *pytest, env=env)
+    suite = "whole suite" if full else "fast subset"
+    session.log(f"Python {cell[0]}, Django {cell[1]}, {cell[2]}: {suite} in {time.monotonic() - started:.0f} s")
 
 
 @nox.session(python=False)
