@@ -6,7 +6,8 @@ One nox session per Python and Django runs the suite on SQLite, then on PostgreS
 cells run the whole suite: the primary cell 3.11 / Django 5.2 on SQLite (with branch
 coverage of the package and its ``fail_under``), the same on PostgreSQL, and the newest
 pair 3.13 / Django 6.1 on PostgreSQL. Every other cell runs the fast subset: everything
-but the ``browser`` and ``slow`` tests (see the markers in pyproject.toml).
+but the ``browser`` and ``slow`` tests (see the markers in pyproject.toml), on two
+pytest-xdist workers.
 
 PostgreSQL runs use ``DOKU_TEST_POSTGRES_URL``; without it they are skipped (CI sets it).
 Arguments after ``--`` go to pytest. Virtual environments live in ``.nox/`` and are reused:
@@ -32,7 +33,9 @@ ENVDIR = ROOT / ".nox"
 COVERAGE_DATA = ENVDIR / "coverage" / ".coverage"
 POSTGRES_URL_VARIABLE = "DOKU_TEST_POSTGRES_URL"
 PYTHONS = ("3.11", "3.12", "3.13")
-FAST = ["-m", "not browser and not slow"]
+#: The fast subset, on two workers (each its own live servers, SQLite file and PostgreSQL test
+#: database); the whole suite stays on one, since its browser and subprocess tests load both cores.
+FAST = ["-m", "not browser and not slow", "-n", "2", "--dist", "loadfile"]
 
 nox.options.envdir = str(ENVDIR)
 nox.options.reuse_venv = "yes"
