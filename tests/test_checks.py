@@ -72,6 +72,11 @@ def test_setting_of_wrong_type_is_e001(settings):
         ({"SUB_ACCOUNT_ID": 42}, "E031", "not 42"),
         ({"CHECKOUT_BODY_HOOK": "shop.doku.no_such_hook"}, "E032", "'shop.doku.no_such_hook'"),
         ({"CHECKOUT_BODY_HOOK": "django_doku_checkout.conf.DEFAULTS"}, "E032", "callable"),
+        ({"PAY_BUTTON_MODE": "overlay"}, "E033", "'redirect' or 'popup', not 'overlay'"),
+        ({"ORDER_URL": ""}, "E034", "a URL name or the dotted path"),
+        ({"ORDER_URL": 42}, "E034", "not 42"),
+        ({"FAILED_LINK_RETRY_AFTER": 601}, "E035", "from 0 to 600"),
+        ({"WAITING_PAGE_REFRESHES": -1}, "E036", "from 0 to 1000"),
         ({"TIMEOUT": (5, 30)}, "W004", "one attempt 5 + 30 seconds, more than DOKU_CHECKOUT['DEADLINE'] (25)"),
     ],
 )

@@ -302,6 +302,7 @@ def test_status_checks_from_the_return_page_are_throttled(linked_order, client, 
     from django.core.cache import cache
 
     cache.clear()
+    order.checkout_sessions.update(created_at=timezone.now() - timedelta(seconds=61))
     url = reverse("doku_checkout:result", args=[order.public_id])
     client.get(url)
     simulated = doku_simulator.session_for(order)
@@ -309,6 +310,22 @@ def test_status_checks_from_the_return_page_are_throttled(linked_order, client, 
     assert b"doku-order-status-pending" in client.get(url).content  # throttled: no second check
     cache.clear()
     assert b"doku-order-status-paid" in client.get(url).content
+
+
+def test_no_status_check_sooner_than_60_seconds_after_the_link(linked_order, client, settings, doku_simulator):
+    """DOKU asks for Status API checks no sooner than 60 s after payment, which comes after the link."""
+    order, session = linked_order
+    settings.DOKU_CHECKOUT = {**settings.DOKU_CHECKOUT, "STATUS_CHECK_INTERVAL": 5}
+    from django.core.cache import cache
+
+    cache.clear()
+    simulated = doku_simulator.session_for(order)
+    simulated.status, simulated.channel = "SUCCESS", "VIRTUAL_ACCOUNT_BCA"
+    order.checkout_sessions.update(created_at=timezone.now() - timedelta(seconds=50))
+    url = reverse("doku_checkout:api_status", args=[order.public_id])
+    assert client.get(url).json()["status"] == "pending"
+    order.checkout_sessions.update(created_at=timezone.now() - timedelta(seconds=61))
+    assert client.get(url).json()["status"] == "paid"
 
 
 def test_cancel_page_says_the_shopper_can_pay_later(linked_order, client):
