@@ -189,7 +189,7 @@ def test_api_status_for_every_status(doku_simulator, order_factory, client):
 def test_api_status_is_one_query_when_no_check_is_due(
     doku_simulator, order_factory, client, doku_settings, django_assert_num_queries
 ):
-    doku_settings(STATUS_CHECK_INTERVAL=10)
+    doku_settings(STATUS_CHECK_INTERVAL=10, ENVIRONMENT="sandbox")  # the simulator still answers: API_BASE_URL
     order = order_factory()
     services.create_payment_link(order)  # a link younger than 60 s: DOKU is not asked yet
     with django_assert_num_queries(1):
