@@ -188,6 +188,10 @@ def attempt_failed(order: Order) -> bool:
     return order.status == OrderStatus.PENDING and getattr(order, "newest_link_outcome", "") == "FAILED"
 
 
+#: How often the waiting page reloads itself when JavaScript is off.
+REFRESH_SECONDS = 10
+
+
 @method_decorator(login_not_required, name="dispatch")
 @method_decorator(transaction.non_atomic_requests, name="dispatch")  # may ask DOKU's Status API
 class CallbackView(View):
@@ -223,14 +227,11 @@ class CallbackView(View):
     def _refresh(request: HttpRequest) -> dict[str, Any]:
         """The no-JavaScript reload: the next URL and its delay, until the bound is reached."""
         done = request.GET.get("refresh", "")
-        count = int(done[:6]) if done.isdigit() else 0  # six digits: past any bound, and cheap to parse
+        # ASCII digits only ("²" is a digit to str.isdigit but not to int); six are past any bound.
+        count = int(done[:6]) if done.isascii() and done.isdigit() else 0
         if count >= get_config().waiting_page_refreshes:
             return {}
         return {"refresh_url": f"{request.path}?refresh={count + 1}", "refresh_seconds": REFRESH_SECONDS}
-
-
-#: How often the waiting page reloads itself when JavaScript is off.
-REFRESH_SECONDS = 10
 
 
 @login_not_required

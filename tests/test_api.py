@@ -103,6 +103,16 @@ def test_api_pay_when_doku_refuses_is_502(sandbox, order_factory, client):
     }
 
 
+def test_api_pay_never_hands_out_a_link_to_another_host(doku_simulator, order_factory, client):
+    order = order_factory()
+    services.create_payment_link(order)
+    order.checkout_sessions.update(payment_url="https://evil.example/phish")
+    response = api_pay(client, order)
+    assert response.status_code == 502
+    assert response.json()["error"] == "The payment service answered with an unexpected address."
+    assert "evil.example" not in response.content.decode()
+
+
 def test_api_pay_unknown_order_and_wrong_method(client, db):
     missing = client.post(reverse("doku_checkout:api_pay", args=[uuid.uuid4()]))
     assert missing.status_code == 404 and missing.json() == {"error": "No such order."}
