@@ -137,10 +137,11 @@ elif find_spec("csp"):  # django-csp on Django 5.2
     MIDDLEWARE.append("csp.middleware.CSPMiddleware")
     CONTENT_SECURITY_POLICY = {"DIRECTIVES": CSP_DIRECTIVES}
 
-# "Email payment link" in the admin prints the e-mail in the terminal.
-if django.VERSION >= (6, 1):
+# In development "Email payment link" in the admin prints the e-mail in the terminal; a live
+# shop configures its own mail (SMTP) instead.
+if DEBUG and django.VERSION >= (6, 1):
     MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
-else:
+elif DEBUG:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 
 DOKU_SIMULATOR = {"MERCHANT_NAME": "Toko Kopi Nusantara (example shop)"}
