@@ -197,6 +197,28 @@ def test_workers_check_each_order_once_and_pay_each_payment_once(
     assert {name for name, _ in recording.asked} <= {f"doku-reconcile_{n}" for n in range(4)}
 
 
+def test_the_calling_thread_claims_and_reads_links_a_batch_at_a_time(order_factory, doku_simulator, recording):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for _ in range(16):
+        services.create_payment_link(order_factory())
+    recording.asked.clear()
+
+    with CaptureQueriesContext(connection) as queries:
+        summary = reconcile(min_age=timedelta(0), workers=8)
+
+    assert len(summary.orders) == 16
+    assert len(recording.asked) == 16
+    statements = [query["sql"] for query in queries.captured_queries]
+    claims = [sql for sql in statements if sql.startswith("UPDATE") and "status_check_claimed_until\" = '" in sql]
+    link_reads = [sql for sql in statements if sql.startswith("SELECT") and 'checkoutsession"."order_id" IN' in sql]
+    # Two batches of eight: one lease each, and one read of their open links, not one per order.
+    assert len(claims) == 2
+    assert len(link_reads) == 2
+    assert Order.objects.filter(status_check_claimed_until__isnull=False).count() == 0
+
+
 def test_max_rate_spaces_the_requests_to_doku(order_factory, doku_simulator, recording):
     for _ in range(10):
         services.create_payment_link(order_factory())
