@@ -20,7 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from django_doku_checkout import services, states
@@ -74,11 +74,17 @@ class ReconcileSummary:
         )
 
 
+def due_orders(min_age: timedelta) -> QuerySet[Order]:
+    """Pending orders unchanged for ``min_age``, the oldest first: what a run checks."""
+    pending = Order.objects.filter(status=OrderStatus.PENDING, updated_at__lte=timezone.now() - min_age)
+    return pending.order_by("updated_at", "id")
+
+
 def _candidates(min_age: timedelta, invoice_numbers: Sequence[str], limit: int | None) -> list[int]:
-    orders = Order.objects.filter(status=OrderStatus.PENDING, updated_at__lte=timezone.now() - min_age)
+    orders = due_orders(min_age)
     if invoice_numbers:
         orders = orders.filter(invoice_number__in=invoice_numbers)
-    ids = orders.order_by("updated_at", "id").values_list("pk", flat=True)
+    ids = orders.values_list("pk", flat=True)
     return list(ids[:limit] if limit else ids)
 
 
