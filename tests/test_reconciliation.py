@@ -21,6 +21,7 @@ from django_doku_checkout.reconciliation import reconcile
 from django_doku_checkout.simulator.actions import settle
 from django_doku_checkout.simulator.store import STORE
 from django_doku_checkout.testing import CLIENT_ID as SIMULATOR_CLIENT_ID
+from tests.conftest import sale_after_an_outage
 
 pytestmark = pytest.mark.django_db
 
@@ -173,12 +174,7 @@ def recording(doku_simulator) -> Iterator[Recording]:
 def test_workers_check_each_order_once_and_pay_each_payment_once(
     order_factory, doku_simulator, recording, signal_log, django_capture_on_commit_callbacks
 ):
-    orders = [order_factory() for _ in range(24)]
-    doku_simulator.set_faults(drop_notifications=True)
-    for order in orders[:12]:
-        doku_simulator.pay(order)  # paid at DOKU; the notification never arrived
-    for order in orders[12:]:
-        services.create_payment_link(order)
+    orders = sale_after_an_outage(order_factory, doku_simulator, paid=12, unpaid=12)
     recording.asked.clear()
 
     with django_capture_on_commit_callbacks(execute=True):

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.test import override_settings
 
-from django_doku_checkout import services
 from django_doku_checkout.models import Order, OrderEvent, OrderStatus
 from django_doku_checkout.tasks import enqueue_reconciliation, reconcile_orders
+from tests.conftest import sale_after_an_outage
 
 pytestmark = pytest.mark.django_db
 
@@ -33,12 +33,7 @@ def immediate_tasks():
 def test_a_sale_is_reconciled_in_batches_of_tasks(
     order_factory, doku_simulator, immediate_tasks, signal_log, django_capture_on_commit_callbacks
 ):
-    orders = [order_factory() for _ in range(5)]
-    doku_simulator.set_faults(drop_notifications=True)
-    for order in orders[:3]:
-        doku_simulator.pay(order)  # paid at DOKU; the notification never arrived
-    for order in orders[3:]:
-        services.create_payment_link(order)
+    orders = sale_after_an_outage(order_factory, doku_simulator, paid=3, unpaid=2)
 
     with django_capture_on_commit_callbacks(execute=True):
         results = enqueue_reconciliation(min_age=timedelta(0), batch_size=2, workers=2)
