@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import uuid4
@@ -202,9 +203,13 @@ def _card_page_body(
     return body
 
 
-def _taken(invoice_number: str, order: Order) -> bool:
-    """Whether another attempt, or another order, already uses ``invoice_number`` at DOKU."""
-    if CheckoutSession.objects.filter(invoice_number=invoice_number).exists():
+def _taken(invoice_number: str, order: Order, *, ask_links: bool) -> bool:
+    """Whether another attempt, or another order, already uses ``invoice_number`` at DOKU.
+
+    ``ask_links=False`` leaves the links out: their unique invoice number refuses the claim
+    if one has it, and the claim is chosen again, asking them this time.
+    """
+    if ask_links and CheckoutSession.objects.filter(invoice_number=invoice_number).exists():
         return True
     # An order's own invoice number is unique among orders: only a suffixed one can be another's.
     return (
@@ -213,7 +218,7 @@ def _taken(invoice_number: str, order: Order) -> bool:
     )
 
 
-def _next_invoice_number(order: Order, *, attempts: int) -> str:
+def _next_invoice_number(order: Order, *, attempts: int, ask_links: bool = True) -> str:
     """The invoice number of the order's next attempt: its own first, then the first free suffix.
 
     DOKU's handling of a reused invoice number is undocumented, so every attempt gets its
@@ -224,7 +229,7 @@ def _next_invoice_number(order: Order, *, attempts: int) -> str:
     separator = "-" if payloads.has_symbols(order.invoice_number) else "R"
     number = attempts + 1
     candidate = order.invoice_number if attempts == 0 else f"{order.invoice_number}{separator}{number}"
-    while _taken(candidate, order):
+    while _taken(candidate, order, ask_links=ask_links):
         number += 1
         candidate = f"{order.invoice_number}{separator}{number}"
     return candidate
@@ -323,7 +328,9 @@ def _refuse_while_recently_failed(links: list[CheckoutSession], retry_after: int
         )
 
 
-def _claim(order: Order, *, kind: str, build: BodyBuilder, ttl: timedelta, retry_after: int = 0) -> _Step:
+def _claim(
+    order: Order, *, kind: str, build: BodyBuilder, ttl: timedelta, retry_after: int = 0, ask_links: bool = True
+) -> _Step:
     locked = lock_payable(order)
     # One read of the order's links answers all four: is one live, is one being created,
     # did the last one just fail, and how many were tried.
@@ -338,7 +345,7 @@ def _claim(order: Order, *, kind: str, build: BodyBuilder, ttl: timedelta, retry
     for link in links:
         if link.status == CheckoutSession.Status.CREATING:
             return _take_over(link) if link.updated_at < stale_before else None
-    invoice_number = _next_invoice_number(locked, attempts=len(links))
+    invoice_number = _next_invoice_number(locked, attempts=len(links), ask_links=ask_links)
     body = build(locked, invoice_number)
     session = CheckoutSession.objects.create(
         order=locked,
@@ -403,16 +410,17 @@ _RECORDED_FIELDS = (
 )
 
 
+def _save_recorded(session: CheckoutSession, *, was: str) -> bool:
+    """Save the recorded fields if the row's status is still ``was``; whether it was."""
+    session.updated_at = timezone.now()
+    values = {name: getattr(session, name) for name in _RECORDED_FIELDS}
+    return bool(CheckoutSession.objects.filter(pk=session.pk, status=was).update(**values))
+
+
 def _record(claim: _Claim, response: DokuResponse | None, failure: DokuError | None, actor: Any) -> _Recorded:
     """Store DOKU's answer on the claimed row, with its order locked; the order becomes pending."""
     locked = locked_rows(Order.objects).get(pk=claim.session.order_id)
-    # Only the status can have changed since the claim (cancelled, or recorded by another
-    # process): the claim's own copy has the rest, so the large columns are not read again.
-    status = CheckoutSession.objects.filter(pk=claim.session.pk).values_list("status", flat=True).get()
-    if status not in (CheckoutSession.Status.CREATING, CheckoutSession.Status.CANCELLED):
-        return _Recorded(locked, current_link(pk=claim.session.pk))  # another process recorded this claim's answer
     session = claim.session
-    session.status = status
     session.request_payload = ""
     if response is not None:
         try:
@@ -420,14 +428,27 @@ def _record(claim: _Claim, response: DokuResponse | None, failure: DokuError | N
         except DokuAPIError as err:
             failure = err
     if failure is not None:
-        if session.status == CheckoutSession.Status.CREATING:
-            session.status = CheckoutSession.Status.ERROR
         session.error_message = str(failure)
-        session.save(update_fields=_RECORDED_FIELDS)
+    withdrawn = locked.status in states.UNPAYABLE
+    session.status = (
+        CheckoutSession.Status.ERROR
+        if failure is not None
+        else CheckoutSession.Status.CANCELLED
+        if withdrawn
+        else CheckoutSession.Status.OPEN
+    )
+    # Only the link's status can have changed since the claim (the claim's own copy has the
+    # rest), so the row is saved on the condition that it is still a claim; the large
+    # columns are never read again, and the status only when the claim was no longer one.
+    if not _save_recorded(session, was=CheckoutSession.Status.CREATING):
+        if not CheckoutSession.objects.filter(pk=session.pk, status=CheckoutSession.Status.CANCELLED).exists():
+            return _Recorded(locked, current_link(pk=session.pk))  # another process recorded this claim's answer
+        # Withdrawn while DOKU was asked: DOKU's answer is recorded, the link never handed out.
+        session.status = CheckoutSession.Status.CANCELLED
+        _save_recorded(session, was=CheckoutSession.Status.CANCELLED)
+        withdrawn = True
+    if failure is not None:
         return _Recorded(locked, session, failure)
-    withdrawn = session.status == CheckoutSession.Status.CANCELLED or locked.status in states.UNPAYABLE
-    session.status = CheckoutSession.Status.CANCELLED if withdrawn else CheckoutSession.Status.OPEN
-    session.save(update_fields=_RECORDED_FIELDS)
     if withdrawn:
         return _Recorded(locked, session, withdrawn=True)
     if locked.status != OrderStatus.PENDING:
@@ -464,9 +485,15 @@ def _obtain_link(
     collisions = 0
     while True:
         try:
-            step = atomic_with_retry(lambda: _claim(order, kind=kind, build=build, ttl=ttl, retry_after=retry_after))
+            # The first try lets the links' unique invoice number catch a collision, rather
+            # than ask about it on every link: collisions are rare (see _next_invoice_number).
+            step = atomic_with_retry(
+                partial(
+                    _claim, order, kind=kind, build=build, ttl=ttl, retry_after=retry_after, ask_links=collisions > 0
+                )
+            )
         except IntegrityError:
-            # Another order's attempt took the invoice number just now: choose again, a few times.
+            # Another attempt has the invoice number, or took it just now: choose again, a few times.
             collisions += 1
             if collisions > MAX_INVOICE_COLLISIONS:
                 raise
