@@ -149,6 +149,8 @@ def _reconciliation(sale: dict[str, Any]) -> list[str]:
         "| | |",
         "|---|---|",
         f"| time | **{sale['seconds']:.1f} s** ({sale['orders'] / sale['seconds']:.0f} orders/s) |",
+        f"| the least it could take with {sale['workers']} workers (orders × latency ÷ workers) | "
+        f"{sale['orders'] * sale['latency'] / sale['workers']:.1f} s |",
         f"| orders checked, failed | {sale['checked']:,}, {sale['failed']} |",
         f"| claims left behind | {sale['claims_left']} |",
         f"| last progress lines | {'; '.join(sale['progress']) or '-'} |",

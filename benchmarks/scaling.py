@@ -34,11 +34,12 @@ def grow_history(first: int, last: int) -> None:
             f"""INSERT INTO {table["Order"]} (public_id, invoice_number, amount, currency, status, customer_id,
                 customer_name, customer_last_name, customer_email, customer_phone, customer_address, customer_city,
                 customer_state, customer_postcode, customer_country, shipping_address, billing_address,
-                payment_method_types, needs_review, review_reason, paid_at, created_at, updated_at)
+                payment_method_types, needs_review, review_reason, paid_at, created_at, updated_at, reference,
+                metadata, allow_tenor, sub_account_id)
             SELECT gen_random_uuid(), 'HIST-' || n, 240000, 'IDR', 'paid', '', 'Pelanggan ' || n, '',
                 'p' || n || '@example.com', '0812' || lpad(n::text, 8, '0'), '', '', '', '', '', '{{}}', '{{}}', '[]',
                 false, '', now() - n * interval '1 minute', now() - n * interval '1 minute' - interval '5 minutes',
-                now() - n * interval '1 minute'
+                now() - n * interval '1 minute', '', '{{}}', '[]', ''
             FROM generate_series(%s, %s) AS n""",  # noqa: S608
             [first, last - 1],
         )
@@ -51,19 +52,21 @@ def grow_history(first: int, last: int) -> None:
         cursor.execute(
             f"""INSERT INTO {table["CheckoutSession"]} (kind, status, invoice_number, request_id, token_id,
                 payment_url, expires_at, payment_channel, last_transaction_status, error_message, request_body,
-                response_body, created_at, updated_at, order_id)
+                response_body, created_at, updated_at, order_id, original_request_id, request_payload,
+                doku_cancel_error)
             SELECT 'checkout', 'paid', invoice_number, 'hist-' || id, '', 'https://sandbox.doku.com/checkout-link-v2/t',
                 created_at + interval '1 hour', 'VIRTUAL_ACCOUNT_BCA', 'SUCCESS', '', '{{}}', '{{}}', created_at,
-                paid_at, id
+                paid_at, id, 'hist-' || id, '', ''
             FROM {table["Order"]} WHERE id > %s""",  # noqa: S608
             [newer_than],
         )
         cursor.execute(
             f"""INSERT INTO {table["Notification"]} (received_at, request_id, client_id, path, headers, body,
                 signature_valid, invoice_number, transaction_status, outcome, detail, processed_at,
-                checkout_session_id, order_id)
+                checkout_session_id, order_id, body_length, body_sha256)
             SELECT updated_at, 'hist-n-' || id, 'MCH-0001', '/doku/notification/', '{{}}', '{{}}', true,
-                invoice_number, 'SUCCESS', 'processed', 'SUCCESS: processed', updated_at, id, order_id
+                invoice_number, 'SUCCESS', 'processed', 'SUCCESS: processed', updated_at, id, order_id, 2,
+                '44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a'
             FROM {table["CheckoutSession"]} WHERE order_id > %s""",  # noqa: S608
             [newer_than],
         )

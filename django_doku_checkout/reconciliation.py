@@ -15,12 +15,12 @@ uses one database connection and each step is a short transaction of its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from django_doku_checkout import services, states
@@ -74,11 +74,17 @@ class ReconcileSummary:
         )
 
 
+def due_orders(min_age: timedelta) -> QuerySet[Order]:
+    """Pending orders unchanged for ``min_age``, the oldest first: what a run checks."""
+    pending = Order.objects.filter(status=OrderStatus.PENDING, updated_at__lte=timezone.now() - min_age)
+    return pending.order_by("updated_at", "id")
+
+
 def _candidates(min_age: timedelta, invoice_numbers: Sequence[str], limit: int | None) -> list[int]:
-    orders = Order.objects.filter(status=OrderStatus.PENDING, updated_at__lte=timezone.now() - min_age)
+    orders = due_orders(min_age)
     if invoice_numbers:
         orders = orders.filter(invoice_number__in=invoice_numbers)
-    ids = orders.order_by("updated_at", "id").values_list("pk", flat=True)
+    ids = orders.values_list("pk", flat=True)
     return list(ids[:limit] if limit else ids)
 
 
@@ -175,23 +181,47 @@ def _no_answer(err: DokuError) -> str:
     return str(err)
 
 
-def _claim(pk: int) -> Order | None:
-    """The pending order, claimed for this run until it is released; None when another run has it."""
+def _claim(pks: Sequence[int], summary: ReconcileSummary) -> list[Order]:
+    """The pending orders among ``pks`` that no other run holds, claimed for this run, in ``pks``' order.
+
+    One short transaction for the whole batch: the orders are read with their rows locked
+    (skipping rows another transaction holds) and given this run's lease before it
+    commits, so no other run can claim one of them in between (on SQLite, which has one
+    writer, the second writer's transaction is refused and retried). The others are
+    counted as skipped.
+    """
     now = timezone.now()
-    claimed = (
-        Order.objects.filter(pk=pk, status=OrderStatus.PENDING)
-        .filter(Q(status_check_claimed_until__isnull=True) | Q(status_check_claimed_until__lt=now))
-        .update(status_check_claimed_until=now + CLAIM_LEASE)
-    )
-    return Order.objects.get(pk=pk) if claimed else None
+
+    def claim() -> list[Order]:
+        orders = list(
+            services.locked_rows(Order.objects, skip_locked=True)
+            .filter(pk__in=pks, status=OrderStatus.PENDING)
+            .filter(Q(status_check_claimed_until__isnull=True) | Q(status_check_claimed_until__lt=now))
+        )
+        Order.objects.filter(pk__in=[order.pk for order in orders]).update(status_check_claimed_until=now + CLAIM_LEASE)
+        return orders
+
+    orders = atomic_with_retry(claim)
+    if len(orders) < len(pks):
+        # Settled since the candidates were listed, or being checked by another run.
+        others = set(pks) - {order.pk for order in orders}
+        summary.skipped_locked += Order.objects.filter(pk__in=others, status=OrderStatus.PENDING).count()
+    place = {pk: index for index, pk in enumerate(pks)}
+    return sorted(orders, key=lambda order: place[order.pk])
 
 
-def _release(order: Order) -> None:
-    Order.objects.filter(pk=order.pk).update(status_check_claimed_until=None)
+def _release(orders: Sequence[Order]) -> None:
+    if orders:
+        Order.objects.filter(pk__in=[order.pk for order in orders]).update(status_check_claimed_until=None)
 
 
-def _open_links(order: Order) -> list[CheckoutSession]:
-    return list(order.checkout_sessions.filter(status=CheckoutSession.Status.OPEN).defer(*services.links.BODIES))
+def _open_links(orders: Sequence[Order]) -> dict[int, list[CheckoutSession]]:
+    """Each order's open links, newest first, read in one query."""
+    links: dict[int, list[CheckoutSession]] = {order.pk: [] for order in orders}
+    sessions = CheckoutSession.objects.filter(order_id__in=list(links), status=CheckoutSession.Status.OPEN)
+    for session in sessions.defer(*services.links.BODIES):
+        links[session.order_id].append(session)
+    return links
 
 
 def reconcile(
@@ -224,42 +254,38 @@ def reconcile(
     if not dry_run:
         summary.claims_settled = services.resolve_stale_claims(client=client)
 
-    def finish(order: Order, answers: list[_Answer]) -> None:
+    def finish(done: set[Future[list[_Answer]]]) -> None:
+        """Apply the answers that came in, then release their orders with one statement."""
+        finished = list(done)
+        orders = [asking.pop(future) for future in finished]
         try:
-            line = _apply(order, answers, dry_run=dry_run)
+            for future, order in zip(finished, orders, strict=True):
+                line = _apply(order, future.result(), dry_run=dry_run)
+                summary.orders.append(line)
+                if progress is not None:
+                    progress(line)
         finally:
-            _release(order)
-        summary.orders.append(line)
-        if progress is not None:
-            progress(line)
+            _release(orders)
 
+    candidates = _candidates(min_age, invoice_numbers, limit)
     asking: dict[Future[list[_Answer]], Order] = {}
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="doku-reconcile") as pool:
         try:
-            for order in _claimed(_candidates(min_age, invoice_numbers, limit), summary):
-                asking[pool.submit(_ask, _open_links(order), client, pace)] = order
-                # Claim only a little ahead of the workers: a claim keeps other runs away.
-                while len(asking) >= 2 * workers:
-                    done, _ = wait(asking, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        finish(asking.pop(future), future.result())
-            for future in list(asking):
-                finish(asking.pop(future), future.result())
+            # Claimed a batch at a time, one batch ahead of the workers: a claim keeps
+            # other runs away, and one claim, one read of the links and one release
+            # serve a whole batch, so the calling thread keeps up with the workers.
+            for start in range(0, len(candidates), workers):
+                orders = _claim(candidates[start : start + workers], summary)
+                links = _open_links(orders)
+                for order in orders:
+                    asking[pool.submit(_ask, links[order.pk], client, pace)] = order
+                while len(asking) > workers:
+                    finish(wait(asking, return_when=FIRST_COMPLETED).done)
+            while asking:
+                finish(wait(asking, return_when=FIRST_COMPLETED).done)
         finally:
             # A run that fails (its database gone) hands its claimed orders straight back.
-            for order in asking.values():
-                _release(order)
+            _release(list(asking.values()))
     if not dry_run:
         summary.deliveries = services.deliver_due()
     return summary
-
-
-def _claimed(pks: list[int], summary: ReconcileSummary) -> Iterator[Order]:
-    """The candidates this run could claim, one at a time; the others are counted as skipped."""
-    for pk in pks:
-        order = _claim(pk)
-        if order is None:
-            # Settled since the candidates were listed, or being checked by another run.
-            summary.skipped_locked += Order.objects.filter(pk=pk, status=OrderStatus.PENDING).exists()
-            continue
-        yield order

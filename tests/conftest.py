@@ -259,6 +259,19 @@ def paid_quietly(order) -> None:
     STORE.set_faults(CLIENT_ID, Faults())
 
 
+def sale_after_an_outage(order_factory, doku_simulator, *, paid: int, unpaid: int) -> list[Order]:
+    """``paid`` orders paid at DOKU whose notification never arrived, then ``unpaid`` with an open link."""
+    from django_doku_checkout import services
+
+    orders = [order_factory() for _ in range(paid + unpaid)]
+    doku_simulator.set_faults(drop_notifications=True)
+    for order in orders[:paid]:
+        doku_simulator.pay(order)
+    for order in orders[paid:]:
+        services.create_payment_link(order)
+    return orders
+
+
 def notification_sender(live_url: str, order, status: str = "SUCCESS") -> Callable[[], int]:
     """A callable that posts one freshly signed DOKU notification for the order's link, over HTTP."""
     from urllib.parse import urlsplit

@@ -21,6 +21,7 @@ from django_doku_checkout.reconciliation import reconcile
 from django_doku_checkout.simulator.actions import settle
 from django_doku_checkout.simulator.store import STORE
 from django_doku_checkout.testing import CLIENT_ID as SIMULATOR_CLIENT_ID
+from tests.conftest import sale_after_an_outage
 
 pytestmark = pytest.mark.django_db
 
@@ -173,12 +174,7 @@ def recording(doku_simulator) -> Iterator[Recording]:
 def test_workers_check_each_order_once_and_pay_each_payment_once(
     order_factory, doku_simulator, recording, signal_log, django_capture_on_commit_callbacks
 ):
-    orders = [order_factory() for _ in range(24)]
-    doku_simulator.set_faults(drop_notifications=True)
-    for order in orders[:12]:
-        doku_simulator.pay(order)  # paid at DOKU; the notification never arrived
-    for order in orders[12:]:
-        services.create_payment_link(order)
+    orders = sale_after_an_outage(order_factory, doku_simulator, paid=12, unpaid=12)
     recording.asked.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -195,6 +191,28 @@ def test_workers_check_each_order_once_and_pay_each_payment_once(
     # 24 and 12 status requests, from the workers, never from the thread that holds the database.
     assert len(recording.asked) == 36
     assert {name for name, _ in recording.asked} <= {f"doku-reconcile_{n}" for n in range(4)}
+
+
+def test_the_calling_thread_claims_and_reads_links_a_batch_at_a_time(order_factory, doku_simulator, recording):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for _ in range(16):
+        services.create_payment_link(order_factory())
+    recording.asked.clear()
+
+    with CaptureQueriesContext(connection) as queries:
+        summary = reconcile(min_age=timedelta(0), workers=8)
+
+    assert len(summary.orders) == 16
+    assert len(recording.asked) == 16
+    statements = [query["sql"] for query in queries.captured_queries]
+    claims = [sql for sql in statements if sql.startswith("UPDATE") and "status_check_claimed_until\" = '" in sql]
+    link_reads = [sql for sql in statements if sql.startswith("SELECT") and 'checkoutsession"."order_id" IN' in sql]
+    # Two batches of eight: one lease each, and one read of their open links, not one per order.
+    assert len(claims) == 2
+    assert len(link_reads) == 2
+    assert Order.objects.filter(status_check_claimed_until__isnull=False).count() == 0
 
 
 def test_max_rate_spaces_the_requests_to_doku(order_factory, doku_simulator, recording):

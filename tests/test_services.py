@@ -110,6 +110,30 @@ def test_expired_session_is_replaced_with_a_new_invoice_suffix(order_factory, do
     assert sent_body(doku_api, 1)["order"]["invoice_number"] == f"{order.invoice_number}-2"
 
 
+def test_an_order_named_like_another_orders_attempt_gets_the_next_free_number(order_factory, doku_api):
+    doku_api.post(CHECKOUT_URL, json=checkout_success())
+    first = order_factory(invoice_number="SO-9")
+    expired = services.create_payment_link(first)
+    CheckoutSession.objects.filter(pk=expired.pk).update(expires_at=datetime(2000, 1, 1, tzinfo=UTC))
+    assert services.create_payment_link(first).invoice_number == "SO-9-2"
+    later = order_factory(invoice_number="SO-9-2")  # its own number is already an attempt of SO-9's
+
+    link = services.create_payment_link(later)
+
+    assert link.invoice_number == "SO-9-2-2"
+    assert sent_body(doku_api, 2)["order"]["invoice_number"] == "SO-9-2-2"
+    assert len(doku_api.calls) == 3
+
+
+def test_a_new_link_asks_the_database_only_what_it_must(order_factory, doku_api, django_assert_num_queries):
+    order = order_factory()
+    doku_api.post(CHECKOUT_URL, json=checkout_success())
+    # Claim: savepoint, lock, the order's links, line items, insert, release. Record:
+    # savepoint, lock, the link saved if still a claim, the order, its event, release.
+    with django_assert_num_queries(12):
+        services.create_payment_link(order)
+
+
 @pytest.mark.parametrize("status", [OrderStatus.PAID, OrderStatus.CANCELLED, OrderStatus.REFUNDED])
 def test_unpayable_orders_never_get_a_link(order_factory, doku_api, status):
     order = order_factory(status=status)

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import uuid4
@@ -38,7 +39,13 @@ from django_doku_checkout import payloads, states
 from django_doku_checkout.client import DokuClient, DokuResponse
 from django_doku_checkout.conf import DokuCheckoutSettings, get_config
 from django_doku_checkout.db import atomic_with_retry
-from django_doku_checkout.exceptions import DokuAPIError, DokuConfigurationError, DokuError
+from django_doku_checkout.exceptions import (
+    API_ERROR_PREFIX,
+    DokuAPIError,
+    DokuConfigurationError,
+    DokuError,
+    RecentLinkFailure,
+)
 from django_doku_checkout.models import CheckoutSession, Order, OrderEvent, OrderStatus
 from django_doku_checkout.redaction import redact
 from django_doku_checkout.services.locking import locked_rows
@@ -196,9 +203,13 @@ def _card_page_body(
     return body
 
 
-def _taken(invoice_number: str, order: Order) -> bool:
-    """Whether another attempt, or another order, already uses ``invoice_number`` at DOKU."""
-    if CheckoutSession.objects.filter(invoice_number=invoice_number).exists():
+def _taken(invoice_number: str, order: Order, *, ask_links: bool) -> bool:
+    """Whether another attempt, or another order, already uses ``invoice_number`` at DOKU.
+
+    ``ask_links=False`` leaves the links out: their unique invoice number refuses the claim
+    if one has it, and the claim is chosen again, asking them this time.
+    """
+    if ask_links and CheckoutSession.objects.filter(invoice_number=invoice_number).exists():
         return True
     # An order's own invoice number is unique among orders: only a suffixed one can be another's.
     return (
@@ -207,7 +218,7 @@ def _taken(invoice_number: str, order: Order) -> bool:
     )
 
 
-def _next_invoice_number(order: Order, *, attempts: int) -> str:
+def _next_invoice_number(order: Order, *, attempts: int, ask_links: bool = True) -> str:
     """The invoice number of the order's next attempt: its own first, then the first free suffix.
 
     DOKU's handling of a reused invoice number is undocumented, so every attempt gets its
@@ -218,7 +229,7 @@ def _next_invoice_number(order: Order, *, attempts: int) -> str:
     separator = "-" if payloads.has_symbols(order.invoice_number) else "R"
     number = attempts + 1
     candidate = order.invoice_number if attempts == 0 else f"{order.invoice_number}{separator}{number}"
-    while _taken(candidate, order):
+    while _taken(candidate, order, ask_links=ask_links):
         number += 1
         candidate = f"{order.invoice_number}{separator}{number}"
     return candidate
@@ -304,21 +315,37 @@ def _take_over(link: CheckoutSession) -> _Claim:
     return _Claim(session, json.loads(session.request_payload), own=False)
 
 
-def _claim(order: Order, *, kind: str, build: BodyBuilder, ttl: timedelta) -> _Step:
+def _refuse_while_recently_failed(links: list[CheckoutSession], retry_after: int) -> None:
+    """Raise :class:`RecentLinkFailure` when the newest attempt failed less than ``retry_after`` seconds ago."""
+    if not retry_after or not links or links[0].status != CheckoutSession.Status.ERROR:
+        return
+    remaining = links[0].updated_at + timedelta(seconds=retry_after) - timezone.now()
+    if remaining > timedelta(0):
+        raise RecentLinkFailure(
+            f"The last attempt for {links[0].invoice_number} failed moments ago: {links[0].error_message}",
+            doku_answered=links[0].error_message.startswith(API_ERROR_PREFIX),
+            retry_after=max(1, int(remaining.total_seconds() + 0.999)),
+        )
+
+
+def _claim(
+    order: Order, *, kind: str, build: BodyBuilder, ttl: timedelta, retry_after: int = 0, ask_links: bool = True
+) -> _Step:
     locked = lock_payable(order)
-    # One read of the order's links answers all three: is one live, is one being created,
-    # and how many were tried.
+    # One read of the order's links answers all four: is one live, is one being created,
+    # did the last one just fail, and how many were tried.
     links = list(locked.checkout_sessions.defer(*BODIES))
     if kind == CheckoutSession.Kind.CHECKOUT:
         live = live_session(locked, links)
         if live is not None:
             order.status, order.updated_at = locked.status, locked.updated_at  # the caller's copy learns
             return live
+    _refuse_while_recently_failed(links, retry_after)
     stale_before = timezone.now() - ttl
     for link in links:
         if link.status == CheckoutSession.Status.CREATING:
             return _take_over(link) if link.updated_at < stale_before else None
-    invoice_number = _next_invoice_number(locked, attempts=len(links))
+    invoice_number = _next_invoice_number(locked, attempts=len(links), ask_links=ask_links)
     body = build(locked, invoice_number)
     session = CheckoutSession.objects.create(
         order=locked,
@@ -383,16 +410,17 @@ _RECORDED_FIELDS = (
 )
 
 
+def _save_recorded(session: CheckoutSession, *, was: str) -> bool:
+    """Save the recorded fields if the row's status is still ``was``; whether it was."""
+    session.updated_at = timezone.now()
+    values = {name: getattr(session, name) for name in _RECORDED_FIELDS}
+    return bool(CheckoutSession.objects.filter(pk=session.pk, status=was).update(**values))
+
+
 def _record(claim: _Claim, response: DokuResponse | None, failure: DokuError | None, actor: Any) -> _Recorded:
     """Store DOKU's answer on the claimed row, with its order locked; the order becomes pending."""
     locked = locked_rows(Order.objects).get(pk=claim.session.order_id)
-    # Only the status can have changed since the claim (cancelled, or recorded by another
-    # process): the claim's own copy has the rest, so the large columns are not read again.
-    status = CheckoutSession.objects.filter(pk=claim.session.pk).values_list("status", flat=True).get()
-    if status not in (CheckoutSession.Status.CREATING, CheckoutSession.Status.CANCELLED):
-        return _Recorded(locked, current_link(pk=claim.session.pk))  # another process recorded this claim's answer
     session = claim.session
-    session.status = status
     session.request_payload = ""
     if response is not None:
         try:
@@ -400,14 +428,27 @@ def _record(claim: _Claim, response: DokuResponse | None, failure: DokuError | N
         except DokuAPIError as err:
             failure = err
     if failure is not None:
-        if session.status == CheckoutSession.Status.CREATING:
-            session.status = CheckoutSession.Status.ERROR
         session.error_message = str(failure)
-        session.save(update_fields=_RECORDED_FIELDS)
+    withdrawn = locked.status in states.UNPAYABLE
+    session.status = (
+        CheckoutSession.Status.ERROR
+        if failure is not None
+        else CheckoutSession.Status.CANCELLED
+        if withdrawn
+        else CheckoutSession.Status.OPEN
+    )
+    # Only the link's status can have changed since the claim (the claim's own copy has the
+    # rest), so the row is saved on the condition that it is still a claim; the large
+    # columns are never read again, and the status only when the claim was no longer one.
+    if not _save_recorded(session, was=CheckoutSession.Status.CREATING):
+        if not CheckoutSession.objects.filter(pk=session.pk, status=CheckoutSession.Status.CANCELLED).exists():
+            return _Recorded(locked, current_link(pk=session.pk))  # another process recorded this claim's answer
+        # Withdrawn while DOKU was asked: DOKU's answer is recorded, the link never handed out.
+        session.status = CheckoutSession.Status.CANCELLED
+        _save_recorded(session, was=CheckoutSession.Status.CANCELLED)
+        withdrawn = True
+    if failure is not None:
         return _Recorded(locked, session, failure)
-    withdrawn = session.status == CheckoutSession.Status.CANCELLED or locked.status in states.UNPAYABLE
-    session.status = CheckoutSession.Status.CANCELLED if withdrawn else CheckoutSession.Status.OPEN
-    session.save(update_fields=_RECORDED_FIELDS)
     if withdrawn:
         return _Recorded(locked, session, withdrawn=True)
     if locked.status != OrderStatus.PENDING:
@@ -432,15 +473,27 @@ def _complete(claim: _Claim, *, client: DokuClient | None, actor: Any) -> _Recor
 
 
 def _obtain_link(
-    order: Order, *, kind: str, build: BodyBuilder, client: DokuClient | None, actor: Any
+    order: Order,
+    *,
+    kind: str,
+    build: BodyBuilder,
+    client: DokuClient | None,
+    actor: Any,
+    retry_after: int = 0,
 ) -> CheckoutSession:
     ttl = claim_ttl()
     collisions = 0
     while True:
         try:
-            step = atomic_with_retry(lambda: _claim(order, kind=kind, build=build, ttl=ttl))
+            # The first try lets the links' unique invoice number catch a collision, rather
+            # than ask about it on every link: collisions are rare (see _next_invoice_number).
+            step = atomic_with_retry(
+                partial(
+                    _claim, order, kind=kind, build=build, ttl=ttl, retry_after=retry_after, ask_links=collisions > 0
+                )
+            )
         except IntegrityError:
-            # Another order's attempt took the invoice number just now: choose again, a few times.
+            # Another attempt has the invoice number, or took it just now: choose again, a few times.
             collisions += 1
             if collisions > MAX_INVOICE_COLLISIONS:
                 raise
@@ -474,14 +527,19 @@ def create_payment_link(
     request: HttpRequest | None = None,
     client: DokuClient | None = None,
     actor: Any = None,
+    retry_failed_after: int = 0,
 ) -> CheckoutSession:
     """Return a DOKU Checkout session the shopper can pay on, reusing a live one.
 
     No lock is held while DOKU is asked (see the module's docstring): double clicks and two
     staff members at once still end with one live session. A failed attempt is recorded on
     a session with status ``error`` and the error is raised; the order stays payable.
-    Raises :class:`OrderNotPayable`, :class:`DokuValidationError`, :class:`DokuAPIError`
-    or :class:`DokuTransportError`.
+    With ``retry_failed_after`` seconds, an attempt that failed more recently than that is
+    not repeated: :class:`RecentLinkFailure` is raised and nothing is recorded (the shopper's
+    views pass ``FAILED_LINK_RETRY_AFTER``, so unauthenticated requests cannot grow the
+    table while DOKU is down).
+    Raises :class:`OrderNotPayable`, :class:`DokuValidationError`, :class:`DokuAPIError`,
+    :class:`DokuTransportError` or :class:`RecentLinkFailure`.
     """
     return _obtain_link(
         order,
@@ -489,6 +547,7 @@ def create_payment_link(
         build=lambda locked, invoice_number: _checkout_body(locked, invoice_number, request),
         client=client,
         actor=actor,
+        retry_after=retry_failed_after,
     )
 
 
