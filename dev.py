@@ -1,19 +1,19 @@
 """Developer entry point: one command to run the example shop, one to run every check.
 
     python3 dev.py shop [--port N]   # set up .venv, migrate, seed demo data, serve http://127.0.0.1:8000/
-    python3 dev.py test              # set up .venv, then ruff, mypy and the whole pytest suite
+    python3 dev.py test              # set up .venv, then ruff, mypy and the test matrix
     python3 dev.py screenshots       # refresh the README's browser screenshots in docs/screenshots/
 
-`test` runs the suite on SQLite with this Python (Django 5.2 LTS on 3.11); on PostgreSQL
-too when DOKU_TEST_POSTGRES_URL is set (CI sets it); and once more with the newest Django
-in .venv-django6 when a Python 3.12+ is found. Extra arguments go to every pytest run.
+`test` runs the matrix in noxfile.py through nox: Python 3.11-3.13 x Django 5.2, 6.0, 6.1
+x SQLite and PostgreSQL (when DOKU_TEST_POSTGRES_URL is set; CI sets it), the whole suite
+on three cells and the fast subset on the others, then the primary cell's branch coverage
+against its fail_under. Extra arguments go to every pytest run.
 
 Only the standard library is used here, so it works on a fresh machine with Python 3.11+.
 """
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import os
 import shutil
@@ -26,9 +26,6 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / "python"
-#: Where the newest Django (6.x, Python 3.12+) is tested beside the LTS.
-NEWEST_VENV = ROOT / ".venv-django6"
-POSTGRES_URL_VARIABLE = "DOKU_TEST_POSTGRES_URL"
 
 
 def run(*args: str | Path, **env: str) -> None:
@@ -74,18 +71,6 @@ def ensure_system_packages() -> None:
         print(f"Missing Debian packages {', '.join(missing)}: install them (sudo apt-get install ...).", flush=True)
 
 
-def newer_python() -> str | None:
-    """A working Python 3.12+ for the newest Django, if this machine has one."""
-    candidates = [shutil.which(name) for name in ("python3.13", "python3.12")]
-    candidates += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.1[23]*/bin/python3")), reverse=True)
-    for candidate in filter(None, candidates):
-        # A pyenv shim exists even when its version is not selected, and then fails.
-        probe = subprocess.run([candidate, "-c", "import sys; assert sys.version_info >= (3, 12)"], capture_output=True)  # noqa: S603
-        if probe.returncode == 0:
-            return candidate
-    return None
-
-
 def shop(extra: list[str]) -> None:
     port = extra[extra.index("--port") + 1] if "--port" in extra[:-1] else "8000"
     if not port.isdigit():
@@ -122,22 +107,9 @@ def test(extra: list[str]) -> None:
     ensure_system_packages()
     run(BIN / "ruff", "check", ".")
     run(BIN / "ruff", "format", "--check", ".")
-    run(BIN / "mypy", "django_doku_checkout", "tests")
-    print("== SQLite, Django LTS", flush=True)
-    run(PYTHON, "-m", "pytest", *extra, DATABASE_URL="sqlite:///:memory:")
-    postgres = os.environ.get(POSTGRES_URL_VARIABLE)
-    if postgres:
-        print("== PostgreSQL, Django LTS", flush=True)
-        run(PYTHON, "-m", "pytest", *extra, DATABASE_URL=postgres)
-    else:
-        print(f"== PostgreSQL skipped: set {POSTGRES_URL_VARIABLE}=postgres://user:pass@host/db (CI does)", flush=True)
-    python = newer_python()
-    if python:
-        newest = ensure_environment(NEWEST_VENV, python)
-        print(f"== {'PostgreSQL' if postgres else 'SQLite'}, newest Django, {python}", flush=True)
-        run(newest, "-m", "pytest", *extra, DATABASE_URL=postgres or "sqlite:///:memory:")
-    else:
-        print("== Newest Django skipped: no Python 3.12+ found", flush=True)
+    run(BIN / "mypy", "django_doku_checkout", "tests", "noxfile.py", "dev.py")
+    # nox's own virtual environments live in .nox/ and are reused from one run to the next.
+    run(BIN / "nox", "--", *extra)
 
 
 def main() -> None:

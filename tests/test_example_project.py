@@ -5,9 +5,13 @@ from __future__ import annotations
 import re
 import time
 
+import pytest
 import requests
 
 from tests.conftest import csrf, run_manage, status_of
+
+# Subprocesses and servers for seconds per test: the full cells of the matrix only (noxfile.py).
+pytestmark = pytest.mark.slow
 
 
 def test_example_checks_pass(tmp_path):

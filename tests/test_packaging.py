@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+# Subprocesses and servers for seconds per test: the full cells of the matrix only (noxfile.py).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).parents[1]
 SHIPPED = [
     "django_doku_checkout/migrations/0001_initial.py",

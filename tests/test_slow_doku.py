@@ -26,6 +26,9 @@ from django_doku_checkout import signatures
 from django_doku_checkout.payloads import encode_body
 from tests.conftest import free_port, on_postgresql, press_pay, run_manage, serve_example_shop
 
+# Subprocesses and servers for seconds per test: the full cells of the matrix only (noxfile.py).
+pytestmark = pytest.mark.slow
+
 WIB = timezone(timedelta(hours=7))
 SHOP_CLIENT_ID = "MCH-SLOW-DOKU"
 SHOP_SECRET = "SK-slow-doku-secret"  # noqa: S105 - a test key

@@ -17,9 +17,13 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.conftest import csrf, run_manage, running_example_shop, staff_session, status_of
+
+# Subprocesses and servers for seconds per test: the full cells of the matrix only (noxfile.py).
+pytestmark = pytest.mark.slow
 
 SHOPPERS = 10
 STARTPROJECT = {"DJANGO_SETTINGS_MODULE": "tests.startproject_sqlite_settings"}

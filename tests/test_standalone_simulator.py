@@ -13,6 +13,9 @@ from django_doku_checkout.conf import DokuCheckoutSettings
 from django_doku_checkout.exceptions import DokuAPIError
 from tests.conftest import free_port, wait_until_serving
 
+# Subprocesses and servers for seconds per test: the full cells of the matrix only (noxfile.py).
+pytestmark = pytest.mark.slow
+
 
 def test_standalone_simulator_creates_links_and_answers_status():
     port = free_port()
