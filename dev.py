@@ -3,8 +3,9 @@
     python3 dev.py shop [--port N]   # set up .venv, migrate, seed demo data, serve http://127.0.0.1:8000/
     python3 dev.py test              # set up .venv, then ruff, mypy and the whole pytest suite
     python3 dev.py screenshots       # refresh the README's browser screenshots in docs/screenshots/
+    python3 dev.py docs [--serve]    # build the documentation site strictly into build/site/ (or preview it)
 
-`test` runs the suite on SQLite with this Python (Django 5.2 LTS on 3.11); on PostgreSQL
+`test` builds the documentation too, then runs the suite on SQLite with this Python (Django 5.2 LTS on 3.11); on PostgreSQL
 too when DOKU_TEST_POSTGRES_URL is set (CI sets it); and once more with the newest Django
 in .venv-django6 when a Python 3.12+ is found. Extra arguments go to every pytest run.
 
@@ -118,11 +119,21 @@ def screenshots(extra: list[str]) -> None:
     )
 
 
+def docs(extra: list[str]) -> None:
+    """Build the site with every warning an error (broken links and anchors included), or serve it."""
+    quiet = {"NO_MKDOCS_2_WARNING": "1"}  # Material's banner about its successor, printed on every build
+    if "--serve" in extra:
+        run(BIN / "mkdocs", "serve", "--strict", "--dev-addr", "127.0.0.1:8001", **quiet)
+    else:
+        run(BIN / "mkdocs", "build", "--strict", "--clean", **quiet)
+
+
 def test(extra: list[str]) -> None:
     ensure_system_packages()
     run(BIN / "ruff", "check", ".")
     run(BIN / "ruff", "format", "--check", ".")
     run(BIN / "mypy", "django_doku_checkout", "tests")
+    docs([])
     print("== SQLite, Django LTS", flush=True)
     run(PYTHON, "-m", "pytest", *extra, DATABASE_URL="sqlite:///:memory:")
     postgres = os.environ.get(POSTGRES_URL_VARIABLE)
@@ -141,7 +152,7 @@ def test(extra: list[str]) -> None:
 
 
 def main() -> None:
-    commands = {"shop": shop, "test": test, "screenshots": screenshots}
+    commands = {"shop": shop, "test": test, "screenshots": screenshots, "docs": docs}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     ensure_environment()
