@@ -1,7 +1,7 @@
 """Developer entry point: one command to run the example shop, one to run every check.
 
     python3 dev.py shop [--port N]   # set up .venv, migrate, seed demo data, serve http://127.0.0.1:8000/
-    python3 dev.py test              # set up .venv, then ruff, mypy and the whole pytest suite
+    python3 dev.py test              # set up .venv, then ruff, mypy, the docs build and the whole pytest suite
     python3 dev.py screenshots       # refresh the README's browser screenshots in docs/screenshots/
     python3 dev.py docs [--serve]    # build the documentation site strictly into build/site/ (or preview it)
 
