@@ -5,9 +5,10 @@
     python3 dev.py screenshots       # refresh the README's browser screenshots in docs/screenshots/
     python3 dev.py docs [--serve]    # build the documentation site strictly into build/site/ (or preview it)
 
-`test` builds the documentation too, then runs the suite on SQLite with this Python (Django 5.2 LTS on 3.11); on PostgreSQL
-too when DOKU_TEST_POSTGRES_URL is set (CI sets it); and once more with the newest Django
-in .venv-django6 when a Python 3.12+ is found. Extra arguments go to every pytest run.
+`test` builds the documentation (as `docs` does), then runs the suite on SQLite with this
+Python (Django 5.2 LTS on 3.11); on PostgreSQL too when DOKU_TEST_POSTGRES_URL is set (CI
+sets it); and once more with the newest Django in .venv-django6 when a Python 3.12+ is
+found. Extra arguments go to every pytest run.
 
 Only the standard library is used here, so it works on a fresh machine with Python 3.11+.
 """
