@@ -165,7 +165,7 @@ def test_the_settings_block_passes_check_in_a_fresh_startproject_with_the_standa
 
     # The simulator commands the pages show match what the shop pasted.
     shop = urlsplit(report["site_url"])
-    for document in (LOCAL_DEVELOPMENT, SIMULATOR_PAGE):
+    for document in (README, LOCAL_DEVELOPMENT, SIMULATOR_PAGE):
         for command in documented_simulator_commands(document):
             simulator = argument_parser().parse_args(command)
             where = f"{document.name}: {shlex.join(command)}"
