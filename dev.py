@@ -3,7 +3,7 @@
     python3 dev.py shop [--port N]   # set up .venv, migrate, seed demo data, serve http://127.0.0.1:8000/
     python3 dev.py test              # set up .venv, then ruff, mypy, the docs build and the whole pytest suite
     python3 dev.py screenshots       # refresh the README's browser screenshots in docs/screenshots/
-    python3 dev.py docs [--serve]    # build the documentation site strictly into build/site/ (or preview it)
+    python3 dev.py docs [--serve]    # build the documentation site strictly into build/site/ (or preview it on :8001)
 
 `test` builds the documentation (as `docs` does), then runs the suite on SQLite with this
 Python (Django 5.2 LTS on 3.11); on PostgreSQL too when DOKU_TEST_POSTGRES_URL is set (CI
@@ -121,12 +121,18 @@ def screenshots(extra: list[str]) -> None:
 
 
 def docs(extra: list[str]) -> None:
-    """Build the site with every warning an error (broken links and anchors included), or serve it."""
+    """Build the site with every warning an error (broken links and anchors included), or serve it.
+
+    Other arguments go to mkdocs, e.g. ``docs --serve --dev-addr 127.0.0.1:8003``.
+    """
     quiet = {"NO_MKDOCS_2_WARNING": "1"}  # Material's banner about its successor, printed on every build
     if "--serve" in extra:
-        run(BIN / "mkdocs", "serve", "--strict", "--dev-addr", "127.0.0.1:8001", **quiet)
+        options = [argument for argument in extra if argument != "--serve"]
+        if "--dev-addr" not in options:  # mkdocs' own default, port 8000, is the example shop's
+            options += ["--dev-addr", "127.0.0.1:8001"]
+        run(BIN / "mkdocs", "serve", "--strict", *options, **quiet)
     else:
-        run(BIN / "mkdocs", "build", "--strict", "--clean", **quiet)
+        run(BIN / "mkdocs", "build", "--strict", "--clean", *extra, **quiet)
 
 
 def test(extra: list[str]) -> None:
