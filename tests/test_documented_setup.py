@@ -230,3 +230,11 @@ def test_every_relative_link_in_the_readme_names_a_file_of_the_repository():
     assert targets, "the README links into the documentation"
     missing = [target for target in targets if not (ROOT / target).exists()]
     assert not missing, f"README links to missing files: {missing}"
+
+
+def test_the_readme_lists_every_url_name_of_the_app_with_its_path():
+    from django_doku_checkout import urls
+
+    listed = dict(re.findall(r"^\| `doku_checkout:(\w+)` \| `([^`]*)` \|", README.read_text(), re.MULTILINE))
+    served = {pattern.name: re.sub(r"<\w+:", "<", str(pattern.pattern)) for pattern in urls.urlpatterns}
+    assert listed == served
