@@ -2,7 +2,7 @@
 
     python3 dev.py shop [--port N]   # set up .venv, migrate, seed demo data, serve http://127.0.0.1:8000/
     python3 dev.py test              # set up .venv, then ruff, mypy, the docs build and the whole pytest suite
-    python3 dev.py screenshots       # refresh the README's browser screenshots in docs/screenshots/
+    python3 dev.py screenshots       # refresh the browser screenshots the docs show, in docs/screenshots/
     python3 dev.py docs [--serve]    # build the documentation site strictly into build/site/ (or preview it on :8001)
 
 `test` builds the documentation (as `docs` does), then runs the suite on SQLite with this
