@@ -106,7 +106,7 @@ def shop(extra: list[str]) -> None:
 
 
 def screenshots(extra: list[str]) -> None:
-    """Run the browser journeys and keep their screenshots where the README shows them."""
+    """Run the browser journeys and keep their screenshots where the documentation shows them."""
     ensure_system_packages()
     run(
         PYTHON,
