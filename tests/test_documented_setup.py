@@ -28,6 +28,7 @@ ROOT = Path(__file__).parents[1]
 README = ROOT / "README.md"
 LOCAL_DEVELOPMENT = ROOT / "docs" / "local-development.md"
 SIMULATOR_PAGE = ROOT / "docs" / "simulator.md"
+INTEGRATION = ROOT / "docs" / "integration.md"
 
 FENCE = re.compile(
     r'^(?P<indent>[ ]*)```\w*[^\n]*?title="(?P<title>[^"]+)"[^\n]*\n(?P<body>.*?)^(?P=indent)```[ ]*$',
@@ -67,13 +68,12 @@ print("REPORT" + json.dumps(report))
 
 
 def titled_blocks(*documents: Path) -> dict[str, str]:
-    """Every titled code block of the documents, by title (each title once)."""
+    """Every titled code block of the documents, by title; a title shown twice shows the same code."""
     blocks: dict[str, str] = {}
     for document in documents:
         for match in FENCE.finditer(document.read_text(encoding="utf-8")):
-            title = match.group("title")
-            assert title not in blocks, f"two blocks titled {title!r}: which one does a reader paste?"
-            blocks[title] = textwrap.dedent(match.group("body"))
+            title, code = match.group("title"), textwrap.dedent(match.group("body"))
+            assert blocks.setdefault(title, code) == code, f"{document.name} shows another {title!r} than the README"
     return blocks
 
 
@@ -85,7 +85,7 @@ def documented_simulator_commands(document: Path) -> list[list[str]]:
 
 @pytest.fixture(scope="module")
 def blocks() -> dict[str, str]:
-    return titled_blocks(README, LOCAL_DEVELOPMENT)
+    return titled_blocks(README, LOCAL_DEVELOPMENT, INTEGRATION)
 
 
 @pytest.fixture(scope="module")
