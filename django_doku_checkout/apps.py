@@ -12,10 +12,19 @@ class DokuCheckoutAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django_doku_checkout.checks import check_deployment, check_settings, check_sqlite, check_wiring
+        from django_doku_checkout.checks import (
+            check_csp,
+            check_deployment,
+            check_order_url,
+            check_settings,
+            check_sqlite,
+            check_wiring,
+        )
 
         checks.register(check_settings, checks.Tags.security)
         checks.register(check_wiring, checks.Tags.urls)
+        checks.register(check_order_url, checks.Tags.urls)
+        checks.register(check_csp, checks.Tags.security)
         # Not under the "database" tag: Django runs those only with --database, and this one
         # reads settings, so a plain `manage.py check` must show it.
         checks.register(check_sqlite, "sqlite")

@@ -11,7 +11,10 @@ from django.core.checks import CheckMessage, Error
 from django.core.checks import Warning as CheckWarning
 from django.urls import NoReverseMatch, reverse
 
-from django_doku_checkout.conf import Problem, find_deployment_problems, find_problems
+from django_doku_checkout.conf import Problem, find_deployment_problems, find_problems, get_config
+from django_doku_checkout.csp import blocked_directives, origin, required_sources, shop_policies
+from django_doku_checkout.exceptions import DokuConfigurationError
+from django_doku_checkout.order_urls import order_url_resolver
 
 
 def _as_messages(problems: list[Problem]) -> list[CheckMessage]:
@@ -115,3 +118,64 @@ def find_wiring_problems() -> list[CheckMessage]:
 
 def check_wiring(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
     return find_wiring_problems()
+
+
+def find_csp_problems() -> list[CheckMessage]:
+    """W006: the shop's Content Security Policy would block DOKU's page (or, in pop-up mode, its script).
+
+    The hint is the line to add. Pages that pass ``mode="popup"`` themselves while
+    ``PAY_BUTTON_MODE`` is ``"redirect"`` need the pop-up's sources too: see docs/shopper.md.
+    """
+    try:
+        config = get_config()
+    except DokuConfigurationError:
+        return []  # the settings checks report it
+    needed = required_sources(config, popup=config.pay_button_mode == "popup")
+    site = origin(config.site_url) if config.site_url else None
+    messages: list[CheckMessage] = []
+    for setting, policy in shop_policies(settings):
+        for directive, source in blocked_directives(policy, needed, site_origin=site):
+            messages.append(
+                CheckWarning(
+                    f"{setting}[{directive!r}] does not allow {source}: browsers will block "
+                    + (
+                        "the pay button's redirect to DOKU's payment page."
+                        if directive == "form-action"
+                        else "DOKU's pop-up (its Checkout JS and payment page)."
+                    ),
+                    hint=f"Add {source!r} to {setting}[{directive!r}].",
+                    id="django_doku_checkout.W006",
+                )
+            )
+    return messages
+
+
+def check_csp(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    return find_csp_problems()
+
+
+def find_order_url_problems() -> list[CheckMessage]:
+    """W007: ``ORDER_URL`` names neither an importable callable nor a URL that takes ``public_id``."""
+    try:
+        value = get_config().order_url
+    except DokuConfigurationError:
+        return []
+    if not value or order_url_resolver(value) is not None:
+        return []
+    try:
+        reverse(value, kwargs={"public_id": "00000000-0000-0000-0000-000000000000"})
+    except NoReverseMatch:
+        return [
+            CheckWarning(
+                f"DOKU_CHECKOUT['ORDER_URL'] is {value!r}, which is neither an importable callable nor a URL "
+                "name that reverses with public_id: the shopper's pages show no 'Back to your order' link.",
+                hint="Name a URL pattern with a <uuid:public_id> argument, such as 'shop:order', or the dotted "
+                "path of a callable that takes the order and returns its URL.",
+                id="django_doku_checkout.W007",
+            )
+        ]
+    return []
+
+
+def check_order_url(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    return find_order_url_problems()

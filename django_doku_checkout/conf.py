@@ -59,7 +59,19 @@ DEFAULTS: dict[str, Any] = {
     "CANCEL_AT_DOKU": False,
     "SUB_ACCOUNT_ID": None,
     "CHECKOUT_BODY_HOOK": None,
+    "PAY_BUTTON_MODE": "redirect",
+    "ORDER_URL": None,
+    "FAILED_LINK_RETRY_AFTER": 10,
+    "WAITING_PAGE_REFRESHES": 30,
 }
+
+#: How ``{% doku_pay_button %}`` opens DOKU's page: a redirect, or DOKU's pop-up over the shop.
+PAY_BUTTON_MODES = ("redirect", "popup")
+
+#: DOKU's Checkout JS, which opens the pay page as a pop-up (``loadJokulCheckout``), per environment.
+#: The simulator serves a stand-in at the same path under its own ``API_BASE_URL``.
+CHECKOUT_JS_PATH = "/jokul-checkout-js/v1/jokul-checkout-1.0.0.js"
+CHECKOUT_JS_HOSTS = {"sandbox": "https://sandbox.doku.com", "production": "https://jokul.doku.com"}
 
 #: The colours a card payment page can be given (DOKU's ``override_configuration.themes``).
 CARD_PAGE_THEME_KEYS = ("background_color", "font_color", "button_background_color", "button_font_color")
@@ -111,6 +123,16 @@ class DokuCheckoutSettings:
     cancel_at_doku: bool = False
     sub_account_id: str | None = None
     checkout_body_hook: str | None = None
+    pay_button_mode: str = "redirect"
+    order_url: str | None = None
+    failed_link_retry_after: int = 10
+    waiting_page_refreshes: int = 30
+
+    @property
+    def checkout_js_url(self) -> str:
+        """Where DOKU's Checkout JS is loaded from: DOKU's host, or the simulator's stand-in."""
+        host = CHECKOUT_JS_HOSTS.get(self.environment) if self.environment != "simulator" else None
+        return (host or self.api_base_url) + CHECKOUT_JS_PATH
 
     @property
     def verification_keys(self) -> tuple[str, ...]:
@@ -397,10 +419,31 @@ def find_problems(raw: object, *, debug: bool) -> list[Problem]:
         ("E023", "DELIVERY_BACKOFF", 1, 86400),
         ("E025", "KEEP_REJECTED_NOTIFICATIONS_DAYS", 1, 3650),
         ("E026", "KEEP_PERSONAL_DATA_DAYS", 30, 36500),
+        ("E035", "FAILED_LINK_RETRY_AFTER", 0, 600),
+        ("E036", "WAITING_PAGE_REFRESHES", 0, 1000),
     ):
         number = raw.get(key, DEFAULTS[key])
         if not _is_int(number, low, high):
             error(check_id, key, f"a whole number from {low} to {high}", number, f"The default is {DEFAULTS[key]}.")
+
+    mode = raw.get("PAY_BUTTON_MODE", DEFAULTS["PAY_BUTTON_MODE"])
+    if mode not in PAY_BUTTON_MODES:
+        error(
+            "E033",
+            "PAY_BUTTON_MODE",
+            "'redirect' or 'popup'",
+            mode,
+            "'redirect' sends the shopper to DOKU's page; 'popup' opens it over the shop with DOKU's Checkout JS.",
+        )
+    order_url = raw.get("ORDER_URL", DEFAULTS["ORDER_URL"])
+    if order_url is not None and not (isinstance(order_url, str) and order_url.strip() and " " not in order_url):
+        error(
+            "E034",
+            "ORDER_URL",
+            "None, a URL name or the dotted path of a callable taking the order",
+            order_url,
+            "For example 'shop:order' (reversed with public_id=order.public_id) or 'shop.urls.order_url'.",
+        )
 
     if environment == "production":
         if isinstance(client_id, str) and _SANDBOX_LOOKING_CLIENT_ID.search(client_id):
@@ -529,4 +572,8 @@ def _read(raw: object, debug: bool) -> DokuCheckoutSettings:
         cancel_at_doku=values["CANCEL_AT_DOKU"],
         sub_account_id=values["SUB_ACCOUNT_ID"],
         checkout_body_hook=values["CHECKOUT_BODY_HOOK"],
+        pay_button_mode=values["PAY_BUTTON_MODE"],
+        order_url=values["ORDER_URL"],
+        failed_link_retry_after=values["FAILED_LINK_RETRY_AFTER"],
+        waiting_page_refreshes=values["WAITING_PAGE_REFRESHES"],
     )

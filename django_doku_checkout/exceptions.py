@@ -27,6 +27,10 @@ class DokuValidationError(DokuError, ValueError):
         super().__init__("; ".join(self.errors))
 
 
+#: How every :class:`DokuAPIError`'s message starts: a recorded error says whether DOKU answered.
+API_ERROR_PREFIX = "DOKU answered HTTP"
+
+
 class DokuAPIError(DokuError):
     """DOKU answered with an error status.
 
@@ -47,7 +51,7 @@ class DokuAPIError(DokuError):
         self.request_id = request_id
         self.body = body
         detail = "; ".join(self.messages) or "no error message"
-        super().__init__(f"DOKU answered HTTP {status_code}: {detail} (Request-Id {request_id})")
+        super().__init__(f"{API_ERROR_PREFIX} {status_code}: {detail} (Request-Id {request_id})")
 
 
 class DokuTransportError(DokuError):
@@ -56,6 +60,21 @@ class DokuTransportError(DokuError):
     def __init__(self, message: str, *, request_id: str) -> None:
         self.request_id = request_id
         super().__init__(f"{message} (Request-Id {request_id})")
+
+
+class RecentLinkFailure(DokuError):
+    """The order's last attempt at a link failed moments ago: no new one is sent to DOKU yet.
+
+    Raised instead of asking DOKU again while ``FAILED_LINK_RETRY_AFTER`` has not passed, so
+    that repeated clicks or scripted requests while DOKU is down add no row per request.
+    ``doku_answered`` says whether that attempt was refused by DOKU (rather than unanswered);
+    ``retry_after`` is how many seconds remain.
+    """
+
+    def __init__(self, message: str, *, doku_answered: bool, retry_after: int) -> None:
+        self.doku_answered = doku_answered
+        self.retry_after = retry_after
+        super().__init__(message)
 
 
 class DokuSignatureError(DokuError, SuspiciousOperation):

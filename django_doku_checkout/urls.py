@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from django_doku_checkout import views
+from django_doku_checkout import api, views
 
 app_name = "doku_checkout"
 
@@ -12,4 +12,6 @@ urlpatterns = [
     path("cancel/<uuid:public_id>/", views.CallbackView.as_view(outcome="cancel"), name="cancel"),
     path("result/<uuid:public_id>/", views.CallbackView.as_view(outcome="result"), name="result"),
     path("notification/", views.notification, name="notification"),
+    path("api/pay/<uuid:public_id>/", api.api_pay, name="api_pay"),
+    path("api/status/<uuid:public_id>/", api.api_status, name="api_status"),
 ]

@@ -4,6 +4,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import django
 import environ
 
 env = environ.Env()
@@ -76,3 +77,7 @@ DOKU_CHECKOUT = {
     "STATUS_CHECK_INTERVAL": 0,
 }
 STATIC_URL = "static/"
+
+if django.VERSION >= (6, 1):
+    # Django 6.1 sends mail through named mailers; tests keep it in memory (mail.outbox).
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}

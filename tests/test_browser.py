@@ -16,7 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.conftest import running_example_shop
 
 pytestmark = pytest.mark.browser
 
@@ -43,11 +46,29 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
+    """A page whose test fails if the shop's Content Security Policy blocked anything on it."""
     context = browser.new_context(viewport={"width": 1100, "height": 800}, locale="en-US")
+    blocked: list[str] = []
+    # Chromium reports each violation on the console of the page (or frame) it happened in.
+    context.on(
+        "console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None
+    )
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page
     context.close()
+    assert blocked == []
+
+
+@pytest.fixture(scope="module")
+def cross_site_shop(tmp_path_factory) -> Iterator[str]:
+    """The example shop in pop-up mode, browsed at localhost while its simulator answers at 127.0.0.1.
+
+    DOKU is then another site, as in production: the shop's enforced CSP must allow its
+    origin in form-action, script-src and frame-src (local development never shows this).
+    """
+    with running_example_shop(tmp_path_factory.mktemp("shop"), DOKU_PAY_BUTTON_MODE="popup") as base:
+        yield base.replace("127.0.0.1", "localhost")
 
 
 @functools.cache
@@ -69,7 +90,7 @@ def order_placed(page: Page, shop: str, *, keep: str = "") -> None:
     page.locator('button[data-sku="KOPI-TORAJA"]').click()
     page.locator('button[data-sku="TEH-MELATI"]').click()
     page.click("#cart-link")
-    expect(page.locator("#cart-total")).to_have_text("Rp 120,000")
+    expect(page.locator("#cart-total")).to_have_text("Rp 120.000")
     page.click("text=Checkout")
     page.fill("#id_name", "Siti Rahayu")
     page.fill("#id_email", "siti@example.com")
@@ -170,3 +191,66 @@ def test_staff_create_links_for_phone_orders_and_see_them_paid(page: Page, examp
     page.click("text=DEMO-PHONE-2")
     expect(page.locator("#doku-open-link")).to_be_visible()
     screenshot(page, "staff-2-order-with-live-link")
+
+
+def test_the_shop_enforces_its_policy(page: Page, example_shop: str):
+    policy = page.goto(example_shop + "/").headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "form-action 'self'" in policy
+    assert "unsafe-inline" not in policy
+
+
+def test_popup_opens_dokus_page_over_the_shop(page: Page, cross_site_shop: str):
+    order_placed(page, cross_site_shop)
+    page.click(".doku-pay-button")
+    frame = page.frame_locator("#jokul-checkout-frame")
+    expect(frame.locator("#invoice")).to_be_visible()
+    expect(page.locator(".doku-order-status")).to_be_visible()  # the shop is still underneath
+    screenshot(page, "popup-1-doku-over-the-shop")
+    frame.locator('input[value="VIRTUAL_ACCOUNT_BCA"]').check()
+    frame.locator("button.pay").click()
+    expect(page).to_have_url(re.compile(r"/doku/return/"))  # the whole window, not the frame
+    wait_for_status(page, "Paid")
+
+
+def test_waiting_page_turns_failed_then_paid_by_itself(page: Page, cross_site_shop: str):
+    order_placed(page, cross_site_shop)
+    public_id = page.url.rstrip("/").rsplit("/", 1)[-1]
+    # A mobile app's call: no cookies, the order's public_id alone.
+    link = requests.post(f"{cross_site_shop}/doku/api/pay/{public_id}/", timeout=30).json()["payment_url"]
+    page.goto(f"{cross_site_shop}/doku/return/{public_id}/")
+    expect(page.locator(".doku-checkout-waiting")).to_contain_text("This page updates itself")
+    screenshot(page, "waiting-1-pending")
+    page.evaluate("window.neverReloaded = true")
+
+    payer = page.context.new_page()  # the shopper pays in another tab (a banking app, say)
+    payer.goto(link)
+    payer.click("button.fail")
+    expect(page.locator(".doku-checkout-failed")).to_contain_text("The payment failed", timeout=30_000)
+    expect(page.locator(".doku-pay-button")).to_have_text("Try again")
+    screenshot(page, "waiting-2-failed")
+
+    payer.click("text=Try another payment method")
+    payer.check('input[value="QRIS"]')
+    payer.click("button.pay")
+    expect(page.locator(".doku-order-status")).to_have_text("Paid", timeout=30_000)
+    expect(page.locator(".doku-checkout-status")).to_contain_text("Thank you! Your payment was received.")
+    expect(page.locator(".doku-back-to-order")).to_have_attribute("href", f"/orders/{public_id}/")
+    assert page.evaluate("window.neverReloaded") is True
+
+
+def test_without_javascript_the_popup_button_is_the_ordinary_one(browser: Browser, cross_site_shop: str):
+    """The POST redirects to DOKU's other site: the shop's CSP must allow it in form-action."""
+    context = browser.new_context(java_script_enabled=False)
+    blocked: list[str] = []
+    context.on(
+        "console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None
+    )
+    page = context.new_page()
+    order_placed(page, cross_site_shop)
+    page.click(".doku-pay-button")
+    expect(page).to_have_url(re.compile(r"^http://127\.0\.0\.1:\d+/doku-simulator/pay/"))
+    page.go_back()  # to the order page, then to its return page: it refreshes itself, a bounded number of times
+    page.goto(page.url.replace("/orders/", "/doku/return/"))
+    expect(page.locator('meta[http-equiv="refresh"]')).to_have_attribute("content", re.compile(r"^10;url=.*refresh=1$"))
+    context.close()
+    assert blocked == []

@@ -72,6 +72,11 @@ def test_setting_of_wrong_type_is_e001(settings):
         ({"SUB_ACCOUNT_ID": 42}, "E031", "not 42"),
         ({"CHECKOUT_BODY_HOOK": "shop.doku.no_such_hook"}, "E032", "'shop.doku.no_such_hook'"),
         ({"CHECKOUT_BODY_HOOK": "django_doku_checkout.conf.DEFAULTS"}, "E032", "callable"),
+        ({"PAY_BUTTON_MODE": "overlay"}, "E033", "'redirect' or 'popup', not 'overlay'"),
+        ({"ORDER_URL": ""}, "E034", "a URL name or the dotted path"),
+        ({"ORDER_URL": 42}, "E034", "not 42"),
+        ({"FAILED_LINK_RETRY_AFTER": 601}, "E035", "from 0 to 600"),
+        ({"WAITING_PAGE_REFRESHES": -1}, "E036", "from 0 to 1000"),
         ({"TIMEOUT": (5, 30)}, "W004", "one attempt 5 + 30 seconds, more than DOKU_CHECKOUT['DEADLINE'] (25)"),
     ],
 )
@@ -245,3 +250,74 @@ def test_the_wired_test_project_passes_the_wiring_check():
     from django_doku_checkout.checks import find_wiring_problems
 
     assert find_wiring_problems() == []
+
+
+# --- the shop's Content Security Policy (W006) and ORDER_URL (W007) ------------------------------------
+
+
+def csp_warnings():
+    from django_doku_checkout.checks import find_csp_problems
+
+    return find_csp_problems()
+
+
+@pytest.mark.parametrize(
+    ("policy", "blocked"),
+    [
+        ({"default-src": ["'self'"], "form-action": ["'self'"]}, ["form-action"]),
+        ({"default-src": ["'self'"], "form-action": ["'self'", "https://sandbox.doku.com"]}, []),
+        ({"form-action": ["'self'", "https://*.doku.com"]}, []),
+        ({"form-action": ["https:"]}, []),
+        ({"default-src": ["'self'"]}, []),  # form-action does not fall back to default-src
+    ],
+)
+def test_w006_when_the_policy_blocks_the_redirect_to_doku(settings, policy, blocked):
+    settings.DOKU_CHECKOUT = {**VALID, "ENVIRONMENT": "sandbox"}
+    settings.SECURE_CSP = policy
+    warnings = csp_warnings()
+    assert [m.id for m in warnings] == ["django_doku_checkout.W006"] * len(blocked)
+    if blocked:
+        assert "SECURE_CSP['form-action'] does not allow https://sandbox.doku.com" in warnings[0].msg
+        assert warnings[0].hint == "Add 'https://sandbox.doku.com' to SECURE_CSP['form-action']."
+
+
+def test_w006_for_the_popup_reads_django_csp_and_the_fallbacks(settings):
+    settings.DOKU_CHECKOUT = {**VALID, "ENVIRONMENT": "production", "PAY_BUTTON_MODE": "popup"}
+    settings.CONTENT_SECURITY_POLICY = {
+        "DIRECTIVES": {"default-src": ["'self'"], "form-action": ["'self'", "https://jokul.doku.com"]}
+    }
+    hints = [m.hint for m in csp_warnings()]
+    assert hints == [
+        """Add 'https://jokul.doku.com' to CONTENT_SECURITY_POLICY["DIRECTIVES"]['script-src'].""",
+        """Add 'https://jokul.doku.com' to CONTENT_SECURITY_POLICY["DIRECTIVES"]['frame-src'].""",
+    ]
+    settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]["default-src"] = ["'self'", "https://jokul.doku.com"]
+    assert csp_warnings() == []
+
+
+def test_w006_self_covers_a_simulator_on_the_shops_own_site(settings):
+    settings.DOKU_CHECKOUT = {
+        **VALID,
+        "ENVIRONMENT": "simulator",
+        "API_BASE_URL": "http://127.0.0.1:8000/doku-simulator",
+        "SITE_URL": "http://127.0.0.1:8000",
+        "PAY_BUTTON_MODE": "popup",
+    }
+    settings.SECURE_CSP = {"default-src": ["'self'"], "form-action": ["'self'"]}
+    assert csp_warnings() == []
+
+
+@pytest.mark.parametrize(
+    ("order_url", "warned"),
+    [
+        ("doku_checkout:result", False),
+        ("django_doku_checkout.order_urls.back_to_order_url", False),
+        ("shop:no-such-page", True),
+        ("doku_checkout:notification", True),  # takes no public_id
+    ],
+)
+def test_w007_when_order_url_leads_nowhere(settings, order_url, warned):
+    from django_doku_checkout.checks import find_order_url_problems
+
+    settings.DOKU_CHECKOUT = {**VALID, "ORDER_URL": order_url}
+    assert [m.id for m in find_order_url_problems()] == (["django_doku_checkout.W007"] if warned else [])

@@ -311,6 +311,23 @@ def test_status_checks_from_the_return_page_are_throttled(linked_order, client, 
     assert b"doku-order-status-paid" in client.get(url).content
 
 
+def test_no_status_check_sooner_than_60_seconds_after_the_link(linked_order, client, settings, doku_simulator):
+    """DOKU asks for Status API checks no sooner than 60 s after payment, which comes after the link."""
+    order, session = linked_order
+    # DOKU's own environment (the simulator answers at API_BASE_URL still): the simulator is exempt.
+    settings.DOKU_CHECKOUT = {**settings.DOKU_CHECKOUT, "STATUS_CHECK_INTERVAL": 5, "ENVIRONMENT": "sandbox"}
+    from django.core.cache import cache
+
+    cache.clear()
+    simulated = doku_simulator.session_for(order)
+    simulated.status, simulated.channel = "SUCCESS", "VIRTUAL_ACCOUNT_BCA"
+    order.checkout_sessions.update(created_at=timezone.now() - timedelta(seconds=50))
+    url = reverse("doku_checkout:api_status", args=[order.public_id])
+    assert client.get(url).json()["status"] == "pending"
+    order.checkout_sessions.update(created_at=timezone.now() - timedelta(seconds=61))
+    assert client.get(url).json()["status"] == "paid"
+
+
 def test_cancel_page_says_the_shopper_can_pay_later(linked_order, client):
     order, _ = linked_order
     response = client.get(reverse("doku_checkout:cancel", args=[order.public_id]))
@@ -383,3 +400,53 @@ def test_dokus_retries_and_resends_with_their_original_headers_are_accepted(link
     assert response.status_code == status
     order.refresh_from_db()
     assert (order.status == OrderStatus.PAID) is (status == 200)
+
+
+def test_waiting_page_polls_and_refreshes_itself_a_bounded_number_of_times(linked_order, client, doku_settings):
+    order, _ = linked_order
+    doku_settings(WAITING_PAGE_REFRESHES=3)
+    url = reverse("doku_checkout:return", args=[order.public_id])
+    page = client.get(url).content.decode()
+    assert f'data-doku-poll="{reverse("doku_checkout:api_status", args=[order.public_id])}"' in page
+    assert '<script src="/static/django_doku_checkout/waiting.js" defer></script>' in page
+    assert f'<noscript><meta http-equiv="refresh" content="10;url={url}?refresh=1"></noscript>' in page
+    assert f"url={url}?refresh=3" in client.get(url + "?refresh=2").content.decode()
+    assert "http-equiv" not in client.get(url + "?refresh=3").content.decode()  # the bound is reached
+    assert "http-equiv" not in client.get(url + "?refresh=99999999").content.decode()
+    assert f"url={url}?refresh=1" in client.get(url + "?refresh=%C2%B2").content.decode()  # "²": not a number
+    cancel = client.get(reverse("doku_checkout:cancel", args=[order.public_id])).content.decode()
+    assert "data-doku-poll" not in cancel and "http-equiv" not in cancel  # the shopper left: nothing to wait for
+
+
+def test_a_failed_attempt_says_so_and_offers_to_try_again(linked_order, client, doku_simulator):
+    order, _ = linked_order
+    doku_simulator.fail(order)
+    page = client.get(reverse("doku_checkout:return", args=[order.public_id])).content.decode()
+    assert "The payment failed. You can try again" in page
+    assert ">Try again</button>" in page
+    assert "We are waiting for the payment" not in page
+
+
+@pytest.mark.parametrize("order_url", ["doku_checkout:result", "tests.test_views.shop_order_url"])
+def test_back_to_your_order_follows_order_url(linked_order, client, doku_settings, order_url):
+    order, _ = linked_order
+    doku_settings(ORDER_URL=order_url)
+    expected = (
+        reverse("doku_checkout:result", args=[order.public_id])
+        if ":" in order_url
+        else f"/shop/orders/{order.invoice_number}/"
+    )
+    for name in ("return", "cancel", "result"):
+        page = client.get(reverse(f"doku_checkout:{name}", args=[order.public_id])).content.decode()
+        assert f'<a class="doku-back-to-order" href="{expected}">Back to your order</a>' in page
+
+
+def test_no_back_link_without_order_url(linked_order, client):
+    order, _ = linked_order
+    assert (
+        "doku-back-to-order" not in client.get(reverse("doku_checkout:return", args=[order.public_id])).content.decode()
+    )
+
+
+def shop_order_url(order):
+    return f"/shop/orders/{order.invoice_number}/"

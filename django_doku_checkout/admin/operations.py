@@ -34,6 +34,7 @@ OUTCOME_LABELS = {
     "cancelled": gettext_lazy("Cancelled"),
     "delivered": gettext_lazy("Delivered"),
     "refunded": gettext_lazy("Refunded"),
+    "sent": gettext_lazy("Sent"),
     "skipped": gettext_lazy("Skipped"),
     "failed": gettext_lazy("Failed"),
 }
@@ -47,6 +48,7 @@ OUTCOME_LEVELS = {
     "cancelled": messages.SUCCESS,
     "delivered": messages.SUCCESS,
     "refunded": messages.SUCCESS,
+    "sent": messages.SUCCESS,
     "skipped": messages.WARNING,
     "failed": messages.ERROR,
 }
@@ -61,6 +63,11 @@ class OrderResult:
     message: str
     link: str = ""
     expires_at: datetime | None = None
+
+    @property
+    def qr_code(self) -> str:
+        """The link as an SVG QR code, for the customer to scan from the screen."""
+        return services.qr_code_svg(self.link, scale=3) if self.link else ""
 
     @property
     def label(self) -> str:
@@ -143,6 +150,17 @@ def create_payment_links(orders: Iterable[Order], *, request: HttpRequest, actor
 def create_card_payment_pages(orders: Iterable[Order], *, request: HttpRequest, actor: Any) -> list[OrderResult]:
     """A card-only DOKU payment page for every payable order, in the shop's ``CARD_PAGE_THEME``."""
     return _links(orders, services.create_card_payment_page, request=request, actor=actor)
+
+
+def email_payment_links(orders: Iterable[Order], *, request: HttpRequest, actor: Any) -> list[OrderResult]:
+    """E-mail every payable order's customer its live link (a new one when it has none), recorded in its history."""
+
+    def handle(order: Order) -> OrderResult:
+        session = services.email_payment_link(order, request=request, actor=actor)
+        text = _("Link e-mailed to %(email)s.") % {"email": order.customer_email}
+        return OrderResult(order, "sent", text, link=session.payment_url, expires_at=session.expires_at)
+
+    return _each(orders, handle)
 
 
 def check_statuses(orders: Iterable[Order]) -> list[OrderResult]:

@@ -280,6 +280,7 @@ class OrderAdmin(OrderModelAdmin):
     actions = (
         "create_payment_links",
         "create_card_payment_pages",
+        "email_payment_links",
         "check_status",
         "cancel_orders",
         "refund_payments",
@@ -435,6 +436,11 @@ class OrderAdmin(OrderModelAdmin):
         results = operations.create_card_payment_pages(queryset, request=request, actor=request.user)
         return self._report(request, _("Card payment pages"), results)
 
+    @admin.action(permissions=["create_payment_link"], description=gettext_lazy("Email payment links to customers"))
+    def email_payment_links(self, request: HttpRequest, queryset: QuerySet[Order]) -> TemplateResponse:
+        results = operations.email_payment_links(queryset, request=request, actor=request.user)
+        return self._report(request, _("Payment links e-mailed"), results)
+
     @admin.action(permissions=["change"], description=gettext_lazy("Check payment status at DOKU"))
     def check_status(self, request: HttpRequest, queryset: QuerySet[Order]) -> TemplateResponse:
         return self._report(request, _("Payment status"), operations.check_statuses(queryset))
@@ -470,6 +476,10 @@ class OrderAdmin(OrderModelAdmin):
                     orders, request=request, actor=request.user
                 ),
             ),
+            "email-link": (
+                "create_payment_link",
+                lambda orders, request: operations.email_payment_links(orders, request=request, actor=request.user),
+            ),
             "check-status": ("change", lambda orders, request: operations.check_statuses(orders)),
             "cancel": ("change", lambda orders, request: operations.cancel_orders(orders, actor=request.user)),
             "retry-deliveries": ("change", lambda orders, request: operations.retry_deliveries(orders)),
@@ -489,8 +499,57 @@ class OrderAdmin(OrderModelAdmin):
             transaction.non_atomic_requests(self.admin_site.admin_view(self.refund_view)),
             name="{}_{}_refund".format(*info),
         )
+        share = path(
+            "<path:object_id>/doku/share/<slug:channel>/",
+            self.admin_site.admin_view(self.share_view),
+            name="{}_{}_share".format(*info),
+        )
         # Before the default URLs: their "<path:object_id>/" pattern would swallow them.
-        return [refund, button, *super().get_urls()]
+        return [refund, share, button, *super().get_urls()]
+
+    def share_view(self, request: HttpRequest, object_id: str, channel: str) -> HttpResponse:
+        """Hand the customer the order's live link: a full-size QR code to scan, or a WhatsApp message.
+
+        Each is written into the order's history with the staff member. No link is created
+        here (a GET): the change page offers these only while the order has a live link.
+        """
+        order = self.get_object(request, object_id)
+        if order is None or channel not in ("qr", "whatsapp"):
+            raise Http404(_("No such order or operation."))
+        if not self.has_create_payment_link_permission(request, order):
+            raise PermissionDenied
+        change_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[order.pk])
+        live = services.live_session(order) if order.status not in states.UNPAYABLE else None
+        if live is None or not services.payment_url_allowed(live.payment_url):
+            self.message_user(request, _("The order has no live payment link: create one first."), messages.WARNING)
+            return HttpResponseRedirect(change_url)
+        if channel == "whatsapp":
+            try:
+                target = services.whatsapp_url(order, live)
+            except services.LinkNotShared as err:
+                self.message_user(request, str(err), messages.WARNING)
+                return HttpResponseRedirect(change_url)
+            note = _("Payment link %(invoice)s sent by WhatsApp to %(phone)s.")
+            services.record_delivery(
+                order, note % {"invoice": live.invoice_number, "phone": order.customer_phone}, actor=request.user
+            )
+            return HttpResponseRedirect(target)  # wa.me, built here: never a URL from the request
+        services.record_delivery(
+            order,
+            _("QR code of payment link %(invoice)s shown.") % {"invoice": live.invoice_number},
+            actor=request.user,
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Scan to pay %(invoice)s") % {"invoice": order.invoice_number},
+            "opts": self.opts,
+            "original": order,
+            "link": live,
+            "amount": format_rupiah(order.amount, order.currency),
+            "qr_code": services.qr_code_svg(live.payment_url, scale=8),
+            "media": self.media,
+        }
+        return TemplateResponse(request, "admin/django_doku_checkout/order/qr_code.html", context)
 
     def refund_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """The Refund button: a form with the amount left and a reason; a card is refunded at DOKU.
@@ -585,7 +644,9 @@ class OrderAdmin(OrderModelAdmin):
         if obj is not None:
             live = services.live_session(obj) if obj.status not in states.UNPAYABLE else None
             # Never offer a paid or cancelled order's leftover link, nor one to a foreign host.
-            context["doku_live_link"] = live if live and services.payment_url_allowed(live.payment_url) else None
+            shown = live if live and services.payment_url_allowed(live.payment_url) else None
+            context["doku_live_link"] = shown
+            context["doku_live_link_qr"] = services.qr_code_svg(shown.payment_url) if shown else ""
             context["doku_can_create_links"] = self.has_create_payment_link_permission(request, obj)
             context["doku_can_change"] = self.has_change_permission(request, obj)
             context["doku_payable"] = obj.status not in states.UNPAYABLE

@@ -10,6 +10,7 @@ One module per concern:
 - :mod:`.notifications`: DOKU's HTTP notifications;
 - :mod:`.status`: DOKU's Status API;
 - :mod:`.refunds`: refunds, full and partial: card refunds through DOKU, the others recorded by hand;
+- :mod:`.sharing`: handing payment links to customers (e-mail, QR code, WhatsApp), recorded;
 - :mod:`.deliveries`: the app's signals, delivered at least once to each receiver;
 - :mod:`.locking`: the order's row lock that serialises all of the above.
 
@@ -71,6 +72,14 @@ from django_doku_checkout.services.settlement import (
     parse_payment_result,
     storable,
 )
+from django_doku_checkout.services.sharing import (
+    LinkNotShared,
+    email_payment_link,
+    qr_code_svg,
+    record_delivery,
+    shareable_link,
+    whatsapp_url,
+)
 from django_doku_checkout.services.status import StatusCheck, check_status, fetch_status
 
 __all__ = [
@@ -78,6 +87,7 @@ __all__ = [
     "STORED_HEADERS",
     "DeliverySummary",
     "LinkCancellation",
+    "LinkNotShared",
     "NotificationResponse",
     "OrderNotPayable",
     "PaymentResult",
@@ -94,6 +104,7 @@ __all__ = [
     "create_order",
     "create_payment_link",
     "deliver_due",
+    "email_payment_link",
     "fetch_status",
     "find_session",
     "handle_notification",
@@ -104,6 +115,8 @@ __all__ = [
     "newest_link",
     "open_links",
     "parse_payment_result",
+    "qr_code_svg",
+    "record_delivery",
     "payment_url_allowed",
     "paying_link",
     "record_manual_refund",
@@ -114,8 +127,10 @@ __all__ = [
     "reprocess_notification",
     "resend_refund",
     "resolve_stale_claims",
+    "shareable_link",
     "storable",
     "store_notification",
     "verify_notification",
+    "whatsapp_url",
     "withdraw_payment_links",
 ]

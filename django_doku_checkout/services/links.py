@@ -38,7 +38,13 @@ from django_doku_checkout import payloads, states
 from django_doku_checkout.client import DokuClient, DokuResponse
 from django_doku_checkout.conf import DokuCheckoutSettings, get_config
 from django_doku_checkout.db import atomic_with_retry
-from django_doku_checkout.exceptions import DokuAPIError, DokuConfigurationError, DokuError
+from django_doku_checkout.exceptions import (
+    API_ERROR_PREFIX,
+    DokuAPIError,
+    DokuConfigurationError,
+    DokuError,
+    RecentLinkFailure,
+)
 from django_doku_checkout.models import CheckoutSession, Order, OrderEvent, OrderStatus
 from django_doku_checkout.redaction import redact
 from django_doku_checkout.services.locking import locked_rows
@@ -304,16 +310,30 @@ def _take_over(link: CheckoutSession) -> _Claim:
     return _Claim(session, json.loads(session.request_payload), own=False)
 
 
-def _claim(order: Order, *, kind: str, build: BodyBuilder, ttl: timedelta) -> _Step:
+def _refuse_while_recently_failed(links: list[CheckoutSession], retry_after: int) -> None:
+    """Raise :class:`RecentLinkFailure` when the newest attempt failed less than ``retry_after`` seconds ago."""
+    if not retry_after or not links or links[0].status != CheckoutSession.Status.ERROR:
+        return
+    remaining = links[0].updated_at + timedelta(seconds=retry_after) - timezone.now()
+    if remaining > timedelta(0):
+        raise RecentLinkFailure(
+            f"The last attempt for {links[0].invoice_number} failed moments ago: {links[0].error_message}",
+            doku_answered=links[0].error_message.startswith(API_ERROR_PREFIX),
+            retry_after=max(1, int(remaining.total_seconds() + 0.999)),
+        )
+
+
+def _claim(order: Order, *, kind: str, build: BodyBuilder, ttl: timedelta, retry_after: int = 0) -> _Step:
     locked = lock_payable(order)
-    # One read of the order's links answers all three: is one live, is one being created,
-    # and how many were tried.
+    # One read of the order's links answers all four: is one live, is one being created,
+    # did the last one just fail, and how many were tried.
     links = list(locked.checkout_sessions.defer(*BODIES))
     if kind == CheckoutSession.Kind.CHECKOUT:
         live = live_session(locked, links)
         if live is not None:
             order.status, order.updated_at = locked.status, locked.updated_at  # the caller's copy learns
             return live
+    _refuse_while_recently_failed(links, retry_after)
     stale_before = timezone.now() - ttl
     for link in links:
         if link.status == CheckoutSession.Status.CREATING:
@@ -432,13 +452,19 @@ def _complete(claim: _Claim, *, client: DokuClient | None, actor: Any) -> _Recor
 
 
 def _obtain_link(
-    order: Order, *, kind: str, build: BodyBuilder, client: DokuClient | None, actor: Any
+    order: Order,
+    *,
+    kind: str,
+    build: BodyBuilder,
+    client: DokuClient | None,
+    actor: Any,
+    retry_after: int = 0,
 ) -> CheckoutSession:
     ttl = claim_ttl()
     collisions = 0
     while True:
         try:
-            step = atomic_with_retry(lambda: _claim(order, kind=kind, build=build, ttl=ttl))
+            step = atomic_with_retry(lambda: _claim(order, kind=kind, build=build, ttl=ttl, retry_after=retry_after))
         except IntegrityError:
             # Another order's attempt took the invoice number just now: choose again, a few times.
             collisions += 1
@@ -474,14 +500,19 @@ def create_payment_link(
     request: HttpRequest | None = None,
     client: DokuClient | None = None,
     actor: Any = None,
+    retry_failed_after: int = 0,
 ) -> CheckoutSession:
     """Return a DOKU Checkout session the shopper can pay on, reusing a live one.
 
     No lock is held while DOKU is asked (see the module's docstring): double clicks and two
     staff members at once still end with one live session. A failed attempt is recorded on
     a session with status ``error`` and the error is raised; the order stays payable.
-    Raises :class:`OrderNotPayable`, :class:`DokuValidationError`, :class:`DokuAPIError`
-    or :class:`DokuTransportError`.
+    With ``retry_failed_after`` seconds, an attempt that failed more recently than that is
+    not repeated: :class:`RecentLinkFailure` is raised and nothing is recorded (the shopper's
+    views pass ``FAILED_LINK_RETRY_AFTER``, so unauthenticated requests cannot grow the
+    table while DOKU is down).
+    Raises :class:`OrderNotPayable`, :class:`DokuValidationError`, :class:`DokuAPIError`,
+    :class:`DokuTransportError` or :class:`RecentLinkFailure`.
     """
     return _obtain_link(
         order,
@@ -489,6 +520,7 @@ def create_payment_link(
         build=lambda locked, invoice_number: _checkout_body(locked, invoice_number, request),
         client=client,
         actor=actor,
+        retry_after=retry_failed_after,
     )
 
 

@@ -14,6 +14,13 @@ urlpatterns = [
     path("cancellation/credit-card/refund", when_enabled(views.card_refund), name="card_refund"),
     path("checkout/v3/cancellations", when_enabled(views.checkout_cancellation), name="checkout_cancellation"),
     path("orders/v1/status/<path:identifier>", when_enabled(views.order_status), name="order_status"),
+    path(
+        "jokul-checkout-js/v1/jokul-checkout-1.0.0.js",
+        when_enabled(views.asset),
+        {"name": "jokul-checkout-1.0.0.js"},
+        name="checkout_js",
+    ),
+    path("_assets/<str:name>", when_enabled(views.asset), name="asset"),
     path("pay/<str:token>/", when_enabled(views.payment_page), name="page"),
     path("pay/<str:token>/cancel/", when_enabled(views.cancel_payment), name="cancel"),
     # What lists every link and resets or faults the simulator: for staff.

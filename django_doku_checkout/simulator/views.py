@@ -6,13 +6,15 @@ import json
 import random
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -367,6 +369,30 @@ def _back_url(session: SimulatedSession) -> str:
     return str(session.order.get("callback_url_result") or session.order.get("callback_url") or "")
 
 
+#: Files the simulator serves itself, wherever it is mounted: its stylesheet, its pages'
+#: script and the stand-in for DOKU's Checkout JS.
+ASSETS = {
+    "simulator.css": "text/css",
+    "page.js": "text/javascript",
+    "jokul-checkout-1.0.0.js": "text/javascript",
+}
+ASSET_DIR = Path(__file__).resolve().parent / "assets"
+
+
+@require_GET
+def asset(request: HttpRequest, name: str) -> HttpResponse:
+    """One of :data:`ASSETS`; the Checkout JS stand-in is also at DOKU's path (``jokul-checkout-js/v1/``)."""
+    if name not in ASSETS:
+        raise Http404("No such simulator asset.")
+    response = HttpResponse((ASSET_DIR / name).read_bytes(), content_type=f"{ASSETS[name]}; charset=utf-8")
+    response["Cache-Control"] = "max-age=300"
+    return response
+
+
+@xframe_options_exempt  # DOKU's pop-up shows this page in a frame over the shop
+# In that frame the page is another site's: browsers withhold its SameSite cookies, so the
+# CSRF cookie cannot be checked. It moves no money; the signed API is what guards the shop.
+@csrf_exempt
 @require_http_methods(["GET", "POST"])
 def payment_page(request: HttpRequest, token: str) -> HttpResponse:
     """The hosted page at ``payment.url``: pick a method, then Pay, Fail or Let it expire."""
@@ -414,6 +440,7 @@ def payment_page(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
+@xframe_options_exempt
 @require_GET
 def cancel_payment(request: HttpRequest, token: str) -> HttpResponse:
     """The page's Cancel link: back to ``callback_url_cancel`` (or ``callback_url``)."""

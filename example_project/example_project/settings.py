@@ -7,8 +7,11 @@ DOKU's real sandbox instead, with no code change.
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import django
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
@@ -39,7 +42,6 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "django.contrib.humanize",
     # The shop comes first so its templates override the app's (django_doku_checkout/base.html).
     "shop",
     "django_doku_checkout",
@@ -106,7 +108,41 @@ DOKU_CHECKOUT = {
     "ENVIRONMENT": DOKU_ENVIRONMENT,
     "API_BASE_URL": env("DOKU_API_BASE_URL", default=f"{SITE_URL}/doku-simulator" if SIMULATOR else None),
     "SITE_URL": SITE_URL,
+    "ORDER_URL": "shop:order",
+    # "popup" opens DOKU's page over the shop with DOKU's Checkout JS.
+    "PAY_BUTTON_MODE": env("DOKU_PAY_BUTTON_MODE", default="redirect"),
 }
+
+# A Content Security Policy, enforced: no page carries inline script or style, and DOKU's
+# host is allowed where the pay button needs it (form-action for the redirect to DOKU's page;
+# script-src and frame-src for the pop-up). A simulator on this site is covered by 'self'.
+_api = urlsplit(DOKU_CHECKOUT["API_BASE_URL"] or "")
+DOKU_ORIGIN = {"sandbox": "https://sandbox.doku.com", "production": "https://jokul.doku.com"}.get(
+    DOKU_ENVIRONMENT, f"{_api.scheme}://{_api.netloc}"
+)
+CSP_DIRECTIVES = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'", DOKU_ORIGIN],
+    "frame-src": ["'self'", DOKU_ORIGIN],
+    "form-action": ["'self'", DOKU_ORIGIN],
+    "img-src": ["'self'", "data:"],
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+}
+if django.VERSION >= (6, 0):  # Django's own CSP support
+    MIDDLEWARE.append("django.middleware.csp.ContentSecurityPolicyMiddleware")
+    TEMPLATES[0]["OPTIONS"]["context_processors"].append("django.template.context_processors.csp")
+    SECURE_CSP = CSP_DIRECTIVES
+elif find_spec("csp"):  # django-csp on Django 5.2
+    MIDDLEWARE.append("csp.middleware.CSPMiddleware")
+    CONTENT_SECURITY_POLICY = {"DIRECTIVES": CSP_DIRECTIVES}
+
+# In development "Email payment link" in the admin prints the e-mail in the terminal; a live
+# shop configures its own mail (SMTP) instead.
+if DEBUG and django.VERSION >= (6, 1):
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+elif DEBUG:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 
 DOKU_SIMULATOR = {"MERCHANT_NAME": "Toko Kopi Nusantara (example shop)"}
 
