@@ -1,13 +1,15 @@
 """Developer entry point: one command to run the example shop, one to run every check.
 
     python3 dev.py shop [--port N]   # set up .venv, migrate, seed demo data, serve http://127.0.0.1:8000/
-    python3 dev.py test              # set up .venv, then ruff, mypy and the test matrix
-    python3 dev.py screenshots       # refresh the README's browser screenshots in docs/screenshots/
+    python3 dev.py test              # set up .venv, then ruff, mypy, the docs build and the test matrix
+    python3 dev.py screenshots       # refresh the browser screenshots the docs show, in docs/screenshots/
+    python3 dev.py docs [--serve]    # build the documentation site strictly into build/site/ (or preview it on :8001)
 
-`test` runs the matrix in noxfile.py through nox: Python 3.11-3.13 x Django 5.2, 6.0, 6.1
-x SQLite and PostgreSQL (when DOKU_TEST_POSTGRES_URL is set; CI sets it), the whole suite
-on three cells and the fast subset on the others, then the primary cell's branch coverage
-against its fail_under. Extra arguments go to every pytest run.
+`test` builds the documentation (as `docs` does), then runs the matrix in noxfile.py through
+nox: Python 3.11-3.13 x Django 5.2, 6.0, 6.1 x SQLite and PostgreSQL (when
+DOKU_TEST_POSTGRES_URL is set; CI sets it), the whole suite on three cells and the fast
+subset on the others, then the primary cell's branch coverage against its fail_under.
+Extra arguments go to every pytest run.
 
 Only the standard library is used here, so it works on a fresh machine with Python 3.11+.
 """
@@ -89,7 +91,7 @@ def shop(extra: list[str]) -> None:
 
 
 def screenshots(extra: list[str]) -> None:
-    """Run the browser journeys and keep their screenshots where the README shows them."""
+    """Run the browser journeys and keep their screenshots where the documentation shows them."""
     ensure_system_packages()
     run(
         PYTHON,
@@ -103,17 +105,33 @@ def screenshots(extra: list[str]) -> None:
     )
 
 
+def docs(extra: list[str]) -> None:
+    """Build the site with every warning an error (broken links and anchors included), or serve it.
+
+    Other arguments go to mkdocs, e.g. ``docs --serve --dev-addr 127.0.0.1:8003``.
+    """
+    quiet = {"NO_MKDOCS_2_WARNING": "1"}  # Material's banner about its successor, printed on every build
+    if "--serve" in extra:
+        options = [argument for argument in extra if argument != "--serve"]
+        if "--dev-addr" not in options:  # mkdocs' own default, port 8000, is the example shop's
+            options += ["--dev-addr", "127.0.0.1:8001"]
+        run(BIN / "mkdocs", "serve", "--strict", *options, **quiet)
+    else:
+        run(BIN / "mkdocs", "build", "--strict", "--clean", *extra, **quiet)
+
+
 def test(extra: list[str]) -> None:
     ensure_system_packages()
     run(BIN / "ruff", "check", ".")
     run(BIN / "ruff", "format", "--check", ".")
     run(BIN / "mypy", "django_doku_checkout", "tests", "noxfile.py", "dev.py")
+    docs([])
     # nox's own virtual environments live in .nox/ and are reused from one run to the next.
     run(BIN / "nox", "--", *extra)
 
 
 def main() -> None:
-    commands = {"shop": shop, "test": test, "screenshots": screenshots}
+    commands = {"shop": shop, "test": test, "screenshots": screenshots, "docs": docs}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     ensure_environment()

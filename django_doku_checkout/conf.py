@@ -43,7 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "AUTO_REDIRECT": True,
     "NOTIFICATION_PATH": None,
     # DOKU retries at +30 min, +6 h and +12 h, perhaps with the original headers, and staff
-    # can resend from the back office days later. Safe: see the README's "Going live".
+    # can resend from the back office days later. Safe: see docs/going-live.md.
     "NOTIFICATION_MAX_AGE": 7 * 24 * 3600,
     "NOTIFICATION_MAX_BYTES": 65536,
     "PREVIOUS_SECRET_KEYS": (),

@@ -3,7 +3,7 @@
 The example shop runs as its own server with the built-in simulator, exactly as the
 README's Quick start runs it. Key pages are saved as screenshots to a temporary folder,
 so a test run leaves the checkout clean; ``DOKU_SCREENSHOTS=docs/screenshots`` refreshes the
-ones the README shows.
+ones the documentation shows.
 """
 
 from __future__ import annotations

@@ -38,7 +38,8 @@ def configure(*, client_id: str, secret_key: str, notification_url: str | None) 
     django.setup()
 
 
-def main(argv: list[str] | None = None) -> None:
+def argument_parser() -> argparse.ArgumentParser:
+    """The command line's options (the documentation's commands are checked against it)."""
     parser = argparse.ArgumentParser(
         prog="python -m django_doku_checkout.simulator",
         description=(
@@ -66,7 +67,11 @@ def main(argv: list[str] | None = None) -> None:
         help="the shop's notification endpoint, e.g. http://127.0.0.1:8000/doku/notification/ "
         "(default $DOKU_NOTIFICATION_URL); without it, payments are never notified",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = argument_parser().parse_args(argv)
     if not args.notification_url:
         print(
             "Warning: no --notification-url: payments made here will not be notified to your shop. "

@@ -1,0 +1,58 @@
+"""MkDocs hook: pages of the site that live elsewhere in the repository, included rather than copied.
+
+``CHANGELOG.md`` and the benchmarks' ``README.md`` and ``RESULTS.md`` are written (and
+regenerated, for RESULTS.md) where they are. Each becomes a page of the site under the name
+below, its relative links rewritten so that a link that works on the repository (such as
+``../docs/reliability.md`` from ``benchmarks/README.md``) works on the site too. A link to a
+file that is not on the site is left as it is, and the strict build reports it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from pathlib import Path
+from typing import Any
+
+from mkdocs.structure.files import File, Files
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Repository path -> path on the site.
+INCLUDED = {
+    "CHANGELOG.md": "changelog.md",
+    "benchmarks/README.md": "benchmarks/README.md",
+    "benchmarks/RESULTS.md": "benchmarks/RESULTS.md",
+}
+
+LINK = re.compile(r"\]\((?!#|/|[a-z][a-z0-9+.-]*:)([^)\s#]+)(#[^)\s]*)?\)")
+
+
+def site_path(repository_path: str) -> str | None:
+    """Where a repository file is on the site: ``docs/x.md`` is ``x.md``, included files as above."""
+    if repository_path in INCLUDED:
+        return INCLUDED[repository_path]
+    if repository_path.startswith("docs/"):
+        return repository_path.removeprefix("docs/")
+    return None
+
+
+def rewrite_links(markdown: str, repository_path: str, page_path: str) -> str:
+    """Relative links of ``repository_path``'s text, made relative to ``page_path`` on the site."""
+
+    def rewrite(match: re.Match[str]) -> str:
+        target = posixpath.normpath(posixpath.join(posixpath.dirname(repository_path), match.group(1)))
+        on_site = site_path(target)
+        if on_site is None:
+            return match.group(0)
+        relative = posixpath.relpath(on_site, posixpath.dirname(page_path) or ".")
+        return f"]({relative}{match.group(2) or ''})"
+
+    return LINK.sub(rewrite, markdown)
+
+
+def on_files(files: Files, config: Any) -> Files:
+    for repository_path, page_path in INCLUDED.items():
+        text = (ROOT / repository_path).read_text(encoding="utf-8")
+        files.append(File.generated(config, page_path, content=rewrite_links(text, repository_path, page_path)))
+    return files
