@@ -76,6 +76,7 @@ def test_setting_of_wrong_type_is_e001(settings):
         ({"ORDER_URL": ""}, "E034", "a URL name or the dotted path"),
         ({"ORDER_URL": 42}, "E034", "not 42"),
         ({"FAILED_LINK_RETRY_AFTER": 601}, "E035", "from 0 to 600"),
+        ({"REJECTED_NOTIFICATIONS_PER_HOUR": -1}, "E037", "from 0 to 100000"),
         ({"WAITING_PAGE_REFRESHES": -1}, "E036", "from 0 to 1000"),
         ({"TIMEOUT": (5, 30)}, "W004", "one attempt 5 + 30 seconds, more than DOKU_CHECKOUT['DEADLINE'] (25)"),
     ],
