@@ -296,6 +296,40 @@ def test_w006_for_the_popup_reads_django_csp_and_the_fallbacks(settings):
     assert csp_warnings() == []
 
 
+@pytest.mark.parametrize(
+    ("policy", "hints"),
+    [
+        # Chromium reads script-src-elem for <script src>, and child-src before default-src for frames.
+        (
+            {"script-src": ["'self'", "https://jokul.doku.com"], "script-src-elem": ["'self'"]},
+            ["Add 'https://jokul.doku.com' to SECURE_CSP['script-src-elem']."],
+        ),
+        (
+            {"default-src": ["'self'", "https://jokul.doku.com"], "child-src": ["'self'"]},
+            ["Add 'https://jokul.doku.com' to SECURE_CSP['frame-src']."],
+        ),
+        ({"default-src": ["'self'"], "child-src": ["https://jokul.doku.com"], "script-src": ["*.doku.com"]}, []),
+        # CSP3 host sources: scheme-less, wildcard subdomains, a path, an explicit port.
+        ({"default-src": ["'self'", "*.doku.com"]}, []),
+        ({"default-src": ["jokul.doku.com"]}, []),
+        ({"default-src": ["https://jokul.doku.com:443/jokul-checkout-js/"]}, []),
+        (
+            {"default-src": ["https://jokul.doku.com/checkout/"]},
+            ["Add 'https://jokul.doku.com' to SECURE_CSP['script-src']."],  # the script's path is elsewhere
+        ),
+        (
+            {"default-src": ["https://*.doku.com:8443", "http://doku.com"]},
+            ["Add 'https://jokul.doku.com' to SECURE_CSP['script-src']."]
+            + ["Add 'https://jokul.doku.com' to SECURE_CSP['frame-src']."],
+        ),
+    ],
+)
+def test_w006_follows_csps_fallbacks_and_host_source_matching(settings, policy, hints):
+    settings.DOKU_CHECKOUT = {**VALID, "ENVIRONMENT": "production", "PAY_BUTTON_MODE": "popup"}
+    settings.SECURE_CSP = {"form-action": ["'self'", "https://jokul.doku.com"], **policy}
+    assert [m.hint for m in csp_warnings()] == hints
+
+
 def test_w006_self_covers_a_simulator_on_the_shops_own_site(settings):
     settings.DOKU_CHECKOUT = {
         **VALID,
