@@ -231,8 +231,10 @@ class CallbackView(View):
     def _refresh(request: HttpRequest) -> dict[str, Any]:
         """The no-JavaScript reload: the next URL and its delay, until the bound is reached."""
         done = request.GET.get("refresh", "")
-        # ASCII digits only ("²" is a digit to str.isdigit but not to int); six are past any bound.
-        count = int(done[:6]) if done.isascii() and done.isdigit() else 0
+        # ASCII digits only ("²" is a digit to str.isdigit but not to int); more than six
+        # significant ones are past any bound (leading zeros are not: "0000000029" is 29).
+        digits = done.lstrip("0") if done.isascii() and done.isdigit() else ""
+        count = int(digits or "0") if len(digits) <= 6 else 10**6
         if count >= get_config().waiting_page_refreshes:
             return {}
         return {"refresh_url": f"{request.path}?refresh={count + 1}", "refresh_seconds": REFRESH_SECONDS}
