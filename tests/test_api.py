@@ -6,6 +6,7 @@ import re
 import uuid
 from datetime import UTC, timedelta
 
+import django
 import pytest
 import requests
 from django.test import Client
@@ -163,7 +164,8 @@ def test_an_outage_mails_the_admins_once_not_per_request(
     Anyone holding a public_id could otherwise flood the admins' inbox while DOKU is down.
     """
     settings.DEBUG = False
-    settings.ADMINS = [("Admin", "admin@shop.example")]
+    # Django 6 takes addresses; 5.2 takes (name, address) pairs.
+    settings.ADMINS = ["admin@shop.example"] if django.VERSION >= (6,) else [("Admin", "admin@shop.example")]
     doku_settings(FAILED_LINK_RETRY_AFTER=30)
     sandbox.add("POST", SANDBOX + "/checkout/v1/payment", body=requests.ConnectionError("refused"))
     order = order_factory()
