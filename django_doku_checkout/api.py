@@ -90,7 +90,8 @@ def api_pay(request: HttpRequest, public_id: UUID) -> HttpResponse:
 
     ``invoice_number`` is the one sent to DOKU for this attempt. Errors are ``{"error": message}``
     with the pay view's statuses: 400 (the order cannot be sent to DOKU), 502 (DOKU refused),
-    503 (DOKU is not answering; ``Retry-After`` while a failed attempt is not repeated), 409
+    503 (DOKU is not answering), 429 with ``Retry-After`` and the same message while a failed
+    attempt is not repeated (``FAILED_LINK_RETRY_AFTER``), 409
     (the order is paid, cancelled or refunded), 404 (no such order), 403 (CSRF), 405 (not POST).
     """
     if request.method != "POST":

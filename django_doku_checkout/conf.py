@@ -63,6 +63,7 @@ DEFAULTS: dict[str, Any] = {
     "ORDER_URL": None,
     "FAILED_LINK_RETRY_AFTER": 10,
     "WAITING_PAGE_REFRESHES": 30,
+    "REJECTED_NOTIFICATIONS_PER_HOUR": 100,
 }
 
 #: How ``{% doku_pay_button %}`` opens DOKU's page: a redirect, or DOKU's pop-up over the shop.
@@ -127,6 +128,7 @@ class DokuCheckoutSettings:
     order_url: str | None = None
     failed_link_retry_after: int = 10
     waiting_page_refreshes: int = 30
+    rejected_notifications_per_hour: int = 100
 
     @property
     def checkout_js_url(self) -> str:
@@ -421,6 +423,7 @@ def find_problems(raw: object, *, debug: bool) -> list[Problem]:
         ("E026", "KEEP_PERSONAL_DATA_DAYS", 30, 36500),
         ("E035", "FAILED_LINK_RETRY_AFTER", 0, 600),
         ("E036", "WAITING_PAGE_REFRESHES", 0, 1000),
+        ("E037", "REJECTED_NOTIFICATIONS_PER_HOUR", 0, 100_000),
     ):
         number = raw.get(key, DEFAULTS[key])
         if not _is_int(number, low, high):
@@ -576,4 +579,5 @@ def _read(raw: object, debug: bool) -> DokuCheckoutSettings:
         order_url=values["ORDER_URL"],
         failed_link_retry_after=values["FAILED_LINK_RETRY_AFTER"],
         waiting_page_refreshes=values["WAITING_PAGE_REFRESHES"],
+        rejected_notifications_per_hour=values["REJECTED_NOTIFICATIONS_PER_HOUR"],
     )

@@ -9,18 +9,22 @@ Policies are read from Django 6's ``SECURE_CSP`` and from django-csp's
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from django_doku_checkout.conf import CHECKOUT_JS_HOSTS, DokuCheckoutSettings
 
-#: Which directive a browser falls back to when one is not set (``form-action`` has none).
-FALLBACKS: dict[str, tuple[str, ...]] = {
-    "form-action": (),
-    "script-src": ("default-src",),
-    "frame-src": ("child-src", "default-src"),
+#: For each directive the app needs, the directives a browser reads for it, most specific
+#: first: the first one the policy sets decides (CSP3's fallbacks; ``form-action`` has none).
+DIRECTIVE_CHAINS: dict[str, tuple[str, ...]] = {
+    "form-action": ("form-action",),
+    "script-src": ("script-src-elem", "script-src", "default-src"),
+    "frame-src": ("frame-src", "child-src", "default-src"),
 }
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def origin(url: str) -> str:
@@ -35,37 +39,94 @@ def doku_origin(config: DokuCheckoutSettings) -> str:
 
 
 def required_sources(config: DokuCheckoutSettings, *, popup: bool) -> dict[str, str]:
-    """Each directive the shop's policy must let DOKU through, with the source to add."""
-    directives = ("form-action", "script-src", "frame-src") if popup else ("form-action",)
-    return dict.fromkeys(directives, doku_origin(config))
+    """Each directive the shop's policy must let DOKU through, with the URL it must allow.
+
+    The pay button's redirect and DOKU's framed page are origins (a redirect's path is not
+    compared, and the page's path differs per link); the Checkout JS is its full URL.
+    """
+    needed = {"form-action": doku_origin(config)}
+    if popup:
+        needed["script-src"] = config.checkout_js_url
+        needed["frame-src"] = doku_origin(config)
+    return needed
 
 
-def _allows(sources: Iterable[str], origin: str, site_origin: str | None) -> bool:
-    scheme, host = origin.split("://", 1)
-    for source in sources:
-        source = str(source).strip().rstrip("/")
-        if source in ("*", f"{scheme}:", origin, host):
-            return True
-        if source == "'self'" and site_origin == origin:
-            return True
-        if source.startswith(f"{scheme}://*.") and host.endswith(source[len(scheme) + 4 :]):
-            return True
-    return False
+def _port(value: str | None, scheme: str) -> int | None:
+    if value:
+        return int(value) if value.isdigit() else None
+    return _DEFAULT_PORTS.get(scheme)
+
+
+def source_allows(source: str, url: str, *, site_origin: str | None) -> bool:
+    """Whether one CSP source expression lets ``url`` load (CSP3's source matching).
+
+    Host sources may leave out the scheme (it then matches https, or the site's own scheme),
+    use ``*.`` for subdomains and ``:*`` for any port, and carry a path, compared only when
+    ``url`` has one. An ``http:`` source also allows ``https:``, as browsers do.
+    """
+    source = str(source).strip()
+    target = urlsplit(url)
+    scheme, host = target.scheme.lower(), (target.hostname or "").lower()
+    lowered = source.lower()
+    if lowered == "'self'":
+        return site_origin is not None and origin(site_origin) == origin(url)
+    if lowered == "*":
+        return scheme in ("http", "https")
+    if lowered.endswith(":") and "/" not in lowered:  # a scheme source such as https:
+        return lowered[:-1] == scheme or (lowered == "http:" and scheme == "https")
+    if lowered.startswith("'"):
+        return False  # 'none', nonces, hashes, 'unsafe-inline' and the like name no host
+    match = re.fullmatch(
+        r"(?:(?P<scheme>[a-z][a-z0-9+.-]*)://)?(?P<host>\*|(?:\*\.)?[^/:]+)(?::(?P<port>\d+|\*))?(?P<path>/.*)?",
+        lowered,
+    )
+    if match is None:
+        return False
+    wanted = match["scheme"]
+    if wanted is None:
+        site_scheme = urlsplit(site_origin).scheme if site_origin else None
+        if scheme != "https" and scheme != site_scheme:
+            return False
+    elif not (wanted == scheme or (wanted == "http" and scheme == "https")):
+        return False
+    pattern = match["host"]
+    if pattern == "*" or pattern.startswith("*."):
+        if not (pattern == "*" or host.endswith(pattern[1:])):
+            return False
+    elif pattern != host:
+        return False
+    if match["port"] != "*":
+        port = _port(match["port"], wanted or scheme)
+        actual = _port(str(target.port) if target.port else None, scheme)
+        upgraded = port == 80 and actual == 443 and scheme == "https"
+        if port != actual and not upgraded:
+            return False
+    path = match["path"]
+    if path and target.path not in ("", "/"):
+        return target.path.startswith(path) if path.endswith("/") else target.path == path
+    return True
 
 
 def blocked_directives(
     policy: Mapping[str, Any], needed: Mapping[str, str], *, site_origin: str | None
 ) -> list[tuple[str, str]]:
-    """The ``(directive, source)`` pairs of ``needed`` that ``policy`` (directive -> sources) blocks."""
+    """The ``(directive, source to add)`` pairs of ``needed`` that ``policy`` (directive -> sources) blocks.
+
+    The directive named is the one to fix: the most specific one in effect when the policy
+    sets it (``script-src-elem`` over ``script-src``), the needed one when only a fallback
+    such as ``default-src`` is set.
+    """
     blocked = []
-    for directive, origin in needed.items():
-        for name in (directive, *FALLBACKS[directive]):
-            if name in policy:
-                sources = policy[name]
-                sources = [sources] if isinstance(sources, str) else list(sources or ())
-                if not _allows(sources, origin, site_origin):
-                    blocked.append((directive, origin))
-                break
+    for directive, url in needed.items():
+        chain = DIRECTIVE_CHAINS[directive]
+        in_effect = next((name for name in chain if name in policy), None)
+        if in_effect is None:
+            continue
+        sources = policy[in_effect]
+        sources = [sources] if isinstance(sources, str) else list(sources or ())
+        if not any(source_allows(source, url, site_origin=site_origin) for source in sources):
+            more_specific = chain.index(in_effect) < chain.index(directive)
+            blocked.append((in_effect if more_specific else directive, origin(url)))
     return blocked
 
 

@@ -60,7 +60,10 @@ def start_payment(request: HttpRequest, order: Order) -> CheckoutSession | PayFa
 
     Shared by the pay button and the JSON endpoint, so both answer the same statuses and messages.
     A failed attempt is not repeated for ``FAILED_LINK_RETRY_AFTER`` seconds: requests meanwhile
-    get the same answer and add nothing to the database.
+    get the same message, add nothing to the database and are answered 429 with ``Retry-After``.
+    Only the real failure is a 502/503: Django logs every 5xx at ERROR (mailed to ``ADMINS`` by
+    its default logging), so a repeat answered 5xx would let anyone holding a public_id flood
+    the admins' inbox during a DOKU outage.
     """
     try:
         session = services.create_payment_link(
@@ -72,7 +75,8 @@ def start_payment(request: HttpRequest, order: Order) -> CheckoutSession | PayFa
         logger.error("Order %s cannot be sent to DOKU: %s", order.invoice_number, err)
         return PayFailure(400, _("This order cannot be paid online. Please contact the shop."))
     except RecentLinkFailure as err:
-        return _failure(answered=err.doku_answered, retry_after=err.retry_after)
+        repeated = _failure(answered=err.doku_answered)
+        return PayFailure(429, repeated.message, err.retry_after)
     except DokuTransportError:
         return _failure(answered=False)
     except DokuAPIError as err:
@@ -84,10 +88,10 @@ def start_payment(request: HttpRequest, order: Order) -> CheckoutSession | PayFa
     return session
 
 
-def _failure(*, answered: bool, retry_after: int | None = None) -> PayFailure:
+def _failure(*, answered: bool) -> PayFailure:
     if answered:
-        return PayFailure(502, _("The payment service refused the request. Please try again."), retry_after)
-    return PayFailure(503, _("The payment service is not answering. Please try again."), retry_after)
+        return PayFailure(502, _("The payment service refused the request. Please try again."))
+    return PayFailure(503, _("The payment service is not answering. Please try again."))
 
 
 @login_not_required
@@ -227,8 +231,10 @@ class CallbackView(View):
     def _refresh(request: HttpRequest) -> dict[str, Any]:
         """The no-JavaScript reload: the next URL and its delay, until the bound is reached."""
         done = request.GET.get("refresh", "")
-        # ASCII digits only ("²" is a digit to str.isdigit but not to int); six are past any bound.
-        count = int(done[:6]) if done.isascii() and done.isdigit() else 0
+        # ASCII digits only ("²" is a digit to str.isdigit but not to int); more than six
+        # significant ones are past any bound (leading zeros are not: "0000000029" is 29).
+        digits = done.lstrip("0") if done.isascii() and done.isdigit() else ""
+        count = int(digits or "0") if len(digits) <= 6 else 10**6
         if count >= get_config().waiting_page_refreshes:
             return {}
         return {"refresh_url": f"{request.path}?refresh={count + 1}", "refresh_seconds": REFRESH_SECONDS}

@@ -41,6 +41,14 @@ def pytest_collection_modifyitems(config, items):
         items[:] = [item for item in items if not item.get_closest_marker("postgres")]
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache: its throttles and counters are the test's own."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def doku_settings(settings):
     """Change DOKU_CHECKOUT keys for one test: ``doku_settings(ENVIRONMENT="production")``."""

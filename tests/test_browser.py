@@ -94,7 +94,7 @@ def order_placed(page: Page, shop: str, *, keep: str = "") -> None:
     page.click("text=Checkout")
     page.fill("#id_name", "Siti Rahayu")
     page.fill("#id_email", "siti@example.com")
-    page.fill("#id_phone", "12")
+    page.fill("#id_phone", "+65 6123 4567")  # DOKU takes it; the shop sells in Indonesia only
     page.fill("#id_address", "Jl. Malioboro 10")
     page.fill("#id_city", "Yogyakarta")
     page.click("#place-order")
@@ -210,6 +210,20 @@ def test_popup_opens_dokus_page_over_the_shop(page: Page, cross_site_shop: str):
     frame.locator("button.pay").click()
     expect(page).to_have_url(re.compile(r"/doku/return/"))  # the whole window, not the frame
     wait_for_status(page, "Paid")
+
+
+def test_popup_stops_polling_once_closed(page: Page, cross_site_shop: str):
+    """A tab left open after the shopper closes DOKU's pop-up (twice) asks api_status no more."""
+    order_placed(page, cross_site_shop)
+    polls: list[str] = []
+    page.on("request", lambda request: polls.append(request.url) if "/doku/api/status/" in request.url else None)
+    for _ in range(2):  # each Pay click opened another poller, and none stopped
+        with page.expect_request(lambda request: "/doku/api/status/" in request.url):
+            page.click(".doku-pay-button")
+        page.click("#jokul-checkout-close")
+    asked = len(polls)
+    page.wait_for_timeout(7_000)  # longer than the next two delays (4.5 s, 6.75 s)
+    assert len(polls) == asked
 
 
 def test_waiting_page_turns_failed_then_paid_by_itself(page: Page, cross_site_shop: str):

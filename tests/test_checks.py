@@ -76,6 +76,7 @@ def test_setting_of_wrong_type_is_e001(settings):
         ({"ORDER_URL": ""}, "E034", "a URL name or the dotted path"),
         ({"ORDER_URL": 42}, "E034", "not 42"),
         ({"FAILED_LINK_RETRY_AFTER": 601}, "E035", "from 0 to 600"),
+        ({"REJECTED_NOTIFICATIONS_PER_HOUR": -1}, "E037", "from 0 to 100000"),
         ({"WAITING_PAGE_REFRESHES": -1}, "E036", "from 0 to 1000"),
         ({"TIMEOUT": (5, 30)}, "W004", "one attempt 5 + 30 seconds, more than DOKU_CHECKOUT['DEADLINE'] (25)"),
     ],
@@ -293,6 +294,40 @@ def test_w006_for_the_popup_reads_django_csp_and_the_fallbacks(settings):
     ]
     settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]["default-src"] = ["'self'", "https://jokul.doku.com"]
     assert csp_warnings() == []
+
+
+@pytest.mark.parametrize(
+    ("policy", "hints"),
+    [
+        # Chromium reads script-src-elem for <script src>, and child-src before default-src for frames.
+        (
+            {"script-src": ["'self'", "https://jokul.doku.com"], "script-src-elem": ["'self'"]},
+            ["Add 'https://jokul.doku.com' to SECURE_CSP['script-src-elem']."],
+        ),
+        (
+            {"default-src": ["'self'", "https://jokul.doku.com"], "child-src": ["'self'"]},
+            ["Add 'https://jokul.doku.com' to SECURE_CSP['frame-src']."],
+        ),
+        ({"default-src": ["'self'"], "child-src": ["https://jokul.doku.com"], "script-src": ["*.doku.com"]}, []),
+        # CSP3 host sources: scheme-less, wildcard subdomains, a path, an explicit port.
+        ({"default-src": ["'self'", "*.doku.com"]}, []),
+        ({"default-src": ["jokul.doku.com"]}, []),
+        ({"default-src": ["https://jokul.doku.com:443/jokul-checkout-js/"]}, []),
+        (
+            {"default-src": ["https://jokul.doku.com/checkout/"]},
+            ["Add 'https://jokul.doku.com' to SECURE_CSP['script-src']."],  # the script's path is elsewhere
+        ),
+        (
+            {"default-src": ["https://*.doku.com:8443", "http://doku.com"]},
+            ["Add 'https://jokul.doku.com' to SECURE_CSP['script-src']."]
+            + ["Add 'https://jokul.doku.com' to SECURE_CSP['frame-src']."],
+        ),
+    ],
+)
+def test_w006_follows_csps_fallbacks_and_host_source_matching(settings, policy, hints):
+    settings.DOKU_CHECKOUT = {**VALID, "ENVIRONMENT": "production", "PAY_BUTTON_MODE": "popup"}
+    settings.SECURE_CSP = {"form-action": ["'self'", "https://jokul.doku.com"], **policy}
+    assert [m.hint for m in csp_warnings()] == hints
 
 
 def test_w006_self_covers_a_simulator_on_the_shops_own_site(settings):

@@ -46,10 +46,21 @@ def test_example_shop_journey_ends_paid(example_shop):
     form = shopper.get(example_shop + "/checkout/", timeout=5)
     invalid = shopper.post(
         example_shop + "/checkout/",
-        data={**CUSTOMER, "csrfmiddlewaretoken": csrf(form.text), "phone": "12"},
+        data={**CUSTOMER, "csrfmiddlewaretoken": csrf(form.text), "phone": "+65 6123 4567"},
         timeout=5,
     )
     assert "Enter an Indonesian phone number" in invalid.text
+    # What Django's EmailField accepts but DOKU refuses, and phones that normalize to no number,
+    # are errors next to their fields (they were a 500 from create_order).
+    for field, value in (("email", "siti@localhost"), ("phone", "0000000000"), ("phone", "00000000000000")):
+        refused = shopper.post(
+            example_shop + "/checkout/",
+            data={**CUSTOMER, "phone": "0812 3456 7890", field: value, "csrfmiddlewaretoken": csrf(invalid.text)},
+            timeout=5,
+        )
+        assert refused.status_code == 200, (field, value, refused.status_code)
+        errors = re.search(r'<ul class="errorlist"[^>]*>(.*?)</ul>', refused.text, re.S).group(1)
+        assert f"customer.{field} must be" in errors, (field, value)
     order_page = shopper.post(
         example_shop + "/checkout/",
         data={**CUSTOMER, "csrfmiddlewaretoken": csrf(invalid.text), "phone": "0812 3456 7890"},

@@ -52,6 +52,35 @@ def test_unsigned_junk_cannot_fill_the_database(live_doku):
     assert first.outcome == Notification.Outcome.REJECTED
 
 
+def test_unsigned_requests_are_stored_and_logged_a_bounded_number_of_times(live_doku, settings, order_factory, caplog):
+    """A flood of unsigned POSTs stores at most REJECTED_NOTIFICATIONS_PER_HOUR rows; DOKU still gets through."""
+    settings.DOKU_CHECKOUT = {**settings.DOKU_CHECKOUT, "REJECTED_NOTIFICATIONS_PER_HOUR": 5}
+    order = order_factory()
+    session = services.create_payment_link(order)
+    flood = b'{"order": {"invoice_number": "' + session.invoice_number.encode() + b'"}}'
+    long_header = {"User-Agent": "x" * 5000}
+    path = reverse("doku_checkout:notification")
+
+    with caplog.at_level("WARNING", logger="django_doku_checkout"):
+        answers = [
+            requests.post(live_doku + path, data=flood, headers=long_header, timeout=30).status_code for _ in range(30)
+        ]
+        signed = post(live_doku, json.dumps(payment(session.invoice_number)).encode())
+
+    assert answers == [401] * 30
+    rejected = Notification.objects.filter(signature_valid=False)
+    assert rejected.count() == 5
+    assert all(len(row.headers["User-Agent"]) <= 256 for row in rejected)
+    # The verified notification is never counted against the bound: stored and applied.
+    assert signed.status_code == 200
+    assert Notification.objects.get(signature_valid=True).outcome == Notification.Outcome.PROCESSED
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAID
+    messages = [record.getMessage() for record in caplog.records if record.name.startswith("django_doku_checkout")]
+    assert sum(message.startswith("Rejected DOKU notification") for message in messages) == 5
+    assert sum(message.startswith("Over 5 rejected DOKU notifications") for message in messages) == 1
+
+
 def test_deeply_nested_bodies_are_a_4xx_and_the_admin_still_shows_them(live_doku, order_factory, admin_client):
     order = order_factory()
     services.create_payment_link(order)

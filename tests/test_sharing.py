@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.test import Client
 from django.urls import reverse
 
 from django_doku_checkout import services
@@ -60,9 +62,11 @@ def test_email_button_on_the_change_page_reuses_the_live_link(admin_client, orde
 def test_qr_code_page_and_whatsapp_are_recorded(admin_client, order_factory, doku_simulator):
     order = order_factory()
     live = services.create_payment_link(order)
-    qr = admin_client.get(share_url(order, "qr"))
+    shown = admin_client.post(share_url(order, "qr"))
+    assert shown.status_code == 302 and shown["Location"] == share_url(order, "qr")
+    qr = admin_client.get(shown["Location"])
     assert qr.status_code == 200 and "<svg" in qr.content.decode() and "Rp 240.000" in qr.content.decode()
-    whatsapp = admin_client.get(share_url(order, "whatsapp"))
+    whatsapp = admin_client.post(share_url(order, "whatsapp"))
     assert whatsapp.status_code == 302
     target = urlsplit(whatsapp["Location"])
     assert (target.scheme, target.netloc, target.path) == ("https", "wa.me", "/6281234567890")
@@ -71,8 +75,27 @@ def test_qr_code_page_and_whatsapp_are_recorded(admin_client, order_factory, dok
     ]
     assert deliveries(order) == [
         (f"QR code of payment link {live.invoice_number} shown.", "admin"),
-        (f"Payment link {live.invoice_number} sent by WhatsApp to 0812-3456-7890.", "admin"),
+        (f"Payment link {live.invoice_number} opened in WhatsApp for 0812-3456-7890.", "admin"),
     ]
+
+
+def test_a_get_or_a_forged_post_records_no_delivery(order_factory, doku_simulator, admin_user):
+    """A reload, or a link or form on another site (SameSite=Lax lets a top-level GET through), forges nothing."""
+    order = order_factory()
+    services.create_payment_link(order)
+    staff = Client(enforce_csrf_checks=True)
+    staff.force_login(admin_user)
+    assert staff.get(share_url(order, "qr")).status_code == 200  # the QR code page itself
+    assert staff.get(share_url(order, "qr")).status_code == 200
+    assert staff.get(share_url(order, "whatsapp")).status_code == 405
+    assert staff.post(share_url(order, "whatsapp")).status_code == 403  # no CSRF token
+    assert staff.post(share_url(order, "qr")).status_code == 403
+    assert deliveries(order) == []
+    # The change page's buttons are forms that POST with the token.
+    page = staff.get(change_url(order)).content.decode()
+    for channel in ("qr", "whatsapp"):
+        form = re.search(rf'<form method="post" action="{share_url(order, channel)}"[^>]*>(.*?)</form>', page, re.S)
+        assert form and "csrfmiddlewaretoken" in form.group(1), channel
 
 
 def test_sharing_needs_a_live_link_and_the_permission(admin_client, client, order_factory, doku_simulator):
@@ -85,5 +108,5 @@ def test_sharing_needs_a_live_link_and_the_permission(admin_client, client, orde
     viewer = User.objects.create_user("viewer", password="x", is_staff=True)
     viewer.user_permissions.add(*Permission.objects.filter(codename="view_order"))
     client.force_login(viewer)
-    assert client.get(share_url(order, "whatsapp")).status_code == 403
+    assert client.post(share_url(order, "whatsapp")).status_code == 403
     assert deliveries(order) == []

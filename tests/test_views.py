@@ -413,6 +413,7 @@ def test_waiting_page_polls_and_refreshes_itself_a_bounded_number_of_times(linke
     assert f"url={url}?refresh=3" in client.get(url + "?refresh=2").content.decode()
     assert "http-equiv" not in client.get(url + "?refresh=3").content.decode()  # the bound is reached
     assert "http-equiv" not in client.get(url + "?refresh=99999999").content.decode()
+    assert "http-equiv" not in client.get(url + "?refresh=00000000000029").content.decode()  # 29, not 0
     assert f"url={url}?refresh=1" in client.get(url + "?refresh=%C2%B2").content.decode()  # "²": not a number
     cancel = client.get(reverse("doku_checkout:cancel", args=[order.public_id])).content.decode()
     assert "data-doku-poll" not in cancel and "http-equiv" not in cancel  # the shopper left: nothing to wait for

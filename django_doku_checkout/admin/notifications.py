@@ -117,7 +117,7 @@ class NotificationAdmin(NotificationModelAdmin):
             self.message_user(
                 request,
                 _("Notification %(id)s: %(outcome)s.")
-                % {"id": notification.pk, "outcome": response.notification.get_outcome_display()},
+                % {"id": notification.pk, "outcome": notification.get_outcome_display()},
                 messages.SUCCESS if response.status_code == 200 else messages.WARNING,
             )
         if done:

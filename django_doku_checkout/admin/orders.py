@@ -14,7 +14,7 @@ from django.core.validators import MaxValueValidator
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.forms.models import BaseInlineFormSet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import formats, timezone
@@ -510,8 +510,11 @@ class OrderAdmin(OrderModelAdmin):
     def share_view(self, request: HttpRequest, object_id: str, channel: str) -> HttpResponse:
         """Hand the customer the order's live link: a full-size QR code to scan, or a WhatsApp message.
 
-        Each is written into the order's history with the staff member. No link is created
-        here (a GET): the change page offers these only while the order has a live link.
+        The change page's buttons POST (with Django's CSRF check) and each such delivery is
+        written into the order's history with the staff member, then answered with a redirect:
+        to the QR code page, or to ``wa.me``. A GET records nothing (a reload, or a link from
+        another site, would forge entries): the QR code page shows the code, and WhatsApp is
+        POST only. No link is created here: the buttons appear only while the order has one.
         """
         order = self.get_object(request, object_id)
         if order is None or channel not in ("qr", "whatsapp"):
@@ -524,21 +527,26 @@ class OrderAdmin(OrderModelAdmin):
             self.message_user(request, _("The order has no live payment link: create one first."), messages.WARNING)
             return HttpResponseRedirect(change_url)
         if channel == "whatsapp":
+            if request.method != "POST":
+                return HttpResponseNotAllowed(["POST"])
             try:
                 target = services.whatsapp_url(order, live)
             except services.LinkNotShared as err:
                 self.message_user(request, str(err), messages.WARNING)
                 return HttpResponseRedirect(change_url)
-            note = _("Payment link %(invoice)s sent by WhatsApp to %(phone)s.")
+            # Only WhatsApp was opened with the message: whether staff sent it, nobody here knows.
+            note = _("Payment link %(invoice)s opened in WhatsApp for %(phone)s.")
             services.record_delivery(
                 order, note % {"invoice": live.invoice_number, "phone": order.customer_phone}, actor=request.user
             )
             return HttpResponseRedirect(target)  # wa.me, built here: never a URL from the request
-        services.record_delivery(
-            order,
-            _("QR code of payment link %(invoice)s shown.") % {"invoice": live.invoice_number},
-            actor=request.user,
-        )
+        if request.method == "POST":
+            services.record_delivery(
+                order,
+                _("QR code of payment link %(invoice)s shown.") % {"invoice": live.invoice_number},
+                actor=request.user,
+            )
+            return HttpResponseRedirect(request.path)  # the QR code page: a reload records nothing
         context = {
             **self.admin_site.each_context(request),
             "title": _("Scan to pay %(invoice)s") % {"invoice": order.invoice_number},

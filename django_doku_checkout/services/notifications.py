@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import time
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.core.cache import cache
 from django.utils import timezone
 
 from django_doku_checkout import payloads, signatures
@@ -35,6 +37,10 @@ logger = logging.getLogger(__name__)
 CLOCK_SKEW = timedelta(minutes=5)
 #: How much of a rejected request's body is kept: enough to see what it was, too little to fill a disk.
 REJECTED_BODY_BYTES = 2048
+#: How much of each header of a rejected request is kept (a verified one keeps 1,000 characters).
+REJECTED_HEADER_CHARS = 256
+#: The window ``REJECTED_NOTIFICATIONS_PER_HOUR`` counts rejected requests over.
+REJECTION_WINDOW_SECONDS = 3600
 
 #: The request headers kept on a stored notification (the signature is kept, redacted).
 STORED_HEADERS = (
@@ -51,11 +57,15 @@ STORED_HEADERS = (
 
 @dataclass(frozen=True)
 class NotificationResponse:
-    """How the notification view answers DOKU: 2xx only once the result is committed."""
+    """How the notification view answers DOKU: 2xx only once the result is committed.
+
+    ``notification`` is ``None`` only for a rejected request over ``REJECTED_NOTIFICATIONS_PER_HOUR``,
+    which is counted but not stored.
+    """
 
     status_code: int
     message: str
-    notification: Notification
+    notification: Notification | None
 
 
 def _first_line(text: str) -> str:
@@ -70,15 +80,17 @@ def store_notification(
     A verified notification is the evidence of a payment: its body is kept as received
     (card numbers are masked only where a person reads it). An unverified request is kept
     in a bounded form, so that nobody can fill the database: its headers, the first
-    :data:`REJECTED_BODY_BYTES` of its body, and the whole body's length and SHA-256.
+    :data:`REJECTED_BODY_BYTES` of its body, the whole body's length and SHA-256, and the
+    first :data:`REJECTED_HEADER_CHARS` of each header.
     """
     kept = body if verified else body[:REJECTED_BODY_BYTES]
+    header_chars = 1000 if verified else REJECTED_HEADER_CHARS
     return Notification.objects.create(
         request_id=storable(headers.get("Request-Id", ""), 128),
         client_id=storable(headers.get("Client-Id", ""), 128),
         path=storable(path, 2000),
         remote_addr=remote_addr,
-        headers=redact({key: storable(headers[key], 1000) for key in STORED_HEADERS if key in headers}),
+        headers=redact({key: storable(headers[key], header_chars) for key in STORED_HEADERS if key in headers}),
         body=storable(kept.decode("utf-8", errors="replace")),
         body_length=len(body),
         body_sha256=hashlib.sha256(body).hexdigest(),
@@ -159,6 +171,8 @@ def handle_notification(
     outcome = Notification.Outcome
 
     def rejected(status_code: int, detail: str, *, verified: bool | None) -> NotificationResponse:
+        if not _rejection_storable(config.rejected_notifications_per_hour):
+            return NotificationResponse(status_code, _first_line(detail), None)
         notification = store_notification(
             body=body, headers=headers, path=path, remote_addr=remote_addr, verified=verified
         )
@@ -184,6 +198,40 @@ def handle_notification(
     notification.invoice_number = result.invoice_number[:64]
     notification.transaction_status = result.transaction_status[:32]
     return _apply_notification(notification, result, confirm=config.confirm_with_status_api)
+
+
+def _rejection_storable(per_hour: int) -> bool:
+    """Whether another request that does not verify may be stored and logged in this window.
+
+    Unsigned requests cost an attacker nothing, so at most ``per_hour`` of them are stored
+    (and logged) per hour; the rest are only counted, logged once when the bound is reached
+    and once more, with the count, when the next window opens. The counter lives in Django's
+    cache: with several processes, a shared cache makes the bound global (a per-process
+    cache makes it per process). Verified notifications are never counted nor dropped.
+    """
+    window = int(time.time() // REJECTION_WINDOW_SECONDS)
+    key = f"doku_checkout:rejected_notifications:{window}"
+    cache.add(key, 0, timeout=2 * REJECTION_WINDOW_SECONDS)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # evicted between add and incr
+        cache.set(key, 1, timeout=2 * REJECTION_WINDOW_SECONDS)
+        count = 1
+    if count == 1:
+        previous = cache.get(f"doku_checkout:rejected_notifications:{window - 1}", 0)
+        if previous > per_hour:
+            logger.warning(
+                "%d DOKU notifications were rejected in the previous hour; %d were counted, not stored.",
+                previous,
+                previous - per_hour,
+            )
+    if count == per_hour + 1:
+        logger.warning(
+            "Over %d rejected DOKU notifications this hour: further ones are counted, not stored nor logged, "
+            "until the hour ends. Rate-limit the notification URL at the proxy.",
+            per_hour,
+        )
+    return count <= per_hour
 
 
 def _apply_notification(

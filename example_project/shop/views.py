@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from django_doku_checkout.exceptions import DokuValidationError
 from django_doku_checkout.models import Order
 from django_doku_checkout.payloads import LineItemData
 from django_doku_checkout.services import create_order
@@ -49,27 +50,32 @@ def checkout(request: HttpRequest) -> HttpResponse:
     form = CheckoutForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        order = create_order(
-            line_items=[
-                LineItemData(
-                    id=line.product.sku,
-                    name=line.product.name,
-                    price=line.product.price,
-                    quantity=line.quantity,
-                    sku=line.product.sku,
-                    category=line.product.category,
-                )
-                for line in lines
-            ],
-            customer_name=data["name"],
-            customer_email=data["email"],
-            customer_phone=data["phone"],
-            customer_address=data["address"],
-            customer_city=data["city"],
-            customer_country="ID",
-        )
-        session_cart.save(request, {})
-        return redirect("shop:order", public_id=order.public_id)
+        try:
+            order = create_order(
+                line_items=[
+                    LineItemData(
+                        id=line.product.sku,
+                        name=line.product.name,
+                        price=line.product.price,
+                        quantity=line.quantity,
+                        sku=line.product.sku,
+                        category=line.product.category,
+                    )
+                    for line in lines
+                ],
+                customer_name=data["name"],
+                customer_email=data["email"],
+                customer_phone=data["phone"],
+                customer_address=data["address"],
+                customer_city=data["city"],
+                customer_country="ID",
+            )
+        except DokuValidationError as err:
+            # The form applied DOKU's rules to each field; what is left is the cart (a product DOKU refuses).
+            form.add_error(None, err.errors)
+        else:
+            session_cart.save(request, {})
+            return redirect("shop:order", public_id=order.public_id)
     total = sum(line.total for line in lines)
     return render(request, "shop/checkout.html", {"form": form, "lines": lines, "total": total})
 

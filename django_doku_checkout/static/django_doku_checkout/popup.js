@@ -4,7 +4,9 @@
 // page. Anything unexpected falls back to the ordinary button: a POST that redirects to DOKU.
 "use strict";
 (function () {
-  const POLL_DELAY = 3000;
+  const FIRST_DELAY = 3000;
+  const LONGEST_DELAY = 15000;
+  const MOST_POLLS = 240; // about an hour at the longest delay, as on the waiting page
   const loading = {};
 
   function loadCheckoutJs(src) {
@@ -37,20 +39,61 @@
     });
   }
 
-  function followStatus(form) {
+  // One poller per form: a second click restarts it rather than adding another.
+  const pollers = new WeakMap();
+
+  function payFrame(url) {
+    return Array.from(document.querySelectorAll("iframe")).find(function (frame) {
+      return frame.src.indexOf(url) === 0;
+    });
+  }
+
+  // Polls until the order leaves "pending" (then goes to the return page), the pop-up showing
+  // the pay page is closed, or MOST_POLLS, backing off from FIRST_DELAY to LONGEST_DELAY.
+  function followStatus(form, url) {
+    const previous = pollers.get(form);
+    if (previous) {
+      previous.stop();
+    }
+    let timer = null;
+    let stopped = false;
+    let frame = null;
+    let delay = FIRST_DELAY;
+    let polls = 0;
+    const poller = {
+      stop: function () {
+        stopped = true;
+        window.clearTimeout(timer);
+      },
+    };
+    pollers.set(form, poller);
+    const next = function (wait) {
+      if (!stopped && polls < MOST_POLLS) {
+        timer = window.setTimeout(poll, wait);
+      }
+    };
     const poll = function () {
+      frame = frame || payFrame(url);
+      if (stopped || (frame && !frame.isConnected)) {
+        return; // the shopper closed DOKU's pop-up: nothing is waited for any more
+      }
+      polls += 1;
       fetch(form.dataset.dokuStatus, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (response) { return response.ok ? response.json() : null; })
         .then(function (data) {
+          if (stopped) {
+            return;
+          }
           if (data && data.status !== "pending" && data.status !== "created") {
             window.location.assign(form.dataset.dokuReturn);
-          } else {
-            window.setTimeout(poll, POLL_DELAY);
+            return;
           }
+          delay = Math.min(delay * 1.5, LONGEST_DELAY);
+          next(delay);
         })
-        .catch(function () { window.setTimeout(poll, POLL_DELAY); });
+        .catch(function () { next(LONGEST_DELAY); });
     };
-    window.setTimeout(poll, POLL_DELAY);
+    next(delay);
   }
 
   document.addEventListener("submit", function (event) {
@@ -69,7 +112,7 @@
         if (button) {
           button.disabled = false;
         }
-        followStatus(form);
+        followStatus(form, results[0].payment_url);
       })
       .catch(function () {
         form.submit(); // the ordinary flow shows DOKU's page or the error page
