@@ -1,0 +1,233 @@
+"""PostgreSQL: the commonest row changes written as one statement each.
+
+On a busy server most of a payment link's and a notification's cost is round trips to
+the database and the ORM's work to build each statement, not the decisions made. Where
+PostgreSQL can do a change in one statement (data-modifying ``WITH``), the app asks it to,
+with the same rows, values and locks as the ORM path, and falls back to the ORM wherever
+that path would do more than these statements know:
+
+- on any other database (SQLite has no data-modifying ``WITH``);
+- when a receiver is connected to Django's ``pre_save``/``post_save`` for one of the models
+  written (a shop's own hooks still run), or to a signal of this app that the change
+  announces (its deliveries are recorded by :func:`.deliveries.announce`).
+
+Values are prepared by each model field (``get_db_prep_save``), as ``Model.save`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import Model
+from django.db.models.signals import post_save, pre_save
+
+from django_doku_checkout import signals
+from django_doku_checkout.models import CheckoutSession, Order, OrderEvent
+
+
+def available(*models: type[Model], announced: Iterable[str] = (), using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Whether a change to rows of ``models`` that announces ``announced`` may be one statement here."""
+    if connections[using].vendor != "postgresql":
+        return False
+    if any(pre_save.has_listeners(model) or post_save.has_listeners(model) for model in models):
+        return False
+    return not any(getattr(signals, name).has_listeners(Order) for name in announced)
+
+
+def _quote(name: str | None, using: str) -> str:
+    assert name  # noqa: S101 - every concrete field has a column
+    return connections[using].ops.quote_name(name)
+
+
+def _table(model: type[Model], using: str) -> str:
+    return _quote(model._meta.db_table, using)
+
+
+def _column(model: type[Model], name: str, using: str) -> str:
+    return _quote(model._meta.get_field(name).column, using)  # type: ignore[union-attr] # concrete fields only
+
+
+def assignments(model: type[Model], values: dict[str, Any], using: str) -> tuple[str, list[Any]]:
+    """``"col" = %s, …`` and its parameters, each value prepared by its field."""
+    connection = connections[using]
+    parts, params = [], []
+    for name, value in values.items():
+        field = model._meta.get_field(name)
+        parts.append(f"{_quote(field.column, using)} = %s")  # type: ignore[union-attr] # concrete fields only
+        params.append(field.get_db_prep_save(value, connection))  # type: ignore[union-attr]
+    return ", ".join(parts), params
+
+
+def insert_values(obj: Model, using: str) -> tuple[str, str, list[Any]]:
+    """The column list, placeholders and parameters that insert ``obj`` as ``Model.save`` would."""
+    connection = connections[using]
+    fields = [field for field in obj._meta.concrete_fields if not field.primary_key]
+    params = [field.get_db_prep_save(field.pre_save(obj, add=True), connection) for field in fields]
+    columns = ", ".join(_quote(field.column, using) for field in fields)
+    return columns, ", ".join(["%s"] * len(fields)), params
+
+
+def _in(values: Sequence[str]) -> tuple[str, list[str]]:
+    return "(" + ", ".join(["%s"] * len(values)) + ")", list(values)
+
+
+@dataclass(frozen=True)
+class RecordedLink:
+    """What :func:`record_open_link` found: the order's status and ``updated_at`` after the change."""
+
+    order_status: str
+    order_updated_at: datetime
+
+
+def record_open_link(
+    session: CheckoutSession,
+    fields: dict[str, Any],
+    *,
+    payable: Sequence[str],
+    movable: Sequence[str],
+    event: OrderEvent,
+    using: str = DEFAULT_DB_ALIAS,
+) -> RecordedLink | None:
+    """Record DOKU's answer on a claimed link and make its order pending, in one statement.
+
+    In order: lock the order's row (``FOR NO KEY UPDATE``, as every change to a link does);
+    save ``fields`` on the link if it is still ``creating`` and the order's status is one of
+    ``payable``; if it was saved and the order's status is one of ``movable``, set the order
+    ``pending`` (``updated_at`` from the event's ``created_at``) and insert ``event`` with the
+    status it had as ``old_status``. One statement is one transaction: all of it is written,
+    or none.
+
+    Returns None, having written nothing, when the link was not saved (another process
+    recorded it, or the order was cancelled or changed while DOKU was asked): the caller
+    then records the answer the long way, which tells these cases apart.
+    """
+    order_table, link_table, event_table = (_table(m, using) for m in (Order, CheckoutSession, OrderEvent))
+    pk, status, updated = (_column(Order, name, using) for name in ("id", "status", "updated_at"))
+    link_pk, link_status = _column(CheckoutSession, "id", using), _column(CheckoutSession, "status", using)
+    link_set, link_params = assignments(CheckoutSession, fields, using)
+    order_set, order_params = assignments(Order, {"status": "pending", "updated_at": event.created_at}, using)
+    payable_sql, payable_params = _in(payable)
+    movable_sql, movable_params = _in(movable)
+    event_columns, _placeholders, event_params = insert_values(event, using)
+    # The event's old status is the one the lock found: its column is filled from ``locked``.
+    old_status_index = [field.name for field in OrderEvent._meta.concrete_fields if not field.primary_key].index(
+        "old_status"
+    )
+    event_select = ", ".join(
+        "(SELECT status FROM locked)" if index == old_status_index else "%s" for index in range(len(event_params))
+    )
+    del event_params[old_status_index]
+    # Only names from the models' _meta are formatted in; every value is a parameter.
+    sql = f"""
+        WITH locked AS (
+            SELECT {status} AS status, {updated} AS updated_at FROM {order_table} WHERE {pk} = %s FOR NO KEY UPDATE
+        ), link AS (
+            UPDATE {link_table} SET {link_set}
+            WHERE {link_pk} = %s AND {link_status} = %s AND (SELECT status FROM locked) IN {payable_sql}
+            RETURNING 1
+        ), moved AS (
+            UPDATE {order_table} SET {order_set}
+            WHERE {pk} = %s AND EXISTS (SELECT 1 FROM link) AND (SELECT status FROM locked) IN {movable_sql}
+            RETURNING {updated} AS updated_at
+        ), event AS (
+            INSERT INTO {event_table} ({event_columns}) SELECT {event_select} FROM moved
+        )
+        SELECT EXISTS (SELECT 1 FROM link), (SELECT updated_at FROM moved), status, updated_at FROM locked
+    """  # noqa: S608
+    params = [
+        session.order_id,
+        *link_params,
+        session.pk,
+        CheckoutSession.Status.CREATING,
+        *payable_params,
+        *order_params,
+        session.order_id,
+        *movable_params,
+        *event_params,
+    ]
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None or not row[0]:
+        return None
+    _saved, moved_at, old_status, old_updated_at = row
+    if moved_at is not None:
+        return RecordedLink("pending", moved_at)
+    return RecordedLink(old_status, old_updated_at)
+
+
+class Writes:
+    """Row changes made while an order is locked, written together once the decisions are made.
+
+    ``save(obj, fields)`` and ``insert(obj)`` take the values the objects hold at
+    :meth:`flush`; ``then(callback)`` runs after it (an insert's primary key is set by then).
+    On PostgreSQL, where :func:`available`, :meth:`flush` is one statement; elsewhere each
+    change is saved as ``Model.save`` would, in the order given. Saving one row twice saves
+    the union of its fields once.
+    """
+
+    def __init__(self, using: str = DEFAULT_DB_ALIAS) -> None:
+        self.using = using
+        self._writes: list[tuple[Model, list[str] | None]] = []
+        self._callbacks: list[Callable[[], object]] = []
+
+    def save(self, obj: Model, fields: Iterable[str]) -> None:
+        for written, written_fields in self._writes:
+            if written_fields is not None and written is obj:
+                written_fields.extend(name for name in fields if name not in written_fields)
+                return
+        self._writes.append((obj, list(fields)))
+
+    def insert(self, obj: Model) -> None:
+        self._writes.append((obj, None))
+
+    def then(self, callback: Callable[[], object]) -> None:
+        self._callbacks.append(callback)
+
+    def flush(self) -> None:
+        models = {type(obj) for obj, _fields in self._writes}
+        if self._writes and available(*models, using=self.using):
+            self._write_in_one_statement()
+        else:
+            for obj, fields in self._writes:
+                if fields is None:
+                    obj.save(force_insert=True, using=self.using)
+                else:
+                    obj.save(update_fields=fields, using=self.using)
+        self._writes = []
+        callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
+
+    def _write_in_one_statement(self) -> None:
+        connection = connections[self.using]
+        parts, params, inserted = [], [], []
+        for index, (obj, fields) in enumerate(self._writes):
+            model = type(obj)
+            table, pk = _table(model, self.using), _quote(model._meta.pk.column, self.using)  # type: ignore[union-attr]
+            if fields is None:
+                columns, placeholders, values = insert_values(obj, self.using)
+                parts.append(f"w{index} AS (INSERT INTO {table} ({columns}) VALUES ({placeholders}) RETURNING {pk})")
+                params += values
+                inserted.append((index, obj))
+            else:
+                # What Model.save(update_fields=...) sends: each field's pre_save (auto_now included).
+                concrete = [model._meta.get_field(name) for name in fields]
+                values = {
+                    field.name: field.pre_save(obj, add=False)  # type: ignore[union-attr]
+                    for field in concrete
+                }
+                set_sql, set_params = assignments(model, values, self.using)
+                parts.append(f"w{index} AS (UPDATE {table} SET {set_sql} WHERE {pk} = %s)")
+                params += [*set_params, obj.pk]
+        returned = ", ".join(f"(SELECT * FROM w{index})" for index, _obj in inserted) or "1"
+        with connection.cursor() as cursor:
+            cursor.execute(f"WITH {', '.join(parts)} SELECT {returned}", params)  # noqa: S608 - names from _meta
+            row = cursor.fetchone()
+        for (_index, obj), pk_value in zip(inserted, row, strict=False):
+            obj.pk = pk_value
+            obj._state.adding, obj._state.db = False, self.using

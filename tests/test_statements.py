@@ -1,0 +1,151 @@
+"""On PostgreSQL the commonest changes are one statement each: the same rows, locks and outcomes as the ORM."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.db import connection, connections, transaction
+from django.db.models.signals import pre_save
+
+from django_doku_checkout import services, states
+from django_doku_checkout.models import CheckoutSession, Delivery, Order, OrderEvent, OrderStatus
+from django_doku_checkout.services import links
+from django_doku_checkout.signals import order_status_changed
+
+ONE_STATEMENT = connection.vendor == "postgresql"
+#: A claim's six queries, then the record: one statement on PostgreSQL, six round trips elsewhere.
+QUERIES_PER_LINK = 7 if ONE_STATEMENT else 12
+
+
+def link_columns(link: CheckoutSession) -> dict:
+    link.refresh_from_db()
+    return {
+        "status": link.status,
+        "kind": link.kind,
+        "payment_url_host": link.payment_url.split("/pay/")[0],
+        "token_id": bool(link.token_id),
+        "expires_at": link.expires_at is not None,
+        "response_body": sorted(link.response_body),
+        "error_message": link.error_message,
+        "request_payload": link.request_payload,
+        "updated_after_claim": link.updated_at > link.created_at,
+    }
+
+
+def event_columns(order: Order) -> list[dict]:
+    return list(
+        order.events.values("old_status", "new_status", "source", "actor_id", "notification_id", "note").order_by("id")
+    )
+
+
+def make_link(order: Order, actor) -> CheckoutSession:
+    link = services.create_payment_link(order, actor=actor)
+    assert order.status == OrderStatus.PENDING  # the caller's copy learns, either way
+    return link
+
+
+def without_note(events: list[dict]) -> list[dict]:
+    return [{name: value for name, value in event.items() if name != "note"} for event in events]
+
+
+@pytest.mark.parametrize("by_staff", [False, True])
+def test_recording_a_link_writes_what_the_long_way_writes(
+    order_factory, doku_simulator, django_assert_num_queries, admin_user, by_staff
+):
+    actor = admin_user if by_staff else None
+    short, long = order_factory(), order_factory()
+    with django_assert_num_queries(QUERIES_PER_LINK):
+        short_link = make_link(short, actor)
+    saved: list[str] = []
+
+    def shops_receiver(sender, **kwargs):
+        saved.append(sender.__name__)
+
+    # A shop's own pre_save receiver must see every save: the ORM's long way is taken.
+    pre_save.connect(shops_receiver, sender=OrderEvent, dispatch_uid="shop")
+    try:
+        long_link = make_link(long, actor)
+    finally:
+        pre_save.disconnect(sender=OrderEvent, dispatch_uid="shop")
+
+    assert saved == ["OrderEvent"]
+    assert link_columns(short_link) == link_columns(long_link)
+    assert short_link.status == CheckoutSession.Status.OPEN
+    assert without_note(event_columns(short)) == without_note(event_columns(long))
+    assert event_columns(short)[0]["note"] == f"DOKU Checkout {short_link.invoice_number} created."
+    assert event_columns(short)[0]["old_status"] == OrderStatus.CREATED
+    assert event_columns(short)[0]["source"] == ("admin" if by_staff else "shopper")
+    assert event_columns(short)[0]["actor_id"] == (admin_user.pk if by_staff else None)
+    for order in (short, long):
+        updated_at = order.updated_at
+        order.refresh_from_db()
+        assert order.status == OrderStatus.PENDING
+        assert order.updated_at == updated_at
+    # A second link for a pending order saves the link and leaves the order and its history alone.
+    short_link.status = CheckoutSession.Status.EXPIRED
+    short_link.save(update_fields=["status"])
+    again = services.create_payment_link(short)
+    assert again.pk != short_link.pk
+    assert again.status == CheckoutSession.Status.OPEN
+    assert short.events.count() == 1
+
+
+def test_a_receiver_of_order_status_changed_still_gets_its_delivery(
+    order_factory, doku_simulator, django_capture_on_commit_callbacks
+):
+    heard: list[str] = []
+
+    def shops_receiver(sender, order, new_status, **kwargs):
+        heard.append(new_status)
+
+    order_status_changed.connect(shops_receiver, dispatch_uid="shop")
+    try:
+        order = order_factory()
+        with django_capture_on_commit_callbacks(execute=True):
+            services.create_payment_link(order)
+    finally:
+        order_status_changed.disconnect(dispatch_uid="shop")
+    assert heard == [OrderStatus.PENDING]
+    assert Delivery.objects.get(order=order).status == Delivery.Status.DELIVERED
+
+
+@pytest.mark.postgres
+def test_the_one_statement_record_waits_for_a_cancellation_and_withdraws_the_link(
+    transactional_db, order_factory, doku_simulator
+):
+    order = order_factory()
+    with transaction.atomic():
+        claim = links._claim(
+            order, kind="checkout", build=lambda o, n: links._checkout_body(o, n, None), ttl=links.claim_ttl()
+        )
+    locked, release = threading.Event(), 0.6
+
+    def staff_cancel_slowly() -> None:
+        try:
+            with transaction.atomic():
+                held = services.locked_rows(Order.objects).get(pk=order.pk)
+                states.transition(held, OrderStatus.CANCELLED, source=OrderEvent.Source.ADMIN)
+                services.withdraw_payment_links(held)
+                locked.set()
+                time.sleep(release)
+        finally:
+            connections.close_all()
+
+    staff = threading.Thread(target=staff_cancel_slowly)
+    staff.start()
+    assert locked.wait(5)
+    started = time.monotonic()
+    recorded = links._complete(claim, client=None, actor=None)
+    waited = time.monotonic() - started
+    staff.join()
+
+    assert waited > release / 2  # the record waited for the order's lock
+    assert recorded.withdrawn
+    claim.session.refresh_from_db()
+    assert claim.session.status == CheckoutSession.Status.CANCELLED
+    assert claim.session.payment_url  # DOKU's answer is kept, never handed out
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CANCELLED
+    assert list(order.events.values_list("new_status", flat=True)) == [OrderStatus.CANCELLED]
