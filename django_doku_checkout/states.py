@@ -15,6 +15,7 @@ from django.utils import timezone
 from django_doku_checkout.exceptions import DokuError
 from django_doku_checkout.models import Notification, Order, OrderEvent, OrderStatus
 from django_doku_checkout.services.deliveries import announce
+from django_doku_checkout.services.statements import Writes
 
 logger = logging.getLogger(__name__)
 
@@ -60,11 +61,15 @@ def transition(
     actor: Any = None,
     notification: Notification | None = None,
     note: str = "",
+    writes: Writes | None = None,
 ) -> OrderEvent:
     """Move a row-locked ``order`` to ``new_status`` inside the caller's transaction.
 
     Raises :class:`IllegalTransition` for a change the machine forbids (including a
     change to the same status), so callers decide explicitly what to do instead.
+    With ``writes``, the order, its event and its deliveries are written when the caller
+    flushes them, together with the caller's other changes (the event has no primary key
+    until then).
     """
     old_status = order.status
     if not can_transition(old_status, new_status):
@@ -74,8 +79,7 @@ def transition(
     if new_status == S.PAID:
         order.paid_at = timezone.now()
         update_fields += ["paid_at", "paid_link"]
-    order.save(update_fields=update_fields)
-    event = OrderEvent.objects.create(
+    event = OrderEvent(
         order=order,
         old_status=old_status,
         new_status=new_status,
@@ -87,7 +91,14 @@ def transition(
     announcements = [("order_status_changed", {"old_status": old_status, "new_status": new_status, "source": source})]
     if new_status in _SPECIFIC_SIGNALS:
         announcements.append((_SPECIFIC_SIGNALS[new_status], {"source": source}))
-    announce(order, announcements, event=event)
+    if writes is None:
+        order.save(update_fields=update_fields)
+        event.save(force_insert=True)
+        announce(order, announcements, event=event)
+    else:
+        writes.save(order, update_fields)
+        writes.insert(event)
+        writes.then(lambda: announce(order, announcements, event=event))
     return event
 
 

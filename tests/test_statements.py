@@ -8,11 +8,15 @@ import time
 import pytest
 from django.db import connection, connections, transaction
 from django.db.models.signals import pre_save
+from django.urls import reverse
 
-from django_doku_checkout import services, states
-from django_doku_checkout.models import CheckoutSession, Delivery, Order, OrderEvent, OrderStatus
+from django_doku_checkout import services, signatures, states
+from django_doku_checkout.models import CheckoutSession, Delivery, Notification, Order, OrderEvent, OrderStatus
+from django_doku_checkout.payloads import encode_body
 from django_doku_checkout.services import links
+from django_doku_checkout.services.statements import Writes
 from django_doku_checkout.signals import order_status_changed
+from django_doku_checkout.testing import CLIENT_ID, SECRET_KEY
 
 ONE_STATEMENT = connection.vendor == "postgresql"
 #: A claim's six queries, then the record: one statement on PostgreSQL, six round trips elsewhere.
@@ -149,3 +153,116 @@ def test_the_one_statement_record_waits_for_a_cancellation_and_withdraws_the_lin
     order.refresh_from_db()
     assert order.status == OrderStatus.CANCELLED
     assert list(order.events.values_list("new_status", flat=True)) == [OrderStatus.CANCELLED]
+
+
+# --- notifications: the order's change, its link and the outcome written together -------------------
+
+
+def notify(link: CheckoutSession, *, amount: int, status: str = "SUCCESS") -> Notification:
+    body = encode_body(
+        {
+            "order": {"invoice_number": link.invoice_number, "amount": amount},
+            "transaction": {"status": status, "original_request_id": "DOKU-REQ-1"},
+            "channel": {"id": "VIRTUAL_ACCOUNT_BCA"},
+        }
+    )
+    path = reverse("doku_checkout:notification")
+    headers = signatures.signed_headers(SECRET_KEY, client_id=CLIENT_ID, target=path, body=body)
+    answer = services.handle_notification(body=body, headers=headers, path=path)
+    assert answer.status_code == 200, answer.message
+    assert answer.notification is not None
+    return answer.notification
+
+
+def paid_rows(order: Order, link: CheckoutSession, notification: Notification) -> dict:
+    order.refresh_from_db()
+    link.refresh_from_db()
+    notification.refresh_from_db()
+    return {
+        "order": (
+            order.status,
+            order.paid_at is not None,
+            order.paid_link_id == link.pk,
+            order.updated_at > order.created_at,
+        ),
+        "link": (link.status, link.last_transaction_status, link.payment_channel, link.original_request_id),
+        "notification": (
+            notification.outcome,
+            notification.detail,
+            notification.processed_at is not None,
+            notification.order_id == order.pk,
+            notification.checkout_session_id == link.pk,
+            notification.invoice_number == link.invoice_number,
+            notification.transaction_status,
+        ),
+        "events": without_note(event_columns(order))[1:],
+        "event_refers_to_notification": order.events.last().notification_id == notification.pk,
+    }
+
+
+def test_a_paying_notification_writes_what_the_long_way_writes(
+    order_factory, doku_simulator, django_capture_on_commit_callbacks, signal_log
+):
+    short, long = order_factory(), order_factory()
+    short_link, long_link = services.create_payment_link(short), services.create_payment_link(long)
+    with django_capture_on_commit_callbacks(execute=True):
+        short_paid = notify(short_link, amount=short.amount)
+    saved: list[str] = []
+
+    def shops_receiver(sender, **kwargs):
+        saved.append(sender.__name__)
+
+    pre_save.connect(shops_receiver, sender=Notification, dispatch_uid="shop")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            long_paid = notify(long_link, amount=long.amount)
+    finally:
+        pre_save.disconnect(sender=Notification, dispatch_uid="shop")
+
+    assert "Notification" in saved
+    short_rows, long_rows = paid_rows(short, short_link, short_paid), paid_rows(long, long_link, long_paid)
+    assert {**short_rows, "events": [{**e, "notification_id": None} for e in short_rows["events"]]} == {
+        **long_rows,
+        "events": [{**e, "notification_id": None} for e in long_rows["events"]],
+    }
+    assert short_rows["order"] == (OrderStatus.PAID, True, True, True)
+    assert short_rows["notification"][0] == Notification.Outcome.PROCESSED
+    assert short_rows["event_refers_to_notification"]
+    # The receivers ran after the commit, each once, with the event's delivery recorded.
+    assert [name for name, invoice, *_ in signal_log if invoice == short.invoice_number] == [
+        "order_status_changed",
+        "payment_succeeded",
+    ]
+    paid_deliveries = Delivery.objects.filter(order=short, event__new_status=OrderStatus.PAID)
+    assert sorted(paid_deliveries.values_list("signal", "status")) == [
+        ("order_status_changed", Delivery.Status.DELIVERED),
+        ("payment_succeeded", Delivery.Status.DELIVERED),
+    ]
+
+
+def test_a_duplicate_notification_still_changes_nothing(order_factory, doku_simulator):
+    order = order_factory()
+    link = services.create_payment_link(order)
+    notify(link, amount=order.amount)
+    duplicate = notify(link, amount=order.amount)
+    assert duplicate.outcome == Notification.Outcome.DUPLICATE
+    assert order.events.filter(new_status=OrderStatus.PAID).count() == 1
+
+
+def test_writes_save_a_row_once_with_every_field_asked_and_set_inserted_keys(order_factory, django_assert_num_queries):
+    order = order_factory()
+    order.status, order.needs_review = OrderStatus.EXPIRED, True
+    event = OrderEvent(order=order, old_status=OrderStatus.CREATED, new_status=OrderStatus.EXPIRED, source="system")
+    writes = Writes()
+    writes.save(order, ["status"])
+    writes.insert(event)
+    writes.save(order, ["needs_review", "status"])
+    seen: list[int | None] = []
+    writes.then(lambda: seen.append(event.pk))
+    with django_assert_num_queries(1 if ONE_STATEMENT else 2):  # the order once, the event
+        writes.flush()
+
+    assert seen == [event.pk]
+    assert OrderEvent.objects.get(pk=event.pk).new_status == OrderStatus.EXPIRED
+    order.refresh_from_db()
+    assert (order.status, order.needs_review) == (OrderStatus.EXPIRED, True)

@@ -29,6 +29,7 @@ from django_doku_checkout.services.settlement import (
     parse_payment_result,
     storable,
 )
+from django_doku_checkout.services.statements import Writes
 from django_doku_checkout.services.status import fetch_status
 
 logger = logging.getLogger(__name__)
@@ -138,22 +139,31 @@ def verify_notification(
         )
 
 
-def _finish(notification: Notification, status_code: int, outcome: str, detail: str) -> NotificationResponse:
+#: What processing a notification records on it.
+_OUTCOME_FIELDS = (
+    "outcome",
+    "detail",
+    "processed_at",
+    "signature_valid",
+    "invoice_number",
+    "transaction_status",
+    "order",
+    "checkout_session",
+)
+
+
+def _finish(
+    notification: Notification, status_code: int, outcome: str, detail: str, *, writes: Writes | None = None
+) -> NotificationResponse:
+    """Record the outcome on the notification, with ``writes`` (the order's change) when given."""
     notification.outcome = outcome
     notification.detail = detail
     notification.processed_at = timezone.now()
-    notification.save(
-        update_fields=[
-            "outcome",
-            "detail",
-            "processed_at",
-            "signature_valid",
-            "invoice_number",
-            "transaction_status",
-            "order",
-            "checkout_session",
-        ]
-    )
+    if writes is None:
+        notification.save(update_fields=_OUTCOME_FIELDS)
+    else:
+        writes.save(notification, _OUTCOME_FIELDS)
+        writes.flush()
     return NotificationResponse(status_code, _first_line(detail) or outcome, notification)
 
 
@@ -268,10 +278,12 @@ def _apply_notification(
                 )
             session = current_link(invoice_number=result.invoice_number)
             notification.order, notification.checkout_session = order, session
+            # The order's change, its link and this outcome: one statement where the database allows.
+            writes = Writes()
             applied = apply_locked(
-                order, session, result, source=OrderEvent.Source.NOTIFICATION, notification=notification
+                order, session, result, source=OrderEvent.Source.NOTIFICATION, notification=notification, writes=writes
             )
-            return _finish(notification, 200, applied, f"{prefix}{result.transaction_status}: {applied}")
+            return _finish(notification, 200, applied, f"{prefix}{result.transaction_status}: {applied}", writes=writes)
 
         # The receivers of what this changes run after the commit, each on its own: a
         # failing one is retried by the app, so DOKU is answered 200 all the same.

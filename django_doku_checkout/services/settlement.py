@@ -13,6 +13,7 @@ from django_doku_checkout.models import CheckoutSession, Notification, Order, Or
 from django_doku_checkout.services.links import current_link, newest_link
 from django_doku_checkout.services.locking import locked_rows
 from django_doku_checkout.services.refunds import apply_doku_refund
+from django_doku_checkout.services.statements import Writes
 
 
 @dataclass(frozen=True)
@@ -125,23 +126,41 @@ def apply_payment_result(
 
 
 def apply_locked(
-    order: Order, session: CheckoutSession, result: PaymentResult, *, source: str, notification: Notification | None
+    order: Order,
+    session: CheckoutSession,
+    result: PaymentResult,
+    *,
+    source: str,
+    notification: Notification | None,
+    writes: Writes | None = None,
 ) -> str:
-    """Apply ``result`` to a locked order and its freshly read session; the session is saved once."""
+    """Apply ``result`` to a locked order and its freshly read session; the session is saved once.
+
+    The order's change and the session are written together: when the caller flushes
+    ``writes`` (with changes of its own), or before this returns.
+    """
+    own_writes = writes is None
+    writes = Writes() if writes is None else writes
     session.last_transaction_status = result.transaction_status
     if result.channel:
         session.payment_channel = result.channel
     if result.original_request_id and not session.original_request_id:
         session.original_request_id = result.original_request_id
-    outcome = _settle(order, session, result, source=source, notification=notification)
-    session.save(
-        update_fields=["status", "last_transaction_status", "payment_channel", "original_request_id", "updated_at"]
-    )
+    outcome = _settle(order, session, result, source=source, notification=notification, writes=writes)
+    writes.save(session, ["status", "last_transaction_status", "payment_channel", "original_request_id", "updated_at"])
+    if own_writes:
+        writes.flush()
     return outcome
 
 
 def _settle(
-    order: Order, session: CheckoutSession, result: PaymentResult, *, source: str, notification: Notification | None
+    order: Order,
+    session: CheckoutSession,
+    result: PaymentResult,
+    *,
+    source: str,
+    notification: Notification | None,
+    writes: Writes,
 ) -> str:
     """Decide what ``result`` means for the order: change its status, flag it, or only record it.
 
@@ -175,7 +194,12 @@ def _settle(
         session.status = CheckoutSession.Status.PAID
         order.paid_link = session  # what a refund gives back; saved with the transition
         states.transition(
-            order, OrderStatus.PAID, source=source, notification=notification, note=f"{result.channel} SUCCESS"
+            order,
+            OrderStatus.PAID,
+            source=source,
+            notification=notification,
+            note=f"{result.channel} SUCCESS",
+            writes=writes,
         )
         return outcome.PROCESSED
 
@@ -186,7 +210,7 @@ def _settle(
         # says nothing about a newer one the shopper may still pay.
         newest = newest_link(order)
         if newest == session and states.can_transition(order.status, OrderStatus.EXPIRED):
-            states.transition(order, OrderStatus.EXPIRED, source=source, notification=notification)
+            states.transition(order, OrderStatus.EXPIRED, source=source, notification=notification, writes=writes)
             return outcome.PROCESSED
         return outcome.IGNORED
 

@@ -208,25 +208,26 @@ class Writes:
         parts, params, inserted = [], [], []
         for index, (obj, fields) in enumerate(self._writes):
             model = type(obj)
-            table, pk = _table(model, self.using), _quote(model._meta.pk.column, self.using)  # type: ignore[union-attr]
+            table, pk = _table(model, self.using), _quote(model._meta.pk.column, self.using)
             if fields is None:
                 columns, placeholders, values = insert_values(obj, self.using)
-                parts.append(f"w{index} AS (INSERT INTO {table} ({columns}) VALUES ({placeholders}) RETURNING {pk})")
+                parts.append(f"w{index} AS (INSERT INTO {table} ({columns}) VALUES ({placeholders}) RETURNING {pk})")  # noqa: S608
                 params += values
                 inserted.append((index, obj))
             else:
                 # What Model.save(update_fields=...) sends: each field's pre_save (auto_now included).
                 concrete = [model._meta.get_field(name) for name in fields]
-                values = {
+                changes = {
                     field.name: field.pre_save(obj, add=False)  # type: ignore[union-attr]
                     for field in concrete
                 }
-                set_sql, set_params = assignments(model, values, self.using)
-                parts.append(f"w{index} AS (UPDATE {table} SET {set_sql} WHERE {pk} = %s)")
+                set_sql, set_params = assignments(model, changes, self.using)
+                parts.append(f"w{index} AS (UPDATE {table} SET {set_sql} WHERE {pk} = %s)")  # noqa: S608
                 params += [*set_params, obj.pk]
-        returned = ", ".join(f"(SELECT * FROM w{index})" for index, _obj in inserted) or "1"
+        returned = ", ".join(f"(SELECT * FROM w{index})" for index, _obj in inserted) or "1"  # noqa: S608
         with connection.cursor() as cursor:
-            cursor.execute(f"WITH {', '.join(parts)} SELECT {returned}", params)  # noqa: S608 - names from _meta
+            # Only names from the models' _meta are formatted in; every value is a parameter.
+            cursor.execute(f"WITH {', '.join(parts)} SELECT {returned}", params)
             row = cursor.fetchone()
         for (_index, obj), pk_value in zip(inserted, row, strict=False):
             obj.pk = pk_value
