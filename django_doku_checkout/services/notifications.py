@@ -18,9 +18,10 @@ from django_doku_checkout import payloads, signatures
 from django_doku_checkout.conf import DokuCheckoutSettings, get_config
 from django_doku_checkout.db import atomic_with_retry
 from django_doku_checkout.exceptions import DokuError, DokuSignatureError
-from django_doku_checkout.models import Notification, Order, OrderEvent
+from django_doku_checkout.models import CheckoutSession, Notification, Order, OrderEvent
 from django_doku_checkout.redaction import redact
-from django_doku_checkout.services.links import current_link
+from django_doku_checkout.services import statements
+from django_doku_checkout.services.links import BODIES, current_link
 from django_doku_checkout.services.locking import locked_rows
 from django_doku_checkout.services.settlement import (
     PaymentResult,
@@ -29,7 +30,6 @@ from django_doku_checkout.services.settlement import (
     parse_payment_result,
     storable,
 )
-from django_doku_checkout.services.statements import Writes
 from django_doku_checkout.services.status import fetch_status
 
 logger = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ def store_notification(
     """
     kept = body if verified else body[:REJECTED_BODY_BYTES]
     header_chars = 1000 if verified else REJECTED_HEADER_CHARS
-    return Notification.objects.create(
+    notification = Notification(
         request_id=storable(headers.get("Request-Id", ""), 128),
         client_id=storable(headers.get("Client-Id", ""), 128),
         path=storable(path, 2000),
@@ -97,6 +97,10 @@ def store_notification(
         body_sha256=hashlib.sha256(body).hexdigest(),
         signature_valid=verified,
     )
+    writes = statements.Writes()  # autocommit: committed before it is applied
+    writes.insert(notification)
+    writes.flush()
+    return notification
 
 
 def verify_notification(
@@ -153,7 +157,7 @@ _OUTCOME_FIELDS = (
 
 
 def _finish(
-    notification: Notification, status_code: int, outcome: str, detail: str, *, writes: Writes | None = None
+    notification: Notification, status_code: int, outcome: str, detail: str, *, writes: statements.Writes | None = None
 ) -> NotificationResponse:
     """Record the outcome on the notification, with ``writes`` (the order's change) when given."""
     notification.outcome = outcome
@@ -267,19 +271,18 @@ def _apply_notification(
                     return _unconfirmed(notification, "DOKU's Status API still says PENDING.")
 
         def apply(result: PaymentResult = result) -> NotificationResponse:
-            try:
-                order = locked_rows(Order.objects).get(checkout_sessions__invoice_number=result.invoice_number)
-            except Order.DoesNotExist:
+            found = _lock_order_and_link(result.invoice_number)
+            if found is None:
                 return _finish(
                     notification,
                     404,
                     Notification.Outcome.UNKNOWN_ORDER,
                     f"No payment link for {result.invoice_number}.",
                 )
-            session = current_link(invoice_number=result.invoice_number)
+            order, session = found
             notification.order, notification.checkout_session = order, session
             # The order's change, its link and this outcome: one statement where the database allows.
-            writes = Writes()
+            writes = statements.Writes()
             applied = apply_locked(
                 order, session, result, source=OrderEvent.Source.NOTIFICATION, notification=notification, writes=writes
             )
@@ -291,6 +294,17 @@ def _apply_notification(
     except Exception:
         logger.exception("Processing DOKU notification %s failed", notification.pk)
         return _finish(notification, 500, Notification.Outcome.FAILED, traceback.format_exc())
+
+
+def _lock_order_and_link(invoice_number: str) -> tuple[Order, CheckoutSession] | None:
+    """The order of the link with ``invoice_number``, locked, and the link, current; None for an unknown invoice."""
+    if statements.available():
+        return statements.lock_order_by_link(invoice_number, deferred=BODIES)
+    try:
+        order = locked_rows(Order.objects).get(checkout_sessions__invoice_number=invoice_number)
+    except Order.DoesNotExist:
+        return None
+    return order, current_link(invoice_number=invoice_number)
 
 
 def _unconfirmed(notification: Notification, detail: str) -> NotificationResponse:

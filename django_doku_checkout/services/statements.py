@@ -75,6 +75,62 @@ def _in(values: Sequence[str]) -> tuple[str, list[str]]:
     return "(" + ", ".join(["%s"] * len(values)) + ")", list(values)
 
 
+def _loaded_fields(model: type[Model], deferred: Iterable[str] = ()) -> list[Any]:
+    return [field for field in model._meta.concrete_fields if field.name not in deferred]
+
+
+def _instance(model: type[Model], fields: list[Any], values: Sequence[Any], using: str) -> Any:
+    """A model instance from raw column values, converted as the ORM converts them (JSON fields)."""
+    connection = connections[using]
+    converted = []
+    for field, value in zip(fields, values, strict=True):
+        for converter in field.get_db_converters(connection):
+            value = converter(value, None, connection)
+        converted.append(value)
+    return model.from_db(using, [field.attname for field in fields], converted)
+
+
+def lock_order_by_link(
+    invoice_number: str, *, deferred: Iterable[str] = (), using: str = DEFAULT_DB_ALIAS
+) -> tuple[Order, CheckoutSession] | None:
+    """The order of the link with ``invoice_number``, locked, and that link as it is now: one statement.
+
+    The order's row is locked first (``FOR NO KEY UPDATE``), then the link's. Every change
+    to a link is made with its order locked, so this order of locks cannot deadlock; and a
+    locked row is always read in its newest version, so the link is current even when
+    another transaction changed it while this one waited (a plain read in the same
+    statement would see it as it was when the statement began). ``deferred`` link fields
+    are not read. None when no link has that invoice number.
+    """
+    order_fields = _loaded_fields(Order)
+    link_fields = _loaded_fields(CheckoutSession, deferred)
+    order_table, link_table = _table(Order, using), _table(CheckoutSession, using)
+    order_pk, link_order = _column(Order, "id", using), _column(CheckoutSession, "order", using)
+    invoice = _column(CheckoutSession, "invoice_number", using)
+    order_columns = ", ".join(_quote(field.column, using) for field in order_fields)
+    link_columns = ", ".join(f"link.{_quote(field.column, using)}" for field in link_fields)
+    # MATERIALIZED: the order's lock is taken before the link's, whatever the planner prefers.
+    sql = f"""
+        WITH locked AS MATERIALIZED (
+            SELECT {order_columns} FROM {order_table}
+            WHERE {order_pk} = (SELECT {link_order} FROM {link_table} WHERE {invoice} = %s)
+            FOR NO KEY UPDATE
+        )
+        SELECT locked.*, {link_columns} FROM locked, LATERAL (
+            SELECT * FROM {link_table} WHERE {invoice} = %s AND {link_order} = locked.{order_pk}
+            FOR NO KEY UPDATE
+        ) AS link
+    """  # noqa: S608 - names from the models' _meta; the invoice number is a parameter
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, [invoice_number, invoice_number])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    order = _instance(Order, order_fields, row[: len(order_fields)], using)
+    link = _instance(CheckoutSession, link_fields, row[len(order_fields) :], using)
+    return order, link
+
+
 @dataclass(frozen=True)
 class RecordedLink:
     """What :func:`record_open_link` found: the order's status and ``updated_at`` after the change."""
