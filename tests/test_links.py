@@ -127,7 +127,10 @@ def test_a_claim_left_by_a_process_that_died_after_doku_answered_is_replayed(ord
     # A process claimed the link, DOKU created it, and the process died before recording it.
     with transaction.atomic():
         claim = links._claim(
-            order, kind="checkout", build=lambda o, n: links._checkout_body(o, n, None), ttl=links.claim_ttl()
+            order,
+            kind="checkout",
+            build=lambda o, n, items: links._checkout_body(o, n, None, items),
+            ttl=links.claim_ttl(),
         )
     assert isinstance(claim, links._Claim)
     first = DokuClient().create_checkout_payment(claim.body, request_id=claim.session.request_id)
@@ -149,7 +152,10 @@ def test_a_fresh_claim_is_waited_for_and_its_link_shared(live_doku, order_factor
     order = order_factory()
     with transaction.atomic():
         claim = links._claim(
-            order, kind="checkout", build=lambda o, n: links._checkout_body(o, n, None), ttl=links.claim_ttl()
+            order,
+            kind="checkout",
+            build=lambda o, n, items: links._checkout_body(o, n, None, items),
+            ttl=links.claim_ttl(),
         )
 
     def the_process_holding_the_claim() -> None:
@@ -176,7 +182,10 @@ def test_reconciliation_settles_a_claim_whose_process_died_before_asking(order_f
     order = order_factory()
     with transaction.atomic():
         claim = links._claim(
-            order, kind="checkout", build=lambda o, n: links._checkout_body(o, n, None), ttl=links.claim_ttl()
+            order,
+            kind="checkout",
+            build=lambda o, n, items: links._checkout_body(o, n, None, items),
+            ttl=links.claim_ttl(),
         )
     CheckoutSession.objects.filter(pk=claim.session.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
 
@@ -194,7 +203,10 @@ def test_cancelling_while_doku_is_asked_withdraws_the_new_link(order_factory, do
     order = order_factory()
     with transaction.atomic():
         claim = links._claim(
-            order, kind="checkout", build=lambda o, n: links._checkout_body(o, n, None), ttl=links.claim_ttl()
+            order,
+            kind="checkout",
+            build=lambda o, n, items: links._checkout_body(o, n, None, items),
+            ttl=links.claim_ttl(),
         )
     services.cancel_order(order)  # staff cancel while the shopper's link is being created
 

@@ -11,16 +11,26 @@ from django.db.models.signals import pre_save
 from django.urls import reverse
 
 from django_doku_checkout import services, signatures, states
-from django_doku_checkout.models import CheckoutSession, Delivery, Notification, Order, OrderEvent, OrderStatus
+from django_doku_checkout.models import (
+    CheckoutSession,
+    Delivery,
+    LineItem,
+    Notification,
+    Order,
+    OrderEvent,
+    OrderStatus,
+)
 from django_doku_checkout.payloads import encode_body
 from django_doku_checkout.services import links
 from django_doku_checkout.services.statements import Writes
 from django_doku_checkout.signals import order_status_changed
+from django_doku_checkout.simulator.store import STORE
 from django_doku_checkout.testing import CLIENT_ID, SECRET_KEY
 
 ONE_STATEMENT = connection.vendor == "postgresql"
-#: A claim's six queries, then the record: one statement on PostgreSQL, six round trips elsewhere.
-QUERIES_PER_LINK = 7 if ONE_STATEMENT else 12
+#: A claim (four queries on PostgreSQL, six elsewhere), then the record (one statement on
+#: PostgreSQL, six round trips elsewhere).
+QUERIES_PER_LINK = 5 if ONE_STATEMENT else 12
 
 
 def link_columns(link: CheckoutSession) -> dict:
@@ -122,7 +132,10 @@ def test_the_one_statement_record_waits_for_a_cancellation_and_withdraws_the_lin
     order = order_factory()
     with transaction.atomic():
         claim = links._claim(
-            order, kind="checkout", build=lambda o, n: links._checkout_body(o, n, None), ttl=links.claim_ttl()
+            order,
+            kind="checkout",
+            build=lambda o, n, items: links._checkout_body(o, n, None, items),
+            ttl=links.claim_ttl(),
         )
     locked, release = threading.Event(), 0.6
 
@@ -266,3 +279,98 @@ def test_writes_save_a_row_once_with_every_field_asked_and_set_inserted_keys(ord
     assert OrderEvent.objects.get(pk=event.pk).new_status == OrderStatus.EXPIRED
     order.refresh_from_db()
     assert (order.status, order.needs_review) == (OrderStatus.EXPIRED, True)
+
+
+# --- a claim on PostgreSQL: the order locked and its links and line items read in one statement ----
+
+
+def hold_the_order(order: Order, change, *, seconds: float = 0.6) -> tuple[threading.Thread, threading.Event]:
+    """Another transaction that locks ``order``, runs ``change`` with it and commits ``seconds`` later."""
+    locked = threading.Event()
+
+    def run() -> None:
+        try:
+            with transaction.atomic():
+                held = services.locked_rows(Order.objects).get(pk=order.pk)
+                after = change(held)
+                locked.set()
+                time.sleep(seconds)
+            if after is not None:
+                after()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert locked.wait(5)
+    return thread, locked
+
+
+@pytest.mark.postgres
+def test_a_claim_made_while_the_lock_was_awaited_is_found_and_shared(transactional_db, order_factory, doku_simulator):
+    order = order_factory()
+    claimed: list[links._Claim] = []
+
+    def claim_then_send(held: Order):
+        # The other request's claim: inserted while this test's request waits for the lock.
+        claimed.append(
+            links._claim(
+                held,
+                kind="checkout",
+                build=lambda o, n, items: links._checkout_body(o, n, None, items),
+                ttl=links.claim_ttl(),
+            )
+        )
+        return lambda: links._complete(claimed[0], client=None, actor=None)
+
+    other, _locked = hold_the_order(order, claim_then_send)
+    link = services.create_payment_link(order)
+    other.join()
+
+    # The claim was not in the waiting statement's snapshot: its invoice number was taken
+    # again, refused by the unique column, and the request then waited for that claim.
+    assert link.pk == claimed[0].session.pk
+    assert CheckoutSession.objects.filter(order=order).count() == 1
+    assert len(STORE.sessions) == 1  # DOKU was asked once
+
+
+@pytest.mark.postgres
+def test_line_items_changed_while_the_lock_was_awaited_are_read_again(transactional_db, order_factory, doku_simulator):
+    order = order_factory(items=[("Kopi", 10_000, 1)])
+
+    def staff_add_an_item(held: Order):
+        LineItem.objects.create(order=held, name="Gula aren", price=5_000, quantity=2)
+        held.amount = 20_000
+        held.save(update_fields=["amount", "updated_at"])
+
+    other, _locked = hold_the_order(order, staff_add_an_item)
+    link = services.create_payment_link(order)
+    other.join()
+
+    sent = link.request_body["order"]
+    assert sent["amount"] == 20_000
+    assert [item["name"] for item in sent["line_items"]] == ["Kopi", "Gula aren"]
+
+
+@pytest.mark.postgres
+def test_a_link_withdrawn_while_the_lock_was_awaited_is_never_handed_out(
+    transactional_db, order_factory, doku_simulator
+):
+    order = order_factory(items=[("Kopi", 10_000, 1)])
+    old_link = services.create_payment_link(order)
+
+    def staff_change_the_amount(held: Order):
+        LineItem.objects.filter(order=held).update(quantity=3)
+        held.amount = 30_000
+        held.save(update_fields=["amount", "updated_at"])
+        services.withdraw_payment_links(held)
+
+    other, _locked = hold_the_order(order, staff_change_the_amount)
+    link = services.create_payment_link(order)
+    other.join()
+
+    # The old link was live when the statement began: only the link's own lock shows it withdrawn.
+    assert link.pk != old_link.pk
+    assert link.request_body["order"]["amount"] == 30_000
+    old_link.refresh_from_db()
+    assert old_link.status == CheckoutSession.Status.CANCELLED

@@ -44,13 +44,14 @@ from django_doku_checkout.exceptions import (
     DokuAPIError,
     DokuConfigurationError,
     DokuError,
+    DokuValidationError,
     RecentLinkFailure,
 )
-from django_doku_checkout.models import CheckoutSession, Order, OrderEvent, OrderStatus
+from django_doku_checkout.models import CheckoutSession, LineItem, Order, OrderEvent, OrderStatus
 from django_doku_checkout.redaction import redact
 from django_doku_checkout.services import statements
 from django_doku_checkout.services.locking import locked_rows
-from django_doku_checkout.services.orders import OrderNotPayable, lock_payable
+from django_doku_checkout.services.orders import OrderNotPayable, lock_payable, not_payable
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def _doku_language() -> str:
     return "ID" if (translation.get_language() or "").lower().startswith("id") else "EN"
 
 
-def _line_items(order: Order) -> list[payloads.LineItemData]:
+def _line_items(order: Order, items: Iterable[LineItem] | None = None) -> list[payloads.LineItemData]:
     return [
         payloads.LineItemData(
             id=item.item_id or None,
@@ -109,7 +110,7 @@ def _line_items(order: Order) -> list[payloads.LineItemData]:
             image_url=item.image_url or None,
             type=item.item_type or None,
         )
-        for item in order.line_items.all()
+        for item in (order.line_items.all() if items is None else items)
     ]
 
 
@@ -130,9 +131,16 @@ def _customer(order: Order) -> payloads.CustomerData | None:
 
 
 def build_checkout_data(
-    order: Order, *, invoice_number: str, request: HttpRequest | None = None
+    order: Order,
+    *,
+    invoice_number: str,
+    request: HttpRequest | None = None,
+    line_items: Iterable[LineItem] | None = None,
 ) -> payloads.CheckoutData:
-    """The Checkout request for ``order``, with absolute callback URLs to this app's views."""
+    """The Checkout request for ``order``, with absolute callback URLs to this app's views.
+
+    ``line_items`` are the order's items when the caller has read them already.
+    """
     config = get_config()
     public_id = str(order.public_id)
     methods = list(order.payment_method_types) or list(config.payment_method_types)
@@ -147,7 +155,7 @@ def build_checkout_data(
         invoice_number=invoice_number,
         amount=order.amount,
         currency=order.currency,
-        line_items=_line_items(order),
+        line_items=_line_items(order, line_items),
         callback_url=_absolute_url(reverse("doku_checkout:return", args=[public_id]), request),
         callback_url_cancel=_absolute_url(reverse("doku_checkout:cancel", args=[public_id]), request),
         callback_url_result=_absolute_url(reverse("doku_checkout:result", args=[public_id]), request),
@@ -167,8 +175,12 @@ def build_checkout_data(
     )
 
 
-def _checkout_body(order: Order, invoice_number: str, request: HttpRequest | None) -> dict[str, Any]:
-    body = payloads.build_checkout_body(build_checkout_data(order, invoice_number=invoice_number, request=request))
+def _checkout_body(
+    order: Order, invoice_number: str, request: HttpRequest | None, line_items: Iterable[LineItem] | None = None
+) -> dict[str, Any]:
+    body = payloads.build_checkout_body(
+        build_checkout_data(order, invoice_number=invoice_number, request=request, line_items=line_items)
+    )
     hook = get_config().checkout_body_hook
     if hook:
         # The shop's last word on the body, for anything DOKU adds that this app does not set.
@@ -182,7 +194,11 @@ def _checkout_body(order: Order, invoice_number: str, request: HttpRequest | Non
 
 
 def _card_page_body(
-    order: Order, invoice_number: str, request: HttpRequest | None, theme: payloads.CardPageTheme | None
+    order: Order,
+    invoice_number: str,
+    request: HttpRequest | None,
+    theme: payloads.CardPageTheme | None,
+    line_items: Iterable[LineItem] | None = None,
 ) -> dict[str, Any]:
     config = get_config()
     # DOKU's card page sends the shopper to one URL whatever happened; the result page shows which.
@@ -191,7 +207,7 @@ def _card_page_body(
         payloads.CardPageData(
             invoice_number=invoice_number,
             amount=order.amount,
-            line_items=_line_items(order),
+            line_items=_line_items(order, line_items),
             callback_url=result_url,
             failed_url=result_url,
             session_id=invoice_number,
@@ -306,7 +322,9 @@ class _Claim:
 #: while another request's claim is in flight.
 _Step = CheckoutSession | _Claim | None
 
-BodyBuilder = Callable[[Order, str], dict[str, Any]]
+#: Builds the body to send for (the locked order, the attempt's invoice number, its line items
+#: when already read, else None).
+BodyBuilder = Callable[[Order, str, "list[LineItem] | None"], dict[str, Any]]
 
 
 def _take_over(link: CheckoutSession) -> _Claim:
@@ -329,13 +347,39 @@ def _refuse_while_recently_failed(links: list[CheckoutSession], retry_after: int
         )
 
 
+def _lock_with_links(order: Order) -> tuple[Order, list[CheckoutSession], list[LineItem] | None]:
+    """The order locked and payable, its links newest first, and its line items when read with them.
+
+    On PostgreSQL one statement reads all three (see :func:`.statements.lock_order_for_claim`).
+    """
+    found = statements.lock_order_for_claim(order.pk, deferred=BODIES) if statements.available() else None
+    if found is None:
+        locked = lock_payable(order)
+        return locked, list(locked.checkout_sessions.defer(*BODIES)), None
+    if found.order.status in states.UNPAYABLE:
+        raise not_payable(found.order)
+    return found.order, found.links, found.line_items
+
+
+def _build_body(
+    locked: Order, invoice_number: str, build: BodyBuilder, line_items: list[LineItem] | None
+) -> dict[str, Any]:
+    try:
+        return build(locked, invoice_number, line_items)
+    except DokuValidationError:
+        if line_items is None:
+            raise
+        # The line items read with the lock may be older than the order's row, if another
+        # transaction changed both while this one waited: read them again before refusing.
+        return build(locked, invoice_number, None)
+
+
 def _claim(
     order: Order, *, kind: str, build: BodyBuilder, ttl: timedelta, retry_after: int = 0, ask_links: bool = True
 ) -> _Step:
-    locked = lock_payable(order)
     # One read of the order's links answers all four: is one live, is one being created,
     # did the last one just fail, and how many were tried.
-    links = list(locked.checkout_sessions.defer(*BODIES))
+    locked, links, line_items = _lock_with_links(order)
     if kind == CheckoutSession.Kind.CHECKOUT:
         live = live_session(locked, links)
         if live is not None:
@@ -347,8 +391,8 @@ def _claim(
         if link.status == CheckoutSession.Status.CREATING:
             return _take_over(link) if link.updated_at < stale_before else None
     invoice_number = _next_invoice_number(locked, attempts=len(links), ask_links=ask_links)
-    body = build(locked, invoice_number)
-    session = CheckoutSession.objects.create(
+    body = _build_body(locked, invoice_number, build, line_items)
+    session = CheckoutSession(
         order=locked,
         kind=kind,
         status=CheckoutSession.Status.CREATING,
@@ -357,6 +401,9 @@ def _claim(
         request_body=redact(body),
         request_payload=payloads.encode_body(body).decode(),
     )
+    writes = statements.Writes()
+    writes.insert(session)
+    writes.flush()
     return _Claim(session, body, own=True)
 
 
@@ -599,7 +646,7 @@ def create_payment_link(
     return _obtain_link(
         order,
         kind=CheckoutSession.Kind.CHECKOUT,
-        build=lambda locked, invoice_number: _checkout_body(locked, invoice_number, request),
+        build=lambda locked, invoice_number, items: _checkout_body(locked, invoice_number, request, items),
         client=client,
         actor=actor,
         retry_after=retry_failed_after,
@@ -622,7 +669,7 @@ def create_card_payment_page(
     return _obtain_link(
         order,
         kind=CheckoutSession.Kind.CARD_PAGE,
-        build=lambda locked, invoice_number: _card_page_body(locked, invoice_number, request, theme),
+        build=lambda locked, invoice_number, items: _card_page_body(locked, invoice_number, request, theme, items),
         client=client,
         actor=actor,
     )

@@ -109,11 +109,12 @@ def lock_payable(order: Order) -> Order:
     """The order's row, locked until the transaction ends; paid, cancelled or refunded is refused."""
     locked = locked_rows(Order.objects).get(pk=order.pk)
     if locked.status in states.UNPAYABLE:
-        raise _not_payable(locked)
+        raise not_payable(locked)
     return locked
 
 
-def _not_payable(order: Order) -> OrderNotPayable:
+def not_payable(order: Order) -> OrderNotPayable:
+    """The error that refuses a link, or a cancellation, for a paid, cancelled or refunded order."""
     return OrderNotPayable(
         gettext("Order %(invoice)s is %(status)s.")
         % {"invoice": order.invoice_number, "status": order.get_status_display().lower()}
@@ -148,7 +149,7 @@ def cancel_order(order: Order, *, actor: Any = None, note: str = "", client: Dok
     if get_config().cancel_at_doku:
         current = Order.objects.get(pk=order.pk)
         if current.status in states.UNPAYABLE:
-            raise _not_payable(current)
+            raise not_payable(current)
         cancel_links_at_doku(open_links(current), client=client)
 
     def cancel() -> Order:

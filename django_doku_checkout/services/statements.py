@@ -16,6 +16,7 @@ Values are prepared by each model field (``get_db_prep_save``), as ``Model.save`
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,7 +27,7 @@ from django.db.models import Model
 from django.db.models.signals import post_save, pre_save
 
 from django_doku_checkout import signals
-from django_doku_checkout.models import CheckoutSession, Order, OrderEvent
+from django_doku_checkout.models import CheckoutSession, LineItem, Order, OrderEvent
 
 
 def available(*models: type[Model], announced: Iterable[str] = (), using: str = DEFAULT_DB_ALIAS) -> bool:
@@ -88,6 +89,78 @@ def _instance(model: type[Model], fields: list[Any], values: Sequence[Any], usin
             value = converter(value, None, connection)
         converted.append(value)
     return model.from_db(using, [field.attname for field in fields], converted)
+
+
+def _from_json(model: type[Model], fields: list[Any], rows: list[dict[str, Any]] | None, using: str) -> list[Any]:
+    """Model instances from ``json_agg`` rows: each value read back by its field, as a form would."""
+    instances = []
+    for row in rows or []:
+        instance = model.from_db(
+            using, [field.attname for field in fields], [field.to_python(row[field.column]) for field in fields]
+        )
+        instances.append(instance)
+    return instances
+
+
+@dataclass(frozen=True)
+class LockedForClaim:
+    """An order locked to claim a link, with its links (newest first) and line items as the lock found them."""
+
+    order: Order
+    links: list[CheckoutSession]
+    line_items: list[LineItem]
+
+
+def lock_order_for_claim(
+    order_pk: int, *, deferred: Iterable[str] = (), using: str = DEFAULT_DB_ALIAS
+) -> LockedForClaim | None:
+    """Lock an order, then its links, and read them with its line items: one statement.
+
+    The order's row is locked first, then its links' rows (the order every change to a link
+    keeps, so no deadlock), and locked rows are read in their newest version. A link
+    *inserted* by the transaction this one waited for is not seen (it is not in the
+    statement's snapshot), but a claim made from this read then takes the same invoice
+    number, which the links' unique column refuses: the caller chooses again. The line
+    items are read unlocked: a change to them while this waited shows as a body that does
+    not validate, and the caller reads them again. ``deferred`` link fields are not read.
+    None when the order is gone.
+    """
+    order_fields = _loaded_fields(Order)
+    link_fields = _loaded_fields(CheckoutSession, deferred)
+    item_fields = _loaded_fields(LineItem)
+    order_table, link_table, item_table = (_table(m, using) for m in (Order, CheckoutSession, LineItem))
+    order_pk_column = _column(Order, "id", using)
+    link_order, item_order = _column(CheckoutSession, "order", using), _column(LineItem, "order", using)
+    order_columns = ", ".join(_quote(field.column, using) for field in order_fields)
+    link_columns = ", ".join(_quote(field.column, using) for field in link_fields)
+    # The links' own ordering (CheckoutSession.Meta.ordering): newest first.
+    newest_first = f"{_column(CheckoutSession, 'created_at', using)} DESC, {_column(CheckoutSession, 'id', using)} DESC"
+    item_order_by = ", ".join(_column(LineItem, name, using) for name in ("order", "id"))
+    sql = f"""
+        WITH locked AS MATERIALIZED (
+            SELECT {order_columns} FROM {order_table} WHERE {order_pk_column} = %s FOR NO KEY UPDATE
+        ), links AS MATERIALIZED (
+            SELECT {link_columns} FROM {link_table} WHERE {link_order} = (SELECT {order_pk_column} FROM locked)
+            FOR NO KEY UPDATE
+        )
+        SELECT locked.*,
+            (SELECT json_agg(links ORDER BY {newest_first}) FROM links),
+            (SELECT json_agg(items ORDER BY {item_order_by}) FROM {item_table} AS items
+             WHERE {item_order} = locked.{order_pk_column})
+        FROM locked
+    """  # noqa: S608 - names from the models' _meta; the order's key is a parameter
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, [order_pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    count = len(order_fields)
+    links_json, items_json = (json.loads(value) if isinstance(value, str) else value for value in row[count:])
+    return LockedForClaim(
+        _instance(Order, order_fields, row[:count], using),
+        _from_json(CheckoutSession, link_fields, links_json, using),
+        _from_json(LineItem, item_fields, items_json, using),
+    )
 
 
 def lock_order_by_link(
