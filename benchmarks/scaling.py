@@ -110,7 +110,7 @@ def _latencies(size: int, sample: int, round_: int = 0) -> dict[str, list[float]
 
 
 def explain_lookups() -> list[dict[str, str]]:
-    """``EXPLAIN ANALYZE`` of every SELECT one pay and one notification run, rolled back after."""
+    """``EXPLAIN ANALYZE`` of every lookup (SELECT, and the WITH statements that lock and read) of one pay and one notification run, rolled back after."""
     from django.db import connection, transaction
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -126,7 +126,7 @@ def explain_lookups() -> list[dict[str, str]]:
     plans = []
     for query in captured.captured_queries:
         sql = query["sql"]
-        if not sql.startswith("SELECT"):
+        if not sql.lstrip().startswith(("SELECT", "WITH")):  # the one-statement lookups are WITHs
             continue
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("EXPLAIN (ANALYZE, COSTS OFF) " + sql)

@@ -12,7 +12,8 @@ One module per concern:
 - :mod:`.refunds`: refunds, full and partial: card refunds through DOKU, the others recorded by hand;
 - :mod:`.sharing`: handing payment links to customers (e-mail, QR code, WhatsApp), recorded;
 - :mod:`.deliveries`: the app's signals, delivered at least once to each receiver;
-- :mod:`.locking`: the order's row lock that serialises all of the above.
+- :mod:`.locking`: the order's row lock that serialises all of the above;
+- :mod:`.statements`: on PostgreSQL, the hottest of these changes as one statement each.
 
 Every public name is importable from here: ``from django_doku_checkout import services;
 services.create_payment_link(order)``.

@@ -16,6 +16,7 @@ Values are prepared by each model field (``get_db_prep_save``), as ``Model.save`
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -39,7 +40,9 @@ def available(*models: type[Model], announced: Iterable[str] = (), using: str = 
     return not any(getattr(signals, name).has_listeners(Order) for name in announced)
 
 
+@functools.cache
 def _quote(name: str | None, using: str) -> str:
+    # Cached: these statements name the same few dozen tables and columns on every request.
     assert name  # noqa: S101 - every concrete field has a column
     return connections[using].ops.quote_name(name)
 
