@@ -364,3 +364,27 @@ def change_form_data(order, **overrides: Any) -> dict[str, Any]:
             }
         )
     return {**data, **overrides}
+
+
+def claim_link(order: Order):
+    """The claim the pay view makes before asking DOKU (call it inside a transaction, and commit it)."""
+    from django_doku_checkout.services import links
+
+    return links._claim(
+        order,
+        kind="checkout",
+        build=lambda locked, invoice_number, items: links._checkout_body(locked, invoice_number, None, items),
+        ttl=links.claim_ttl(),
+    )
+
+
+def assert_withdrawn(recorded, claim, order: Order) -> None:
+    """A claim recorded after its order was cancelled: DOKU's answer kept, the link never handed out."""
+    from django_doku_checkout.models import CheckoutSession, OrderStatus
+
+    assert recorded.withdrawn
+    claim.session.refresh_from_db()
+    assert claim.session.status == CheckoutSession.Status.CANCELLED
+    assert claim.session.payment_url
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CANCELLED

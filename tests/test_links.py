@@ -20,7 +20,7 @@ from django_doku_checkout.models import CheckoutSession, Order, OrderStatus
 from django_doku_checkout.reconciliation import reconcile
 from django_doku_checkout.services import links
 from django_doku_checkout.simulator.store import STORE
-from tests.conftest import SANDBOX, checkout_success
+from tests.conftest import SANDBOX, assert_withdrawn, checkout_success, claim_link
 
 
 @pytest.fixture
@@ -126,12 +126,7 @@ def test_a_claim_left_by_a_process_that_died_after_doku_answered_is_replayed(ord
     order = order_factory()
     # A process claimed the link, DOKU created it, and the process died before recording it.
     with transaction.atomic():
-        claim = links._claim(
-            order,
-            kind="checkout",
-            build=lambda o, n, items: links._checkout_body(o, n, None, items),
-            ttl=links.claim_ttl(),
-        )
+        claim = claim_link(order)
     assert isinstance(claim, links._Claim)
     first = DokuClient().create_checkout_payment(claim.body, request_id=claim.session.request_id)
     CheckoutSession.objects.filter(pk=claim.session.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
@@ -151,12 +146,7 @@ def test_a_claim_left_by_a_process_that_died_after_doku_answered_is_replayed(ord
 def test_a_fresh_claim_is_waited_for_and_its_link_shared(live_doku, order_factory):
     order = order_factory()
     with transaction.atomic():
-        claim = links._claim(
-            order,
-            kind="checkout",
-            build=lambda o, n, items: links._checkout_body(o, n, None, items),
-            ttl=links.claim_ttl(),
-        )
+        claim = claim_link(order)
 
     def the_process_holding_the_claim() -> None:
         time.sleep(0.5)  # DOKU is slow for it; meanwhile the shopper clicks again
@@ -181,12 +171,7 @@ def test_a_fresh_claim_is_waited_for_and_its_link_shared(live_doku, order_factor
 def test_reconciliation_settles_a_claim_whose_process_died_before_asking(order_factory, doku_simulator):
     order = order_factory()
     with transaction.atomic():
-        claim = links._claim(
-            order,
-            kind="checkout",
-            build=lambda o, n, items: links._checkout_body(o, n, None, items),
-            ttl=links.claim_ttl(),
-        )
+        claim = claim_link(order)
     CheckoutSession.objects.filter(pk=claim.session.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
 
     summary = reconcile()
@@ -202,22 +187,12 @@ def test_reconciliation_settles_a_claim_whose_process_died_before_asking(order_f
 def test_cancelling_while_doku_is_asked_withdraws_the_new_link(order_factory, doku_simulator):
     order = order_factory()
     with transaction.atomic():
-        claim = links._claim(
-            order,
-            kind="checkout",
-            build=lambda o, n, items: links._checkout_body(o, n, None, items),
-            ttl=links.claim_ttl(),
-        )
+        claim = claim_link(order)
     services.cancel_order(order)  # staff cancel while the shopper's link is being created
 
     recorded = links._complete(claim, client=None, actor=None)
 
-    assert recorded.withdrawn
-    claim.session.refresh_from_db()
-    assert claim.session.status == CheckoutSession.Status.CANCELLED
-    assert claim.session.payment_url  # DOKU's answer is kept, never handed out
-    order.refresh_from_db()
-    assert order.status == OrderStatus.CANCELLED
+    assert_withdrawn(recorded, claim, order)
 
 
 def test_views_ask_doku_outside_atomic_requests(

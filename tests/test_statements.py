@@ -26,6 +26,7 @@ from django_doku_checkout.services.statements import Writes
 from django_doku_checkout.signals import order_status_changed
 from django_doku_checkout.simulator.store import STORE
 from django_doku_checkout.testing import CLIENT_ID, SECRET_KEY
+from tests.conftest import assert_withdrawn, claim_link
 
 ONE_STATEMENT = connection.vendor == "postgresql"
 #: A claim (four queries on PostgreSQL, six elsewhere), then the record (one statement on
@@ -131,12 +132,7 @@ def test_the_one_statement_record_waits_for_a_cancellation_and_withdraws_the_lin
 ):
     order = order_factory()
     with transaction.atomic():
-        claim = links._claim(
-            order,
-            kind="checkout",
-            build=lambda o, n, items: links._checkout_body(o, n, None, items),
-            ttl=links.claim_ttl(),
-        )
+        claim = claim_link(order)
     locked, release = threading.Event(), 0.6
 
     def staff_cancel_slowly() -> None:
@@ -159,12 +155,7 @@ def test_the_one_statement_record_waits_for_a_cancellation_and_withdraws_the_lin
     staff.join()
 
     assert waited > release / 2  # the record waited for the order's lock
-    assert recorded.withdrawn
-    claim.session.refresh_from_db()
-    assert claim.session.status == CheckoutSession.Status.CANCELLED
-    assert claim.session.payment_url  # DOKU's answer is kept, never handed out
-    order.refresh_from_db()
-    assert order.status == OrderStatus.CANCELLED
+    assert_withdrawn(recorded, claim, order)
     assert list(order.events.values_list("new_status", flat=True)) == [OrderStatus.CANCELLED]
 
 
@@ -313,14 +304,7 @@ def test_a_claim_made_while_the_lock_was_awaited_is_found_and_shared(transaction
 
     def claim_then_send(held: Order):
         # The other request's claim: inserted while this test's request waits for the lock.
-        claimed.append(
-            links._claim(
-                held,
-                kind="checkout",
-                build=lambda o, n, items: links._checkout_body(o, n, None, items),
-                ttl=links.claim_ttl(),
-            )
-        )
+        claimed.append(claim_link(held))
         return lambda: links._complete(claimed[0], client=None, actor=None)
 
     other, _locked = hold_the_order(order, claim_then_send)
