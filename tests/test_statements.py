@@ -9,6 +9,7 @@ import pytest
 from django.db import connection, connections, transaction
 from django.db.models.signals import pre_save
 from django.urls import reverse
+from django.utils import timezone
 
 from django_doku_checkout import services, signatures, states
 from django_doku_checkout.models import (
@@ -26,12 +27,12 @@ from django_doku_checkout.services.statements import Writes
 from django_doku_checkout.signals import order_status_changed
 from django_doku_checkout.simulator.store import STORE
 from django_doku_checkout.testing import CLIENT_ID, SECRET_KEY
-from tests.conftest import assert_withdrawn, claim_link
+from tests.conftest import SANDBOX, assert_withdrawn, checkout_success, claim_link
 
 ONE_STATEMENT = connection.vendor == "postgresql"
-#: A claim (four queries on PostgreSQL, six elsewhere), then the record (one statement on
+#: A claim (five queries on PostgreSQL, six elsewhere), then the record (one statement on
 #: PostgreSQL, six round trips elsewhere).
-QUERIES_PER_LINK = 5 if ONE_STATEMENT else 12
+QUERIES_PER_LINK = 6 if ONE_STATEMENT else 12
 
 
 def link_columns(link: CheckoutSession) -> dict:
@@ -319,7 +320,9 @@ def test_a_claim_made_while_the_lock_was_awaited_is_found_and_shared(transaction
 
 
 @pytest.mark.postgres
-def test_line_items_changed_while_the_lock_was_awaited_are_read_again(transactional_db, order_factory, doku_simulator):
+def test_line_items_changed_while_the_lock_was_awaited_are_the_ones_sent(
+    transactional_db, order_factory, doku_simulator
+):
     order = order_factory(items=[("Kopi", 10_000, 1)])
 
     def staff_add_an_item(held: Order):
@@ -358,3 +361,136 @@ def test_a_link_withdrawn_while_the_lock_was_awaited_is_never_handed_out(
     assert link.request_body["order"]["amount"] == 30_000
     old_link.refresh_from_db()
     assert old_link.status == CheckoutSession.Status.CANCELLED
+
+
+def test_without_use_tz_a_second_click_gets_the_same_link(settings, order_factory, doku_api):
+    settings.USE_TZ = False  # a shop on naive local times: the links read back must be naive too
+    doku_api.post(SANDBOX + "/checkout/v1/payment", json=checkout_success())
+    order = order_factory()
+    first = services.create_payment_link(order)
+    again = services.create_payment_link(order)
+    assert again.pk == first.pk
+    assert timezone.is_naive(again.expires_at)
+
+
+@pytest.mark.postgres
+def test_the_pending_event_follows_a_change_committed_while_its_record_waited(
+    transactional_db, order_factory, doku_simulator
+):
+    order = order_factory()
+    with transaction.atomic():
+        claim = claim_link(order)
+
+    locked = threading.Event()
+
+    def expire_after_a_moment() -> None:
+        try:
+            with transaction.atomic():
+                held = services.locked_rows(Order.objects).get(pk=order.pk)
+                locked.set()
+                time.sleep(0.4)  # the record below is already waiting for the lock
+                states.transition(held, OrderStatus.EXPIRED, source=OrderEvent.Source.SYSTEM)
+        finally:
+            connections.close_all()
+
+    other = threading.Thread(target=expire_after_a_moment)
+    other.start()
+    assert locked.wait(5)
+    links._complete(claim, client=None, actor=None)  # waits for the lock, then records
+    other.join()
+
+    events = list(order.events.order_by("created_at", "id").values_list("old_status", "new_status", "created_at"))
+    assert [(old, new) for old, new, _at in events] == [
+        (OrderStatus.CREATED, OrderStatus.EXPIRED),
+        (OrderStatus.EXPIRED, OrderStatus.PENDING),
+    ]
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PENDING
+    assert order.updated_at >= events[-1][2]
+
+
+@pytest.mark.postgres
+def test_a_click_that_collided_once_still_waits_for_a_claim_made_meanwhile(
+    transactional_db, order_factory, doku_simulator
+):
+    # A failed attempt is recorded while a staff member's click waits for the lock; while its
+    # retry waits again, another click claims the next attempt. The staff click must share
+    # that claim, never send a second one while it is in flight.
+    order = order_factory()
+    other_claim: list = []
+
+    def record_a_failed_attempt(held: Order) -> None:
+        CheckoutSession.objects.create(
+            order=held,
+            status=CheckoutSession.Status.ERROR,
+            invoice_number=held.invoice_number,
+            request_id="failed-attempt",
+            error_message="DOKU said no",
+        )
+
+    def another_click() -> None:
+        try:
+            time.sleep(0.1)
+            with transaction.atomic():
+                step = claim_link(Order.objects.get(pk=order.pk))
+                time.sleep(0.4)
+            if isinstance(step, links._Claim):
+                other_claim.append(step.session.pk)
+                links._complete(step, client=None, actor=None)
+        finally:
+            connections.close_all()
+
+    first, _locked = hold_the_order(order, record_a_failed_attempt, seconds=0.4)
+    second = threading.Thread(target=another_click)
+    second.start()
+    link = services.create_payment_link(order, actor=None)
+    first.join()
+    second.join()
+
+    live = CheckoutSession.objects.filter(order=order).exclude(status=CheckoutSession.Status.ERROR)
+    assert list(live.values_list("pk", flat=True)) == [link.pk]
+    assert len(STORE.sessions) == 1  # DOKU was asked for one link
+    assert other_claim in ([], [link.pk])
+
+
+class SlowToCancel:
+    """DOKU taking a second to cancel a Checkout link."""
+
+    def cancel_checkout(self, body: dict) -> None:
+        time.sleep(1.0)
+
+
+@pytest.mark.postgres
+def test_a_notification_during_a_shops_own_cancelling_transaction_does_not_deadlock(
+    transactional_db, settings, order_factory, doku_simulator
+):
+    settings.DOKU_CHECKOUT = {**settings.DOKU_CHECKOUT, "CANCEL_AT_DOKU": True}
+    order = order_factory()
+    services.create_payment_link(order)
+    card_page = CheckoutSession.objects.create(
+        order=order,
+        kind=CheckoutSession.Kind.CARD_PAGE,
+        invoice_number=f"{order.invoice_number}C",
+        request_id="card-page",
+        payment_url="https://sandbox.doku.com/cc/1",
+    )
+    cancelled: list[str] = []
+
+    def shop_cancels_in_its_own_transaction() -> None:
+        try:
+            with transaction.atomic():  # ATOMIC_REQUESTS, or the shop's own block
+                services.cancel_order(Order.objects.get(pk=order.pk), client=SlowToCancel())
+            cancelled.append("ok")
+        except Exception as err:  # noqa: BLE001 - the test reports it
+            cancelled.append(repr(err))
+        finally:
+            connections.close_all()
+
+    shop = threading.Thread(target=shop_cancels_in_its_own_transaction)
+    shop.start()
+    time.sleep(0.4)  # the card page's answer is recorded; DOKU is being asked about the other link
+    paid = notify(card_page, amount=order.amount)  # locks the order, then the link
+    shop.join()
+
+    assert cancelled == ["ok"]
+    assert paid.outcome == Notification.Outcome.FLAGGED  # paid on a cancelled order: kept, for staff

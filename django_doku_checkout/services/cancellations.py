@@ -18,8 +18,10 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from django_doku_checkout.client import DokuClient
+from django_doku_checkout.db import atomic_with_retry
 from django_doku_checkout.exceptions import DokuAPIError, DokuError
 from django_doku_checkout.models import CheckoutSession, Order
+from django_doku_checkout.services.locking import locked_rows
 
 
 @dataclass(frozen=True)
@@ -64,13 +66,27 @@ def cancel_links_at_doku(
                 result = LinkCancellation(link, False, "; ".join(err.messages) or str(err))
             except DokuError as err:
                 result = LinkCancellation(link, False, str(err))
-        # One short statement: the link's own record of DOKU's answer; no lock is needed.
+        _record_answer(link, result)
+        results.append(result)
+    return results
+
+
+def _record_answer(link: CheckoutSession, result: LinkCancellation) -> None:
+    """Record DOKU's answer on the link, with its order locked first as for every change to a link.
+
+    Locking the link alone would invert that order inside a shop's own transaction (its
+    ``cancel_order`` then locks the order), and a pay click or a notification, which lock
+    the order and then the link, would deadlock with it.
+    """
+
+    def record() -> None:
+        locked_rows(Order.objects).filter(pk=link.order_id).first()
         CheckoutSession.objects.filter(pk=link.pk).update(
             cancelled_at_doku=timezone.now() if result.cancelled else None,
             doku_cancel_error=result.message,
         )
-        results.append(result)
-    return results
+
+    atomic_with_retry(record)
 
 
 def links_payable_at_doku(order: Order) -> list[CheckoutSession]:

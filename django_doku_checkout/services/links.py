@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from uuid import uuid4
 
+from django.conf import settings
 from django.db import IntegrityError
 from django.http import HttpRequest
 from django.urls import reverse
@@ -44,7 +45,6 @@ from django_doku_checkout.exceptions import (
     DokuAPIError,
     DokuConfigurationError,
     DokuError,
-    DokuValidationError,
     RecentLinkFailure,
 )
 from django_doku_checkout.models import CheckoutSession, LineItem, Order, OrderEvent, OrderStatus
@@ -350,7 +350,7 @@ def _refuse_while_recently_failed(links: list[CheckoutSession], retry_after: int
 def _lock_with_links(order: Order) -> tuple[Order, list[CheckoutSession], list[LineItem] | None]:
     """The order locked and payable, its links newest first, and its line items when read with them.
 
-    On PostgreSQL one statement reads all three (see :func:`.statements.lock_order_for_claim`).
+    On PostgreSQL two raw statements read all three (see :func:`.statements.lock_order_for_claim`).
     """
     found = statements.lock_order_for_claim(order.pk, deferred=BODIES) if statements.available() else None
     if found is None:
@@ -359,19 +359,6 @@ def _lock_with_links(order: Order) -> tuple[Order, list[CheckoutSession], list[L
     if found.order.status in states.UNPAYABLE:
         raise not_payable(found.order)
     return found.order, found.links, found.line_items
-
-
-def _build_body(
-    locked: Order, invoice_number: str, build: BodyBuilder, line_items: list[LineItem] | None
-) -> dict[str, Any]:
-    try:
-        return build(locked, invoice_number, line_items)
-    except DokuValidationError:
-        if line_items is None:
-            raise
-        # The line items read with the lock may be older than the order's row, if another
-        # transaction changed both while this one waited: read them again before refusing.
-        return build(locked, invoice_number, None)
 
 
 def _claim(
@@ -391,7 +378,7 @@ def _claim(
         if link.status == CheckoutSession.Status.CREATING:
             return _take_over(link) if link.updated_at < stale_before else None
     invoice_number = _next_invoice_number(locked, attempts=len(links), ask_links=ask_links)
-    body = _build_body(locked, invoice_number, build, line_items)
+    body = build(locked, invoice_number, line_items)
     session = CheckoutSession(
         order=locked,
         kind=kind,
@@ -425,7 +412,10 @@ def _store_response(session: CheckoutSession, response: DokuResponse) -> None:
         )
     session.payment_url = payment_url
     session.token_id = str(section.get("token_id") or "")
-    session.expires_at = payloads.parse_doku_datetime(section.get("expired_date"))
+    expires_at = payloads.parse_doku_datetime(section.get("expired_date"))
+    if expires_at is not None and not settings.USE_TZ:
+        expires_at = timezone.make_naive(expires_at)  # a shop on naive local times stores them so
+    session.expires_at = expires_at
 
 
 def _call(claim: _Claim, client: DokuClient | None) -> DokuResponse:
@@ -536,15 +526,14 @@ def _record_in_one_statement(claim: _Claim, response: DokuResponse, actor: Any) 
         _store_response(session, response)
     except DokuAPIError:
         return None  # the long way records the failure
-    now = timezone.now()
-    session.status, session.request_payload, session.updated_at = CheckoutSession.Status.OPEN, "", now
+    # The times (the link's and the order's updated_at, the event's) are the database's, once locked.
+    session.status, session.request_payload = CheckoutSession.Status.OPEN, ""
     event = OrderEvent(
         order_id=session.order_id,
         new_status=OrderStatus.PENDING,
         source=_event_source(actor),
         actor=actor if getattr(actor, "pk", None) else None,
         note=_created_note(session),
-        created_at=now,
     )
     found = statements.record_open_link(
         session,
@@ -556,6 +545,7 @@ def _record_in_one_statement(claim: _Claim, response: DokuResponse, actor: Any) 
     if found is None:
         session.status = CheckoutSession.Status.CREATING  # as the long way expects it
         return None
+    session.updated_at = found.link_updated_at
     # The order as the caller needs it: its status and when it changed.
     return _Recorded(Order(pk=session.order_id, status=found.order_status, updated_at=found.order_updated_at), session)
 

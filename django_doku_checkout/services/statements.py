@@ -18,14 +18,17 @@ from __future__ import annotations
 
 import functools
 import json
+import zoneinfo
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
 from django.db.models.signals import post_save, pre_save
+from django.utils import timezone
 
 from django_doku_checkout import signals
 from django_doku_checkout.models import CheckoutSession, LineItem, Order, OrderEvent
@@ -96,18 +99,26 @@ def _instance(model: type[Model], fields: list[Any], values: Sequence[Any], usin
 
 def _from_json(model: type[Model], fields: list[Any], rows: list[dict[str, Any]] | None, using: str) -> list[Any]:
     """Model instances from ``json_agg`` rows: each value read back by its field, as a form would."""
+    # Without USE_TZ the database session runs in TIME_ZONE, as the ORM reads naive times.
+    naive_in = None if settings.USE_TZ else zoneinfo.ZoneInfo(connections[using].timezone_name)
     instances = []
     for row in rows or []:
-        instance = model.from_db(
-            using, [field.attname for field in fields], [field.to_python(row[field.column]) for field in fields]
-        )
-        instances.append(instance)
+        values = [field.to_python(row[field.column]) for field in fields]
+        if naive_in is not None:
+            # JSON writes times with their offset; without USE_TZ the ORM reads them naive, in TIME_ZONE.
+            values = [
+                timezone.make_naive(value, naive_in)
+                if isinstance(value, datetime) and timezone.is_aware(value)
+                else value
+                for value in values
+            ]
+        instances.append(model.from_db(using, [field.attname for field in fields], values))
     return instances
 
 
 @dataclass(frozen=True)
 class LockedForClaim:
-    """An order locked to claim a link, with its links (newest first) and line items as the lock found them."""
+    """An order locked to claim a link, with its links (newest first) and line items."""
 
     order: Order
     links: list[CheckoutSession]
@@ -117,16 +128,14 @@ class LockedForClaim:
 def lock_order_for_claim(
     order_pk: int, *, deferred: Iterable[str] = (), using: str = DEFAULT_DB_ALIAS
 ) -> LockedForClaim | None:
-    """Lock an order, then its links, and read them with its line items: one statement.
+    """Lock an order; then read its links and line items in one statement: two round trips.
 
-    The order's row is locked first, then its links' rows (the order every change to a link
-    keeps, so no deadlock), and locked rows are read in their newest version. A link
-    *inserted* by the transaction this one waited for is not seen (it is not in the
-    statement's snapshot), but a claim made from this read then takes the same invoice
-    number, which the links' unique column refuses: the caller chooses again. The line
-    items are read unlocked: a change to them while this waited shows as a body that does
-    not validate, and the caller reads them again. ``deferred`` link fields are not read.
-    None when the order is gone.
+    The reads come in a statement of their own, after the lock is held: a statement sees
+    only what was committed when it began, so links read in the locking statement would
+    miss a claim inserted by the transaction it waited for (and a second link would be
+    made). Once the order is locked nobody can change its links (every change to a link is
+    made with its order locked), so this read is current. ``deferred`` link fields are not
+    read. None when the order is gone.
     """
     order_fields = _loaded_fields(Order)
     link_fields = _loaded_fields(CheckoutSession, deferred)
@@ -139,28 +148,22 @@ def lock_order_for_claim(
     # The links' own ordering (CheckoutSession.Meta.ordering): newest first.
     newest_first = f"{_column(CheckoutSession, 'created_at', using)} DESC, {_column(CheckoutSession, 'id', using)} DESC"
     item_order_by = ", ".join(_column(LineItem, name, using) for name in ("order", "id"))
-    sql = f"""
-        WITH locked AS MATERIALIZED (
-            SELECT {order_columns} FROM {order_table} WHERE {order_pk_column} = %s FOR NO KEY UPDATE
-        ), links AS MATERIALIZED (
-            SELECT {link_columns} FROM {link_table} WHERE {link_order} = (SELECT {order_pk_column} FROM locked)
-            FOR NO KEY UPDATE
-        )
-        SELECT locked.*,
-            (SELECT json_agg(links ORDER BY {newest_first}) FROM links),
-            (SELECT json_agg(items ORDER BY {item_order_by}) FROM {item_table} AS items
-             WHERE {item_order} = locked.{order_pk_column})
-        FROM locked
+    lock = f"SELECT {order_columns} FROM {order_table} WHERE {order_pk_column} = %s FOR NO KEY UPDATE"  # noqa: S608
+    read = f"""
+        SELECT
+            (SELECT json_agg(links ORDER BY {newest_first})
+             FROM (SELECT {link_columns} FROM {link_table} WHERE {link_order} = %s) AS links),
+            (SELECT json_agg(items ORDER BY {item_order_by}) FROM {item_table} AS items WHERE {item_order} = %s)
     """  # noqa: S608 - names from the models' _meta; the order's key is a parameter
     with connections[using].cursor() as cursor:
-        cursor.execute(sql, [order_pk])
+        cursor.execute(lock, [order_pk])
         row = cursor.fetchone()
-    if row is None:
-        return None
-    count = len(order_fields)
-    links_json, items_json = (json.loads(value) if isinstance(value, str) else value for value in row[count:])
+        if row is None:
+            return None
+        cursor.execute(read, [order_pk, order_pk])
+        links_json, items_json = (json.loads(value) if isinstance(value, str) else value for value in cursor.fetchone())
     return LockedForClaim(
-        _instance(Order, order_fields, row[:count], using),
+        _instance(Order, order_fields, row, using),
         _from_json(CheckoutSession, link_fields, links_json, using),
         _from_json(LineItem, item_fields, items_json, using),
     )
@@ -209,10 +212,11 @@ def lock_order_by_link(
 
 @dataclass(frozen=True)
 class RecordedLink:
-    """What :func:`record_open_link` found: the order's status and ``updated_at`` after the change."""
+    """What :func:`record_open_link` found: the order's status and ``updated_at`` after the change, and the link's."""
 
     order_status: str
     order_updated_at: datetime
+    link_updated_at: datetime
 
 
 def record_open_link(
@@ -229,9 +233,10 @@ def record_open_link(
     In order: lock the order's row (``FOR NO KEY UPDATE``, as every change to a link does);
     save ``fields`` on the link if it is still ``creating`` and the order's status is one of
     ``payable``; if it was saved and the order's status is one of ``movable``, set the order
-    ``pending`` (``updated_at`` from the event's ``created_at``) and insert ``event`` with the
-    status it had as ``old_status``. One statement is one transaction: all of it is written,
-    or none.
+    ``pending`` and insert ``event`` with the status it had as ``old_status``. One statement
+    is one transaction: all of it is written, or none. The link's and the order's
+    ``updated_at`` and the event's ``created_at`` are the database's clock once the lock is
+    held (a time taken before waiting would put the event before the one it waited for).
 
     Returns None, having written nothing, when the link was not saved (another process
     recorded it, or the order was cancelled or changed while DOKU was asked): the caller
@@ -240,35 +245,37 @@ def record_open_link(
     order_table, link_table, event_table = (_table(m, using) for m in (Order, CheckoutSession, OrderEvent))
     pk, status, updated = (_column(Order, name, using) for name in ("id", "status", "updated_at"))
     link_pk, link_status = _column(CheckoutSession, "id", using), _column(CheckoutSession, "status", using)
-    link_set, link_params = assignments(CheckoutSession, fields, using)
-    order_set, order_params = assignments(Order, {"status": "pending", "updated_at": event.created_at}, using)
+    link_updated = _column(CheckoutSession, "updated_at", using)
+    link_set, link_params = assignments(
+        CheckoutSession, {name: value for name, value in fields.items() if name != "updated_at"}, using
+    )
+    order_set, order_params = assignments(Order, {"status": "pending"}, using)
     payable_sql, payable_params = _in(payable)
     movable_sql, movable_params = _in(movable)
     event_columns, _placeholders, event_params = insert_values(event, using)
-    # The event's old status is the one the lock found: its column is filled from ``locked``.
-    old_status_index = [field.name for field in OrderEvent._meta.concrete_fields if not field.primary_key].index(
-        "old_status"
-    )
-    event_select = ", ".join(
-        "(SELECT status FROM locked)" if index == old_status_index else "%s" for index in range(len(event_params))
-    )
-    del event_params[old_status_index]
+    # The event's old status is the one the lock found, its time the order's change.
+    from_the_statement = {"old_status": "(SELECT status FROM locked)", "created_at": "moved.updated_at"}
+    event_names = [field.name for field in OrderEvent._meta.concrete_fields if not field.primary_key]
+    event_select = ", ".join(from_the_statement.get(name, "%s") for name in event_names)
+    event_params = [
+        value for name, value in zip(event_names, event_params, strict=True) if name not in from_the_statement
+    ]
     # Only names from the models' _meta are formatted in; every value is a parameter.
     sql = f"""
         WITH locked AS (
             SELECT {status} AS status, {updated} AS updated_at FROM {order_table} WHERE {pk} = %s FOR NO KEY UPDATE
         ), link AS (
-            UPDATE {link_table} SET {link_set}
+            UPDATE {link_table} SET {link_set}, {link_updated} = clock_timestamp()
             WHERE {link_pk} = %s AND {link_status} = %s AND (SELECT status FROM locked) IN {payable_sql}
-            RETURNING 1
+            RETURNING {link_updated} AS updated_at
         ), moved AS (
-            UPDATE {order_table} SET {order_set}
+            UPDATE {order_table} SET {order_set}, {updated} = clock_timestamp()
             WHERE {pk} = %s AND EXISTS (SELECT 1 FROM link) AND (SELECT status FROM locked) IN {movable_sql}
             RETURNING {updated} AS updated_at
         ), event AS (
             INSERT INTO {event_table} ({event_columns}) SELECT {event_select} FROM moved
         )
-        SELECT EXISTS (SELECT 1 FROM link), (SELECT updated_at FROM moved), status, updated_at FROM locked
+        SELECT (SELECT updated_at FROM link), (SELECT updated_at FROM moved), status, updated_at FROM locked
     """  # noqa: S608
     params = [
         session.order_id,
@@ -286,10 +293,10 @@ def record_open_link(
         row = cursor.fetchone()
     if row is None or not row[0]:
         return None
-    _saved, moved_at, old_status, old_updated_at = row
+    link_updated_at, moved_at, old_status, old_updated_at = row
     if moved_at is not None:
-        return RecordedLink("pending", moved_at)
-    return RecordedLink(old_status, old_updated_at)
+        return RecordedLink("pending", moved_at, link_updated_at)
+    return RecordedLink(old_status, old_updated_at, link_updated_at)
 
 
 class Writes:
