@@ -22,7 +22,7 @@ from django_doku_checkout.models import (
     OrderStatus,
 )
 from django_doku_checkout.payloads import encode_body
-from django_doku_checkout.services import links
+from django_doku_checkout.services import links, statements
 from django_doku_checkout.services.statements import Writes
 from django_doku_checkout.signals import order_status_changed
 from django_doku_checkout.simulator.store import STORE
@@ -494,3 +494,18 @@ def test_a_notification_during_a_shops_own_cancelling_transaction_does_not_deadl
 
     assert cancelled == ["ok"]
     assert paid.outcome == Notification.Outcome.FLAGGED  # paid on a cancelled order: kept, for staff
+
+
+class OrdersElsewhere:
+    """A shop's router that writes orders to another database."""
+
+    def db_for_write(self, model, **hints):
+        return "elsewhere" if model is Order else None
+
+
+def test_the_statements_go_only_where_a_shops_router_sends_the_writes(settings, db):
+    assert statements.readable(Order, CheckoutSession) is ONE_STATEMENT
+    settings.DATABASE_ROUTERS = [OrdersElsewhere()]
+    assert statements.readable(CheckoutSession) is ONE_STATEMENT
+    assert not statements.readable(Order, CheckoutSession)
+    assert not statements.available(Order)

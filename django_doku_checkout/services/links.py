@@ -352,7 +352,8 @@ def _lock_with_links(order: Order) -> tuple[Order, list[CheckoutSession], list[L
 
     On PostgreSQL two raw statements read all three (see :func:`.statements.lock_order_for_claim`).
     """
-    found = statements.lock_order_for_claim(order.pk, deferred=BODIES) if statements.available() else None
+    readable = statements.readable(Order, CheckoutSession, LineItem)
+    found = statements.lock_order_for_claim(order.pk, deferred=BODIES) if readable else None
     if found is None:
         locked = lock_payable(order)
         return locked, list(locked.checkout_sessions.defer(*BODIES)), None

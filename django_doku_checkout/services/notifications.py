@@ -298,7 +298,7 @@ def _apply_notification(
 
 def _lock_order_and_link(invoice_number: str) -> tuple[Order, CheckoutSession] | None:
     """The order of the link with ``invoice_number``, locked, and the link, current; None for an unknown invoice."""
-    if statements.available():
+    if statements.readable(Order, CheckoutSession):
         return statements.lock_order_by_link(invoice_number, deferred=BODIES)
     try:
         order = locked_rows(Order.objects).get(checkout_sessions__invoice_number=invoice_number)

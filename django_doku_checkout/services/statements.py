@@ -6,7 +6,8 @@ PostgreSQL can do a change in one statement (data-modifying ``WITH``), the app a
 with the same rows, values and locks as the ORM path, and falls back to the ORM wherever
 that path would do more than these statements know:
 
-- on any other database (SQLite has no data-modifying ``WITH``);
+- on any other database (SQLite has no data-modifying ``WITH``), or where a shop's database
+  router sends the models' writes to another database than the default one;
 - when a receiver is connected to Django's ``pre_save``/``post_save`` for one of the models
   written (a shop's own hooks still run), or to a signal of this app that the change
   announces (its deliveries are recorded by :func:`.deliveries.announce`).
@@ -25,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.models import Model
 from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
@@ -34,9 +35,17 @@ from django_doku_checkout import signals
 from django_doku_checkout.models import CheckoutSession, LineItem, Order, OrderEvent
 
 
+def readable(*models: type[Model], using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Whether rows of ``models`` may be locked and read with these statements: PostgreSQL, where the ORM would go."""
+    if connections[using].vendor != "postgresql":
+        return False
+    # A shop's database router decides where the ORM writes (and locks): the statements go there, or not at all.
+    return all(router.db_for_write(model) == using for model in models)
+
+
 def available(*models: type[Model], announced: Iterable[str] = (), using: str = DEFAULT_DB_ALIAS) -> bool:
     """Whether a change to rows of ``models`` that announces ``announced`` may be one statement here."""
-    if connections[using].vendor != "postgresql":
+    if not readable(*models, using=using):
         return False
     if any(pre_save.has_listeners(model) or post_save.has_listeners(model) for model in models):
         return False
@@ -334,9 +343,9 @@ class Writes:
         else:
             for obj, fields in self._writes:
                 if fields is None:
-                    obj.save(force_insert=True, using=self.using)
+                    obj.save(force_insert=True)
                 else:
-                    obj.save(update_fields=fields, using=self.using)
+                    obj.save(update_fields=fields)
         self._writes = []
         callbacks, self._callbacks = self._callbacks, []
         for callback in callbacks:
