@@ -208,7 +208,7 @@ def _scaling(scaling: dict[str, Any]) -> list[str]:
         "",
     ]
     for plan in scaling["plans"]:
-        lines += ["<details><summary><code>" + plan["sql"][:110].replace("|", "\\|") + "…</code></summary>", ""]
+        lines += ["<details><summary><code>" + plan["sql"].strip()[:110].replace("|", "\\|") + "…</code></summary>", ""]
         lines += ["```", plan["sql"], "", plan["plan"], "```", "", "</details>", ""]
     return lines
 

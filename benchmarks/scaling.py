@@ -126,7 +126,8 @@ def explain_lookups() -> list[dict[str, str]]:
     plans = []
     for query in captured.captured_queries:
         sql = query["sql"]
-        if not sql.lstrip().startswith(("SELECT", "WITH")):  # the one-statement lookups are WITHs
+        # The lookups: SELECTs, and on PostgreSQL the statements that lock rows they find by a key.
+        if not (sql.lstrip().startswith("SELECT") or (sql.lstrip().startswith("WITH") and "FOR NO KEY UPDATE" in sql)):
             continue
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("EXPLAIN (ANALYZE, COSTS OFF) " + sql)

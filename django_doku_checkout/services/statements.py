@@ -146,6 +146,24 @@ def lock_order_for_claim(
     made with its order locked), so this read is current. ``deferred`` link fields are not
     read. None when the order is gone.
     """
+    lock, read, order_fields, link_fields, item_fields = _claim_sql(tuple(deferred), using)
+    with connections[using].cursor() as cursor:
+        cursor.execute(lock, [order_pk])
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        cursor.execute(read, [order_pk, order_pk])
+        links_json, items_json = (json.loads(value) if isinstance(value, str) else value for value in cursor.fetchone())
+    return LockedForClaim(
+        _instance(Order, order_fields, row, using),
+        _from_json(CheckoutSession, link_fields, links_json, using),
+        _from_json(LineItem, item_fields, items_json, using),
+    )
+
+
+@functools.cache
+def _claim_sql(deferred: tuple[str, ...], using: str) -> tuple[str, str, list[Any], list[Any], list[Any]]:
+    """:func:`lock_order_for_claim`'s two statements and the fields they read, built once per process."""
     order_fields = _loaded_fields(Order)
     link_fields = _loaded_fields(CheckoutSession, deferred)
     item_fields = _loaded_fields(LineItem)
@@ -164,18 +182,7 @@ def lock_order_for_claim(
              FROM (SELECT {link_columns} FROM {link_table} WHERE {link_order} = %s) AS links),
             (SELECT json_agg(items ORDER BY {item_order_by}) FROM {item_table} AS items WHERE {item_order} = %s)
     """  # noqa: S608 - names from the models' _meta; the order's key is a parameter
-    with connections[using].cursor() as cursor:
-        cursor.execute(lock, [order_pk])
-        row = cursor.fetchone()
-        if row is None:
-            return None
-        cursor.execute(read, [order_pk, order_pk])
-        links_json, items_json = (json.loads(value) if isinstance(value, str) else value for value in cursor.fetchone())
-    return LockedForClaim(
-        _instance(Order, order_fields, row, using),
-        _from_json(CheckoutSession, link_fields, links_json, using),
-        _from_json(LineItem, item_fields, items_json, using),
-    )
+    return lock, read, order_fields, link_fields, item_fields
 
 
 def lock_order_by_link(
@@ -190,6 +197,20 @@ def lock_order_by_link(
     statement would see it as it was when the statement began). ``deferred`` link fields
     are not read. None when no link has that invoice number.
     """
+    sql, order_fields, link_fields = _lock_by_link_sql(tuple(deferred), using)
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, [invoice_number, invoice_number])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    order = _instance(Order, order_fields, row[: len(order_fields)], using)
+    link = _instance(CheckoutSession, link_fields, row[len(order_fields) :], using)
+    return order, link
+
+
+@functools.cache
+def _lock_by_link_sql(deferred: tuple[str, ...], using: str) -> tuple[str, list[Any], list[Any]]:
+    """:func:`lock_order_by_link`'s statement and the fields it reads, built once per process."""
     order_fields = _loaded_fields(Order)
     link_fields = _loaded_fields(CheckoutSession, deferred)
     order_table, link_table = _table(Order, using), _table(CheckoutSession, using)
@@ -209,14 +230,7 @@ def lock_order_by_link(
             FOR NO KEY UPDATE
         ) AS link
     """  # noqa: S608 - names from the models' _meta; the invoice number is a parameter
-    with connections[using].cursor() as cursor:
-        cursor.execute(sql, [invoice_number, invoice_number])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    order = _instance(Order, order_fields, row[: len(order_fields)], using)
-    link = _instance(CheckoutSession, link_fields, row[len(order_fields) :], using)
-    return order, link
+    return sql, order_fields, link_fields
 
 
 @dataclass(frozen=True)
