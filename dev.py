@@ -8,7 +8,8 @@
 `test` builds the documentation (as `docs` does), then runs the matrix in noxfile.py through
 nox: Python 3.11-3.13 x Django 5.2, 6.0, 6.1 x SQLite and PostgreSQL (when
 DOKU_TEST_POSTGRES_URL is set; CI sets it), the whole suite on three cells and the fast
-subset on the others, then the primary cell's branch coverage against its fail_under.
+subset on the others, then the branch coverage of the primary cell and its PostgreSQL twin
+against its fail_under.
 Extra arguments go to every pytest run.
 
 Only the standard library is used here, so it works on a fresh machine with Python 3.11+.
