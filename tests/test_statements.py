@@ -127,29 +127,55 @@ def test_a_receiver_of_order_status_changed_still_gets_its_delivery(
     assert Delivery.objects.get(order=order).status == Delivery.Status.DELIVERED
 
 
-@pytest.mark.postgres
-def test_the_one_statement_record_waits_for_a_cancellation_and_withdraws_the_link(
-    transactional_db, order_factory, doku_simulator
-):
-    order = order_factory()
-    with transaction.atomic():
-        claim = claim_link(order)
-    locked, release = threading.Event(), 0.6
+def hold_the_order(
+    order: Order, change=None, *, seconds: float = 0.6, late_change=None
+) -> tuple[threading.Thread, threading.Event]:
+    """Another transaction that locks ``order``, runs ``change`` with it and commits ``seconds`` later.
 
-    def staff_cancel_slowly() -> None:
+    ``late_change`` runs at the end of the wait, just before the commit. What ``change``
+    returns, if anything, runs after the commit.
+    """
+    locked = threading.Event()
+
+    def run() -> None:
         try:
             with transaction.atomic():
                 held = services.locked_rows(Order.objects).get(pk=order.pk)
-                states.transition(held, OrderStatus.CANCELLED, source=OrderEvent.Source.ADMIN)
-                services.withdraw_payment_links(held)
+                after = change(held) if change else None
                 locked.set()
-                time.sleep(release)
+                time.sleep(seconds)
+                if late_change:
+                    late_change(held)
+            if after is not None:
+                after()
         finally:
             connections.close_all()
 
-    staff = threading.Thread(target=staff_cancel_slowly)
-    staff.start()
+    thread = threading.Thread(target=run)
+    thread.start()
     assert locked.wait(5)
+    return thread, locked
+
+
+@pytest.fixture
+def claimed(transactional_db, order_factory, doku_simulator) -> tuple[Order, links._Claim]:
+    """An order and its link's committed claim, DOKU not asked yet, in autocommit as production runs."""
+    order = order_factory()
+    with transaction.atomic():
+        claim = claim_link(order)
+    return order, claim
+
+
+@pytest.mark.postgres
+def test_the_one_statement_record_waits_for_a_cancellation_and_withdraws_the_link(claimed):
+    order, claim = claimed
+    release = 0.6
+
+    def staff_cancel(held: Order) -> None:
+        states.transition(held, OrderStatus.CANCELLED, source=OrderEvent.Source.ADMIN)
+        services.withdraw_payment_links(held)
+
+    staff, _locked = hold_the_order(order, staff_cancel, seconds=release)
     started = time.monotonic()
     recorded = links._complete(claim, client=None, actor=None)
     waited = time.monotonic() - started
@@ -276,28 +302,6 @@ def test_writes_save_a_row_once_with_every_field_asked_and_set_inserted_keys(ord
 # --- a claim on PostgreSQL: the order locked and its links and line items read in one statement ----
 
 
-def hold_the_order(order: Order, change, *, seconds: float = 0.6) -> tuple[threading.Thread, threading.Event]:
-    """Another transaction that locks ``order``, runs ``change`` with it and commits ``seconds`` later."""
-    locked = threading.Event()
-
-    def run() -> None:
-        try:
-            with transaction.atomic():
-                held = services.locked_rows(Order.objects).get(pk=order.pk)
-                after = change(held)
-                locked.set()
-                time.sleep(seconds)
-            if after is not None:
-                after()
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    assert locked.wait(5)
-    return thread, locked
-
-
 @pytest.mark.postgres
 def test_a_claim_made_while_the_lock_was_awaited_is_found_and_shared(transactional_db, order_factory, doku_simulator):
     order = order_factory()
@@ -374,28 +378,13 @@ def test_without_use_tz_a_second_click_gets_the_same_link(settings, order_factor
 
 
 @pytest.mark.postgres
-def test_the_pending_event_follows_a_change_committed_while_its_record_waited(
-    transactional_db, order_factory, doku_simulator
-):
-    order = order_factory()
-    with transaction.atomic():
-        claim = claim_link(order)
+def test_the_pending_event_follows_a_change_committed_while_its_record_waited(claimed):
+    order, claim = claimed
 
-    locked = threading.Event()
+    def expire(held: Order) -> None:  # once the record below is already waiting for the lock
+        states.transition(held, OrderStatus.EXPIRED, source=OrderEvent.Source.SYSTEM)
 
-    def expire_after_a_moment() -> None:
-        try:
-            with transaction.atomic():
-                held = services.locked_rows(Order.objects).get(pk=order.pk)
-                locked.set()
-                time.sleep(0.4)  # the record below is already waiting for the lock
-                states.transition(held, OrderStatus.EXPIRED, source=OrderEvent.Source.SYSTEM)
-        finally:
-            connections.close_all()
-
-    other = threading.Thread(target=expire_after_a_moment)
-    other.start()
-    assert locked.wait(5)
+    other, _locked = hold_the_order(order, seconds=0.4, late_change=expire)
     links._complete(claim, client=None, actor=None)  # waits for the lock, then records
     other.join()
 
