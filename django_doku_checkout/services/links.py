@@ -389,9 +389,7 @@ def _claim(
         request_body=redact(body),
         request_payload=payloads.encode_body(body).decode(),
     )
-    writes = statements.Writes()
-    writes.insert(session)
-    writes.flush()
+    statements.insert(session)
     return _Claim(session, body, own=True)
 
 

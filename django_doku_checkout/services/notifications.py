@@ -97,9 +97,7 @@ def store_notification(
         body_sha256=hashlib.sha256(body).hexdigest(),
         signature_valid=verified,
     )
-    writes = statements.Writes()  # autocommit: committed before it is applied
-    writes.insert(notification)
-    writes.flush()
+    statements.insert(notification)  # autocommit: committed before it is applied
     return notification
 
 

@@ -108,7 +108,6 @@ def _instance(model: type[Model], fields: list[Any], values: Sequence[Any], usin
 
 def _from_json(model: type[Model], fields: list[Any], rows: list[dict[str, Any]] | None, using: str) -> list[Any]:
     """Model instances from ``json_agg`` rows: each value read back by its field, as a form would."""
-    # Without USE_TZ the database session runs in TIME_ZONE, as the ORM reads naive times.
     naive_in = None if settings.USE_TZ else zoneinfo.ZoneInfo(connections[using].timezone_name)
     instances = []
     for row in rows or []:
@@ -394,3 +393,10 @@ class Writes:
         for (_index, obj), pk_value in zip(inserted, row, strict=False):
             obj.pk = pk_value
             obj._state.adding, obj._state.db = False, self.using
+
+
+def insert(obj: Model, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Insert ``obj`` now, as ``obj.save(force_insert=True)`` would: one statement without the ORM's compiler where :func:`available`."""
+    writes = Writes(using)
+    writes.insert(obj)
+    writes.flush()
