@@ -56,6 +56,8 @@ DEFAULTS: dict[str, Any] = {
     "KEEP_REJECTED_NOTIFICATIONS_DAYS": 30,
     "KEEP_PERSONAL_DATA_DAYS": 1095,
     "DELIVERY_BACKOFF": 60,
+    # How long a process attempting a delivery holds it before another run may take it over.
+    "DELIVERY_LEASE": 300,
     "CANCEL_AT_DOKU": False,
     "SUB_ACCOUNT_ID": None,
     "CHECKOUT_BODY_HOOK": None,
@@ -121,6 +123,7 @@ class DokuCheckoutSettings:
     keep_rejected_notifications_days: int = 30
     keep_personal_data_days: int = 1095
     delivery_backoff: int = 60
+    delivery_lease: int = 300
     cancel_at_doku: bool = False
     sub_account_id: str | None = None
     checkout_body_hook: str | None = None
@@ -419,6 +422,8 @@ def find_problems(raw: object, *, debug: bool) -> list[Problem]:
     for check_id, key, low, high in (
         ("E022", "DELIVERY_MAX_ATTEMPTS", 1, 100),
         ("E023", "DELIVERY_BACKOFF", 1, 86400),
+        # Shorter than a minute, a receiver still running (a slow CRM) is taken over and run twice at once.
+        ("E042", "DELIVERY_LEASE", 60, 86400),
         ("E025", "KEEP_REJECTED_NOTIFICATIONS_DAYS", 1, 3650),
         ("E026", "KEEP_PERSONAL_DATA_DAYS", 30, 36500),
         ("E035", "FAILED_LINK_RETRY_AFTER", 0, 600),
@@ -572,6 +577,7 @@ def _read(raw: object, debug: bool) -> DokuCheckoutSettings:
         keep_rejected_notifications_days=values["KEEP_REJECTED_NOTIFICATIONS_DAYS"],
         keep_personal_data_days=values["KEEP_PERSONAL_DATA_DAYS"],
         delivery_backoff=values["DELIVERY_BACKOFF"],
+        delivery_lease=values["DELIVERY_LEASE"],
         cancel_at_doku=values["CANCEL_AT_DOKU"],
         sub_account_id=values["SUB_ACCOUNT_ID"],
         checkout_body_hook=values["CHECKOUT_BODY_HOOK"],

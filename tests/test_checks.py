@@ -67,6 +67,8 @@ def test_setting_of_wrong_type_is_e001(settings):
         ({"DEADLINE": "25"}, "E021", "not '25'"),
         ({"DELIVERY_MAX_ATTEMPTS": 0}, "E022", "from 1 to 100"),
         ({"DELIVERY_BACKOFF": 0.5}, "E023", "not 0.5"),
+        ({"DELIVERY_LEASE": 30}, "E042", "from 60 to 86400, not 30"),
+        ({"DELIVERY_LEASE": "300"}, "E042", "not '300'"),
         ({"CANCEL_AT_DOKU": "yes"}, "E030", "True or False, not 'yes'"),
         ({"SUB_ACCOUNT_ID": ""}, "E031", "sub account id"),
         ({"SUB_ACCOUNT_ID": 42}, "E031", "not 42"),

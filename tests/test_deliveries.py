@@ -229,3 +229,117 @@ def test_two_delivery_runs_at_once_call_a_receiver_once(transactional_db, order_
 
     assert calls_of("crm_sync") == [("crm_sync", order.invoice_number, OrderStatus.CANCELLED)]
     assert sorted(len(summary.delivered) for summary in results) == [0, 1]
+
+
+# --- leases and claims: two runs, time controlled by the receivers ---------------------------------
+
+
+@pytest.fixture
+def clock(monkeypatch) -> list[timedelta]:
+    """Django's clock, moved on by the test's receivers (``clock[0] += timedelta(minutes=6)``)."""
+    offset = [timedelta(0)]
+    real_now = timezone.now
+    monkeypatch.setattr(timezone, "now", lambda: real_now() + offset[0])
+    return offset
+
+
+def due_delivery(order: Order, receiver: str) -> Delivery:
+    """A failed delivery of the order's cancellation to ``receiver`` whose backoff has passed."""
+    return Delivery.objects.create(
+        order=order,
+        signal="order_status_changed",
+        receiver=receiver,
+        arguments={"old_status": "pending", "new_status": "cancelled", "source": "admin"},
+        status=Delivery.Status.PENDING,
+        attempts=1,
+        next_attempt_at=timezone.now() - timedelta(seconds=1),
+    )
+
+
+def test_each_claim_of_a_run_gets_its_own_lease(transactional_db, order_factory, clock):
+    """A run that spent 6 minutes in a receiver claims the next delivery for a full lease, not an expired one."""
+    first, second = order_factory(), order_factory()
+    due_delivery(first, "tests.test_deliveries.crm_sync")
+    late = due_delivery(second, "tests.test_deliveries.crm_sync")
+    running: list[str] = []
+    called: list[str] = []
+    second_run: list[services.DeliverySummary] = []
+
+    def slow_crm(sender, order, new_status, **kwargs):
+        running.append(order.invoice_number)
+        called.append(order.invoice_number)
+        if order == first:
+            clock[0] += timedelta(minutes=6)  # the CRM took six minutes
+        elif len(running) == 1:
+            # Meanwhile cron starts another run: the delivery this run holds is not due for it.
+            second_run.append(services.deliver_due())
+        running.pop()
+
+    slow_crm.__qualname__ = crm_sync.__qualname__
+    signals.order_status_changed.connect(slow_crm, weak=False)
+    try:
+        summary = services.deliver_due()
+    finally:
+        signals.order_status_changed.disconnect(slow_crm)
+
+    assert called == [first.invoice_number, second.invoice_number]  # the second receiver ran once, not twice at once
+    assert [len(run.delivered) for run in second_run] == [0]
+    assert [delivery.pk for delivery in summary.delivered][-1] == late.pk
+    late.refresh_from_db()
+    assert (late.status, late.attempts) == (Delivery.Status.DELIVERED, 2)
+
+
+def test_a_late_failure_never_undoes_a_delivery_another_run_made(transactional_db, order_factory, clock):
+    """Run A's lease runs out, run B takes the delivery over and delivers it; A's failure then arrives."""
+    order = order_factory()
+    delivery = due_delivery(order, "tests.test_deliveries.crm_sync")
+    attempts: list[str] = []
+
+    def stuck_crm(sender, order, new_status, **kwargs):
+        attempts.append("B" if attempts else "A")
+        if attempts == ["A"]:
+            clock[0] += timedelta(minutes=6)  # A hangs past its lease...
+            assert len(services.deliver_due().delivered) == 1  # ...B takes over and delivers
+            raise ConnectionError("A's call to the CRM finally times out")
+
+    stuck_crm.__qualname__ = crm_sync.__qualname__
+    signals.order_status_changed.connect(stuck_crm, weak=False)
+    try:
+        summary = services.deliver_due()
+    finally:
+        signals.order_status_changed.disconnect(stuck_crm)
+
+    assert attempts == ["A", "B"]
+    delivery.refresh_from_db()
+    # B's claim holds the delivery: A's outcome is not written over it, nothing is retried.
+    assert (delivery.status, delivery.attempts, delivery.last_error) == (Delivery.Status.DELIVERED, 3, "")
+    assert summary.delivered == []
+    assert services.deliver_due(retry_all=True).delivered == []
+    assert attempts == ["A", "B"]
+
+
+def test_a_late_success_never_overwrites_the_failure_another_run_recorded(transactional_db, order_factory, clock):
+    """Run A's lease runs out, run B takes over and fails; A's late success must not mark it delivered."""
+    order = order_factory()
+    delivery = due_delivery(order, "tests.test_deliveries.crm_sync")
+    attempts: list[str] = []
+
+    def stuck_crm(sender, order, new_status, **kwargs):
+        attempts.append("B" if attempts else "A")
+        if attempts == ["A"]:
+            clock[0] += timedelta(minutes=6)
+            assert len(services.deliver_due().failed) == 1
+        elif attempts == ["A", "B"]:
+            raise ConnectionError("CRM is down for B")
+
+    stuck_crm.__qualname__ = crm_sync.__qualname__
+    signals.order_status_changed.connect(stuck_crm, weak=False)
+    try:
+        services.deliver_due()
+    finally:
+        signals.order_status_changed.disconnect(stuck_crm)
+
+    delivery.refresh_from_db()
+    # B's failure stands: the delivery is retried (a receiver is called at least once, idempotent).
+    assert (delivery.status, delivery.attempts) == (Delivery.Status.PENDING, 3)
+    assert "CRM is down for B" in delivery.last_error

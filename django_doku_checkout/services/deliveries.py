@@ -47,15 +47,21 @@ SIGNALS: dict[str, Signal] = {
 #: and the model each is read from when the receiver is called: ``payment_refunded`` stores
 #: ``{"refund": 7}`` and its receivers get ``refund=Refund.objects.get(pk=7)``.
 LOADED_ARGUMENTS: dict[str, dict[str, type[Model]]] = {"payment_refunded": {"refund": Refund}}
-#: How long a delivery being attempted is left to the process attempting it, before
-#: ``doku_checkout_deliver`` may take it over (that process may have died).
-LEASE = timedelta(minutes=5)
 #: The longest wait between two attempts.
 MAX_BACKOFF = timedelta(hours=6)
 #: How much of a receiver's traceback is kept on its delivery.
 ERROR_CHARS = 4000
 
 Receiver = Callable[..., Any]
+
+
+def lease() -> timedelta:
+    """How long a claim holds its delivery, from the moment it is made (the ``DELIVERY_LEASE`` setting).
+
+    After that ``doku_checkout_deliver`` may take the delivery over: the process attempting
+    it may have died.
+    """
+    return timedelta(seconds=get_config().delivery_lease)
 
 
 def receiver_path(receiver: Receiver) -> str:
@@ -90,7 +96,7 @@ def announce(
     written for a signal nobody listens to.
     """
     # The committing process makes the first attempt right away: it is counted, and leased.
-    lease_ends = timezone.now() + LEASE
+    lease_ends = timezone.now() + lease()
     rows = [
         Delivery(
             order=order,
@@ -133,8 +139,17 @@ def _backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=get_config().delivery_backoff * 2 ** (attempts - 1)), MAX_BACKOFF)
 
 
+def _holds(delivery: Delivery) -> QuerySet[Delivery]:
+    """The delivery, if the claim this process made on it still holds it.
+
+    The attempt count a claim set is its token: a run that took the delivery over after the
+    lease ended counted a new attempt, so the late outcome of the first is not written.
+    """
+    return Delivery.objects.filter(pk=delivery.pk, attempts=delivery.attempts, status=Delivery.Status.SENDING)
+
+
 def _attempt(delivery: Delivery, order: Order) -> bool:
-    """Call one delivery's receiver; record a failure and return whether it succeeded."""
+    """Call one delivery's receiver and record its outcome; return whether it succeeded."""
     receiver = _find_receiver(delivery)
     try:
         if receiver is None:
@@ -150,17 +165,34 @@ def _attempt(delivery: Delivery, order: Order) -> bool:
         )
         _record_failure(delivery, order, traceback.format_exc())
         return False
+    # Recorded at once: a process that dies while the next receiver runs never calls this one again.
+    if not _holds(delivery).update(status=Delivery.Status.DELIVERED, delivered_at=timezone.now(), last_error=""):
+        _lost_claim(delivery, "succeeded")
     return True
+
+
+def _lost_claim(delivery: Delivery, outcome: str) -> None:
+    logger.warning(
+        "Receiver %s of %s %s for delivery %s after its lease ended and another run took it over; "
+        "that run's outcome stands",
+        delivery.receiver,
+        delivery.signal,
+        outcome,
+        delivery.pk,
+    )
 
 
 def _record_failure(delivery: Delivery, order: Order, error: str) -> None:
     attempts = delivery.attempts  # counted when the attempt was claimed
     gave_up = attempts >= get_config().delivery_max_attempts
-    Delivery.objects.filter(pk=delivery.pk).update(
+    recorded = _holds(delivery).update(
         status=Delivery.Status.FAILED if gave_up else Delivery.Status.PENDING,
         next_attempt_at=timezone.now() + _backoff(attempts),
         last_error=error[-ERROR_CHARS:],
     )
+    if not recorded:
+        _lost_claim(delivery, "failed")
+        return
     if gave_up:
         from django_doku_checkout import states  # states records deliveries: imported here, not above
 
@@ -177,13 +209,7 @@ def _record_failure(delivery: Delivery, order: Order, error: str) -> None:
 
 
 def _deliver_all(deliveries: Sequence[Delivery], *, order: Order) -> list[bool]:
-    results = [_attempt(delivery, order) for delivery in deliveries]
-    done = [delivery.pk for delivery, ok in zip(deliveries, results, strict=True) if ok]
-    if done:
-        Delivery.objects.filter(pk__in=done).update(
-            status=Delivery.Status.DELIVERED, delivered_at=timezone.now(), last_error=""
-        )
-    return results
+    return [_attempt(delivery, order) for delivery in deliveries]
 
 
 @dataclass
@@ -197,13 +223,15 @@ class DeliverySummary:
         return f"{len(self.delivered)} delivered, {len(self.failed)} failed."
 
 
-def _claim(delivery: Delivery, *, now: Any, force: bool) -> bool:
+def _claim(delivery: Delivery, *, force: bool) -> bool:
     """Take one delivery for this process and count the attempt, unless another process has it.
 
     A delivery being sent is left alone until its lease ends (the process sending it may have
     died). The attempt count is the claim's token: of two processes that read the same
-    count, only one moves it on.
+    count, only one moves it on. The lease starts now, when this claim is made, not when
+    the run began: a run slowed down by its receivers still holds each delivery it takes.
     """
+    now = timezone.now()
     abandoned = Q(status=Delivery.Status.SENDING, next_attempt_at__lte=now)
     waiting = (
         Q(status=Delivery.Status.PENDING) if force else Q(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
@@ -213,7 +241,7 @@ def _claim(delivery: Delivery, *, now: Any, force: bool) -> bool:
     claimed = (
         Delivery.objects.filter(pk=delivery.pk, attempts=delivery.attempts)
         .filter(waiting | abandoned)
-        .update(status=Delivery.Status.SENDING, attempts=F("attempts") + 1, next_attempt_at=now + LEASE)
+        .update(status=Delivery.Status.SENDING, attempts=F("attempts") + 1, next_attempt_at=now + lease())
     )
     if claimed:
         delivery.attempts += 1
@@ -246,7 +274,7 @@ def deliver_due(*, retry_all: bool = False, orders: Iterable[Order] = (), limit:
     due = due.select_related("order").order_by("next_attempt_at", "id")
     summary = DeliverySummary()
     for delivery in due[:limit] if limit else due:
-        if not _claim(delivery, now=now, force=retry_all):
+        if not _claim(delivery, force=retry_all):
             continue
         ok = _deliver_all([delivery], order=delivery.order)[0]
         (summary.delivered if ok else summary.failed).append(delivery)
