@@ -55,11 +55,13 @@ class Shop:
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
         return [int(pid) for pid in children]
 
-    def manage(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        """Run ``django-admin <args>`` with the server's settings, database and receivers."""
+    def manage(
+        self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``django-admin <args>`` with the server's settings, database and receivers (``env`` adds to it)."""
         return subprocess.run(  # noqa: S603 - our own project
             [sys.executable, "-m", "django", *args],
-            env=self.env,
+            env={**self.env, **(env or {})},
             cwd=ROOT,
             capture_output=True,
             text=True,
