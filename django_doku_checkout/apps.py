@@ -20,6 +20,10 @@ class DokuCheckoutAppConfig(AppConfig):
             check_sqlite,
             check_wiring,
         )
+        from django_doku_checkout.services import after_response
+
+        # Signal receivers run once DOKU and the shopper have their answer (services/deliveries.py).
+        after_response.connect()
 
         checks.register(check_settings, checks.Tags.security)
         checks.register(check_wiring, checks.Tags.urls)

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from django_doku_checkout import services, signals, states
 from django_doku_checkout.models import Delivery, Order, OrderStatus
+from django_doku_checkout.services import after_response
 from tests.conftest import notification_sender, paid_quietly
 
 #: What the shop's receivers did, in order: (receiver, invoice number, detail).
@@ -68,6 +69,7 @@ def test_a_receiver_failing_once_loses_no_fulfilment(live_doku, order_factory, r
 
     # The CRM hook raised, yet DOKU is answered 200 and the shop ships: the payment is committed.
     assert send() == 200
+    assert after_response.wait_until_done(10)  # the receivers run once DOKU has its answer
     order.refresh_from_db()
     assert order.status == OrderStatus.PAID
     assert len(calls_of("ship")) == 1
@@ -79,6 +81,7 @@ def test_a_receiver_failing_once_loses_no_fulfilment(live_doku, order_factory, r
 
     # DOKU's retry is a duplicate and calls nobody again; the app retries the CRM itself.
     assert send() == 200
+    assert after_response.wait_until_done(10)
     call_command("doku_checkout_deliver", verbosity=0)  # its backoff has not passed yet
     assert calls_of("crm_sync") == [("crm_sync", order.invoice_number, "pending")]
     call_command("doku_checkout_deliver", "--all", verbosity=0)
@@ -99,6 +102,7 @@ def test_a_failing_receiver_never_turns_the_return_page_into_a_500(live_doku, or
     failures["ship"] = 1
 
     page = requests.get(live_doku + reverse("doku_checkout:return", args=[order.public_id]), timeout=30)
+    assert after_response.wait_until_done(10)  # the receivers run once the shopper has the page
 
     assert page.status_code == 200
     assert "Paid" in page.text

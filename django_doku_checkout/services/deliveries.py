@@ -14,6 +14,7 @@ idempotent: the ``delivery`` they receive identifies the change (``delivery.pk``
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from django_doku_checkout import signals
 from django_doku_checkout.conf import get_config
 from django_doku_checkout.db import atomic_with_retry
 from django_doku_checkout.models import Delivery, Order, OrderEvent, Refund
+from django_doku_checkout.services import after_response
 from django_doku_checkout.services.locking import locked_rows
 
 logger = logging.getLogger(__name__)
@@ -115,7 +117,41 @@ def announce(
         return
     Delivery.objects.bulk_create(rows)
     # robust: a failure to record an outcome is logged; the lease then lets the command retry.
-    transaction.on_commit(lambda: _deliver_all(rows, order=order), robust=True)
+    transaction.on_commit(lambda: _deliver_committed(rows, order=order), robust=True)
+
+
+def _deliver_committed(deliveries: Sequence[Delivery], *, order: Order) -> None:
+    """Call the receivers of a committed change: after the response in a request, at once elsewhere."""
+    if not after_response.defer(lambda deadline: _deliver_after_response(deliveries, order=order, deadline=deadline)):
+        _deliver_all(deliveries, order=order)
+
+
+def _deliver_after_response(deliveries: Sequence[Delivery], *, order: Order, deadline: float) -> None:
+    """Call the receivers once the response is sent, starting none after ``deadline``.
+
+    Those not started are put back, due at once, for ``doku_checkout_deliver``: the worker
+    would be killed before they finish. Each is leased afresh as it starts (the request may
+    have taken a while); one another run took over meanwhile is left to that run.
+    """
+    for delivery in deliveries:
+        if time.monotonic() >= deadline:
+            _release(delivery)
+        elif _holds(delivery).update(next_attempt_at=timezone.now() + lease()):
+            _attempt(delivery, order)
+
+
+def _release(delivery: Delivery) -> None:
+    """Give a delivery not attempted back: due at once, its attempt not counted."""
+    released = _holds(delivery).update(
+        status=Delivery.Status.PENDING, attempts=F("attempts") - 1, next_attempt_at=timezone.now()
+    )
+    if released:
+        logger.warning(
+            "Receiver %s of %s for order %s left for doku_checkout_deliver: the request's time for receivers was spent",
+            delivery.receiver,
+            delivery.signal,
+            delivery.order.invoice_number,
+        )
 
 
 def _find_receiver(delivery: Delivery) -> Receiver | None:
