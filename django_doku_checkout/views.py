@@ -252,4 +252,8 @@ def notification(request: HttpRequest) -> HttpResponse:
         path=request.path,
         remote_addr=request.META.get("REMOTE_ADDR"),
     )
-    return HttpResponse(result.message, status=result.status_code, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(result.message, status=result.status_code, content_type="text/plain; charset=utf-8")
+    # Receivers run after the answer is sent, before the server closes the connection: with its
+    # length DOKU knows it has the whole answer without a CommonMiddleware or chunked encoding.
+    response["Content-Length"] = str(len(response.content))
+    return response

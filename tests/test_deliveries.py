@@ -347,3 +347,55 @@ def test_a_late_success_never_overwrites_the_failure_another_run_recorded(transa
     # B's failure stands: the delivery is retried (a receiver is called at least once, idempotent).
     assert (delivery.status, delivery.attempts) == (Delivery.Status.PENDING, 3)
     assert "CRM is down for B" in delivery.last_error
+
+
+# --- receivers after the response, within the request's budget -----------------------------------
+
+
+def test_receivers_run_after_the_answer_and_those_over_the_budget_are_left_due(
+    transactional_db, doku_simulator, order_factory, monkeypatch
+):
+    """The first receiver spends the request's budget: the next is not started, and is due at once."""
+    from django_doku_checkout.services import deliveries
+
+    offset = [0.0]
+    real = time.monotonic
+    monkeypatch.setattr(deliveries, "time", type("Clock", (), {"monotonic": staticmethod(lambda: real() + offset[0])}))
+
+    def slow_crm(sender, order, new_status, **kwargs):
+        calls.append(("crm_sync", order.invoice_number, new_status))
+        if new_status == OrderStatus.PAID:
+            offset[0] += after_response.BUDGET  # the CRM took the whole budget
+
+    slow_crm.__qualname__ = crm_sync.__qualname__
+    calls.clear()
+    signals.order_status_changed.connect(slow_crm, weak=False)
+    signals.payment_succeeded.connect(ship, weak=False)
+    try:
+        order = order_factory()
+        services.create_payment_link(order)
+        calls.clear()
+        assert doku_simulator.pay(order) == 200  # through Django's test client: the request's signals
+
+        shipped = Delivery.objects.get(order=order, receiver="tests.test_deliveries.ship")
+        # Not started: put back, its attempt not counted, due at once.
+        assert (shipped.status, shipped.attempts) == (Delivery.Status.PENDING, 0)
+        assert shipped.next_attempt_at <= timezone.now()
+        assert calls_of("ship") == []
+        call_command("doku_checkout_deliver", verbosity=0)
+    finally:
+        signals.order_status_changed.disconnect(slow_crm)
+        signals.payment_succeeded.disconnect(ship)
+
+    assert calls == [
+        ("crm_sync", order.invoice_number, OrderStatus.PAID),
+        ("ship", order.invoice_number, str(shipped.pk)),
+    ]
+    shipped.refresh_from_db()
+    assert (shipped.status, shipped.attempts) == (Delivery.Status.DELIVERED, 1)
+
+
+def test_outside_a_request_receivers_run_when_the_change_commits(transactional_db, order_factory, receivers):
+    order = order_factory()
+    services.cancel_order(order)  # a command, the shell, a task: no response to wait for
+    assert calls == [("crm_sync", order.invoice_number, OrderStatus.CANCELLED)]

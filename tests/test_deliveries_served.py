@@ -81,7 +81,7 @@ def deliver_later(shop: Shop, order: Order, receiver_log: Path) -> None:
     assert run.returncode == 0, run.stderr
     stuck.refresh_from_db()
     assert (stuck.status, stuck.attempts) == (Delivery.Status.DELIVERED, 2)
-    assert logged(receiver_log, "done") == [f"done {stuck.pk} {logged(receiver_log, 'done')[0].split()[2]}"]
+    assert [line.split()[1] for line in logged(receiver_log, "done")] == [str(stuck.pk)]  # exactly once
     crm = Delivery.objects.get(order=order, receiver=CRM)
     assert (crm.status, crm.attempts) == (Delivery.Status.PENDING, 1)
     assert "CRM is down" in crm.last_error
@@ -152,4 +152,32 @@ def test_a_45_second_receiver_never_delays_a_return_page_that_commits_the_paymen
         again = shopper.get(shop.url + reverse("doku_checkout:result", args=[order.public_id]), timeout=FAST)
         assert again.status_code == 200
         shop.stop()
+    deliver_later(shop, order, receiver_log)
+
+
+def test_a_receiver_killed_with_its_worker_is_delivered_after_its_lease(
+    gunicorn_shop, doku_simulator, order_factory, receiver_log
+):
+    """gunicorn's timeout (2 s here, 30 s by default) kills the worker inside the receiver, after DOKU's 200."""
+    order = order_factory()
+    services.create_payment_link(order)
+    shop = gunicorn_shop(
+        workers=1,
+        timeout=2,
+        receivers=RECEIVERS,
+        env={"RECEIVER_LOG": str(receiver_log), "RECEIVER_SECONDS": "45"},
+    )
+    body = encode_body(notifier.notification_body(doku_simulator.session_for(order), "SUCCESS"))
+    path = reverse("doku_checkout:notification")
+    headers = signatures.signed_headers(SECRET, client_id=CLIENT_ID, target=path, body=body)
+    worker = shop.worker_pids()
+
+    answer = requests.post(shop.url + path, data=body, headers=headers, timeout=FAST)
+
+    assert answer.status_code == 200, shop.log()
+    wait_for(lambda: "WORKER TIMEOUT" in shop.log() and shop.worker_pids() not in ([], worker), seconds=20)
+    # The new worker serves at once; the killed receiver's delivery is still held by its lease.
+    page = requests.get(shop.url + reverse("doku_checkout:result", args=[order.public_id]), timeout=FAST)
+    assert page.status_code == 200
+    assert logged(receiver_log, "start") and not logged(receiver_log, "done")
     deliver_later(shop, order, receiver_log)
