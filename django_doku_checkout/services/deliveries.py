@@ -2,13 +2,17 @@
 
 A status change records what it announces *in its own transaction*: one :class:`Delivery`
 row per receiver connected to each signal. After the commit each receiver is called on its
-own, so one that raises (a mail server or CRM hiccup) never stops the others, nor turns
-DOKU's notification, the shopper's return page or a status check into an error. A receiver
-that raised is called again later with exponential backoff (``manage.py
-doku_checkout_deliver``, which reconciliation runs too) until it succeeds, up to
-``DELIVERY_MAX_ATTEMPTS``; after the last attempt the order is flagged for review. One that
-succeeded is never called again for the same change. Receivers must therefore be
-idempotent: the ``delivery`` they receive identifies the change (``delivery.pk``).
+own, so one that raises (a mail server or CRM hiccup) never stops the others. In a request
+they are called once its response has been sent (:mod:`.after_response`), within the
+request's budget, so none delays or fails DOKU's notification, the shopper's return page or
+a status check; elsewhere (commands, the shell, tasks) as soon as the change commits. A
+receiver that raised, or was not started in time, is called again later with exponential
+backoff (``manage.py doku_checkout_deliver``, which reconciliation runs too) until it
+succeeds, up to ``DELIVERY_MAX_ATTEMPTS``; after the last attempt the order is flagged for
+review. One that succeeded is never called again for the same change. Each attempt holds
+its delivery for ``DELIVERY_LEASE`` seconds from when it was claimed; a process that dies
+meanwhile leaves it to the next run after that. Receivers must therefore be idempotent: the
+``delivery`` they receive identifies the change (``delivery.pk``).
 """
 
 from __future__ import annotations
