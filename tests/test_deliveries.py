@@ -380,6 +380,7 @@ def test_receivers_run_after_the_answer_and_those_over_the_budget_are_left_due(
         shipped = Delivery.objects.get(order=order, receiver="tests.test_deliveries.ship")
         # Not started: put back, its attempt not counted, due at once.
         assert (shipped.status, shipped.attempts) == (Delivery.Status.PENDING, 0)
+        assert "doku_checkout_deliver calls it" in shipped.last_error
         assert shipped.next_attempt_at <= timezone.now()
         assert calls_of("ship") == []
         call_command("doku_checkout_deliver", verbosity=0)

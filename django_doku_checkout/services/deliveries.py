@@ -53,6 +53,11 @@ SIGNALS: dict[str, Signal] = {
 #: and the model each is read from when the receiver is called: ``payment_refunded`` stores
 #: ``{"refund": 7}`` and its receivers get ``refund=Refund.objects.get(pk=7)``.
 LOADED_ARGUMENTS: dict[str, dict[str, type[Model]]] = {"payment_refunded": {"refund": Refund}}
+#: What a delivery put back unattempted says (in the admin) until doku_checkout_deliver calls it.
+NOT_STARTED = (
+    "Not called yet: the request that committed the change had spent its time for receivers; "
+    "manage.py doku_checkout_deliver calls it."
+)
 #: The longest wait between two attempts.
 MAX_BACKOFF = timedelta(hours=6)
 #: How much of a receiver's traceback is kept on its delivery.
@@ -147,7 +152,10 @@ def _deliver_after_response(deliveries: Sequence[Delivery], *, order: Order, dea
 def _release(delivery: Delivery) -> None:
     """Give a delivery not attempted back: due at once, its attempt not counted."""
     released = _holds(delivery).update(
-        status=Delivery.Status.PENDING, attempts=F("attempts") - 1, next_attempt_at=timezone.now()
+        status=Delivery.Status.PENDING,
+        attempts=F("attempts") - 1,
+        next_attempt_at=timezone.now(),
+        last_error=NOT_STARTED,
     )
     if released:
         logger.warning(
