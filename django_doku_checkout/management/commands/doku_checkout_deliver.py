@@ -11,8 +11,9 @@ from django_doku_checkout.services.deliveries import deliver_due
 
 class Command(BaseCommand):
     help = (
-        "Call the shop's signal receivers that failed (payment_succeeded and the others) again, once their "
-        "backoff has passed. Safe to run from cron on several machines."
+        "Call the shop's signal receivers (payment_succeeded and the others) that are due: those that failed, "
+        "once their backoff has passed, those a request had no time left for, and those whose process died "
+        "(after DELIVERY_LEASE). Safe to run from cron on several machines."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
