@@ -21,6 +21,8 @@ class Faults:
     duplicate_notifications: bool = False
     out_of_order_notifications: bool = False
     wrong_amount: bool = False
+    #: DOKU's REFUNDED/VOIDED notification of an API refund reaches the shop before the API's answer.
+    refund_notification_first: bool = False
 
     def updated(self, values: dict[str, Any]) -> Faults:
         """A copy with ``values`` applied; unknown names and bad values raise ValueError."""
