@@ -21,14 +21,19 @@ from tests.conftest import CLIENT_ID, SECRET
 REFUND_TARGET = "/cancellation/credit-card/refund"
 
 
-def paid_order(order_factory, method: str = "CREDIT_CARD", **fields) -> tuple[Order, SimulatedSession]:
-    """An order paid at the simulator, its notification delivered over HTTP."""
+def paid_order(
+    order_factory, method: str = "CREDIT_CARD", *, settled: bool = True, **fields
+) -> tuple[Order, SimulatedSession]:
+    """An order paid at the simulator, its notification delivered over HTTP; ``settled`` by DOKU
+    (partial refunds possible) unless told otherwise (then DOKU only voids the whole amount)."""
     order = order_factory(items=[("Batik shirt", 100_000, 1)], **fields)
     link = services.create_payment_link(order)
     session = STORE.find(CLIENT_ID, link.invoice_number)
     assert session is not None
     actions.settle(session, "pay", method)
     assert STORE.wait_until_idle(10)
+    if settled:
+        actions.mark_settled(session)
     order.refresh_from_db()
     assert order.status == OrderStatus.PAID
     return order, session
@@ -198,9 +203,8 @@ def test_doku_refunding_the_paying_attempt_is_recorded_once(live_doku, order_fac
     assert sorted(outcomes) == ["duplicate", "processed"]
 
 
-def test_doku_voiding_the_paying_attempt_refunds_what_is_left(live_doku, order_factory, signal_log):
-    order, session = paid_order(order_factory)
-    services.refund_payment(order, 10_000)
+def test_doku_voiding_the_paying_attempt_before_settlement_refunds_all_of_it(live_doku, order_factory, signal_log):
+    order, session = paid_order(order_factory, settled=False)
     signal_log.clear()
 
     actions.refund_in_back_office(session, void=True)
@@ -209,9 +213,27 @@ def test_doku_voiding_the_paying_attempt_refunds_what_is_left(live_doku, order_f
     order.refresh_from_db()
     assert order.status == OrderStatus.REFUNDED
     voided = order.refunds.get(method=Refund.Method.DOKU)
-    assert (voided.amount, voided.refund_type) == (90_000, "VOID")
-    assert refunded_signals(signal_log) == [("payment_refunded", order.invoice_number, 90_000)]
+    assert (voided.amount, voided.refund_type, voided.doku_reference) == (
+        100_000,
+        "VOID",
+        session.refunds[0].approval_code,
+    )
+    assert refunded_signals(signal_log) == [("payment_refunded", order.invoice_number, 100_000)]
     assert status_changes(signal_log) == [OrderStatus.REFUNDED]
+    services.check_status(order)  # DOKU's status answer names the void again: recorded once
+    assert order.refunds.count() == 1 and services.refunded_total(order) == session.refunded
+
+
+def test_doku_voids_only_before_settlement_and_refunds_in_parts_only_after(live_doku, order_factory):
+    order, session = paid_order(order_factory)  # settled
+    services.refund_payment(order, 10_000)
+    # DOKU rules out a void of a settled payment (the earlier partial-then-void).
+    with pytest.raises(actions.RefundRefused, match="no longer voided"):
+        actions.refund_in_back_office(session, void=True)
+    rest = services.refund_payment(order)
+    assert (rest.amount, rest.refund_type) == (90_000, "PARTIAL_REFUND")
+    assert [r.type for r in session.refunds] == ["PARTIAL_REFUND", "PARTIAL_REFUND"]
+    assert services.refunded_total(order) == session.refunded == 100_000
 
 
 def test_doku_refunding_or_voiding_an_older_attempt_never_refunds_the_order(live_doku, order_factory, signal_log):
@@ -250,6 +272,7 @@ def test_a_refund_doku_answered_too_late_is_resent_and_completed_once(live_doku,
     with pytest.raises(DokuTransportError):
         services.refund_payment(order, 60_000)
     STORE.set_faults(CLIENT_ID, Faults())
+    assert STORE.wait_until_idle(10)  # DOKU's own REFUNDED came meanwhile: it could not name the refund yet
     refund = order.refunds.get()
     assert refund.status == Refund.Status.REQUESTED  # DOKU may have refunded: the amount stays reserved
     with pytest.raises(services.RefundNotAllowed):
@@ -258,17 +281,22 @@ def test_a_refund_doku_answered_too_late_is_resent_and_completed_once(live_doku,
 
     # Staff resend it: the same Request-Id and bytes, and DOKU answers 409 with its first answer.
     resent = services.resend_refund(refund)
-    # Then DOKU's own notification of that refund arrives.
+    # Then DOKU's notification of that refund arrives again (resent from its back office).
     send_from_doku(session, "REFUNDED", session.refunds[0])
 
     assert resent.status == Refund.Status.SUCCEEDED and resent.amount == 60_000
+    assert resent.doku_reference == session.refunds[0].approval_code
     assert [r.amount for r in session.refunds] == [60_000]  # refunded once at DOKU
     assert {r.headers["Request-Id"] for r in refund_requests()} == {refund.request_id}
     assert order.refunds.count() == 1
     order.refresh_from_db()
-    assert order.status == OrderStatus.PARTIALLY_REFUNDED
+    assert (order.status, order.needs_review) == (OrderStatus.PARTIALLY_REFUNDED, False)
     assert refunded_signals(signal_log) == [("payment_refunded", order.invoice_number, 60_000)]
-    assert Notification.objects.get(transaction_status="REFUNDED").outcome == "duplicate"
+    outcomes = list(
+        Notification.objects.filter(transaction_status="REFUNDED").order_by("pk").values_list("outcome", flat=True)
+    )
+    # While it was in flight DOKU was told to send it again (503); once named, it is a duplicate.
+    assert set(outcomes[:-1]) == {"unconfirmed"} and outcomes[-1] == "duplicate"
 
 
 def test_receivers_get_the_refund_and_a_failed_one_is_retried_with_it(order_factory, doku_simulator):
@@ -287,6 +315,7 @@ def test_receivers_get_the_refund_and_a_failed_one_is_retried_with_it(order_fact
     try:
         order = order_factory(items=[("Batik shirt", 100_000, 1)])
         doku_simulator.pay(order, "CREDIT_CARD")
+        doku_simulator.settle(order)
         from django.test import TestCase
 
         with TestCase.captureOnCommitCallbacks(execute=True):
@@ -303,6 +332,7 @@ def test_receivers_get_the_refund_and_a_failed_one_is_retried_with_it(order_fact
 def test_the_plugin_refunds_in_dokus_back_office(order_factory, doku_simulator):
     order = order_factory(items=[("Batik shirt", 100_000, 1)])
     doku_simulator.pay(order)
+    doku_simulator.settle(order)
     assert doku_simulator.refund(order, 30_000) == 200
     assert order.status == OrderStatus.PARTIALLY_REFUNDED
     assert doku_simulator.refund(order) == 200

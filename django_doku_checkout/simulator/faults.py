@@ -23,6 +23,8 @@ class Faults:
     wrong_amount: bool = False
     #: DOKU's REFUNDED/VOIDED notification of an API refund reaches the shop before the API's answer.
     refund_notification_first: bool = False
+    #: DOKU declines card refunds: HTTP 200 with ``refund.status`` FAILED, and nothing refunded.
+    refund_refused: bool = False
 
     def updated(self, values: dict[str, Any]) -> Faults:
         """A copy with ``values`` applied; unknown names and bad values raise ValueError."""

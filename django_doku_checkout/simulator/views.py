@@ -267,6 +267,14 @@ def card_refund(request: HttpRequest) -> JsonResponse:
         return _error(400, "INVALID_PARAMETER", "payment.original_request_id does not match the payment")
     if session.kind != "card_page" and not is_card(session.channel or ""):
         return _error(400, "INVALID_PARAMETER", "only card payments can be refunded")
+    if faults.refund_refused:
+        declined = {
+            "order": {"invoice_number": session.invoice_number},
+            "payment": {"original_request_id": session.request_id},
+            "refund": {"amount": amount, "status": "FAILED", "message": "Refund declined by the acquirer"},
+        }
+        _remember(key, request.body, declined)
+        return JsonResponse(declined)
     try:
         refund = actions.record_refund(session, amount, request_id=request.headers["Request-Id"])
     except actions.RefundRefused as err:
