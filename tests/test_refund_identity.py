@@ -27,7 +27,7 @@ from django_doku_checkout.simulator import actions, notifier
 from django_doku_checkout.simulator.faults import Faults
 from django_doku_checkout.simulator.merchants import merchants
 from django_doku_checkout.simulator.store import STORE, SimulatedSession
-from tests.conftest import CLIENT_ID
+from tests.conftest import CLIENT_ID, staff_session
 from tests.test_refunds import paid_order, refund_requests, send_from_doku
 
 FAILING = Faults(error_rate=1)  # DOKU answers 503 to every attempt and refunds nothing
@@ -70,14 +70,23 @@ def outcomes(status: str = "REFUNDED") -> list[str]:
 # --- finding 1: a repeat of refund #1 never settles refund #2 ----------------------------------------
 
 
-def test_a_status_check_repeating_refund_1_never_settles_refund_2(live_doku, order_factory):
+def press_check_status(base: str, admin_user, order: Order) -> None:
+    """Staff press the order page's *Check payment status* button, over HTTP."""
+    http = staff_session(base, admin_user.username)
+    url = base + reverse("admin:django_doku_checkout_order_operation", args=[order.pk, "check-status"])
+    form = {"csrfmiddlewaretoken": http.cookies.get("csrftoken", "")}
+    assert http.post(url, data=form, allow_redirects=False, timeout=10).status_code == 302
+    http.close()
+
+
+def test_a_status_check_repeating_refund_1_never_settles_refund_2(live_doku, order_factory, admin_user):
     order, session = paid_order(order_factory)
     first = services.refund_payment(order, 30_000)
     second = stuck_refund(order, 30_000)
 
-    check = services.check_status(order)  # DOKU's answer: REFUNDED 30,000, the last refund it made (#1)
+    press_check_status(live_doku, admin_user, order)  # DOKU answers REFUNDED 30,000: the last refund it made (#1)
 
-    assert check.outcome == Notification.Outcome.DUPLICATE
+    assert services.check_status(order).outcome == Notification.Outcome.DUPLICATE
     second.refresh_from_db()
     assert (first.status, second.status) == (Refund.Status.SUCCEEDED, Refund.Status.REQUESTED)
     assert_books_match_doku(order, session)  # 30,000, not 60,000
@@ -197,6 +206,20 @@ def test_a_report_the_app_cannot_attribute_is_flagged_for_staff_and_settles_noth
     flagged = Notification.objects.get(transaction_status="REFUNDED")
     assert flagged.outcome == Notification.Outcome.FLAGGED and session.refunds[0].approval_code in flagged.body
     assert services.refunded_total(order) == 0  # the books say less than DOKU did, and staff are told
+
+
+def test_dokus_report_of_a_back_office_refund_staff_recorded_by_hand_is_a_duplicate(live_doku, order_factory):
+    order, session = paid_order(order_factory, method="VIRTUAL_ACCOUNT_BCA")
+    STORE.set_faults(CLIENT_ID, Faults(drop_notifications=True))
+    actions.refund_in_back_office(session, 40_000)  # staff refund in DOKU's back office ...
+    STORE.set_faults(CLIENT_ID, Faults())
+    services.record_manual_refund(order, 40_000, reference="BO-REF-1")  # ... and record it here
+    send_from_doku(session, "REFUNDED", session.refunds[0])  # then DOKU's notification, with its own code
+
+    assert outcomes() == [Notification.Outcome.DUPLICATE]
+    order.refresh_from_db()
+    assert services.refunded_total(order) == session.refunded == 40_000 and not order.needs_review
+    assert order.refunds.get().doku_reference == "BO-REF-1"  # staff's reference is kept
 
 
 # --- DOKU's notification of an API refund, racing the API's answer ---------------------------------------

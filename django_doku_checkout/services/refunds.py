@@ -431,7 +431,10 @@ def apply_doku_refund(
             order, f"{told}; nothing was recorded: record the refund by hand from DOKU's back office."
         )
         return outcome.FLAGGED
-    same = next((r for r in succeeded if r.amount == wanted and not (reference and r.doku_reference)), None)
+    # A refund already known by another of DOKU's codes is another refund; one recorded by hand
+    # carries the back office's reference (staff's text), which says nothing about DOKU's code.
+    coded = {r.pk for r in succeeded if r.doku_reference and r.method != Refund.Method.MANUAL}
+    same = next((r for r in succeeded if r.amount == wanted and not (reference and r.pk in coded)), None)
     if same is not None:
         if reference and not same.doku_reference:
             same.doku_reference = reference[:128]  # the next repeat is then known by its code
