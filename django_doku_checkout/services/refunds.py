@@ -10,7 +10,11 @@ Three ways a refund happens, one :class:`~django_doku_checkout.models.Refund` ro
 - **Other channels** have no refund API a Checkout merchant can call: staff refund them in
   DOKU's back office and record it with :func:`record_manual_refund`.
 - **DOKU's own word** (a ``REFUNDED`` or ``VOIDED`` notification or status answer for the
-  attempt that paid) confirms a requested refund or records one: :func:`apply_doku_refund`.
+  attempt that paid) is matched to refunds by identity (DOKU's approval code), never by
+  amount: a repeat is a duplicate, a refund made in DOKU's back office is recorded, one that
+  cannot be attributed is flagged for staff: :func:`apply_doku_refund`. A ``requested``
+  refund is settled only by its own answer; reconciliation resends those left waiting
+  (:func:`resend_stale_refunds`).
 
 Every succeeded refund moves the order to ``partially_refunded``, or to ``refunded`` once
 the refunded total is what was paid, and announces ``payment_refunded`` once, after the

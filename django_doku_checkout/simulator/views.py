@@ -49,8 +49,16 @@ NOT_CANCELLABLE_BANKS = ("BTN", "BNC", "BPD", "OCBC")
 DEMO_METHODS = sorted(KNOWN_METHODS - {"EMONEY_SHOPEEPAY", "VIRTUAL_ACCOUNT_BANK_SYARIAH_MANDIRI"})
 
 
+#: DOKU's ``error.type`` for an error code, as captured; the simulator's own for the rest.
+_ERROR_TYPES = {"INVALID_PARAMETER": "Invalid Parameter"}
+
+
+def _error_body(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "type": _ERROR_TYPES.get(code, "SIMULATOR")}}
+
+
 def _error(status: int, code: str, message: str) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "message": message, "type": "SIMULATOR"}}, status=status)
+    return JsonResponse(_error_body(code, message), status=status)
 
 
 def _authenticate(request: HttpRequest, target: str, body: bytes | None) -> tuple[Merchant | None, JsonResponse | None]:
@@ -278,9 +286,9 @@ def card_refund(request: HttpRequest) -> JsonResponse:
     try:
         refund = actions.record_refund(session, amount, request_id=request.headers["Request-Id"])
     except actions.RefundRefused as err:
-        answer_error = {"error": {"code": "INVALID_PARAMETER", "message": str(err), "type": "Invalid Parameter"}}
-        _remember(key, request.body, answer_error)  # a retry of a refused refund is refused again
-        return JsonResponse(answer_error, status=400)
+        refusal = _error_body("INVALID_PARAMETER", str(err))
+        _remember(key, request.body, refusal)  # a retry of a refused refund is refused again
+        return JsonResponse(refusal, status=400)
     # DOKU's answer names the order, the payment and the refund; it does not repeat order.amount.
     answer = {
         "order": {"invoice_number": session.invoice_number},
