@@ -28,7 +28,7 @@ from django_doku_checkout.simulator.faults import Faults
 from django_doku_checkout.simulator.merchants import merchants
 from django_doku_checkout.simulator.store import STORE, SimulatedSession
 from tests.conftest import CLIENT_ID, staff_session
-from tests.test_refunds import paid_order, refund_requests, send_from_doku
+from tests.test_refunds import paid_order, refund_at_doku, refund_requests, resend_at_doku, send_from_doku
 
 FAILING = Faults(error_rate=1)  # DOKU answers 503 to every attempt and refunds nothing
 
@@ -56,7 +56,7 @@ def stuck_refund(order: Order, amount: int) -> Refund:
     """A card refund DOKU answered 5xx to (three times): it stays ``requested``, DOKU made nothing."""
     STORE.set_faults(CLIENT_ID, FAILING)
     with pytest.raises(DokuAPIError, match="HTTP 503"):
-        services.refund_payment(order, amount)
+        refund_at_doku(order, amount)
     STORE.set_faults(CLIENT_ID, Faults())
     refund = order.refunds.latest("pk")
     assert (refund.status, refund.amount) == (Refund.Status.REQUESTED, amount)
@@ -81,7 +81,7 @@ def press_check_status(base: str, admin_user, order: Order) -> None:
 
 def test_a_status_check_repeating_refund_1_never_settles_refund_2(live_doku, order_factory, admin_user):
     order, session = paid_order(order_factory)
-    first = services.refund_payment(order, 30_000)
+    first = refund_at_doku(order, 30_000)
     second = stuck_refund(order, 30_000)
 
     press_check_status(live_doku, admin_user, order)  # DOKU answers REFUNDED 30,000: the last refund it made (#1)
@@ -91,14 +91,14 @@ def test_a_status_check_repeating_refund_1_never_settles_refund_2(live_doku, ord
     assert (first.status, second.status) == (Refund.Status.SUCCEEDED, Refund.Status.REQUESTED)
     assert_books_match_doku(order, session)  # 30,000, not 60,000
     # And the resend still does what it must: DOKU now makes #2.
-    assert services.resend_refund(second).status == Refund.Status.SUCCEEDED
+    assert resend_at_doku(second).status == Refund.Status.SUCCEEDED
     assert_books_match_doku(order, session)
     assert session.refunded == 60_000 and not order.needs_review
 
 
 def test_dokus_retry_of_refund_1s_notification_never_settles_refund_2(live_doku, order_factory):
     order, session = paid_order(order_factory)
-    services.refund_payment(order, 25_000)
+    refund_at_doku(order, 25_000)
     second = stuck_refund(order, 25_000)
 
     send_from_doku(session, "REFUNDED", session.refunds[0])  # DOKU retries #1's notification
@@ -114,7 +114,7 @@ def test_dokus_retry_of_refund_1s_notification_never_settles_refund_2(live_doku,
 def test_a_refund_doku_refuses_is_failed_while_refund_1s_notification_lands(live_doku, order_factory, settings):
     settings.DOKU_CHECKOUT = {**settings.DOKU_CHECKOUT, "TIMEOUT": (2, 10), "MAX_RETRIES": 0}
     order, session = paid_order(order_factory)
-    services.refund_payment(order, 20_000)
+    refund_at_doku(order, 20_000)
     assert STORE.wait_until_idle(10)
     # DOKU is slow to answer #2, and then refuses it (refund.status FAILED) ...
     STORE.set_faults(CLIENT_ID, Faults(latency=1.5, refund_refused=True))
@@ -122,7 +122,7 @@ def test_a_refund_doku_refuses_is_failed_while_refund_1s_notification_lands(live
 
     def refund_2() -> None:
         try:
-            services.refund_payment(Order.objects.get(pk=order.pk), 20_000)
+            refund_at_doku(Order.objects.get(pk=order.pk), 20_000)
         except BaseException as err:  # noqa: BLE001 - the test reads it
             raised.append(err)
         finally:
@@ -150,7 +150,7 @@ def test_a_refund_doku_refuses_is_failed_while_refund_1s_notification_lands(live
 
 def test_the_nastiest_sequence_keeps_the_books_equal_to_what_doku_did(live_doku, order_factory):
     order, session = paid_order(order_factory)
-    first = services.refund_payment(order, 30_000)  # 1. succeeded
+    first = refund_at_doku(order, 30_000)  # 1. succeeded
     second = stuck_refund(order, 30_000)  # 2. same amount, 5xx: requested
     services.check_status(order)  # 3. DOKU's status answer repeats #1
     assert_books_match_doku(order, session)
@@ -159,7 +159,7 @@ def test_the_nastiest_sequence_keeps_the_books_equal_to_what_doku_did(live_doku,
     # 5. Staff resend #2: DOKU makes it, but its answer is lost (too late for our timeout).
     STORE.set_faults(CLIENT_ID, Faults(timeout_rate=1, timeout_seconds=2.5))
     with pytest.raises(DokuTransportError):
-        services.resend_refund(second)
+        resend_at_doku(second)
     STORE.set_faults(CLIENT_ID, Faults())
     assert STORE.wait_until_idle(10)  # DOKU's REFUNDED of #2 came meanwhile, unnamed: DOKU sends it again later
     second.refresh_from_db()
@@ -167,6 +167,7 @@ def test_the_nastiest_sequence_keeps_the_books_equal_to_what_doku_did(live_doku,
     # 6. Later, reconciliation resends #2: DOKU replays its first answer with 409, naming #2.
     Refund.objects.filter(pk=second.pk).update(updated_at=timezone.now() - timedelta(minutes=5))
     summary = reconciliation.reconcile()
+    assert STORE.wait_until_idle(10)
     assert summary.refunds_resent == 1
     second.refresh_from_db()
     assert second.status == Refund.Status.SUCCEEDED and second.doku_reference == session.refunds[1].approval_code
@@ -175,7 +176,7 @@ def test_the_nastiest_sequence_keeps_the_books_equal_to_what_doku_did(live_doku,
     # 9. #3 refused by DOKU while #1's notification lands once more.
     STORE.set_faults(CLIENT_ID, Faults(refund_refused=True))
     with pytest.raises(DokuAPIError):
-        services.refund_payment(order, 30_000)
+        refund_at_doku(order, 30_000)
     STORE.set_faults(CLIENT_ID, Faults())
     send_from_doku(session, "REFUNDED", session.refunds[0])
 
@@ -225,17 +226,25 @@ def test_dokus_report_of_a_back_office_refund_staff_recorded_by_hand_is_a_duplic
 # --- DOKU's notification of an API refund, racing the API's answer ---------------------------------------
 
 
-@pytest.mark.parametrize("notification_first", [True, False])
-def test_dokus_notification_of_an_api_refund_races_its_answer(live_doku, order_factory, notification_first):
+@pytest.mark.parametrize("order_of_arrival", ["notification first", "answer first", "racing"])
+def test_dokus_notification_of_an_api_refund_races_its_answer(live_doku, order_factory, order_of_arrival):
     order, session = paid_order(order_factory, settled=False)
-    STORE.set_faults(CLIENT_ID, Faults(refund_notification_first=notification_first))
+    faults = {
+        "notification first": Faults(refund_notification_first=True),
+        "answer first": Faults(drop_notifications=True),  # delivered below, once the answer is recorded
+        "racing": Faults(refund_notification_first=False),  # sent as the answer leaves
+    }
+    STORE.set_faults(CLIENT_ID, faults[order_of_arrival])
 
-    refund = services.refund_payment(order)  # before settlement: DOKU voids the whole amount
+    refund = refund_at_doku(order)  # before settlement: DOKU voids the whole amount
 
+    STORE.set_faults(CLIENT_ID, Faults())
+    if order_of_arrival == "answer first":
+        send_from_doku(session, "VOIDED", session.refunds[0])
     assert STORE.wait_until_idle(10)
-    (voided,) = STORE.notifications[-1:]
+    voided = STORE.notifications[-1]
     assert voided.transaction_status == "VOIDED" and voided.finished
-    if notification_first:
+    if order_of_arrival == "notification first":
         # It came while the refund waited for DOKU's answer: it could not name it, DOKU was told to retry.
         assert voided.attempts[0].status_code == 503
     assert (refund.status, refund.refund_type, refund.doku_reference) == (
@@ -247,6 +256,8 @@ def test_dokus_notification_of_an_api_refund_races_its_answer(live_doku, order_f
     assert order.refunds.count() == 1 and not order.needs_review
     stored = outcomes("VOIDED")
     assert set(stored) <= {Notification.Outcome.UNCONFIRMED, Notification.Outcome.DUPLICATE}
+    if order_of_arrival == "answer first":
+        assert stored == [Notification.Outcome.DUPLICATE]
     if voided.delivered:
         assert stored[-1] == Notification.Outcome.DUPLICATE
 
@@ -258,7 +269,7 @@ def test_a_partial_refund_before_settlement_is_refused_clearly_and_a_void_refund
     order, session = paid_order(order_factory, settled=False)
 
     with pytest.raises(DokuAPIError, match="it can only void the whole amount") as refused:
-        services.refund_payment(order, 30_000)
+        refund_at_doku(order, 30_000)
 
     assert refused.value.status_code == 400
     assert refused.value.body == {
@@ -273,16 +284,16 @@ def test_a_partial_refund_before_settlement_is_refused_clearly_and_a_void_refund
     assert failed.status == Refund.Status.FAILED and "once DOKU has settled the payment" in failed.error_message
     assert session.refunds == [] and services.refundable_amount(order) == 100_000
     # A resend of the refused request is refused again (DOKU replays its refusal with 409).
-    assert services.resend_refund(failed).status == Refund.Status.FAILED
+    assert resend_at_doku(failed).status == Refund.Status.FAILED
 
-    void = services.refund_payment(order)
+    void = refund_at_doku(order)
     assert (void.amount, void.refund_type) == (100_000, "VOID")
     assert_books_match_doku(order, session)
 
 
 def test_the_refund_api_answers_in_dokus_shape(live_doku, order_factory):
     order, session = paid_order(order_factory)
-    refund = services.refund_payment(order, 15_000)
+    refund = refund_at_doku(order, 15_000)
     paying = order.checkout_sessions.get()
     assert refund.response_body == {
         "order": {"invoice_number": paying.invoice_number},
@@ -299,14 +310,19 @@ def test_the_refund_api_answers_in_dokus_shape(live_doku, order_factory):
 
 def test_the_simulator_settles_a_payment_from_its_dashboard_and_json_control(live_doku, order_factory, admin_client):
     order, session = paid_order(order_factory, settled=False)
+    other, other_session = paid_order(order_factory, settled=False)
     page = admin_client.get(reverse("doku_simulator:dashboard")).content.decode()
-    assert ">Settle</button>" in page
+    assert page.count(">Settle</button>") == 2
+    # The dashboard's button (a form) ...
+    answer = admin_client.post(reverse("doku_simulator:settle"), {"invoice_number": other_session.invoice_number})
+    assert answer.status_code == 302 and other_session.settled and not session.settled
+    # ... and the JSON control for tests.
     answer = admin_client.post(
         reverse("doku_simulator:settle"), {"invoice_number": session.invoice_number}, content_type="application/json"
     )
     assert (answer.status_code, answer.json()) == (200, {"invoice_number": session.invoice_number, "settled": True})
     assert session.settled
-    assert services.refund_payment(order, 1_000).refund_type == "PARTIAL_REFUND"
+    assert refund_at_doku(order, 1_000).refund_type == "PARTIAL_REFUND"
 
 
 def test_a_card_payment_retried_after_a_failed_attempt_refunds_the_attempt_that_paid(live_doku, order_factory):
@@ -334,7 +350,7 @@ def test_a_card_payment_retried_after_a_failed_attempt_refunds_the_attempt_that_
 
     link.refresh_from_db()
     assert link.original_request_id == session.request_id  # the SUCCESS that paid
-    refund = services.refund_payment(order, 10_000)  # DOKU refuses a refund naming another transaction
+    refund = refund_at_doku(order, 10_000)  # DOKU refuses a refund naming another transaction
     assert refund.status == Refund.Status.SUCCEEDED
     (sent,) = refund_requests()
     assert json.loads(sent.body)["payment"] == {"original_request_id": session.request_id}
@@ -354,7 +370,9 @@ def test_reconciliation_resends_refunds_left_requested_bounded_and_not_those_in_
 
     caplog.set_level("INFO", logger="django_doku_checkout.services.refunds")
     assert services.resend_stale_refunds(limit=1) == 1  # bounded: the oldest first
+    assert STORE.wait_until_idle(10)
     assert reconciliation.reconcile().refunds_resent == 1  # the next run takes the next one
+    assert STORE.wait_until_idle(10)
 
     statuses = dict(order.refunds.values_list("pk", "status"))
     assert statuses == {old_1.pk: "succeeded", old_2.pk: "succeeded", young.pk: "requested"}

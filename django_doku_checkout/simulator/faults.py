@@ -21,8 +21,9 @@ class Faults:
     duplicate_notifications: bool = False
     out_of_order_notifications: bool = False
     wrong_amount: bool = False
-    #: DOKU's REFUNDED/VOIDED notification of an API refund reaches the shop before the API's answer.
-    refund_notification_first: bool = False
+    #: DOKU's REFUNDED/VOIDED notification of an API refund reaches the shop (its first attempt)
+    #: before the API's answer: the harder order for the shop, so the default. Off, they race.
+    refund_notification_first: bool = True
     #: DOKU declines card refunds: HTTP 200 with ``refund.status`` FAILED, and nothing refunded.
     refund_refused: bool = False
 
