@@ -5,7 +5,8 @@ Celery or Django task. Each order is claimed for the time DOKU is asked (a lease
 order's row, committed at once: no lock or transaction is held while DOKU answers), so
 several machines may run it at once and each order is checked by one of them; running it
 twice changes nothing the second time. It also settles link claims whose process died and
-runs the signal deliveries that are due.
+sends again the card refunds left waiting for DOKU's answer, and runs the signal deliveries
+that are due.
 
 DOKU is asked about several orders at once (``workers``), at most ``max_rate`` requests a
 second: after an outage during a sale, thousands of orders are pending together. The
@@ -60,6 +61,7 @@ class ReconcileSummary:
     orders: list[ReconciledOrder] = field(default_factory=list)
     skipped_locked: int = 0
     claims_settled: int = 0
+    refunds_resent: int = 0
     deliveries: services.DeliverySummary = field(default_factory=services.DeliverySummary)
 
     def count(self, outcome: str) -> int:
@@ -70,7 +72,8 @@ class ReconcileSummary:
             f"Checked {len(self.orders)} order(s): {self.count('changed')} changed, "
             f"{self.count('would_change')} would change, {self.count('unchanged')} unchanged, "
             f"{self.count('failed')} failed; {self.skipped_locked} skipped (being checked elsewhere). "
-            f"Link claims settled: {self.claims_settled}. Deliveries: {self.deliveries}"
+            f"Link claims settled: {self.claims_settled}. Refunds resent and answered: {self.refunds_resent}. "
+            f"Deliveries: {self.deliveries}"
         )
 
 
@@ -240,8 +243,8 @@ def reconcile(
     Every open link of each order is asked about, so a payment on any of them is found. Links
     long past DOKU's expiry are marked expired. ``dry_run`` asks DOKU but changes nothing.
     One order failing (DOKU down) is reported and the others are still checked. Unless it is
-    a dry run, it also settles link claims whose process died and delivers the signals whose
-    receivers are due a retry.
+    a dry run, it also settles link claims whose process died, sends again (bounded, logged)
+    the card refunds left ``requested`` and delivers the signals whose receivers are due a retry.
 
     ``workers`` threads ask DOKU at once, starting at most ``max_rate`` requests a second
     (None: no limit). A ``client`` passed in is shared by them; by default each thread uses
@@ -253,6 +256,7 @@ def reconcile(
     summary = ReconcileSummary()
     if not dry_run:
         summary.claims_settled = services.resolve_stale_claims(client=client)
+        summary.refunds_resent = services.resend_stale_refunds(client=client)
 
     def finish(done: set[Future[list[_Answer]]]) -> None:
         """Apply the answers that came in, then release their orders with one statement."""

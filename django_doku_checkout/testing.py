@@ -93,12 +93,22 @@ class DokuSimulator:
         """Let the payment link expire at the simulator (DOKU sends no notification for this)."""
         self._settle(order, "expire", "")
 
+    def settle(self, order: Order) -> None:
+        """DOKU settles the order's payment: from now on it refunds in parts, and no longer voids.
+
+        Before settlement DOKU only voids the whole amount, as the simulator does.
+        """
+        from django_doku_checkout.simulator.actions import mark_settled
+
+        mark_settled(self.session_for(order))
+
     def refund(self, order: Order, amount: int | None = None, *, void: bool = False) -> int | None:
         """Refund (or void) the order's payment in DOKU's back office: DOKU notifies ``REFUNDED`` (``VOIDED``).
 
-        ``amount`` None refunds what is left. Returns the HTTP status the shop answered. To
-        refund from the shop's side, call ``services.refund_payment(order)``: the simulator
-        answers DOKU's card refund API too.
+        ``amount`` None refunds what is left. Before :meth:`settle` only the whole amount can
+        be given back (a void). Returns the HTTP status the shop answered. To refund from the
+        shop's side, call ``services.refund_payment(order)``: the simulator answers DOKU's card
+        refund API too, and notifies the refund.
         """
         from django_doku_checkout.simulator.actions import refund_in_back_office
 

@@ -21,17 +21,40 @@ from tests.conftest import CLIENT_ID, SECRET
 REFUND_TARGET = "/cancellation/credit-card/refund"
 
 
-def paid_order(order_factory, method: str = "CREDIT_CARD", **fields) -> tuple[Order, SimulatedSession]:
-    """An order paid at the simulator, its notification delivered over HTTP."""
+def paid_order(
+    order_factory, method: str = "CREDIT_CARD", *, settled: bool = True, **fields
+) -> tuple[Order, SimulatedSession]:
+    """An order paid at the simulator, its notification delivered over HTTP; ``settled`` by DOKU
+    (partial refunds possible) unless told otherwise (then DOKU only voids the whole amount)."""
     order = order_factory(items=[("Batik shirt", 100_000, 1)], **fields)
     link = services.create_payment_link(order)
     session = STORE.find(CLIENT_ID, link.invoice_number)
     assert session is not None
     actions.settle(session, "pay", method)
     assert STORE.wait_until_idle(10)
+    if settled:
+        actions.mark_settled(session)
     order.refresh_from_db()
     assert order.status == OrderStatus.PAID
     return order, session
+
+
+def refund_at_doku(order: Order, amount: int | None = None, **options) -> Refund:
+    """``services.refund_payment``, then wait until DOKU's notification of the refund (and its
+    retries) is delivered: the in-memory SQLite connection the live server shares with the
+    test must not be used by two threads at once."""
+    try:
+        return services.refund_payment(order, amount, **options)
+    finally:
+        assert STORE.wait_until_idle(10)
+
+
+def resend_at_doku(refund: Refund) -> Refund:
+    """``services.resend_refund``, then wait for DOKU's notifications like :func:`refund_at_doku`."""
+    try:
+        return services.resend_refund(refund)
+    finally:
+        assert STORE.wait_until_idle(10)
 
 
 def refund_requests() -> list:
@@ -63,7 +86,7 @@ def test_a_full_card_refund(live_doku, order_factory, signal_log, admin_user):
     paying = order.checkout_sessions.get()
     signal_log.clear()
 
-    refund = services.refund_payment(order, reason="Out of stock", actor=admin_user)
+    refund = refund_at_doku(order, reason="Out of stock", actor=admin_user)
 
     order.refresh_from_db()
     assert order.status == OrderStatus.REFUNDED
@@ -87,7 +110,7 @@ def test_a_full_card_refund(live_doku, order_factory, signal_log, admin_user):
 
 def test_the_simulator_dashboard_lists_refunds(live_doku, order_factory, admin_client):
     order, session = paid_order(order_factory)
-    services.refund_payment(order, 12_345)
+    refund_at_doku(order, 12_345)
     page = admin_client.get(reverse("doku_simulator:dashboard")).content.decode()
     assert "<h2>Refunds</h2>" in page and "Rp 12.345" in page and session.refunds[0].approval_code in page
 
@@ -96,16 +119,16 @@ def test_two_partial_refunds_then_an_over_refund_is_refused(live_doku, order_fac
     order, session = paid_order(order_factory)
     signal_log.clear()
 
-    first = services.refund_payment(order, 30_000)
+    first = refund_at_doku(order, 30_000)
     order.refresh_from_db()
     assert order.status == OrderStatus.PARTIALLY_REFUNDED
-    second = services.refund_payment(order, 50_000)
+    second = refund_at_doku(order, 50_000)
     order.refresh_from_db()
     assert order.status == OrderStatus.PARTIALLY_REFUNDED
     assert services.refundable_amount(order) == 20_000
 
     with pytest.raises(services.RefundNotAllowed, match="from 1 to Rp 20.000"):
-        services.refund_payment(order, 30_000)
+        refund_at_doku(order, 30_000)
 
     assert [first.refund_type, second.refund_type] == ["PARTIAL_REFUND", "PARTIAL_REFUND"]
     assert order.refunds.count() == 2  # the refused one left no row
@@ -117,20 +140,20 @@ def test_two_partial_refunds_then_an_over_refund_is_refused(live_doku, order_fac
     ]
     assert status_changes(signal_log) == [OrderStatus.PARTIALLY_REFUNDED]
 
-    rest = services.refund_payment(order)  # what is left
+    rest = refund_at_doku(order)  # what is left
     order.refresh_from_db()
     assert (rest.amount, order.status) == (20_000, OrderStatus.REFUNDED)
     assert services.refunded_total(order) == 100_000
     assert status_changes(signal_log) == [OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED]
     with pytest.raises(services.RefundNotAllowed, match="only a paid order can be refunded"):
-        services.refund_payment(order, 1)
+        refund_at_doku(order, 1)
 
 
 def test_an_unpaid_order_is_never_refunded(live_doku, order_factory):
     order = order_factory()
     services.create_payment_link(order)
     with pytest.raises(services.RefundNotAllowed, match="only a paid order"):
-        services.refund_payment(order)
+        refund_at_doku(order)
     with pytest.raises(services.RefundNotAllowed, match="only a paid order"):
         services.record_manual_refund(order)
     assert not Refund.objects.exists() and not refund_requests()
@@ -144,7 +167,7 @@ def test_doku_refusing_a_refund_marks_it_failed_and_frees_its_amount(live_doku, 
     signal_log.clear()
 
     with pytest.raises(DokuAPIError, match="refund.amount must be from 1 to 10000"):
-        services.refund_payment(order, 50_000)
+        refund_at_doku(order, 50_000)
 
     refund = order.refunds.get()
     assert refund.status == Refund.Status.FAILED and "INVALID_PARAMETER" in refund.error_message
@@ -159,7 +182,7 @@ def test_a_refund_of_another_channel_is_recorded_by_hand(live_doku, order_factor
     signal_log.clear()
 
     with pytest.raises(services.RefundNotSupported, match="Refund it in DOKU's back office"):
-        services.refund_payment(order)
+        refund_at_doku(order)
     assert not refund_requests() and not Refund.objects.exists()
 
     refund = services.record_manual_refund(order, 40_000, reason="Damaged", actor=admin_user, reference="BO-REF-1")
@@ -198,9 +221,8 @@ def test_doku_refunding_the_paying_attempt_is_recorded_once(live_doku, order_fac
     assert sorted(outcomes) == ["duplicate", "processed"]
 
 
-def test_doku_voiding_the_paying_attempt_refunds_what_is_left(live_doku, order_factory, signal_log):
-    order, session = paid_order(order_factory)
-    services.refund_payment(order, 10_000)
+def test_doku_voiding_the_paying_attempt_before_settlement_refunds_all_of_it(live_doku, order_factory, signal_log):
+    order, session = paid_order(order_factory, settled=False)
     signal_log.clear()
 
     actions.refund_in_back_office(session, void=True)
@@ -209,9 +231,27 @@ def test_doku_voiding_the_paying_attempt_refunds_what_is_left(live_doku, order_f
     order.refresh_from_db()
     assert order.status == OrderStatus.REFUNDED
     voided = order.refunds.get(method=Refund.Method.DOKU)
-    assert (voided.amount, voided.refund_type) == (90_000, "VOID")
-    assert refunded_signals(signal_log) == [("payment_refunded", order.invoice_number, 90_000)]
+    assert (voided.amount, voided.refund_type, voided.doku_reference) == (
+        100_000,
+        "VOID",
+        session.refunds[0].approval_code,
+    )
+    assert refunded_signals(signal_log) == [("payment_refunded", order.invoice_number, 100_000)]
     assert status_changes(signal_log) == [OrderStatus.REFUNDED]
+    services.check_status(order)  # DOKU's status answer names the void again: recorded once
+    assert order.refunds.count() == 1 and services.refunded_total(order) == session.refunded
+
+
+def test_doku_voids_only_before_settlement_and_refunds_in_parts_only_after(live_doku, order_factory):
+    order, session = paid_order(order_factory)  # settled
+    refund_at_doku(order, 10_000)
+    # DOKU rules out a void of a settled payment (the earlier partial-then-void).
+    with pytest.raises(actions.RefundRefused, match="no longer voided"):
+        actions.refund_in_back_office(session, void=True)
+    rest = refund_at_doku(order)
+    assert (rest.amount, rest.refund_type) == (90_000, "PARTIAL_REFUND")
+    assert [r.type for r in session.refunds] == ["PARTIAL_REFUND", "PARTIAL_REFUND"]
+    assert services.refunded_total(order) == session.refunded == 100_000
 
 
 def test_doku_refunding_or_voiding_an_older_attempt_never_refunds_the_order(live_doku, order_factory, signal_log):
@@ -248,27 +288,33 @@ def test_a_refund_doku_answered_too_late_is_resent_and_completed_once(live_doku,
     order, session = paid_order(order_factory)
     STORE.set_faults(CLIENT_ID, Faults(timeout_rate=1, timeout_seconds=2.5))  # DOKU refunds, answers too late
     with pytest.raises(DokuTransportError):
-        services.refund_payment(order, 60_000)
+        refund_at_doku(order, 60_000)
     STORE.set_faults(CLIENT_ID, Faults())
+    assert STORE.wait_until_idle(10)  # DOKU's own REFUNDED came meanwhile: it could not name the refund yet
     refund = order.refunds.get()
     assert refund.status == Refund.Status.REQUESTED  # DOKU may have refunded: the amount stays reserved
     with pytest.raises(services.RefundNotAllowed):
-        services.refund_payment(order, 50_000)
+        refund_at_doku(order, 50_000)
     signal_log.clear()
 
     # Staff resend it: the same Request-Id and bytes, and DOKU answers 409 with its first answer.
-    resent = services.resend_refund(refund)
-    # Then DOKU's own notification of that refund arrives.
+    resent = resend_at_doku(refund)
+    # Then DOKU's notification of that refund arrives again (resent from its back office).
     send_from_doku(session, "REFUNDED", session.refunds[0])
 
     assert resent.status == Refund.Status.SUCCEEDED and resent.amount == 60_000
+    assert resent.doku_reference == session.refunds[0].approval_code
     assert [r.amount for r in session.refunds] == [60_000]  # refunded once at DOKU
     assert {r.headers["Request-Id"] for r in refund_requests()} == {refund.request_id}
     assert order.refunds.count() == 1
     order.refresh_from_db()
-    assert order.status == OrderStatus.PARTIALLY_REFUNDED
+    assert (order.status, order.needs_review) == (OrderStatus.PARTIALLY_REFUNDED, False)
     assert refunded_signals(signal_log) == [("payment_refunded", order.invoice_number, 60_000)]
-    assert Notification.objects.get(transaction_status="REFUNDED").outcome == "duplicate"
+    outcomes = list(
+        Notification.objects.filter(transaction_status="REFUNDED").order_by("pk").values_list("outcome", flat=True)
+    )
+    # While it was in flight DOKU was told to send it again (503); once named, it is a duplicate.
+    assert set(outcomes[:-1]) == {"unconfirmed"} and outcomes[-1] == "duplicate"
 
 
 def test_receivers_get_the_refund_and_a_failed_one_is_retried_with_it(order_factory, doku_simulator):
@@ -287,10 +333,11 @@ def test_receivers_get_the_refund_and_a_failed_one_is_retried_with_it(order_fact
     try:
         order = order_factory(items=[("Batik shirt", 100_000, 1)])
         doku_simulator.pay(order, "CREDIT_CARD")
+        doku_simulator.settle(order)
         from django.test import TestCase
 
         with TestCase.captureOnCommitCallbacks(execute=True):
-            services.refund_payment(order, 5_000)
+            refund_at_doku(order, 5_000)
         delivery = Delivery.objects.get(signal="payment_refunded")
         assert delivery.status == Delivery.Status.PENDING
         assert delivery.arguments["refund"] == order.refunds.get().pk  # stored as JSON, by key
@@ -303,6 +350,7 @@ def test_receivers_get_the_refund_and_a_failed_one_is_retried_with_it(order_fact
 def test_the_plugin_refunds_in_dokus_back_office(order_factory, doku_simulator):
     order = order_factory(items=[("Batik shirt", 100_000, 1)])
     doku_simulator.pay(order)
+    doku_simulator.settle(order)
     assert doku_simulator.refund(order, 30_000) == 200
     assert order.status == OrderStatus.PARTIALLY_REFUNDED
     assert doku_simulator.refund(order) == 200
@@ -320,7 +368,7 @@ def test_concurrent_refunds_never_give_back_more_than_was_paid(live_doku, order_
     def refund() -> None:
         start.wait()
         try:
-            services.refund_payment(Order.objects.get(pk=order.pk), 60_000)
+            refund_at_doku(Order.objects.get(pk=order.pk), 60_000)
             outcomes.append("refunded")
         except services.RefundNotAllowed:
             outcomes.append("refused")
@@ -354,11 +402,13 @@ def test_staff_refund_part_of_a_card_payment_from_the_order_page(live_doku, orde
     assert 'name="amount" value="100000"' in form  # prefilled with what is left
     assert "refunded by DOKU as soon as you confirm" in form and 'name="reference"' not in form
     too_much = admin_client.post(refund_url(order), {"amount": 100_001, "reason": "x"})
+    assert STORE.wait_until_idle(10)
     assert too_much.status_code == 200 and not order.refunds.exists()
 
-    done = admin_client.post(refund_url(order), {"amount": 40_000, "reason": "One shirt returned"}, follow=True)
+    done = admin_client.post(refund_url(order), {"amount": 40_000, "reason": "One shirt returned"})
+    assert STORE.wait_until_idle(10)
 
-    page = done.content.decode()
+    page = admin_client.get(done["Location"]).content.decode()
     assert "Rp 40.000 refunded; the order is now Partially refunded." in page
     refund = order.refunds.get()
     assert (refund.amount, refund.reason, refund.actor.username) == (40_000, "One shirt returned", "admin")
@@ -374,6 +424,7 @@ def test_staff_record_a_back_office_refund_of_a_virtual_account(live_doku, order
     form = admin_client.get(refund_url(order)).content.decode()
     assert "DOKU has no refund API for VIRTUAL_ACCOUNT_BCA payments" in form and "back office" in form
     admin_client.post(refund_url(order), {"amount": 100_000, "reason": "Cancelled trip", "reference": "BO-77"})
+    assert STORE.wait_until_idle(10)
 
     refund = order.refunds.get()
     assert (refund.method, refund.doku_reference, refund.status) == (
@@ -397,6 +448,7 @@ def test_the_refund_action_refunds_cards_in_full_and_skips_the_rest(live_doku, o
     page = admin_client.post(
         changelist, {"action": "refund_payments", "_selected_action": [card.pk, transfer.pk, unpaid.pk]}
     ).content.decode()
+    assert STORE.wait_until_idle(10)
 
     assert "Rp 100.000 refunded by DOKU; the order is now Refunded." in page
     assert "Refund it in DOKU&#x27;s back office" in page
@@ -425,4 +477,5 @@ def test_refunds_need_the_refund_permission(live_doku, order_factory, client, dj
 
     clerk.user_permissions.add(Permission.objects.get(codename="refund_payment"))
     client.post(refund_url(order), {"amount": 1000})
+    assert STORE.wait_until_idle(10)
     assert order.refunds.get().amount == 1000

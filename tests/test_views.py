@@ -203,7 +203,7 @@ def test_processing_failure_is_500_and_the_raw_notification_survives(linked_orde
     assert order.status == OrderStatus.PAID
 
 
-def test_expired_notification_expires_and_refund_refunds(linked_order):
+def test_expired_notification_expires_and_a_refund_without_an_amount_is_flagged(linked_order):
     order, session = linked_order
     assert signed_post(notification_body(session.invoice_number, "EXPIRED")).status_code == 200
     order.refresh_from_db()
@@ -211,9 +211,12 @@ def test_expired_notification_expires_and_refund_refunds(linked_order):
     assert signed_post(notification_body(session.invoice_number, "SUCCESS")).status_code == 200
     order.refresh_from_db()
     assert order.status == OrderStatus.PAID  # a late payment is still money taken
+    # A REFUNDED without refund.amount (nor a FULL_REFUND or VOID type) refunds nothing by itself: staff look.
     assert signed_post(notification_body(session.invoice_number, "REFUNDED")).status_code == 200
     order.refresh_from_db()
-    assert order.status == OrderStatus.REFUNDED
+    assert (order.status, order.needs_review) == (OrderStatus.PAID, True)
+    assert "of no amount; nothing was recorded" in order.review_reason
+    assert not order.refunds.exists()
 
 
 @pytest.mark.parametrize("status", ["VOIDED", "CHARGEBACK"])  # a released authorization; a status DOKU may add

@@ -65,6 +65,7 @@ from django_doku_checkout.services.refunds import (
     refundable_by_api,
     refunded_total,
     resend_refund,
+    resend_stale_refunds,
 )
 from django_doku_checkout.services.settlement import (
     PaymentResult,
@@ -127,6 +128,7 @@ __all__ = [
     "refunded_total",
     "reprocess_notification",
     "resend_refund",
+    "resend_stale_refunds",
     "resolve_stale_claims",
     "shareable_link",
     "storable",

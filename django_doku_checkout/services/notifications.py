@@ -284,7 +284,12 @@ def _apply_notification(
             applied = apply_locked(
                 order, session, result, source=OrderEvent.Source.NOTIFICATION, notification=notification, writes=writes
             )
-            return _finish(notification, 200, applied, f"{prefix}{result.transaction_status}: {applied}", writes=writes)
+            # UNCONFIRMED: a refund report that may be a refund still waiting for DOKU's API
+            # answer; 503 makes DOKU send it again, when that answer has named the refund.
+            code = 503 if applied == Notification.Outcome.UNCONFIRMED else 200
+            return _finish(
+                notification, code, applied, f"{prefix}{result.transaction_status}: {applied}", writes=writes
+            )
 
         # The receivers of what this changes run after the commit, each on its own: a
         # failing one is retried by the app, so DOKU is answered 200 all the same.

@@ -10,7 +10,11 @@ Three ways a refund happens, one :class:`~django_doku_checkout.models.Refund` ro
 - **Other channels** have no refund API a Checkout merchant can call: staff refund them in
   DOKU's back office and record it with :func:`record_manual_refund`.
 - **DOKU's own word** (a ``REFUNDED`` or ``VOIDED`` notification or status answer for the
-  attempt that paid) confirms a requested refund or records one: :func:`apply_doku_refund`.
+  attempt that paid) is matched to refunds by identity (DOKU's approval code), never by
+  amount: a repeat is a duplicate, a refund made in DOKU's back office is recorded, one that
+  cannot be attributed is flagged for staff: :func:`apply_doku_refund`. A ``requested``
+  refund is settled only by its own answer; reconciliation resends those left waiting
+  (:func:`resend_stale_refunds`).
 
 Every succeeded refund moves the order to ``partially_refunded``, or to ``refunded`` once
 the refunded total is what was paid, and announces ``payment_refunded`` once, after the
@@ -37,6 +41,7 @@ from django_doku_checkout.models import CheckoutSession, Notification, Order, Or
 from django_doku_checkout.payment_methods import is_card
 from django_doku_checkout.redaction import redact
 from django_doku_checkout.services.deliveries import announce
+from django_doku_checkout.services.links import claim_ttl
 from django_doku_checkout.services.locking import locked_rows
 
 logger = logging.getLogger(__name__)
@@ -196,7 +201,42 @@ def resend_refund(refund: Refund, *, client: DokuClient | None = None) -> Refund
     refund = Refund.objects.get(pk=refund.pk)
     if refund.status != Refund.Status.REQUESTED or refund.method != Refund.Method.CARD_API:
         return refund
+    # In flight again: a report DOKU sends meanwhile waits for this answer (see apply_doku_refund).
+    Refund.objects.filter(pk=refund.pk).update(updated_at=timezone.now())
     return _send(refund, client)
+
+
+#: How many refunds left ``requested`` one reconciliation run sends again, at most.
+RESEND_LIMIT = 20
+
+
+def resend_stale_refunds(*, limit: int = RESEND_LIMIT, client: DokuClient | None = None) -> int:
+    """Send again the card refunds left ``requested`` (DOKU not reached, or a 5xx); returns how many DOKU answered.
+
+    Only refunds untouched for longer than a call to DOKU can take (not ones in flight now),
+    the oldest first, at most ``limit`` a run. Each goes with its own Request-Id and bytes,
+    so DOKU answers one it already made with its first answer (HTTP 409) and never refunds
+    twice. Reconciliation runs this; every resend is logged.
+    """
+    stale = Refund.objects.filter(
+        status=Refund.Status.REQUESTED,
+        method=Refund.Method.CARD_API,
+        updated_at__lt=timezone.now() - claim_ttl(),
+    ).order_by("updated_at", "id")[:limit]
+    answered = 0
+    for refund in list(stale):
+        try:
+            result = resend_refund(refund, client=client)
+        except DokuAPIError as err:
+            answered += 1
+            logger.warning("Resent refund %s of order %s: DOKU refused it: %s", refund.pk, refund.order_id, err)
+            continue
+        except DokuError as err:
+            logger.warning("Resent refund %s of order %s: still no answer: %s", refund.pk, refund.order_id, err)
+            continue
+        answered += result.status != Refund.Status.REQUESTED
+        logger.info("Resent refund %s of order %s: %s", refund.pk, refund.order_id, result.status)
+    return answered
 
 
 def _send(refund: Refund, client: DokuClient | None) -> Refund:
@@ -219,8 +259,15 @@ def _record(
     """Store DOKU's answer on a claimed refund, with its order locked."""
     order = locked_rows(Order.objects).get(pk=refund.order_id)
     current = Refund.objects.get(pk=refund.pk)
+    if current.status == Refund.Status.FAILED:
+        # Another send of this refund recorded DOKU's refusal: it is refused, whatever this one got.
+        return current, DokuAPIError(
+            status_code=response.status_code if response is not None else 400,
+            messages=[current.error_message],
+            request_id=current.request_id,
+        )
     if current.status != Refund.Status.REQUESTED:
-        return current, None  # DOKU's notification confirmed it meanwhile, or another resend recorded it
+        return current, None  # another send of this refund recorded DOKU's answer already
     if response is not None:
         answer = response.data.get("refund")
         answer = answer if isinstance(answer, dict) else {}
@@ -231,7 +278,12 @@ def _record(
             current.error_message = ""
             _succeed(order, current, source=_source(current.actor))
             return current, None
-        message = _text(answer.get("message"), 500) or "DOKU did not answer refund.status SUCCESS"
+        error = response.data.get("error")  # a refusal DOKU replays with 409 for a resent Request-Id
+        message = (
+            _text(answer.get("message"), 500)
+            or (_text(error.get("message"), 500) if isinstance(error, dict) else "")
+            or "DOKU did not answer refund.status SUCCESS"
+        )
         failure = DokuAPIError(
             status_code=response.status_code, messages=[message], request_id=response.request_id, body=response.data
         )
@@ -241,6 +293,8 @@ def _record(
         current.response_body = redact(failure.body) if isinstance(failure.body, dict) else {}
     # Otherwise DOKU was not reached or failed (5xx): the refund may have been made, so it
     # stays requested, its amount reserved, until it is resent or DOKU reports it.
+    if current.status == Refund.Status.FAILED and current.amount < order.amount and isinstance(failure, DokuAPIError):
+        failure = _partial_refused(failure)
     current.error_message = str(failure)
     if current.status == Refund.Status.FAILED:
         current.request_payload = ""
@@ -248,6 +302,20 @@ def _record(
     current.save()
     logger.warning("Refund %s of order %s: %s", current.pk, order.invoice_number, failure)
     return current, failure
+
+
+def _partial_refused(failure: DokuAPIError) -> DokuAPIError:
+    """DOKU's refusal of a partial refund, with the rule staff most likely hit and what to do."""
+    hint = gettext(
+        "If DOKU has not settled this card payment yet, it can only void the whole amount: refund the whole "
+        "amount now, or this part once DOKU has settled the payment."
+    )
+    return DokuAPIError(
+        status_code=failure.status_code,
+        messages=[*failure.messages, hint],
+        request_id=failure.request_id,
+        body=failure.body,
+    )
 
 
 def _text(value: object, max_length: int) -> str:
@@ -296,20 +364,29 @@ def apply_doku_refund(
     status: str,
     refund_type: str,
     amount: int | None,
+    reference: str = "",
     source: str,
     notification: Notification | None,
 ) -> str:
-    """DOKU refunded or voided ``session``; record or confirm it for a locked ``order``; returns an outcome.
+    """DOKU refunded or voided ``session``; record it for a locked ``order`` unless it is known; returns an outcome.
 
     Only the attempt that paid the order refunds it. A refund of another attempt (a second,
     duplicate payment) is flagged for review and never refunds the order; a ``VOIDED`` of an
     attempt that did not pay released an authorization, and is recorded only.
 
-    A full refund or void (``FULL_REFUND``, ``VOID``, or no amount) refunds what is left. A
-    requested refund of the same amount is the one DOKU confirms. DOKU repeats itself (its
-    notification, then every status answer): a partial refund of an amount already refunded
-    on this attempt is taken as that one again, so a second back-office refund of the same
-    amount must be recorded by hand.
+    DOKU's word is matched to refunds **by identity, never by amount**. ``reference`` is
+    DOKU's ``refund.approval_code``: one naming a succeeded refund is a duplicate (DOKU
+    repeats its last refund in every status answer, and retries notifications). A refund
+    still ``requested`` is settled only by its own answer (:func:`refund_payment`,
+    :func:`resend_refund`), never from here: while one may still be in flight this answers
+    ``UNCONFIRMED`` (DOKU is answered 503 and sends it again, by when the API's answer has
+    named it); after that, a report the app cannot attribute is flagged for staff with what
+    DOKU said, and recorded nowhere else. With no refund requested, a report without a
+    reference that repeats the amount of a succeeded refund is a duplicate; anything else is
+    a refund made in DOKU's back office, recorded as one if it fits in what is left.
+
+    The amount is ``refund.amount``; a ``VOID`` or ``FULL_REFUND`` without one is the whole
+    paid amount. A ``REFUNDED`` without an amount refunds nothing by itself: it is flagged.
     """
     outcome = Notification.Outcome
     what = f"DOKU reported {status} ({refund_type or 'no type'}) for {session.invoice_number}"
@@ -322,24 +399,55 @@ def apply_doku_refund(
         states.flag_for_review(order, f"{what}, which did not pay the order; the order was not changed.")
         return outcome.FLAGGED
     refunds = list(order.refunds.all())
-    succeeded = sum(r.amount for r in refunds if r.status == Refund.Status.SUCCEEDED)
-    requested = [r for r in refunds if r.status == Refund.Status.REQUESTED]
-    full = refund_type in ("VOID", "FULL_REFUND") or amount is None
-    wanted = order.amount - succeeded if full else amount
-    if wanted is None or wanted <= 0:
-        return outcome.DUPLICATE  # everything was refunded already
-    match = next((r for r in requested if r.amount == wanted), None)
-    if match is not None:
-        match.refund_type = match.refund_type or refund_type
-        match.notification = notification
-        _succeed(order, match, source=source, notification=notification)
-        return outcome.PROCESSED
-    if not full and any(r.status == Refund.Status.SUCCEEDED and r.amount == wanted for r in refunds):
-        return outcome.DUPLICATE
-    left = order.amount - succeeded - sum(r.amount for r in requested)
-    if wanted > left:
+    named = next((r for r in refunds if reference and r.doku_reference == reference), None)
+    if named is not None:
+        if named.status == Refund.Status.SUCCEEDED:
+            return outcome.DUPLICATE
+        # DOKU says it made a refund the books hold as failed (or requested with DOKU's code): staff decide.
         states.flag_for_review(
-            order, f"{what} of {wanted}, more than the {left} left to refund of {order.amount}; recorded for staff."
+            order, f"{what}, approval code {reference}, which names refund {named.pk} recorded as {named.status}."
+        )
+        return outcome.FLAGGED
+    whole = refund_type in ("VOID", "FULL_REFUND")
+    wanted = amount if amount is not None else (order.amount if whole else None)
+    told = f"{what} of {wanted if wanted is not None else 'no amount'}" + (
+        f", approval code {reference}" if reference else ""
+    )
+    requested = [r for r in refunds if r.status == Refund.Status.REQUESTED]
+    if requested:
+        # It may be one of them, or another refund made meanwhile: never settle one by its amount.
+        in_flight_since = timezone.now() - claim_ttl()
+        if any(r.updated_at > in_flight_since for r in requested):
+            return outcome.UNCONFIRMED  # its API answer is on its way and will name it
+        ids = ", ".join(str(r.pk) for r in requested)
+        states.flag_for_review(
+            order,
+            f"{told}, which cannot be told apart from refund(s) {ids} still waiting for DOKU's answer; "
+            "nothing was recorded. Resend them: DOKU's answer settles each.",
+        )
+        return outcome.FLAGGED
+    succeeded = [r for r in refunds if r.status == Refund.Status.SUCCEEDED]
+    refunded = sum(r.amount for r in succeeded)
+    if wanted is None:
+        if refunded >= order.amount:
+            return outcome.DUPLICATE  # all was refunded already: nothing more can have been
+        states.flag_for_review(
+            order, f"{told}; nothing was recorded: record the refund by hand from DOKU's back office."
+        )
+        return outcome.FLAGGED
+    # A refund already known by another of DOKU's codes is another refund; one recorded by hand
+    # carries the back office's reference (staff's text), which says nothing about DOKU's code.
+    coded = {r.pk for r in succeeded if r.doku_reference and r.method != Refund.Method.MANUAL}
+    same = next((r for r in succeeded if r.amount == wanted and not (reference and r.pk in coded)), None)
+    if same is not None:
+        if reference and not same.doku_reference:
+            same.doku_reference = reference[:128]  # the next repeat is then known by its code
+            same.save(update_fields=["doku_reference", "updated_at"])
+        return outcome.DUPLICATE
+    left = order.amount - refunded
+    if not 0 < wanted <= left:
+        states.flag_for_review(
+            order, f"{told}, more than the {left} left to refund of {order.amount}; recorded for staff."
         )
         return outcome.FLAGGED
     refund = Refund.objects.create(
@@ -349,6 +457,7 @@ def apply_doku_refund(
         method=Refund.Method.DOKU,
         request_id=f"doku-{uuid4()}",
         refund_type=refund_type,
+        doku_reference=reference[:128],
         notification=notification,
         reason=what,
     )

@@ -32,6 +32,8 @@ class PaymentResult:
     refund_amount: int | None = None
     #: DOKU's id of the original payment request; a card refund must name it.
     original_request_id: str = ""
+    #: ``refund.approval_code`` of a ``REFUNDED``/``VOIDED`` answer: which refund DOKU means.
+    refund_reference: str = ""
 
 
 #: A string amount DOKU sends: ASCII digits, with an optional fraction of zeros ("120000.00").
@@ -91,6 +93,7 @@ def parse_payment_result(data: object) -> PaymentResult | None:
         order_status=storable(order.get("status") or "", 32),
         transaction_type=_text(transaction_data.get("type"), 32),
         refund_amount=_whole_amount(_section(data, "refund").get("amount")),
+        refund_reference=_text(_section(data, "refund").get("approval_code"), 128),
         original_request_id=_text(transaction_data.get("original_request_id"), 128),
     )
 
@@ -144,7 +147,10 @@ def apply_locked(
     session.last_transaction_status = result.transaction_status
     if result.channel:
         session.payment_channel = result.channel
-    if result.original_request_id and not session.original_request_id:
+    if result.original_request_id and session.status != CheckoutSession.Status.PAID:
+        # DOKU's id of the payment a card refund must name. Each card attempt on the page has
+        # its own: the latest one counts until the link is paid, then the one that paid it
+        # stays (a late FAILED of an earlier attempt must not replace it).
         session.original_request_id = result.original_request_id
     outcome = _settle(order, session, result, source=source, notification=notification, writes=writes)
     writes.save(session, ["status", "last_transaction_status", "payment_channel", "original_request_id", "updated_at"])
@@ -233,6 +239,7 @@ def _refunded(
         status=result.transaction_status,
         refund_type=result.transaction_type,
         amount=result.refund_amount,
+        reference=result.refund_reference,
         source=source,
         notification=notification,
     )

@@ -38,13 +38,25 @@ def settle(session: SimulatedSession, action: str, method: str = "") -> list[Sim
 
 
 class RefundRefused(ValueError):
-    """DOKU would refuse this refund: the session is not paid, or the amount is more than is left."""
+    """DOKU would refuse this refund: the session is not paid, not settled for a partial refund, or the
+    amount is more than is left."""
+
+
+def mark_settled(session: SimulatedSession) -> None:
+    """DOKU settles a paid session with the merchant: from now on partial refunds are possible, voids are not."""
+    with STORE.lock:
+        if session.status != "SUCCESS":
+            raise ValueError(f"{session.invoice_number} is not paid: only a payment is settled")
+        session.settled = True
 
 
 def record_refund(session: SimulatedSession, amount: int | None = None, *, request_id: str = "") -> SimulatedRefund:
     """Refund ``amount`` of a paid session (None: what is left), as DOKU's refund API does; returns the refund.
 
-    Partial and repeated refunds are allowed up to the paid amount; anything more is refused.
+    Before settlement DOKU only voids the whole amount (``refund.amount`` must equal
+    ``order.amount``): the refund is a ``VOID``. After settlement partial and repeated refunds
+    are allowed up to the paid amount (``PARTIAL_REFUND``, or ``FULL_REFUND`` for all of it at
+    once). Anything else is refused.
     """
     with STORE.lock:
         left = session.amount - session.refunded
@@ -53,10 +65,18 @@ def record_refund(session: SimulatedSession, amount: int | None = None, *, reque
             raise RefundRefused(f"order {session.invoice_number} is not paid")
         if isinstance(wanted, bool) or not isinstance(wanted, int) or not 0 < wanted <= left:
             raise RefundRefused(f"refund.amount must be from 1 to {left}, the amount not refunded yet")
-        first_and_full = not session.refunds and wanted == session.amount
+        if not session.settled and wanted != session.amount:
+            raise RefundRefused(
+                f"the transaction is not settled yet: it can only be voided, with refund.amount equal to "
+                f"order.amount ({session.amount})"
+            )
+        if not session.settled:
+            kind = "VOID"
+        else:
+            kind = "FULL_REFUND" if not session.refunds and wanted == session.amount else "PARTIAL_REFUND"
         refund = SimulatedRefund(
             amount=wanted,
-            type="FULL_REFUND" if first_and_full else "PARTIAL_REFUND",
+            type=kind,
             approval_code=secrets.token_hex(3).upper(),
             at=timezone.now(),
             request_id=request_id,
@@ -65,12 +85,21 @@ def record_refund(session: SimulatedSession, amount: int | None = None, *, reque
         return refund
 
 
+def notify_refund(session: SimulatedSession, refund: SimulatedRefund) -> list[SimulatedNotification]:
+    """DOKU's notification of a refund or void it made: ``REFUNDED``, or ``VOIDED`` for a void."""
+    merchant = merchants().get(session.client_id)
+    status = "VOIDED" if refund.type == "VOID" else "REFUNDED"
+    return notifier.send(session, merchant, status, refund=refund) if merchant else []
+
+
 def refund_in_back_office(
     session: SimulatedSession, amount: int | None = None, *, void: bool = False
 ) -> list[SimulatedNotification]:
-    """Staff refund (or void) a paid session in DOKU's back office: DOKU notifies ``REFUNDED`` (``VOIDED``)."""
-    refund = record_refund(session, None if void else amount)
-    if void:
-        refund.type = "VOID"
-    merchant = merchants().get(session.client_id)
-    return notifier.send(session, merchant, "VOIDED" if void else "REFUNDED", refund=refund) if merchant else []
+    """Staff refund (or void) a paid session in DOKU's back office: DOKU notifies ``REFUNDED`` (``VOIDED``).
+
+    The same rules as the API apply: before settlement only a void of the whole amount (what
+    ``void`` asks for), after it partial refunds.
+    """
+    if void and session.settled:
+        raise RefundRefused(f"order {session.invoice_number} is settled: it can be refunded, no longer voided")
+    return notify_refund(session, record_refund(session, None if void else amount))

@@ -21,6 +21,11 @@ class Faults:
     duplicate_notifications: bool = False
     out_of_order_notifications: bool = False
     wrong_amount: bool = False
+    #: DOKU's REFUNDED/VOIDED notification of an API refund reaches the shop (its first attempt)
+    #: before the API's answer: the harder order for the shop, so the default. Off, they race.
+    refund_notification_first: bool = True
+    #: DOKU declines card refunds: HTTP 200 with ``refund.status`` FAILED, and nothing refunded.
+    refund_refused: bool = False
 
     def updated(self, values: dict[str, Any]) -> Faults:
         """A copy with ``values`` applied; unknown names and bad values raise ValueError."""

@@ -121,9 +121,12 @@ def notification_body(
     elif service == "EMONEY":
         body["emoney_payment"] = {"account_id": "0812****" + reference[-4:], "approval_code": reference}
     if refund is not None:
+        # DOKU names the refund: its type, and (but for a void) its amount as a string; the
+        # approval code is the one the refund API answered with.
         body["transaction"]["type"] = refund.type
+        body["refund"] = {"approval_code": refund.approval_code}
         if refund.type != "VOID":
-            body["refund"] = {"amount": str(refund.amount), "approval_code": refund.approval_code}
+            body["refund"]["amount"] = str(refund.amount)
     body["additional_info"] = {"origin": dict(ORIGIN)}
     return body
 
@@ -144,8 +147,10 @@ def _deliver(notification: SimulatedNotification, merchant: Merchant, path: str)
                 status = _transport(notification.url or "", notification.body, headers)
             except Exception as err:  # noqa: BLE001 - any failure is one failed attempt
                 notification.attempts.append(DeliveryAttempt(timezone.now(), None, type(err).__name__))
+                STORE.attempted()
                 continue
             notification.attempts.append(DeliveryAttempt(timezone.now(), status))
+            STORE.attempted()
             if 200 <= status < 300:
                 notification.delivered = True
                 return

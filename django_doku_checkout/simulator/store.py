@@ -46,6 +46,9 @@ class SimulatedSession:
     refunds: list[SimulatedRefund] = field(default_factory=list)
     #: Cancelled through ``POST /checkout/v3/cancellations``: the page no longer takes a payment.
     cancelled: bool = False
+    #: DOKU settled the payment with the merchant: before, only a void of the whole amount is
+    #: possible; after, partial and repeated refunds up to the paid amount.
+    settled: bool = False
 
     @property
     def refunded(self) -> int:
@@ -176,6 +179,16 @@ class Store:
         with self.lock:
             self.in_flight -= 1
             self.idle.notify_all()
+
+    def attempted(self) -> None:
+        """Wake whoever waits for a delivery attempt (see ``wait_for_attempts``)."""
+        with self.lock:
+            self.idle.notify_all()
+
+    def wait_for_attempts(self, notifications: list[SimulatedNotification], timeout: float = 10.0) -> bool:
+        """Wait until each of ``notifications`` was tried once (or dropped); False on timeout."""
+        with self.lock:
+            return self.idle.wait_for(lambda: all(n.attempts or n.finished for n in notifications), timeout=timeout)
 
     def wait_until_idle(self, timeout: float = 10.0) -> bool:
         """Wait for every background notification delivery to finish; False on timeout.

@@ -28,4 +28,5 @@ urlpatterns = [
     path("faults/", staff_only(views.update_faults), name="faults"),
     path("_control/faults/", staff_only(views.control_faults), name="control_faults"),
     path("_control/reset/", staff_only(views.control_reset), name="control_reset"),
+    path("_control/settle/", staff_only(views.settle_payment), name="settle"),
 ]

@@ -49,8 +49,16 @@ NOT_CANCELLABLE_BANKS = ("BTN", "BNC", "BPD", "OCBC")
 DEMO_METHODS = sorted(KNOWN_METHODS - {"EMONEY_SHOPEEPAY", "VIRTUAL_ACCOUNT_BANK_SYARIAH_MANDIRI"})
 
 
+#: DOKU's ``error.type`` for an error code, as captured; the simulator's own for the rest.
+_ERROR_TYPES = {"INVALID_PARAMETER": "Invalid Parameter"}
+
+
+def _error_body(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "type": _ERROR_TYPES.get(code, "SIMULATOR")}}
+
+
 def _error(status: int, code: str, message: str) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "message": message, "type": "SIMULATOR"}}, status=status)
+    return JsonResponse(_error_body(code, message), status=status)
 
 
 def _authenticate(request: HttpRequest, target: str, body: bytes | None) -> tuple[Merchant | None, JsonResponse | None]:
@@ -251,7 +259,8 @@ def _section(data: dict[str, Any], key: str) -> dict[str, Any]:
 @csrf_exempt
 @require_POST
 def card_refund(request: HttpRequest) -> JsonResponse:
-    """``POST /cancellation/credit-card/refund``: partial and repeated card refunds up to the paid amount."""
+    """``POST /cancellation/credit-card/refund``: a void of the whole amount before settlement, partial and
+    repeated refunds up to the paid amount after; DOKU's notification of each follows."""
     read = _signed_json(request, CARD_REFUND_TARGET)
     if isinstance(read, JsonResponse):
         return read
@@ -266,12 +275,24 @@ def card_refund(request: HttpRequest) -> JsonResponse:
         return _error(400, "INVALID_PARAMETER", "payment.original_request_id does not match the payment")
     if session.kind != "card_page" and not is_card(session.channel or ""):
         return _error(400, "INVALID_PARAMETER", "only card payments can be refunded")
+    if faults.refund_refused:
+        declined = {
+            "order": {"invoice_number": session.invoice_number},
+            "payment": {"original_request_id": session.request_id},
+            "refund": {"amount": amount, "status": "FAILED", "message": "Refund declined by the acquirer"},
+        }
+        _remember(key, request.body, declined)
+        return JsonResponse(declined)
     try:
         refund = actions.record_refund(session, amount, request_id=request.headers["Request-Id"])
     except actions.RefundRefused as err:
-        return _error(400, "INVALID_PARAMETER", str(err))
+        refusal = _error_body("INVALID_PARAMETER", str(err))
+        _remember(key, request.body, refusal)  # a retry of a refused refund is refused again
+        return JsonResponse(refusal, status=400)
+    # DOKU's answer names the order, the payment and the refund; it does not repeat order.amount.
     answer = {
-        "order": {"invoice_number": session.invoice_number, "amount": session.amount},
+        "order": {"invoice_number": session.invoice_number},
+        "payment": {"original_request_id": session.request_id},
         "refund": {
             "amount": refund.amount,
             "type": refund.type,
@@ -281,6 +302,10 @@ def card_refund(request: HttpRequest) -> JsonResponse:
         },
     }
     _remember(key, request.body, answer)
+    # DOKU notifies every refund and void it makes, as it does those made in its back office.
+    sent = actions.notify_refund(session, refund)
+    if faults.refund_notification_first:
+        STORE.wait_for_attempts(sent)
     _maybe_time_out(faults)
     return JsonResponse(answer)
 
@@ -344,8 +369,9 @@ def order_status(request: HttpRequest, identifier: str) -> JsonResponse:
             "channel": {"id": None},
         }
     elif session.refunds:
-        # DOKU's status answer names the latest refund.
-        body = notifier.notification_body(session, "REFUNDED", refund=session.refunds[-1])
+        # DOKU's status answer names the latest refund (or the void).
+        latest = session.refunds[-1]
+        body = notifier.notification_body(session, "VOIDED" if latest.type == "VOID" else "REFUNDED", refund=latest)
         body["order"]["amount"] = float(session.amount)
     else:
         status = "EXPIRED" if expired and session.status != "SUCCESS" else session.status
@@ -500,6 +526,33 @@ def control_faults(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"error_messages": [str(err)]}, status=400)
     STORE.set_faults(client_id, faults)
     return JsonResponse({"client_id": client_id, "faults": faults.as_dict()})
+
+
+@require_POST
+def settle_payment(request: HttpRequest) -> HttpResponse:
+    """Settle a paid session (``{"invoice_number": ...}``): the dashboard's button, and a JSON control for tests.
+
+    After settlement DOKU refunds partially; before, it only voids the whole amount.
+    """
+    if request.content_type == "application/json":
+        try:
+            values = json.loads(request.body or b"{}")
+            invoice = values.get("invoice_number")
+        except (ValueError, AttributeError):
+            invoice = None
+    else:
+        invoice = request.POST.get("invoice_number")
+    with STORE.lock:
+        session = next((s for s in STORE.sessions.values() if s.invoice_number == invoice), None)
+    if session is None:
+        return JsonResponse({"error_messages": ["invoice_number is not known"]}, status=404)
+    try:
+        actions.mark_settled(session)
+    except ValueError as err:
+        return JsonResponse({"error_messages": [str(err)]}, status=400)
+    if request.content_type == "application/json":
+        return JsonResponse({"invoice_number": session.invoice_number, "settled": True})
+    return redirect("doku_simulator:dashboard")
 
 
 @require_POST
