@@ -90,7 +90,9 @@ def api_pay(request: HttpRequest, public_id: UUID) -> HttpResponse:
 
     ``invoice_number`` is the one sent to DOKU for this attempt. Errors are ``{"error": message}``
     with the pay view's statuses: 400 (the order cannot be sent to DOKU), 502 (DOKU refused),
-    503 (DOKU is not answering), 429 with ``Retry-After`` and the same message while a failed
+    503 (DOKU is not answering), 503 with ``Retry-After`` while another request is asking DOKU
+    for the order's link (it was waited for a few seconds; retry then to get that link),
+    429 with ``Retry-After`` and the same message while a failed
     attempt is not repeated (``FAILED_LINK_RETRY_AFTER``), 409
     (the order is paid, cancelled or refunded), 404 (no such order), 403 (CSRF), 405 (not POST).
     """

@@ -77,5 +77,19 @@ class RecentLinkFailure(DokuError):
         super().__init__(message)
 
 
+class LinkInProgress(DokuError):
+    """Another request is asking DOKU for the order's link right now: none is sent from this one.
+
+    Raised once a request has waited ``CLAIM_WAIT`` seconds for another process's claim (see
+    :mod:`django_doku_checkout.services.links`), so that a click never outlives a worker's
+    timeout waiting. ``retry_after`` is how many seconds to wait before trying again; by then
+    the other request has usually recorded DOKU's answer, which the retry then hands out.
+    """
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
 class DokuSignatureError(DokuError, SuspiciousOperation):
     """An incoming request's signature, client id or timestamp did not verify."""

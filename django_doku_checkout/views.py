@@ -30,6 +30,7 @@ from django_doku_checkout.exceptions import (
     DokuError,
     DokuTransportError,
     DokuValidationError,
+    LinkInProgress,
     RecentLinkFailure,
 )
 from django_doku_checkout.models import CheckoutSession, Order, OrderStatus
@@ -53,6 +54,8 @@ class PayFailure:
     status: int
     message: str
     retry_after: int | None = None
+    #: The link is being made by another request: the page comes back by itself after ``retry_after``.
+    in_progress: bool = False
 
 
 def start_payment(request: HttpRequest, order: Order) -> CheckoutSession | PayFailure | None:
@@ -64,6 +67,9 @@ def start_payment(request: HttpRequest, order: Order) -> CheckoutSession | PayFa
     Only the real failure is a 502/503: Django logs every 5xx at ERROR (mailed to ``ADMINS`` by
     its default logging), so a repeat answered 5xx would let anyone holding a public_id flood
     the admins' inbox during a DOKU outage.
+    While another request is asking DOKU for the order's link (a double click, a second tab),
+    this one waits for it a few seconds at most, then answers 503 with ``Retry-After``: a worker
+    is never held until its timeout (see :mod:`django_doku_checkout.services.links`).
     """
     try:
         session = services.create_payment_link(
@@ -74,6 +80,11 @@ def start_payment(request: HttpRequest, order: Order) -> CheckoutSession | PayFa
     except DokuValidationError as err:
         logger.error("Order %s cannot be sent to DOKU: %s", order.invoice_number, err)
         return PayFailure(400, _("This order cannot be paid online. Please contact the shop."))
+    except LinkInProgress as err:
+        message = _("Your payment link is still being prepared. Please try again in %(seconds)d seconds.") % {
+            "seconds": err.retry_after
+        }
+        return PayFailure(503, message, err.retry_after, in_progress=True)
     except RecentLinkFailure as err:
         repeated = _failure(answered=err.doku_answered)
         return PayFailure(429, repeated.message, err.retry_after)
@@ -116,6 +127,10 @@ def pay(request: HttpRequest, public_id: UUID) -> HttpResponse:
         return redirect("doku_checkout:result", public_id=order.public_id)
     if isinstance(started, PayFailure):
         context = {"order": order, "message": started.message, "back_url": back_to_order_url(order)}
+        if started.in_progress:
+            # Back after Retry-After by itself, as a GET: the link the other request made, or the order's page.
+            context["refresh_seconds"] = started.retry_after
+            context["refresh_url"] = request.path
         response = render(request, "django_doku_checkout/pay_error.html", context, status=started.status)
         if started.retry_after:
             response["Retry-After"] = str(started.retry_after)

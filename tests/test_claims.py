@@ -1,0 +1,156 @@
+"""A click waiting for another process's link claim gives up in time, over HTTP in autocommit.
+
+A claim is honoured for DEADLINE + CLAIM_GRACE (30 s with the defaults, gunicorn's default
+worker timeout): a click must never wait that out. It waits a few seconds (CLAIM_WAIT), then
+the shopper gets a retry page (503 with Retry-After) and ``api_pay`` a 503 JSON answer; a
+stale claim is taken over only by a click that finds it so at once, when DOKU's whole
+answer still fits in its time.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+
+import pytest
+import requests
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from django_doku_checkout import services
+from django_doku_checkout.client import CHECKOUT_PATH, DokuClient
+from django_doku_checkout.exceptions import LinkInProgress
+from django_doku_checkout.models import CheckoutSession, Order, OrderStatus
+from django_doku_checkout.services import links
+from django_doku_checkout.simulator.store import STORE
+from tests.conftest import claim_link, press_pay
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+#: Far below gunicorn's 30 s: a click that waits out the claim (today's 30 s) fails here.
+ANSWER_WITHIN = 10
+
+
+def checkout_calls() -> list[str]:
+    """The Request-Ids DOKU's Checkout endpoint received."""
+    return [r.headers["Request-Id"] for r in STORE.received if r.target == CHECKOUT_PATH]
+
+
+def a_claim_in_flight(order: Order) -> links._Claim:
+    """What a worker commits before it asks DOKU; the worker then dies (or hangs) without an answer."""
+    with transaction.atomic():
+        claim = claim_link(order)
+    assert isinstance(claim, links._Claim)
+    return claim
+
+
+def age(claim: links._Claim, seconds: float) -> None:
+    """Make the claim ``seconds`` old, as if its worker had claimed it that long ago."""
+    CheckoutSession.objects.filter(pk=claim.session.pk).update(updated_at=timezone.now() - timedelta(seconds=seconds))
+
+
+def test_a_click_waiting_for_a_claim_gets_a_retry_page_in_time(live_doku, order_factory):
+    order = order_factory()
+    a_claim_in_flight(order)
+    shopper = requests.Session()
+
+    started = time.monotonic()
+    answer = press_pay(shopper, live_doku, order.public_id, timeout=ANSWER_WITHIN)
+    took = time.monotonic() - started
+
+    assert answer.status_code == 503
+    assert took < links.CLAIM_WAIT + 2
+    assert 1 <= int(answer.headers["Retry-After"]) <= links.CLAIM_RETRY_AFTER
+    assert "still being prepared" in answer.text
+    pay_url = reverse("doku_checkout:pay", args=[order.public_id])
+    # It comes back by itself as a GET (no script: CSP-clean), which hands out the link once made.
+    assert f'<meta http-equiv="refresh" content="{answer.headers["Retry-After"]};url={pay_url}">' in answer.text
+    assert checkout_calls() == []  # nothing was sent to DOKU from this click
+    assert order.checkout_sessions.get().status == CheckoutSession.Status.CREATING
+
+
+def test_api_pay_answers_503_with_retry_after_while_a_claim_is_in_flight(live_doku, order_factory):
+    order = order_factory()
+    a_claim_in_flight(order)
+
+    answer = requests.post(live_doku + reverse("doku_checkout:api_pay", args=[order.public_id]), timeout=ANSWER_WITHIN)
+
+    assert answer.status_code == 503
+    assert 1 <= int(answer.headers["Retry-After"]) <= links.CLAIM_RETRY_AFTER
+    assert "still being prepared" in answer.json()["error"]
+    assert answer.json()["status"] == OrderStatus.CREATED
+    assert checkout_calls() == []
+
+
+def test_the_retry_gets_the_link_the_claiming_request_made(live_doku, order_factory):
+    order = order_factory()
+    claim = a_claim_in_flight(order)
+    shopper = requests.Session()
+    assert press_pay(shopper, live_doku, order.public_id, timeout=ANSWER_WITHIN).status_code == 503
+
+    links._complete(claim, client=None, actor=None)  # the claiming worker records DOKU's answer
+    retry = shopper.get(live_doku + reverse("doku_checkout:pay", args=[order.public_id]), allow_redirects=False)
+
+    assert retry.status_code == 302
+    assert retry.headers["Location"] == CheckoutSession.objects.get(pk=claim.session.pk).payment_url
+    assert checkout_calls() == [claim.session.request_id]
+
+
+def test_a_click_that_has_waited_does_not_take_over_a_claim_turning_stale(live_doku, order_factory):
+    order = order_factory()
+    claim = a_claim_in_flight(order)
+    # Its worker died; the claim turns stale while this click waits: too late for DOKU's answer.
+    age(claim, links.claim_ttl().total_seconds() - 1)
+
+    answer = requests.post(live_doku + reverse("doku_checkout:api_pay", args=[order.public_id]), timeout=ANSWER_WITHIN)
+
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == "1"
+    assert checkout_calls() == []
+    assert order.checkout_sessions.get().status == CheckoutSession.Status.CREATING
+
+
+def test_a_click_that_finds_a_stale_claim_takes_it_over_with_the_same_request_id(live_doku, order_factory):
+    order = order_factory()
+    claim = a_claim_in_flight(order)
+    # The dead worker's request reached DOKU, which created the link; its answer was lost.
+    first = DokuClient().create_checkout_payment(claim.body, request_id=claim.session.request_id)
+    age(claim, links.claim_ttl().total_seconds() + 1)
+
+    answer = requests.post(live_doku + reverse("doku_checkout:api_pay", args=[order.public_id]), timeout=ANSWER_WITHIN)
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["payment_url"] == first.data["response"]["payment"]["url"]
+    assert checkout_calls() == [claim.session.request_id] * 2  # replayed: DOKU answered 409
+    assert len(STORE.sessions) == 1
+    assert order.checkout_sessions.get().status == CheckoutSession.Status.OPEN
+
+
+def test_staff_creating_a_link_while_a_claim_is_in_flight_are_told_to_retry(live_doku, order_factory, admin_client):
+    order = order_factory()
+    a_claim_in_flight(order)
+
+    response = admin_client.post(
+        reverse("admin:django_doku_checkout_order_changelist"),
+        {"action": "create_payment_links", "_selected_action": [order.pk]},
+    )
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "still being prepared" in page and order.invoice_number in page
+    assert checkout_calls() == []
+
+
+def test_the_service_raises_link_in_progress_with_retry_after(order_factory, doku_simulator):
+    order = order_factory()
+    a_claim_in_flight(order)
+
+    started = time.monotonic()
+    with pytest.raises(LinkInProgress) as raised:
+        services.create_payment_link(order)
+
+    assert time.monotonic() - started < links.CLAIM_WAIT + 1
+    assert raised.value.retry_after == links.CLAIM_RETRY_AFTER
+    assert json.loads(order.checkout_sessions.get().request_payload)  # the claim is left for its owner
