@@ -35,7 +35,9 @@ class DokuAPIError(DokuError):
     """DOKU answered with an error status.
 
     ``status_code`` is the HTTP status, ``messages`` DOKU's own error texts and
-    ``request_id`` the ``Request-Id`` we sent, which DOKU support asks for.
+    ``request_id`` the ``Request-Id`` we sent, which DOKU support asks for. ``replayed`` is
+    True when DOKU answered 409 to a repeated Request-Id with its first answer, a refusal:
+    the request was refused then, and is not carried out now either.
     """
 
     def __init__(
@@ -45,13 +47,16 @@ class DokuAPIError(DokuError):
         messages: Sequence[str],
         request_id: str,
         body: object = None,
+        replayed: bool = False,
     ) -> None:
         self.status_code = status_code
         self.messages = list(messages)
         self.request_id = request_id
         self.body = body
+        self.replayed = replayed
         detail = "; ".join(self.messages) or "no error message"
-        super().__init__(f"{API_ERROR_PREFIX} {status_code}: {detail} (Request-Id {request_id})")
+        again = " (its first answer, repeated)" if replayed else ""
+        super().__init__(f"{API_ERROR_PREFIX} {status_code}{again}: {detail} (Request-Id {request_id})")
 
 
 class DokuTransportError(DokuError):
