@@ -388,3 +388,6 @@ def assert_withdrawn(recorded, claim, order: Order) -> None:
     assert claim.session.payment_url
     order.refresh_from_db()
     assert order.status == OrderStatus.CANCELLED
+
+
+from tests.servers import gunicorn_shop  # noqa: E402,F401 - the fixture, for every test module
