@@ -9,9 +9,15 @@ answer still fits in its time.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import threading
 import time
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 import requests
@@ -25,7 +31,7 @@ from django_doku_checkout.exceptions import LinkInProgress
 from django_doku_checkout.models import CheckoutSession, Order, OrderStatus
 from django_doku_checkout.services import links
 from django_doku_checkout.simulator.store import STORE
-from tests.conftest import claim_link, press_pay
+from tests.conftest import checkout_success, claim_link, free_port, press_pay
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -154,3 +160,109 @@ def test_the_service_raises_link_in_progress_with_retry_after(order_factory, dok
     assert time.monotonic() - started < links.CLAIM_WAIT + 1
     assert raised.value.retry_after == links.CLAIM_RETRY_AFTER
     assert json.loads(order.checkout_sessions.get().request_payload)  # the claim is left for its owner
+
+
+# --- a worker SIGKILLed while it holds a claim, under gunicorn ---------------------------------------
+
+
+class HeldDoku:
+    """DOKU's stand-in for Checkout: it holds the first call open (its worker dies meanwhile) and
+    answers a repeat of that Request-Id with 409 and the link, as DOKU replays a request it processed."""
+
+    def __init__(self) -> None:
+        self.request_ids: list[str] = []
+        self.held = threading.Event()
+        self.release = threading.Event()
+        self.held_from: tuple[str, int] | None = None
+        doku = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                request_id = self.headers["Request-Id"]
+                doku.request_ids.append(request_id)
+                if len(doku.request_ids) == 1:
+                    doku.held_from = self.client_address
+                    doku.held.set()
+                    doku.release.wait(60)  # bounded: the test ends long before
+                    return
+                body = json.dumps(checkout_success(url="https://sandbox.doku.com/checkout-link-v2/held")).encode()
+                self.send_response(409)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def worker_connected_from(shop, address: tuple[str, int]) -> int:
+    """The gunicorn worker whose socket has ``address`` as its local end (it is calling DOKU from it)."""
+    port = f":{address[1]:04X}"
+    inodes = {
+        fields[9]
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+        if (fields := line.split())[1].endswith(port)
+    }
+    for pid in shop.worker_pids():
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                if os.readlink(fd).removeprefix("socket:[").rstrip("]") in inodes:
+                    return pid
+    raise AssertionError(f"no worker is connected from {address}")
+
+
+def click_and_lose_the_answer(url: str) -> None:
+    """A click whose worker is killed: its shopper gets no answer (a proxy would say 502)."""
+    with contextlib.suppress(requests.RequestException):
+        requests.post(url, timeout=60)
+
+
+@pytest.mark.slow
+def test_a_worker_killed_holding_a_claim_never_costs_a_click_a_500(gunicorn_shop, order_factory):
+    order = order_factory()
+    doku = HeldDoku()
+    try:
+        shop = gunicorn_shop(workers=2, timeout=30, doku_url=doku.url)
+        api_pay = shop.url + reverse("doku_checkout:api_pay", args=[order.public_id])
+        threading.Thread(target=click_and_lose_the_answer, args=(api_pay,), daemon=True).start()
+        assert doku.held.wait(20), "the first click never reached DOKU"
+        assert doku.held_from is not None
+        os.kill(worker_connected_from(shop, doku.held_from), signal.SIGKILL)  # it dies holding the claim
+
+        started = time.monotonic()
+        retry = requests.post(api_pay, timeout=ANSWER_WITHIN)
+        page = press_pay(requests.Session(), shop.url, order.public_id, timeout=ANSWER_WITHIN)
+        took = time.monotonic() - started
+
+        assert retry.status_code == 503 and int(retry.headers["Retry-After"]) >= 1, retry.text
+        assert page.status_code == 503 and "still being prepared" in page.text
+        assert took < 2 * ANSWER_WITHIN
+        claim = order.checkout_sessions.get()
+        assert claim.status == CheckoutSession.Status.CREATING
+        assert doku.request_ids == [claim.request_id]  # nobody else asked DOKU meanwhile
+
+        # Once the claim is stale, the next click takes it over with the same Request-Id: DOKU's 409.
+        CheckoutSession.objects.filter(pk=claim.pk).update(
+            updated_at=timezone.now() - links.claim_ttl() - timedelta(seconds=1)
+        )
+        taken = requests.post(api_pay, timeout=ANSWER_WITHIN)
+
+        assert taken.status_code == 200, taken.text
+        assert taken.json()["payment_url"] == "https://sandbox.doku.com/checkout-link-v2/held"
+        assert doku.request_ids == [claim.request_id] * 2
+        assert order.checkout_sessions.get().status == CheckoutSession.Status.OPEN
+        assert "Internal Server Error" not in shop.log() and "Traceback" not in shop.log()
+    finally:
+        doku.close()
