@@ -23,7 +23,14 @@ from django.views.decorators.csrf import csrf_exempt
 from django_doku_checkout import states
 from django_doku_checkout.formatting import format_rupiah
 from django_doku_checkout.models import Order
-from django_doku_checkout.views import PayFailure, attempt_failed, refresh_pending, shopper_order, start_payment
+from django_doku_checkout.views import (
+    PayFailure,
+    answer_failure,
+    attempt_failed,
+    refresh_pending,
+    shopper_order,
+    start_payment,
+)
 
 __all__ = ["api_pay", "api_status", "order_state"]
 
@@ -112,10 +119,7 @@ def api_pay(request: HttpRequest, public_id: UUID) -> HttpResponse:
         }
         return _error(409, message, status=order.status)
     if isinstance(started, PayFailure):
-        response = _error(started.status, started.message, status=order.status)
-        if started.retry_after:
-            response["Retry-After"] = str(started.retry_after)
-        return response
+        return answer_failure(request, started, _error(started.status, started.message, status=order.status))
     return JsonResponse(
         {
             "status": order.status,

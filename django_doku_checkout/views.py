@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.log import log_response
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
@@ -99,6 +100,20 @@ def start_payment(request: HttpRequest, order: Order) -> CheckoutSession | PayFa
     return session
 
 
+def answer_failure(request: HttpRequest, failure: PayFailure, response: HttpResponse) -> HttpResponse:
+    """``response`` for ``failure`` with its ``Retry-After``; logged at WARNING when it is a wait.
+
+    Django logs every 5xx at ERROR (mailed to ``ADMINS``): a 503 that only asks the shopper
+    to come back while another request makes the link is no failure of DOKU, and a click
+    storm must not become a storm of mails.
+    """
+    if failure.retry_after:
+        response["Retry-After"] = str(failure.retry_after)
+    if failure.in_progress:
+        log_response("Link still being prepared: %s", request.path, response=response, request=request, level="warning")
+    return response
+
+
 def _failure(*, answered: bool) -> PayFailure:
     if answered:
         return PayFailure(502, _("The payment service refused the request. Please try again."))
@@ -132,9 +147,7 @@ def pay(request: HttpRequest, public_id: UUID) -> HttpResponse:
             context["refresh_seconds"] = started.retry_after
             context["refresh_url"] = request.path
         response = render(request, "django_doku_checkout/pay_error.html", context, status=started.status)
-        if started.retry_after:
-            response["Retry-After"] = str(started.retry_after)
-        return response
+        return answer_failure(request, started, response)
     return HttpResponseRedirect(started.payment_url)
 
 
