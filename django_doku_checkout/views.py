@@ -38,7 +38,15 @@ from django_doku_checkout.models import CheckoutSession, Order, OrderStatus
 from django_doku_checkout.order_urls import back_to_order_url
 from django_doku_checkout.services import payment_url_allowed
 
-__all__ = ["CallbackView", "PayFailure", "notification", "pay", "payment_url_allowed", "start_payment"]
+__all__ = [
+    "CallbackView",
+    "PayFailure",
+    "answer_failure",
+    "notification",
+    "pay",
+    "payment_url_allowed",
+    "start_payment",
+]
 
 logger = logging.getLogger(__name__)
 
