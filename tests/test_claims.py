@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from django.db import transaction
+from django.db import connections, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -32,7 +32,7 @@ from django_doku_checkout.exceptions import LinkInProgress
 from django_doku_checkout.models import CheckoutSession, Order, OrderStatus
 from django_doku_checkout.services import links
 from django_doku_checkout.simulator.store import STORE
-from tests.conftest import checkout_success, claim_link, free_port, press_pay
+from tests.conftest import SANDBOX, checkout_success, claim_link, free_port, press_pay
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -274,3 +274,32 @@ def test_a_worker_killed_holding_a_claim_never_costs_a_click_a_500(gunicorn_shop
         assert "Internal Server Error" not in shop.log() and "Traceback" not in shop.log()
     finally:
         doku.close()
+
+
+@pytest.mark.postgres
+def test_a_click_that_waited_for_a_claim_doku_refused_sends_nothing_itself(order_factory, doku_api):
+    """It has spent its time waiting: a call of its own (up to DEADLINE) might outlive the worker."""
+    doku_api.post(SANDBOX + CHECKOUT_PATH, status=400, json={"error_messages": ["order.amount must greater than 0"]})
+    order = order_factory()
+    claim = a_claim_in_flight(order)
+
+    def the_process_holding_the_claim() -> None:
+        time.sleep(0.5)  # DOKU is slow for it; meanwhile the click waits for its claim
+        try:
+            links._complete(claim, client=None, actor=None)  # and DOKU refuses it
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=the_process_holding_the_claim)
+    holder.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(LinkInProgress) as raised:
+            services.create_payment_link(order)  # as staff do: no FAILED_LINK_RETRY_AFTER
+    finally:
+        holder.join()
+
+    assert time.monotonic() - started < links.CLAIM_WAIT
+    assert raised.value.retry_after == 1  # nothing left to wait for: the retry sends its own
+    assert len(doku_api.calls) == 1  # only the claim's holder asked DOKU
+    assert list(order.checkout_sessions.values_list("status", flat=True)) == [CheckoutSession.Status.ERROR]

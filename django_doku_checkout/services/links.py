@@ -16,8 +16,9 @@ to retry in a few seconds): a click never waits out a worker's timeout. A claim 
 :func:`claim_ttl` belongs to a process that died or gave up: the next attempt that finds it
 so at its first look, or reconciliation, sends the same request again with the same
 Request-Id, and DOKU answers 409 with its original response when it had already created the
-link. A request that has already waited does not take a claim over: DOKU's whole answer
-(``DEADLINE``) would not fit in what is left of its time.
+link. A request that has already waited, or called DOKU once, sends nothing more (no
+takeover, no new claim): DOKU's whole answer (``DEADLINE``) would not fit in what is left of
+its time; it raises :class:`LinkInProgress` and the retry sends it.
 """
 
 from __future__ import annotations
@@ -334,9 +335,10 @@ class _Claim:
 
 @dataclass(frozen=True)
 class _InFlight:
-    """Another request's claim, not taken over: fresh, or stale when this request may not take it."""
+    """Nothing this request may send now: another request's claim is in flight (or stale, or
+    gone) and this request has already waited or called DOKU."""
 
-    #: How long until the claim turns stale (zero when it is stale already).
+    #: How long until the claim turns stale; zero when there is nothing left to wait for.
     stale_in: timedelta
 
 
@@ -392,7 +394,7 @@ def _claim(
     ttl: timedelta,
     retry_after: int = 0,
     ask_links: bool = True,
-    may_take_over: bool = True,
+    may_send: bool = True,
 ) -> _Step:
     # One read of the order's links answers all four: is one live, is one being created,
     # did the last one just fail, and how many were tried.
@@ -407,7 +409,9 @@ def _claim(
     for link in links:
         if link.status == CheckoutSession.Status.CREATING:
             stale_in = max(link.updated_at + ttl - now, timedelta(0))
-            return _take_over(link) if may_take_over and not stale_in else _InFlight(stale_in)
+            return _take_over(link) if may_send and not stale_in else _InFlight(stale_in)
+    if not may_send:
+        return _InFlight(timedelta(0))
     invoice_number = _next_invoice_number(locked, attempts=len(links), ask_links=ask_links)
     body = build(locked, invoice_number, line_items)
     session = CheckoutSession(
@@ -619,9 +623,9 @@ def _obtain_link(
                     ttl=ttl,
                     retry_after=retry_after,
                     ask_links=collisions > 0,
-                    # Only a request that has spent none of its time yet has DEADLINE left for
-                    # DOKU's whole answer to the claim it takes over.
-                    may_take_over=first_look,
+                    # Only a request that has spent none of its time yet (no wait, no call to
+                    # DOKU) has DEADLINE left for DOKU's whole answer to a claim it sends.
+                    may_send=first_look,
                 )
             )
         except IntegrityError:
@@ -635,7 +639,9 @@ def _obtain_link(
             # Another request is asking DOKU for this order's link: wait a little for its
             # answer, then ask the caller to come back rather than hold a worker until the
             # claim turns stale (its process may have died: a later first look takes it over).
-            if time.monotonic() - started + CLAIM_POLL_INTERVAL > CLAIM_WAIT:
+            # With nothing left to wait for, the caller comes back at once: its next first
+            # look sends what this request no longer has the time to.
+            if not step.stale_in or time.monotonic() - started + CLAIM_POLL_INTERVAL > CLAIM_WAIT:
                 raise _in_progress(order, step.stale_in)
             time.sleep(CLAIM_POLL_INTERVAL)
             continue
@@ -643,7 +649,16 @@ def _obtain_link(
             return step
         recorded = _complete(step, client=client, actor=actor)
         if not step.own:
-            continue  # a stale claim was settled; look at the order again
+            taken = recorded.session
+            if (
+                recorded.failure is None
+                and not recorded.withdrawn
+                and taken.kind == kind == CheckoutSession.Kind.CARD_PAGE
+            ):
+                # Card pages are never reused from the order's links: this one is the answer.
+                order.status, order.updated_at = recorded.order.status, recorded.order.updated_at
+                return taken
+            continue  # a stale claim was settled; look at the order again (its live link, or why not)
         if recorded.failure is not None:
             raise recorded.failure
         if recorded.withdrawn:
