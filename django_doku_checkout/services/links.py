@@ -75,8 +75,9 @@ MAX_INVOICE_COLLISIONS = 5
 CLAIM_GRACE = timedelta(seconds=5)
 #: How long a request waits for another's claim before it answers "try again" (seconds).
 #: DOKU creates a link in a second or two, so a double click usually gets the other click's
-#: link within this; and waiting, plus a takeover's DEADLINE, stays far below a worker's
-#: timeout (gunicorn's default is 30 s, the same as DEADLINE's upper bound).
+#: link within this. A request that waited sends nothing itself, so a click takes at most
+#: this or one DEADLINE, never both: below a worker's timeout (gunicorn's default is 30 s,
+#: DEADLINE's upper bound 29 s).
 CLAIM_WAIT = 4.0
 #: The longest Retry-After given while another request's claim is in flight (seconds): that
 #: request has usually recorded its link by then, and a retry meanwhile is cheap.
@@ -335,8 +336,8 @@ class _Claim:
 
 @dataclass(frozen=True)
 class _InFlight:
-    """Nothing this request may send now: another request's claim is in flight (or stale, or
-    gone) and this request has already waited or called DOKU."""
+    """Nothing this request may send now: another request's claim is in flight or, once this
+    request has waited or called DOKU, a stale claim or none at all."""
 
     #: How long until the claim turns stale; zero when there is nothing left to wait for.
     stale_in: timedelta
