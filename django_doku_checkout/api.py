@@ -23,7 +23,14 @@ from django.views.decorators.csrf import csrf_exempt
 from django_doku_checkout import states
 from django_doku_checkout.formatting import format_rupiah
 from django_doku_checkout.models import Order
-from django_doku_checkout.views import PayFailure, attempt_failed, refresh_pending, shopper_order, start_payment
+from django_doku_checkout.views import (
+    PayFailure,
+    answer_failure,
+    attempt_failed,
+    refresh_pending,
+    shopper_order,
+    start_payment,
+)
 
 __all__ = ["api_pay", "api_status", "order_state"]
 
@@ -90,7 +97,9 @@ def api_pay(request: HttpRequest, public_id: UUID) -> HttpResponse:
 
     ``invoice_number`` is the one sent to DOKU for this attempt. Errors are ``{"error": message}``
     with the pay view's statuses: 400 (the order cannot be sent to DOKU), 502 (DOKU refused),
-    503 (DOKU is not answering), 429 with ``Retry-After`` and the same message while a failed
+    503 (DOKU is not answering), 503 with ``Retry-After`` while another request is asking DOKU
+    for the order's link (it was waited for a few seconds; retry then to get that link),
+    429 with ``Retry-After`` and the same message while a failed
     attempt is not repeated (``FAILED_LINK_RETRY_AFTER``), 409
     (the order is paid, cancelled or refunded), 404 (no such order), 403 (CSRF), 405 (not POST).
     """
@@ -110,10 +119,7 @@ def api_pay(request: HttpRequest, public_id: UUID) -> HttpResponse:
         }
         return _error(409, message, status=order.status)
     if isinstance(started, PayFailure):
-        response = _error(started.status, started.message, status=order.status)
-        if started.retry_after:
-            response["Retry-After"] = str(started.retry_after)
-        return response
+        return answer_failure(request, started, _error(started.status, started.message, status=order.status))
     return JsonResponse(
         {
             "status": order.status,

@@ -112,7 +112,8 @@ class DokuResponse:
     """A successful answer from DOKU.
 
     ``replayed`` is True when DOKU answered 409 to a retried request: the body is then
-    the answer to the original request, which DOKU had already processed.
+    the answer to the original request, which DOKU had already processed. A replayed
+    refusal is never one: it is raised as :class:`DokuAPIError` with ``replayed=True``.
     """
 
     status_code: int
@@ -138,6 +139,22 @@ def error_messages(data: object, fallback: str = "") -> list[str]:
             if parts:
                 return [": ".join(parts)]
     return [fallback[:300]] if fallback else []
+
+
+def is_refusal(data: Mapping[str, Any]) -> bool:
+    """Whether a JSON object DOKU sent is one of its error shapes rather than an answer.
+
+    A 409 repeats DOKU's first answer to a Request-Id, and that answer may have been a
+    refusal (``{"message": ["Merchant not support cancel order"]}``). An answer always
+    carries a section of its own (``order``, ``refund``, ``response`` ...); a ``message`` of
+    ``["SUCCESS"]`` is DOKU's word for success.
+    """
+    if isinstance(data.get("error"), Mapping) or data.get("error_messages"):
+        return True
+    if "message" not in data or any(isinstance(value, Mapping) for value in data.values()):
+        return False
+    texts = data["message"] if isinstance(data["message"], list) else [data["message"]]
+    return not any(str(text).strip().upper() == "SUCCESS" for text in texts)
 
 
 class DokuClient:
@@ -259,11 +276,19 @@ class DokuClient:
             data = response.json()
         except ValueError:
             data = None
-        ok = response.ok or response.status_code == 409
-        if ok and isinstance(data, dict):
-            return DokuResponse(
-                response.status_code, data, request_id, replayed=response.status_code == 409, content=response.content
+        replayed = response.status_code == 409
+        ok = response.ok or replayed
+        if replayed and isinstance(data, dict) and is_refusal(data):
+            # DOKU repeated its first answer to this Request-Id, and that answer was no.
+            raise DokuAPIError(
+                status_code=response.status_code,
+                messages=error_messages(data) or ["no error message"],
+                request_id=request_id,
+                body=data,
+                replayed=True,
             )
+        if ok and isinstance(data, dict):
+            return DokuResponse(response.status_code, data, request_id, replayed=replayed, content=response.content)
         fallback = "DOKU's answer was not a JSON object" if ok else response.text or response.reason or ""
         raise DokuAPIError(
             status_code=response.status_code,

@@ -35,7 +35,9 @@ class DokuAPIError(DokuError):
     """DOKU answered with an error status.
 
     ``status_code`` is the HTTP status, ``messages`` DOKU's own error texts and
-    ``request_id`` the ``Request-Id`` we sent, which DOKU support asks for.
+    ``request_id`` the ``Request-Id`` we sent, which DOKU support asks for. ``replayed`` is
+    True when DOKU answered 409 to a repeated Request-Id with its first answer, a refusal:
+    the request was refused then, and is not carried out now either.
     """
 
     def __init__(
@@ -45,13 +47,16 @@ class DokuAPIError(DokuError):
         messages: Sequence[str],
         request_id: str,
         body: object = None,
+        replayed: bool = False,
     ) -> None:
         self.status_code = status_code
         self.messages = list(messages)
         self.request_id = request_id
         self.body = body
+        self.replayed = replayed
         detail = "; ".join(self.messages) or "no error message"
-        super().__init__(f"{API_ERROR_PREFIX} {status_code}: {detail} (Request-Id {request_id})")
+        again = " (its first answer, repeated)" if replayed else ""
+        super().__init__(f"{API_ERROR_PREFIX} {status_code}{again}: {detail} (Request-Id {request_id})")
 
 
 class DokuTransportError(DokuError):
@@ -73,6 +78,20 @@ class RecentLinkFailure(DokuError):
 
     def __init__(self, message: str, *, doku_answered: bool, retry_after: int) -> None:
         self.doku_answered = doku_answered
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class LinkInProgress(DokuError):
+    """Another request is asking DOKU for the order's link right now: none is sent from this one.
+
+    Raised once a request has waited ``CLAIM_WAIT`` seconds for another process's claim (see
+    :mod:`django_doku_checkout.services.links`), so that a click never outlives a worker's
+    timeout waiting. ``retry_after`` is how many seconds to wait before trying again; by then
+    the other request has usually recorded DOKU's answer, which the retry then hands out.
+    """
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
         self.retry_after = retry_after
         super().__init__(message)
 

@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.log import log_response
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
@@ -30,13 +31,22 @@ from django_doku_checkout.exceptions import (
     DokuError,
     DokuTransportError,
     DokuValidationError,
+    LinkInProgress,
     RecentLinkFailure,
 )
 from django_doku_checkout.models import CheckoutSession, Order, OrderStatus
 from django_doku_checkout.order_urls import back_to_order_url
 from django_doku_checkout.services import payment_url_allowed
 
-__all__ = ["CallbackView", "PayFailure", "notification", "pay", "payment_url_allowed", "start_payment"]
+__all__ = [
+    "CallbackView",
+    "PayFailure",
+    "answer_failure",
+    "notification",
+    "pay",
+    "payment_url_allowed",
+    "start_payment",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +63,8 @@ class PayFailure:
     status: int
     message: str
     retry_after: int | None = None
+    #: The link is being made by another request: the page comes back by itself after ``retry_after``.
+    in_progress: bool = False
 
 
 def start_payment(request: HttpRequest, order: Order) -> CheckoutSession | PayFailure | None:
@@ -64,6 +76,9 @@ def start_payment(request: HttpRequest, order: Order) -> CheckoutSession | PayFa
     Only the real failure is a 502/503: Django logs every 5xx at ERROR (mailed to ``ADMINS`` by
     its default logging), so a repeat answered 5xx would let anyone holding a public_id flood
     the admins' inbox during a DOKU outage.
+    While another request is asking DOKU for the order's link (a double click, a second tab),
+    this one waits for it a few seconds at most, then answers 503 with ``Retry-After``: a worker
+    is never held until its timeout (see :mod:`django_doku_checkout.services.links`).
     """
     try:
         session = services.create_payment_link(
@@ -74,6 +89,11 @@ def start_payment(request: HttpRequest, order: Order) -> CheckoutSession | PayFa
     except DokuValidationError as err:
         logger.error("Order %s cannot be sent to DOKU: %s", order.invoice_number, err)
         return PayFailure(400, _("This order cannot be paid online. Please contact the shop."))
+    except LinkInProgress as err:
+        message = _("Your payment link is still being prepared. Please try again in %(seconds)d seconds.") % {
+            "seconds": err.retry_after
+        }
+        return PayFailure(503, message, err.retry_after, in_progress=True)
     except RecentLinkFailure as err:
         repeated = _failure(answered=err.doku_answered)
         return PayFailure(429, repeated.message, err.retry_after)
@@ -86,6 +106,20 @@ def start_payment(request: HttpRequest, order: Order) -> CheckoutSession | PayFa
         logger.error("Refusing to redirect order %s to an unexpected host", order.invoice_number)
         return PayFailure(502, _("The payment service answered with an unexpected address."))
     return session
+
+
+def answer_failure(request: HttpRequest, failure: PayFailure, response: HttpResponse) -> HttpResponse:
+    """``response`` for ``failure`` with its ``Retry-After``; logged at WARNING when it is a wait.
+
+    Django logs every 5xx at ERROR (mailed to ``ADMINS``): a 503 that only asks the shopper
+    to come back while another request makes the link is no failure of DOKU, and a click
+    storm must not become a storm of mails.
+    """
+    if failure.retry_after:
+        response["Retry-After"] = str(failure.retry_after)
+    if failure.in_progress:
+        log_response("Link still being prepared: %s", request.path, response=response, request=request, level="warning")
+    return response
 
 
 def _failure(*, answered: bool) -> PayFailure:
@@ -116,10 +150,12 @@ def pay(request: HttpRequest, public_id: UUID) -> HttpResponse:
         return redirect("doku_checkout:result", public_id=order.public_id)
     if isinstance(started, PayFailure):
         context = {"order": order, "message": started.message, "back_url": back_to_order_url(order)}
+        if started.in_progress:
+            # Back after Retry-After by itself, as a GET: the link the other request made, or the order's page.
+            context["refresh_seconds"] = started.retry_after
+            context["refresh_url"] = request.path
         response = render(request, "django_doku_checkout/pay_error.html", context, status=started.status)
-        if started.retry_after:
-            response["Retry-After"] = str(started.retry_after)
-        return response
+        return answer_failure(request, started, response)
     return HttpResponseRedirect(started.payment_url)
 
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 from django.urls import reverse
 
 from django_doku_checkout import services
+from django_doku_checkout.client import DokuClient
+from django_doku_checkout.exceptions import DokuAPIError
 from django_doku_checkout.models import CheckoutSession, OrderStatus
 from django_doku_checkout.simulator import actions
+from django_doku_checkout.simulator.faults import Faults
 from django_doku_checkout.simulator.store import STORE
-from tests.conftest import CLIENT_ID
+from tests.conftest import CLIENT_ID, SANDBOX, checkout_success
 
 CANCEL_TARGET = "/checkout/v3/cancellations"
 
@@ -30,7 +34,10 @@ def test_cancelling_an_order_cancels_its_link_at_doku(live_doku, order_factory, 
     link.refresh_from_db()
     assert (order.status, link.status) == (OrderStatus.CANCELLED, CheckoutSession.Status.CANCELLED)
     assert link.cancelled_at_doku is not None and link.doku_cancel_error == ""
-    assert cancel_requests() == [{"order": {"invoice_number": link.invoice_number}}]
+    # DOKU's Cancel Order names the order by its invoice number and the Request-Id that created it.
+    assert cancel_requests() == [
+        {"order": {"invoice_number": link.invoice_number}, "payment": {"original_request_id": link.request_id}}
+    ]
     assert services.links_payable_at_doku(order) == []
     simulated = STORE.find(CLIENT_ID, link.invoice_number)
     assert simulated.cancelled
@@ -117,3 +124,126 @@ def test_without_the_setting_an_amount_change_says_the_old_link_can_still_be_pai
     messages = " ".join(str(m) for m in response.context["messages"])
     assert "DOKU still accepts payment on the old link" in messages
     assert cancel_requests() == []
+
+
+@pytest.mark.parametrize(
+    ("payment", "message"),
+    [
+        ({}, "payment.original_request_id must be filled"),
+        ({"original_request_id": "another-request"}, "payment.original_request_id does not match the order"),
+    ],
+)
+def test_the_simulator_requires_the_request_id_that_created_the_order(live_doku, order_factory, payment, message):
+    order = order_factory(payment_method_types=["VIRTUAL_ACCOUNT_BCA"])
+    link = services.create_payment_link(order)
+    body = {"order": {"invoice_number": link.invoice_number}, **({"payment": payment} if payment else {})}
+
+    with pytest.raises(DokuAPIError) as refused:
+        DokuClient().cancel_checkout(body)
+
+    assert refused.value.status_code == 400
+    assert refused.value.body == {"error": {"code": "INVALID_PARAMETER", "message": message, "type": "SIMULATOR"}}
+    assert not STORE.find(CLIENT_ID, link.invoice_number).cancelled
+
+
+REFUSAL = {"message": ["Merchant not support cancel order"]}
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [REFUSAL, {"error": {"code": "INVALID_STATUS", "message": "the order is already paid"}}, {"error_messages": ["x"]}],
+)
+def test_a_409_repeating_a_refusal_is_a_refusal(doku_api, refusal):
+    """DOKU lost its first answer (a 503 reached us), and its 409 repeats it: it was a no."""
+    doku_api.post(SANDBOX + "/checkout/v3/cancellations", status=503, json={"message": ["busy"]})
+    doku_api.post(SANDBOX + "/checkout/v3/cancellations", status=409, json=refusal)
+
+    with pytest.raises(DokuAPIError) as refused:
+        DokuClient().cancel_checkout({"order": {"invoice_number": "INV-1"}, "payment": {"original_request_id": "r"}})
+
+    assert refused.value.replayed and refused.value.status_code == 409
+    assert refused.value.body == refusal
+    assert "its first answer, repeated" in str(refused.value)
+    assert len({call.request.headers["Request-Id"] for call in doku_api.calls}) == 1
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"order": {"invoice_number": "INV-1", "status": "CANCELLED"}, "message": ["SUCCESS"]},
+        {"message": ["SUCCESS"]},
+        checkout_success(),
+    ],
+)
+def test_a_409_repeating_an_answer_is_that_answer(doku_api, answer):
+    doku_api.post(SANDBOX + "/checkout/v3/cancellations", status=409, json=answer)
+    replay = DokuClient().cancel_checkout({"order": {"invoice_number": "INV-1"}})
+    assert replay.replayed and replay.data == answer
+
+
+def test_a_replayed_refusal_leaves_the_link_payable_and_staff_warned(
+    doku_api, order_factory, doku_settings, admin_client
+):
+    doku_settings(CANCEL_AT_DOKU=True, RETRY_BACKOFF=0)
+    doku_api.post(SANDBOX + "/checkout/v1/payment", json=checkout_success())
+    order = order_factory(payment_method_types=["VIRTUAL_ACCOUNT_BCA"])
+    link = services.create_payment_link(order)
+    doku_api.post(SANDBOX + "/checkout/v3/cancellations", status=503, json={"message": ["busy"]})
+    doku_api.post(SANDBOX + "/checkout/v3/cancellations", status=409, json=REFUSAL)
+
+    page = admin_client.post(
+        reverse("admin:django_doku_checkout_order_changelist"),
+        {"action": "cancel_orders", "_selected_action": [order.pk]},
+    ).content.decode()
+
+    link.refresh_from_db()
+    assert link.status == CheckoutSession.Status.CANCELLED and link.cancelled_at_doku is None
+    assert "Merchant not support cancel order" in link.doku_cancel_error
+    assert services.links_payable_at_doku(order) == [link]
+    assert "DOKU could not cancel these links, which can still be paid" in page and link.invoice_number in page
+    sent = [json.loads(c.request.body) for c in doku_api.calls if c.request.url.endswith("/cancellations")]
+    assert (
+        sent
+        == [{"order": {"invoice_number": link.invoice_number}, "payment": {"original_request_id": link.request_id}}] * 2
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_simulator_repeats_its_refusal_to_a_retried_cancellation(live_doku, order_factory, doku_settings):
+    """End to end: DOKU refuses, its answer is lost in a timeout, the retry gets the refusal with 409."""
+    doku_settings(CANCEL_AT_DOKU=True, TIMEOUT=(2, 0.5))
+    order = order_factory(payment_method_types=["VIRTUAL_ACCOUNT_BTN"])  # DOKU cannot cancel BTN
+    link = services.create_payment_link(order)
+    STORE.set_faults(CLIENT_ID, Faults(timeout_rate=1, timeout_seconds=1))  # past the client's read timeout
+
+    def doku_recovers_once_it_has_answered() -> None:
+        # Once the first answer is remembered, the retry with its Request-Id is answered at once.
+        answered = threading.Event()
+        for _ in range(500):  # bounded: 10 s
+            if any(key.startswith(CLIENT_ID) for key in list(STORE.replies)):
+                break
+            answered.wait(0.02)
+        STORE.set_faults(CLIENT_ID, Faults())
+
+    STORE.replies.clear()
+    watcher = threading.Thread(target=doku_recovers_once_it_has_answered)
+    watcher.start()
+    services.cancel_order(order)
+    watcher.join()
+
+    link.refresh_from_db()
+    assert link.cancelled_at_doku is None and "UNSUPPORTED_CHANNEL" in link.doku_cancel_error
+    assert services.links_payable_at_doku(order) == [link]
+    attempts = [r.headers["Request-Id"] for r in STORE.received if r.target == CANCEL_TARGET]
+    assert len(attempts) == 2 and len(set(attempts)) == 1
+    assert not STORE.find(CLIENT_ID, link.invoice_number).cancelled
+    server_threads_done()
+
+
+def server_threads_done() -> None:
+    """Wait (bounded) for the live server's threads, one still delaying its lost answer, to end."""
+    done = threading.Event()
+    for _ in range(250):
+        if not any(t.name.endswith("(process_request_thread)") for t in threading.enumerate()):
+            return
+        done.wait(0.02)

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy
 
 from django_doku_checkout import services
 from django_doku_checkout.conf import get_config
-from django_doku_checkout.exceptions import DokuAPIError, DokuError, DokuValidationError
+from django_doku_checkout.exceptions import DokuAPIError, DokuError, DokuValidationError, LinkInProgress
 from django_doku_checkout.formatting import format_rupiah
 from django_doku_checkout.models import CheckoutSession, Order
 
@@ -104,7 +104,8 @@ def _each(orders: Iterable[Order], handle: Callable[[Order], OrderResult]) -> li
     for order in orders:
         try:
             results.append(handle(order))
-        except (services.OrderNotPayable, services.RefundNotAllowed) as err:
+        except (services.OrderNotPayable, services.RefundNotAllowed, LinkInProgress) as err:
+            # LinkInProgress: another request is making the order's link; its message says when to retry.
             results.append(OrderResult(order, "skipped", str(err)))
         except DokuError as err:
             results.append(OrderResult(order, "failed", failure_text(err)))

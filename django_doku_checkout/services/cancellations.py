@@ -1,6 +1,7 @@
 """Cancelling payment links at DOKU, so a link the shop withdrew can no longer be paid.
 
-DOKU cancels an unpaid Checkout order with ``POST /checkout/v3/cancellations`` for bank
+DOKU cancels an unpaid Checkout order with ``POST /checkout/v3/cancellations`` (naming it by
+its invoice number and ``payment.original_request_id``, the Request-Id that created it) for bank
 transfers (except BTN, BNC, BPD and OCBC), QRIS and convenience stores, once it has enabled
 the call for the merchant. With the ``CANCEL_AT_DOKU`` setting, cancelling an order and
 withdrawing its links (an amount change in the admin) ask DOKU to cancel each open link.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -45,6 +47,11 @@ def open_links(order: Order) -> list[CheckoutSession]:
     ]
 
 
+def cancellation_body(link: CheckoutSession) -> dict[str, Any]:
+    """DOKU's Cancel Order request for ``link``: its invoice number and the Request-Id that created it."""
+    return {"order": {"invoice_number": link.invoice_number}, "payment": {"original_request_id": link.request_id}}
+
+
 def cancel_links_at_doku(
     links: Iterable[CheckoutSession], *, client: DokuClient | None = None
 ) -> list[LinkCancellation]:
@@ -52,7 +59,9 @@ def cancel_links_at_doku(
 
     Card payment pages are not Checkout orders: DOKU has no call to cancel them, so they are
     reported without asking. A link DOKU refuses (its channel is not supported, it was paid
-    meanwhile, the merchant is not enabled) is reported with DOKU's message.
+    meanwhile, the merchant is not enabled) is reported with DOKU's message, and so is one
+    whose retry DOKU answered 409 repeating a refusal: only DOKU's yes records a link as
+    cancelled at DOKU.
     """
     results = []
     for link in links:
@@ -60,7 +69,7 @@ def cancel_links_at_doku(
             result = LinkCancellation(link, False, gettext("DOKU cannot cancel a card payment page."))
         else:
             try:
-                (client or DokuClient()).cancel_checkout({"order": {"invoice_number": link.invoice_number}})
+                (client or DokuClient()).cancel_checkout(cancellation_body(link))
                 result = LinkCancellation(link, True)
             except DokuAPIError as err:
                 result = LinkCancellation(link, False, "; ".join(err.messages) or str(err))

@@ -10,9 +10,15 @@ No transaction is open while DOKU is asked. Creating a link takes three short st
    order pending.
 
 Double clicks and two staff members at once therefore see one claim and end with the same
-link. A claim older than :func:`claim_ttl` belongs to a process that died or gave up: the
-next attempt, or reconciliation, sends the same request again with the same Request-Id, and
-DOKU answers 409 with its original response when it had already created the link.
+link. A request that finds another's claim in flight waits for its answer at most
+:data:`CLAIM_WAIT` seconds, then gives up with :class:`LinkInProgress` (the shopper is asked
+to retry in a few seconds): a click never waits out a worker's timeout. A claim older than
+:func:`claim_ttl` belongs to a process that died or gave up: the next attempt that finds it
+so at its first look, or reconciliation, sends the same request again with the same
+Request-Id, and DOKU answers 409 with its original response when it had already created the
+link. A request that has already waited, or called DOKU once, sends nothing more (no
+takeover, no new claim): DOKU's whole answer (``DEADLINE``) would not fit in what is left of
+its time; it raises :class:`LinkInProgress` and the retry sends it.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ from django_doku_checkout.exceptions import (
     DokuAPIError,
     DokuConfigurationError,
     DokuError,
+    LinkInProgress,
     RecentLinkFailure,
 )
 from django_doku_checkout.models import CheckoutSession, LineItem, Order, OrderEvent, OrderStatus
@@ -66,6 +73,15 @@ CLAIM_POLL_INTERVAL = 0.1
 MAX_INVOICE_COLLISIONS = 5
 #: How long past the call's deadline a claim is still taken to be in flight.
 CLAIM_GRACE = timedelta(seconds=5)
+#: How long a request waits for another's claim before it answers "try again" (seconds).
+#: DOKU creates a link in a second or two, so a double click usually gets the other click's
+#: link within this. A request that waited sends nothing itself, so a click takes at most
+#: this or one DEADLINE, never both: below a worker's timeout (gunicorn's default is 30 s,
+#: DEADLINE's upper bound 29 s).
+CLAIM_WAIT = 4.0
+#: The longest Retry-After given while another request's claim is in flight (seconds): that
+#: request has usually recorded its link by then, and a retry meanwhile is cheap.
+CLAIM_RETRY_AFTER = 5
 
 _URL_KEYS = {CheckoutSession.Kind.CHECKOUT: "payment", CheckoutSession.Kind.CARD_PAGE: "credit_card_payment_page"}
 
@@ -318,9 +334,18 @@ class _Claim:
     own: bool
 
 
-#: What one look at the order under its lock found: a live link, a claim to send, or None
-#: while another request's claim is in flight.
-_Step = CheckoutSession | _Claim | None
+@dataclass(frozen=True)
+class _InFlight:
+    """Nothing this request may send now: another request's claim is in flight or, once this
+    request has waited or called DOKU, a stale claim or none at all."""
+
+    #: How long until the claim turns stale; zero when there is nothing left to wait for.
+    stale_in: timedelta
+
+
+#: What one look at the order under its lock found: a live link, a claim to send, or another
+#: request's claim in flight.
+_Step = CheckoutSession | _Claim | _InFlight
 
 #: Builds the body to send for (the locked order, the attempt's invoice number, its line items
 #: when already read, else None).
@@ -363,7 +388,14 @@ def _lock_with_links(order: Order) -> tuple[Order, list[CheckoutSession], list[L
 
 
 def _claim(
-    order: Order, *, kind: str, build: BodyBuilder, ttl: timedelta, retry_after: int = 0, ask_links: bool = True
+    order: Order,
+    *,
+    kind: str,
+    build: BodyBuilder,
+    ttl: timedelta,
+    retry_after: int = 0,
+    ask_links: bool = True,
+    may_send: bool = True,
 ) -> _Step:
     # One read of the order's links answers all four: is one live, is one being created,
     # did the last one just fail, and how many were tried.
@@ -374,10 +406,13 @@ def _claim(
             order.status, order.updated_at = locked.status, locked.updated_at  # the caller's copy learns
             return live
     _refuse_while_recently_failed(links, retry_after)
-    stale_before = timezone.now() - ttl
+    now = timezone.now()
     for link in links:
         if link.status == CheckoutSession.Status.CREATING:
-            return _take_over(link) if link.updated_at < stale_before else None
+            stale_in = max(link.updated_at + ttl - now, timedelta(0))
+            return _take_over(link) if may_send and not stale_in else _InFlight(stale_in)
+    if not may_send:
+        return _InFlight(timedelta(0))
     invoice_number = _next_invoice_number(locked, attempts=len(links), ask_links=ask_links)
     body = build(locked, invoice_number, line_items)
     session = CheckoutSession(
@@ -574,13 +609,24 @@ def _obtain_link(
 ) -> CheckoutSession:
     ttl = claim_ttl()
     collisions = 0
+    started = time.monotonic()
+    first_look = True
     while True:
         try:
             # The first try lets the links' unique invoice number catch a collision, rather
             # than ask about it on every link: collisions are rare (see _next_invoice_number).
             step = atomic_with_retry(
                 partial(
-                    _claim, order, kind=kind, build=build, ttl=ttl, retry_after=retry_after, ask_links=collisions > 0
+                    _claim,
+                    order,
+                    kind=kind,
+                    build=build,
+                    ttl=ttl,
+                    retry_after=retry_after,
+                    ask_links=collisions > 0,
+                    # Only a request that has spent none of its time yet (no wait, no call to
+                    # DOKU) has DEADLINE left for DOKU's whole answer to a claim it sends.
+                    may_send=first_look,
                 )
             )
         except IntegrityError:
@@ -589,16 +635,31 @@ def _obtain_link(
             if collisions > MAX_INVOICE_COLLISIONS:
                 raise
             continue
-        if step is None:
-            # Another request is asking DOKU for this order's link: wait for its answer. Its
-            # claim turns stale after ``ttl``, and then this request takes it over.
+        first_look = False
+        if isinstance(step, _InFlight):
+            # Another request is asking DOKU for this order's link: wait a little for its
+            # answer, then ask the caller to come back rather than hold a worker until the
+            # claim turns stale (its process may have died: a later first look takes it over).
+            # With nothing left to wait for, the caller comes back at once: its next first
+            # look sends what this request no longer has the time to.
+            if not step.stale_in or time.monotonic() - started + CLAIM_POLL_INTERVAL > CLAIM_WAIT:
+                raise _in_progress(order, step.stale_in)
             time.sleep(CLAIM_POLL_INTERVAL)
             continue
         if isinstance(step, CheckoutSession):
             return step
         recorded = _complete(step, client=client, actor=actor)
         if not step.own:
-            continue  # a stale claim was settled; look at the order again
+            taken = recorded.session
+            if (
+                recorded.failure is None
+                and not recorded.withdrawn
+                and taken.kind == kind == CheckoutSession.Kind.CARD_PAGE
+            ):
+                # Card pages are never reused from the order's links: this one is the answer.
+                order.status, order.updated_at = recorded.order.status, recorded.order.updated_at
+                return taken
+            continue  # a stale claim was settled; look at the order again (its live link, or why not)
         if recorded.failure is not None:
             raise recorded.failure
         if recorded.withdrawn:
@@ -610,6 +671,15 @@ def _obtain_link(
             continue  # the amount changed while DOKU was asked: a link for the new amount
         order.status, order.updated_at = recorded.order.status, recorded.order.updated_at
         return recorded.session
+
+
+def _in_progress(order: Order, stale_in: timedelta) -> LinkInProgress:
+    wait = min(CLAIM_RETRY_AFTER, max(1, int(stale_in.total_seconds() + 0.999)))
+    return LinkInProgress(
+        gettext("The payment link for order %(invoice)s is still being prepared. Please try again in %(seconds)d s.")
+        % {"invoice": order.invoice_number, "seconds": wait},
+        retry_after=wait,
+    )
 
 
 def create_payment_link(
@@ -629,8 +699,10 @@ def create_payment_link(
     not repeated: :class:`RecentLinkFailure` is raised and nothing is recorded (the shopper's
     views pass ``FAILED_LINK_RETRY_AFTER``, so unauthenticated requests cannot grow the
     table while DOKU is down).
+    While another request is asking DOKU for the order's link, this one waits for it at most
+    :data:`CLAIM_WAIT` seconds, then raises :class:`LinkInProgress` with a ``retry_after``.
     Raises :class:`OrderNotPayable`, :class:`DokuValidationError`, :class:`DokuAPIError`,
-    :class:`DokuTransportError` or :class:`RecentLinkFailure`.
+    :class:`DokuTransportError`, :class:`RecentLinkFailure` or :class:`LinkInProgress`.
     """
     return _obtain_link(
         order,

@@ -322,25 +322,45 @@ def cancellable(session: SimulatedSession) -> bool:
 @csrf_exempt
 @require_POST
 def checkout_cancellation(request: HttpRequest) -> JsonResponse:
-    """``POST /checkout/v3/cancellations``: stop an unpaid Checkout order so it can no longer be paid."""
+    """``POST /checkout/v3/cancellations``: stop an unpaid Checkout order so it can no longer be paid.
+
+    The order is named by ``order.invoice_number`` and ``payment.original_request_id`` (the
+    Request-Id that created it), both required. DOKU's first answer to a Request-Id, a
+    refusal too, is what a repeat of it gets, with 409.
+    """
     read = _signed_json(request, CANCELLATION_TARGET)
     if isinstance(read, JsonResponse):
         return read
     merchant, data, key, faults = read
+    answer, status = _cancellation(merchant, data)
+    _remember(key, request.body, answer)
+    _maybe_time_out(faults)
+    return JsonResponse(answer, status=status)
+
+
+def _cancellation(merchant: Merchant, data: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """DOKU's answer to a cancellation request and its HTTP status."""
+
+    def refused(status: int, code: str, message: str) -> tuple[dict[str, Any], int]:
+        return {"error": {"code": code, "message": message, "type": "SIMULATOR"}}, status
+
     invoice = _section(data, "order").get("invoice_number")
+    original = _section(data, "payment").get("original_request_id")
+    if not isinstance(original, str) or not original:
+        return refused(400, "INVALID_PARAMETER", "payment.original_request_id must be filled")
     session = STORE.find(merchant.client_id, invoice) if isinstance(invoice, str) and invoice else None
     if session is None:
-        return _error(404, "NOT_FOUND", "order.invoice_number is not known")
+        return refused(404, "NOT_FOUND", "order.invoice_number is not known")
+    if original != session.request_id:
+        return refused(400, "INVALID_PARAMETER", "payment.original_request_id does not match the order")
     if session.status == "SUCCESS":
-        return _error(400, "INVALID_STATUS", "the order is already paid")
+        return refused(400, "INVALID_STATUS", "the order is already paid")
     if session.is_expired():
-        return _error(400, "INVALID_STATUS", "the order has expired")
+        return refused(400, "INVALID_STATUS", "the order has expired")
     if not cancellable(session):
-        return _error(400, "UNSUPPORTED_CHANNEL", "cancellation is not available for this order's payment channels")
+        return refused(400, "UNSUPPORTED_CHANNEL", "cancellation is not available for this order's payment channels")
     session.cancelled = True
-    answer = {"order": {"invoice_number": session.invoice_number, "status": "CANCELLED"}, "message": ["SUCCESS"]}
-    _remember(key, request.body, answer)
-    return JsonResponse(answer)
+    return {"order": {"invoice_number": session.invoice_number, "status": "CANCELLED"}, "message": ["SUCCESS"]}, 200
 
 
 @require_GET
