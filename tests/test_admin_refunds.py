@@ -1,0 +1,314 @@
+"""Staff refunds in the admin as production runs them: over HTTP, in autocommit, forms sent twice.
+
+A staff action that moves money is idempotent: the Refund form and the bulk action's
+confirmation carry a key issued when they are rendered, and sending them again (a reload,
+a second tab, a retry after an error, two posts at once) reuses the refund they made. The
+invariant every test holds: the refunds the DOKU stand-in carried out are the succeeded
+refunds in the shop's books.
+
+The partial refunds here rely on the simulator refunding part of a paid card payment
+straight away; where DOKU allows partial refunds only once the payment is settled, these
+tests settle the payment first.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+
+from django_doku_checkout import services
+from django_doku_checkout.exceptions import DokuAPIError
+from django_doku_checkout.models import Order, OrderStatus, Refund
+from django_doku_checkout.simulator import actions
+from django_doku_checkout.simulator.faults import Faults
+from django_doku_checkout.simulator.store import STORE, SimulatedSession
+from tests.conftest import CLIENT_ID, staff_session
+from tests.test_autocommit import Browser, server_errors, staff  # noqa: F401 - fixtures used by name
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+REFUND_TARGET = "/cancellation/credit-card/refund"
+KEY_FIELD = re.compile(r'name="key" value="([^"]+)"')
+
+
+def paid_by_card(order_factory, amount: int = 100_000) -> tuple[Order, SimulatedSession]:
+    """An order paid by card at the simulator, its notification delivered over HTTP."""
+    order = order_factory(items=[("Batik shirt", amount, 1)])
+    link = services.create_payment_link(order)
+    session = STORE.find(CLIENT_ID, link.invoice_number)
+    assert session is not None
+    actions.settle(session, "pay", "CREDIT_CARD")
+    assert STORE.wait_until_idle(10)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAID
+    return order, session
+
+
+def paid_by_transfer(order_factory) -> Order:
+    order = order_factory(items=[("Batik shirt", 100_000, 1)])
+    link = services.create_payment_link(order)
+    session = STORE.find(CLIENT_ID, link.invoice_number)
+    assert session is not None
+    actions.settle(session, "pay", "VIRTUAL_ACCOUNT_BCA")
+    assert STORE.wait_until_idle(10)
+    return order
+
+
+def refund_url(order: Order) -> str:
+    return reverse("admin:django_doku_checkout_order_refund", args=[order.pk])
+
+
+def resend_url(refund: Refund) -> str:
+    return reverse("admin:django_doku_checkout_order_refund_resend", args=[refund.order_id, refund.pk])
+
+
+def change_url(order: Order) -> str:
+    return reverse("admin:django_doku_checkout_order_change", args=[order.pk])
+
+
+def form_key(page: str) -> str:
+    found = KEY_FIELD.search(page)
+    assert found, page[:2000]
+    return found.group(1)
+
+
+def refund_request_ids() -> list[str]:
+    """The Request-Id of every card refund request DOKU's stand-in received, repeats included."""
+    return [r.headers["Request-Id"] for r in STORE.received if r.target == REFUND_TARGET]
+
+
+def assert_books_match_doku(order: Order, session: SimulatedSession) -> None:
+    """The invariant: succeeded refunds in the books are the refunds DOKU carried out."""
+    booked = sorted(order.refunds.filter(status=Refund.Status.SUCCEEDED).values_list("amount", flat=True))
+    assert booked == sorted(r.amount for r in session.refunds)
+
+
+def text_of(page: str) -> str:
+    """A page's text with its tags removed and its spaces collapsed, for reading its messages."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+
+
+# --- the Refund form, sent again ------------------------------------------------------------------
+
+
+def test_the_same_refund_form_sent_twice_refunds_once(staff, order_factory):
+    order, session = paid_by_card(order_factory)
+    form = staff.get(refund_url(order)).text
+    data = {"amount": 40_000, "reason": "One shirt returned", "key": form_key(form)}
+
+    first = staff.post(refund_url(order), data, expect=302)
+    again = staff.post(refund_url(order), data, expect=302)  # a reload that re-posts, or the back button
+
+    assert first.headers["Location"] == again.headers["Location"] == change_url(order)
+    assert [r.amount for r in session.refunds] == [40_000]  # refunded once at DOKU
+    assert len(refund_request_ids()) == 1  # and asked once
+    assert order.refunds.count() == 1
+    assert_books_match_doku(order, session)
+    page = text_of(staff.get(change_url(order)).text)
+    assert "This refund form was already sent: nothing was sent to DOKU again." in page
+    assert "Rp 40.000 refunded; the order is now Partially refunded." in page
+
+
+def test_a_second_tab_of_the_refund_form_is_a_new_refund(staff, order_factory):
+    """Two forms rendered separately are two refunds staff asked for: each has its own key."""
+    order, session = paid_by_card(order_factory)
+    first, second = form_key(staff.get(refund_url(order)).text), form_key(staff.get(refund_url(order)).text)
+    assert first != second
+
+    staff.post(refund_url(order), {"amount": 30_000, "key": first}, expect=302)
+    staff.post(refund_url(order), {"amount": 30_000, "key": second}, expect=302)
+
+    assert [r.amount for r in session.refunds] == [30_000, 30_000]
+    assert_books_match_doku(order, session)
+
+
+def test_a_refund_form_without_its_key_refunds_nothing(staff, order_factory):
+    order, session = paid_by_card(order_factory)
+    staff.get(refund_url(order))
+
+    page = staff.post(refund_url(order), {"amount": 40_000}, expect=200).text
+
+    assert 'class="errorlist' in page
+    assert session.refunds == [] and not order.refunds.exists()
+
+
+@pytest.fixture
+def two_staff_tabs(live_doku, admin_user, server_errors) -> Iterator[tuple[Browser, Browser]]:  # noqa: F811
+    """Two logged-in connections of the same staff member, as two tabs or a double click make."""
+    tabs = (Browser(live_doku, server_errors), Browser(live_doku, server_errors))
+    for tab in tabs:
+        tab.http = staff_session(live_doku, admin_user.username)
+    yield tabs
+    for tab in tabs:
+        tab.http.close()
+
+
+def test_two_posts_of_one_refund_form_at_once_refund_once(two_staff_tabs, order_factory):
+    order, session = paid_by_card(order_factory)
+    key = form_key(two_staff_tabs[0].get(refund_url(order)).text)
+    two_staff_tabs[1].get(refund_url(order))  # its CSRF cookie
+    STORE.set_faults(CLIENT_ID, Faults(latency=0.5))  # the first post is still at DOKU when the second arrives
+    start = threading.Barrier(2)
+    answers: list[int] = []
+
+    def post(tab: Browser) -> None:
+        start.wait()
+        answers.append(tab.post(refund_url(order), {"amount": 40_000, "key": key}, expect=302).status_code)
+
+    threads = [threading.Thread(target=post, args=(tab,)) for tab in two_staff_tabs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert answers == [302, 302]
+    assert [r.amount for r in session.refunds] == [40_000]
+    assert len(refund_request_ids()) == 1
+    assert order.refunds.count() == 1
+    assert_books_match_doku(order, session)
+
+
+# --- DOKU did not answer: pending, counted, resent --------------------------------------------------
+
+
+def test_a_refund_doku_did_not_answer_is_pending_counted_and_resent_once(staff, order_factory):
+    order, session = paid_by_card(order_factory)
+    key = form_key(staff.get(refund_url(order)).text)
+    STORE.set_faults(CLIENT_ID, Faults(timeout_rate=1, timeout_seconds=2.5))  # DOKU refunds, answers too late
+
+    answer = staff.post(refund_url(order), {"amount": 40_000, "key": key}, expect=302)
+    STORE.set_faults(CLIENT_ID, Faults())
+
+    assert answer.headers["Location"] == refund_url(order)  # back to the form, computed afresh
+    page = staff.get(refund_url(order)).text
+    text = text_of(page)
+    assert "The refund of Rp 40.000 is pending at DOKU" in text
+    assert "Try again later" not in text
+    assert "Paid Rp 100.000; Rp 60.000 can still be refunded." in text  # the pending refund counts
+    refund = order.refunds.get()
+    assert refund.status == Refund.Status.REQUESTED
+    assert f'action="{resend_url(refund)}"' in page
+    assert f'action="{resend_url(refund)}"' in staff.get(change_url(order)).text  # on the order's page too
+
+    # Retrying the same form (the natural reaction to an error) sends nothing.
+    staff.post(refund_url(order), {"amount": 40_000, "key": key}, expect=302)
+    assert len(refund_request_ids()) == 1
+
+    resent = staff.post(resend_url(refund), expect=302)
+
+    assert resent.headers["Location"] == change_url(order)
+    assert "Rp 40.000 refunded; the order is now Partially refunded." in text_of(staff.get(change_url(order)).text)
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.SUCCEEDED
+    assert refund_request_ids() == [refund.request_id, refund.request_id]  # the same request, replayed with 409
+    assert [r.amount for r in session.refunds] == [40_000]
+    assert_books_match_doku(order, session)
+
+
+def test_a_refund_doku_failed_with_5xx_offers_resend_not_a_second_refund(staff, order_factory):
+    order, session = paid_by_card(order_factory)
+    key = form_key(staff.get(refund_url(order)).text)
+    STORE.set_faults(CLIENT_ID, Faults(error_rate=1))  # DOKU answers 503 and refunds nothing
+
+    staff.post(refund_url(order), {"amount": 100_000, "key": key}, expect=302)
+    STORE.set_faults(CLIENT_ID, Faults())
+
+    text = text_of(staff.get(refund_url(order)).text)
+    assert "pending at DOKU" in text and "Try again later" not in text
+    assert "Paid Rp 100.000; nothing is left to refund." in text
+    refund = order.refunds.get()
+    staff.post(resend_url(refund), expect=302)
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.SUCCEEDED
+    assert [r.amount for r in session.refunds] == [100_000]
+    order.refresh_from_db()
+    assert order.status == OrderStatus.REFUNDED
+    assert_books_match_doku(order, session)
+
+
+def test_resend_is_a_post_only_button(staff, order_factory):
+    order, session = paid_by_card(order_factory)
+    STORE.set_faults(CLIENT_ID, Faults(error_rate=1))
+    key = form_key(staff.get(refund_url(order)).text)
+    staff.post(refund_url(order), {"amount": 100_000, "key": key}, expect=302)
+    STORE.set_faults(CLIENT_ID, Faults())
+    refund = order.refunds.get()
+
+    staff.get(resend_url(refund), expect=405)  # a link or a prefetch sends nothing
+
+    assert refund_request_ids() == [refund.request_id]
+
+
+# --- the bulk action -----------------------------------------------------------------------------
+
+
+def changelist() -> str:
+    return reverse("admin:django_doku_checkout_order_changelist")
+
+
+def test_the_bulk_refund_asks_first_and_its_confirmation_refunds_once(staff, order_factory):
+    card, session = paid_by_card(order_factory)
+    transfer = paid_by_transfer(order_factory)
+    unpaid = order_factory()
+    selected = [card.pk, transfer.pk, unpaid.pk]
+    staff.get(changelist())
+
+    page = staff.post(changelist(), {"action": "refund_payments", "_selected_action": selected}, expect=200).text
+
+    assert session.refunds == [] and not Refund.objects.exists()  # nothing refunded before confirming
+    text = text_of(page)
+    assert "Are you sure" in text
+    plan = dict(re.findall(r'<tr class="doku-refund-(?:plan|skip)" data-invoice="([^"]+)">(.*?)</tr>', page, re.S))
+    assert "Rp 100.000" in plan[card.invoice_number]
+    assert "back office" in text_of(plan[transfer.invoice_number])
+    assert "only a paid order can be refunded" in text_of(plan[unpaid.invoice_number])
+    confirm = {
+        "action": "refund_payments",
+        "_selected_action": selected,
+        "post": "yes",
+        **dict(re.findall(r'name="(key-\d+)" value="([^"]+)"', page)),
+    }
+    assert set(confirm) >= {f"key-{card.pk}"}
+
+    report = staff.post(changelist(), confirm, expect=200).text
+    again = staff.post(changelist(), confirm, expect=200).text  # the confirmation sent twice
+
+    assert "Rp 100.000 refunded by DOKU; the order is now Refunded." in text_of(report)
+    assert "already" in text_of(again) and "nothing was sent to DOKU again" in text_of(again)
+    assert [r.amount for r in session.refunds] == [100_000]
+    assert len(refund_request_ids()) == 1
+    assert_books_match_doku(card, session)
+    transfer.refresh_from_db()
+    assert transfer.status == OrderStatus.PAID
+
+
+# --- permissions ---------------------------------------------------------------------------------
+
+
+def test_refunding_needs_the_view_permission_too(live_doku, order_factory, django_user_model, server_errors):  # noqa: F811
+    order, session = paid_by_card(order_factory)
+    STORE.set_faults(CLIENT_ID, Faults(error_rate=1))  # DOKU's 503 leaves a refund requested: a Resend button
+    with pytest.raises(DokuAPIError):
+        services.refund_payment(order, 50_000)
+    STORE.set_faults(CLIENT_ID, Faults())
+    refund = order.refunds.get()
+    clerk = django_user_model.objects.create_user("clerk", password="pw", is_staff=True)  # noqa: S106
+    clerk.user_permissions.add(Permission.objects.get(codename="refund_payment"))
+    tab = Browser(live_doku, server_errors)
+    tab.http = staff_session(live_doku, "clerk", "pw")
+    tab.get(reverse("admin:index"))
+
+    tab.get(refund_url(order), expect=403)
+    tab.post(refund_url(order), {"amount": 1_000, "key": "forged"}, expect=403)
+    tab.post(resend_url(refund), expect=403)
+    tab.post(changelist(), {"action": "refund_payments", "_selected_action": [order.pk], "post": "yes"}, expect=403)
+
+    assert refund_request_ids() == [refund.request_id] and session.refunds == []
+    clerk.user_permissions.add(Permission.objects.get(codename="view_order"))
+    assert 'name="key"' in tab.get(refund_url(order)).text
+    tab.http.close()
