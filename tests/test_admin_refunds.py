@@ -16,8 +16,10 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import requests
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
@@ -27,7 +29,7 @@ from django_doku_checkout.models import Order, OrderStatus, Refund
 from django_doku_checkout.simulator import actions
 from django_doku_checkout.simulator.faults import Faults
 from django_doku_checkout.simulator.store import STORE, SimulatedSession
-from tests.conftest import CLIENT_ID, staff_session
+from tests.conftest import CLIENT_ID, csrf, running_example_shop, staff_session
 from tests.test_autocommit import Browser, server_errors, staff  # noqa: F401 - fixtures used by name
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -148,6 +150,7 @@ def two_staff_tabs(live_doku, admin_user, server_errors) -> Iterator[tuple[Brows
         tab.http.close()
 
 
+@pytest.mark.postgres  # the live server shares one in-memory SQLite connection between threads
 def test_two_posts_of_one_refund_form_at_once_refund_once(two_staff_tabs, order_factory):
     order, session = paid_by_card(order_factory)
     key = form_key(two_staff_tabs[0].get(refund_url(order)).text)
@@ -318,3 +321,81 @@ def test_refunding_needs_the_view_permission_too(live_doku, order_factory, djang
     clerk.user_permissions.add(Permission.objects.get(codename="view_order"))
     assert 'name="key"' in tab.get(refund_url(order)).text
     tab.http.close()
+
+
+# --- the example shop on SQLite as startproject writes it, a real threaded server -----------------
+
+STARTPROJECT = {"DJANGO_SETTINGS_MODULE": "tests.startproject_sqlite_settings"}
+
+
+def demo_order_paid_by_card(shop: str, invoice: str = "DEMO-PHONE-1") -> tuple[requests.Session, str]:
+    """Staff (seed_demo's admin) create a link for a demo order and the customer pays it by card.
+
+    Returns the staff session and the order's Refund page, once the payment is in.
+    """
+    staff = staff_session(shop, "admin", "admin")
+    found = staff.get(f"{shop}/admin/django_doku_checkout/order/?q={invoice}", timeout=10).text
+    pk = re.search(r'href="/admin/django_doku_checkout/order/(\d+)/change/', found)
+    assert pk, found[:1000]
+    changelist = shop + "/admin/django_doku_checkout/order/"
+    report = staff.post(
+        changelist,
+        data={"csrfmiddlewaretoken": csrf(found), "action": "create_payment_links", "_selected_action": pk.group(1)},
+        timeout=30,
+    ).text
+    link = re.search(r'<a href="([^"]+)"[^>]*class="doku-payment-url"', report)
+    assert link, report[:1000]
+    customer = requests.Session()
+    page = customer.get(link.group(1), timeout=10)
+    paid = customer.post(
+        page.url,
+        data={"csrfmiddlewaretoken": csrf(page.text), "action": "pay", "method": "CREDIT_CARD"},
+        timeout=30,
+    )
+    assert "/doku/return/" in paid.url, paid.text[:500]
+    refund_page = f"{changelist}{pk.group(1)}/doku/refund/"
+    assert 'name="key"' in staff.get(refund_page, timeout=10).text  # paid: the Refund form is offered
+    return staff, refund_page
+
+
+def set_doku_faults(shop: str, staff: requests.Session, **faults: float) -> None:
+    """The example shop's simulator misbehaves as told (``{}``: behaves again)."""
+    token = csrf(staff.get(shop + "/doku-simulator/", timeout=10).text)
+    answer = staff.post(
+        shop + "/doku-simulator/_control/faults/", json=faults, headers={"X-CSRFToken": token}, timeout=5
+    )
+    assert answer.status_code == 200, answer.text
+
+
+def refunds_at_doku(shop: str, staff: requests.Session) -> list[str]:
+    """The refunds the example shop's simulator carried out, as its dashboard lists them: the amounts."""
+    dashboard = staff.get(shop + "/doku-simulator/", timeout=10).text
+    table = dashboard.split("<h2>Refunds</h2>", 1)[1].split("</table>", 1)[0]
+    return re.findall(r"<tr><td>[^<]+</td><td>([^<]+)</td>", table)
+
+
+@pytest.mark.slow
+def test_two_posts_of_one_refund_form_at_once_on_startproject_sqlite(tmp_path: Path):
+    with running_example_shop(tmp_path, **STARTPROJECT) as shop:
+        staff, refund_page = demo_order_paid_by_card(shop)
+        form = staff.get(refund_page, timeout=10).text
+        data = {"csrfmiddlewaretoken": csrf(form), "amount": "10000", "key": KEY_FIELD.search(form).group(1)}
+        set_doku_faults(shop, staff, latency=0.5)  # the first post is still at DOKU when the second arrives
+        start = threading.Barrier(2)
+        answers: list[int] = []
+
+        def post() -> None:
+            start.wait()
+            answers.append(staff.post(refund_page, data=data, allow_redirects=False, timeout=30).status_code)
+
+        threads = [threading.Thread(target=post) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        set_doku_faults(shop, staff)
+
+        assert answers == [302, 302], (tmp_path / "server.log").read_text()[-3000:]
+        assert refunds_at_doku(shop, staff) == ["Rp 10.000"]
+        change = staff.get(refund_page.replace("/doku/refund/", "/change/"), timeout=10).text
+        assert len(re.findall(r'<td class="field-amount_display">', change)) == 1  # one refund in the books
