@@ -29,10 +29,15 @@ from django_doku_checkout.models import Order, OrderStatus, Refund
 from django_doku_checkout.simulator import actions
 from django_doku_checkout.simulator.faults import Faults
 from django_doku_checkout.simulator.store import STORE, SimulatedSession
+from tests import test_autocommit
 from tests.conftest import CLIENT_ID, csrf, running_example_shop, staff_session
-from tests.test_autocommit import Browser, server_errors, staff  # noqa: F401 - fixtures used by name
+from tests.test_autocommit import Browser
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+# The staff member logged in over HTTP, and the live server's logged errors, of test_autocommit.
+staff = test_autocommit.staff
+server_errors = test_autocommit.server_errors
 
 REFUND_TARGET = "/cancellation/credit-card/refund"
 KEY_FIELD = re.compile(r'name="key" value="([^"]+)"')
@@ -140,7 +145,7 @@ def test_a_refund_form_without_its_key_refunds_nothing(staff, order_factory):
 
 
 @pytest.fixture
-def two_staff_tabs(live_doku, admin_user, server_errors) -> Iterator[tuple[Browser, Browser]]:  # noqa: F811
+def two_staff_tabs(live_doku, admin_user, server_errors) -> Iterator[tuple[Browser, Browser]]:
     """Two logged-in connections of the same staff member, as two tabs or a double click make."""
     tabs = (Browser(live_doku, server_errors), Browser(live_doku, server_errors))
     for tab in tabs:
@@ -299,7 +304,7 @@ def test_the_bulk_refund_asks_first_and_its_confirmation_refunds_once(staff, ord
 # --- permissions ---------------------------------------------------------------------------------
 
 
-def test_refunding_needs_the_view_permission_too(live_doku, order_factory, django_user_model, server_errors):  # noqa: F811
+def test_refunding_needs_the_view_permission_too(live_doku, order_factory, django_user_model, server_errors):
     order, session = paid_by_card(order_factory)
     STORE.set_faults(CLIENT_ID, Faults(error_rate=1))  # DOKU's 503 leaves a refund requested: a Resend button
     with pytest.raises(DokuAPIError):
