@@ -120,9 +120,9 @@ class RefundAdmin(OrderModelAdmin):
         by_api = services.refundable_by_api(paying)
         form = RefundForm(request.POST or None, initial={"amount": left, "key": new_key()}, left=left)
         if request.method == "POST" and left and form.is_valid():
-            made = self._refund(request, order, form, by_api=by_api)
-            if made is not None:
-                return made
+            answer = self._refund(request, order, form, by_api=by_api)
+            if answer is not None:
+                return answer
         if by_api:
             form.fields.pop("reference")
         context = {
