@@ -121,16 +121,21 @@ def test_the_same_refund_form_sent_twice_refunds_once(staff, order_factory):
     assert "Rp 40.000 refunded; the order is now Partially refunded." in page
 
 
-def test_a_second_tab_of_the_refund_form_is_a_new_refund(staff, order_factory):
-    """Two forms rendered separately are two refunds staff asked for: each has its own key."""
+def test_a_refund_form_rendered_again_asks_before_refunding_again(staff, order_factory):
+    """A form fetched anew (a second tab opened earlier, or Back, which fetches the page again)
+    has a key of its own: a refund made minutes ago must be confirmed as another one."""
     order, session = paid_by_card(order_factory)
     first, second = form_key(staff.get(refund_url(order)).text), form_key(staff.get(refund_url(order)).text)
     assert first != second
-
     staff.post(refund_url(order), {"amount": 30_000, "key": first}, expect=302)
-    staff.post(refund_url(order), {"amount": 30_000, "key": second}, expect=302)
 
-    assert [r.amount for r in session.refunds] == [30_000, 30_000]
+    refused = staff.post(refund_url(order), {"amount": 30_000, "key": second}, expect=200).text
+
+    assert "This order was refunded minutes ago; tick the box to refund it again." in text_of(refused)
+    assert "Rp 30.000 at" in text_of(refused) and 'name="again"' in refused
+    assert [r.amount for r in session.refunds] == [30_000]
+    staff.post(refund_url(order), {"amount": 30_000, "key": second, "again": "on"}, expect=302)
+    assert [r.amount for r in session.refunds] == [30_000, 30_000]  # staff said it is another refund
     assert_books_match_doku(order, session)
 
 

@@ -13,6 +13,8 @@ order.
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
@@ -62,15 +64,55 @@ class RefundForm(forms.Form):
     )
     key = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
-    def __init__(self, *args: Any, left: int, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, left: int, recent: list[Refund], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["amount"].validators.append(MaxValueValidator(left))
         self.fields["amount"].widget.attrs["max"] = left
+        if recent:
+            # A form rendered again (Back, which fetches the page anew; a second tab) has a new
+            # key: a refund made minutes ago must be confirmed as another one, never repeated by habit.
+            self.fields["again"] = forms.BooleanField(
+                label=gettext_lazy("This is another refund"),
+                help_text=gettext_lazy("Not a repeat of the recent refund above."),
+                error_messages={
+                    "required": gettext_lazy("This order was refunded minutes ago; tick the box to refund it again.")
+                },
+            )
+
+
+#: How long a refund makes the Refund form ask whether the next one is another refund.
+RECENT = timedelta(minutes=10)
+
+
+def recent_refunds(order: Order) -> list[Refund]:
+    """The order's refunds made or asked for in the last :data:`RECENT`, newest first."""
+    statuses = (Refund.Status.REQUESTED, Refund.Status.SUCCEEDED)
+    since = timezone.now() - RECENT
+    return list(order.refunds.filter(created_at__gte=since, status__in=statuses).order_by("-created_at", "-id"))
 
 
 def pending_refunds(order: Order) -> list[Refund]:
     """The order's card refunds DOKU has not answered: each may be sent again with Resend."""
     return list(order.refunds.filter(status=Refund.Status.REQUESTED, method=Refund.Method.CARD_API))
+
+
+#: How long a form sent again waits for its first sending's answer from DOKU (a double click),
+#: well within a worker's timeout; then staff are shown the refund as pending, with Resend.
+IN_FLIGHT_WAIT = 10.0
+
+
+def answered(refund: Refund, *, wait: float = IN_FLIGHT_WAIT) -> Refund:
+    """``refund`` once DOKU's answer to it is recorded, or as it stands after ``wait`` seconds.
+
+    A requested refund with no error recorded is being sent right now by the request that
+    made it (the first of a double click): its answer is a moment away. One with an error
+    recorded was not answered, and is shown at once as pending.
+    """
+    deadline = time.monotonic() + wait
+    while refund.status == Refund.Status.REQUESTED and not refund.error_message and time.monotonic() < deadline:
+        time.sleep(0.2)
+        refund.refresh_from_db()
+    return refund
 
 
 class RefundAdmin(OrderModelAdmin):
@@ -93,6 +135,8 @@ class RefundAdmin(OrderModelAdmin):
 
     def _show(self, request: HttpRequest, order: Order, refund: Refund, *, reused: bool) -> HttpResponseRedirect:
         """Say what became of ``refund``; then the order's page, or the Refund page while it is not done."""
+        if reused:
+            refund = answered(refund)
         order.refresh_from_db()
         level, text = operations.refund_state(refund, order, reused=reused)
         self.message_user(request, text, level)
@@ -118,11 +162,14 @@ class RefundAdmin(OrderModelAdmin):
             return HttpResponseRedirect(self._url("change", order.pk))
         paying = services.paying_link(order)
         by_api = services.refundable_by_api(paying)
-        form = RefundForm(request.POST or None, initial={"amount": left, "key": new_key()}, left=left)
+        recent = recent_refunds(order)
+        form = RefundForm(request.POST or None, initial={"amount": left, "key": new_key()}, left=left, recent=recent)
         if request.method == "POST" and left and form.is_valid():
             answer = self._refund(request, order, form, by_api=by_api)
             if answer is not None:
                 return answer
+        elif key and (made := Refund.objects.filter(order=order, idempotency_key=key).first()):
+            return self._show(request, order, made, reused=True)  # the same form, sent at the same moment
         if by_api:
             form.fields.pop("reference")
         context = {
@@ -136,6 +183,7 @@ class RefundAdmin(OrderModelAdmin):
             "paid": format_rupiah(order.amount, order.currency),
             "left": format_rupiah(left, order.currency) if left else "",
             "pending": [(refund, self._url("refund_resend", order.pk, refund.pk)) for refund in pending],
+            "recent": recent,
             "media": self.media + form.media,
         }
         return TemplateResponse(request, "admin/django_doku_checkout/order/refund_form.html", context)
