@@ -43,14 +43,26 @@ REFUND_TARGET = "/cancellation/credit-card/refund"
 KEY_FIELD = re.compile(r'name="key" value="([^"]+)"')
 
 
+def settled_at_doku(session: SimulatedSession) -> None:
+    """DOKU settles the payment, so that it refunds in parts (before settlement it only voids all).
+
+    The simulator learns settlement on the refunds branch of issue 24; until then it refunds
+    in parts at once, and there is nothing to do.
+    """
+    mark_settled = getattr(actions, "mark_settled", None)
+    if mark_settled is not None:
+        mark_settled(session)
+
+
 def paid_by_card(order_factory, amount: int = 100_000) -> tuple[Order, SimulatedSession]:
-    """An order paid by card at the simulator, its notification delivered over HTTP."""
+    """An order paid by card at the simulator and settled, its notification delivered over HTTP."""
     order = order_factory(items=[("Batik shirt", amount, 1)])
     link = services.create_payment_link(order)
     session = STORE.find(CLIENT_ID, link.invoice_number)
     assert session is not None
     actions.settle(session, "pay", "CREDIT_CARD")
     assert STORE.wait_until_idle(10)
+    settled_at_doku(session)
     order.refresh_from_db()
     assert order.status == OrderStatus.PAID
     return order, session
@@ -363,6 +375,17 @@ def demo_order_paid_by_card(shop: str, invoice: str = "DEMO-PHONE-1") -> tuple[r
         timeout=30,
     )
     assert "/doku/return/" in paid.url, paid.text[:500]
+    invoice_number = re.search(r'id="invoice">([^<]+)<', page.text)
+    assert invoice_number
+    token = csrf(staff.get(shop + "/doku-simulator/", timeout=10).text)
+    settled = staff.post(
+        shop + "/doku-simulator/_control/settle/",
+        json={"invoice_number": invoice_number.group(1)},
+        headers={"X-CSRFToken": token},
+        timeout=10,
+    )
+    # DOKU settles the payment, so it refunds in parts (a simulator without settlement: 404).
+    assert settled.status_code in (200, 404), settled.text
     refund_page = f"{changelist}{pk.group(1)}/doku/refund/"
     assert 'name="key"' in staff.get(refund_page, timeout=10).text  # paid: the Refund form is offered
     return staff, refund_page
