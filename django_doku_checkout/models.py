@@ -462,6 +462,10 @@ class Refund(models.Model):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
 
+    #: Not stored: True on a refund a service call returned because its key had already made
+    #: it (the same staff form sent again), so nothing was sent to DOKU by that call.
+    reused = False
+
     class Meta:
         verbose_name = _("refund")
         verbose_name_plural = _("refunds")

@@ -7,6 +7,7 @@ and the next one is still tried. The work itself is in :mod:`django_doku_checkou
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -258,6 +259,25 @@ def refund_state(refund: Refund, order: Order, *, reused: bool = False) -> tuple
     return level, text
 
 
+#: How long a form sent again waits for its first sending's answer from DOKU (a double click),
+#: well within a worker's timeout; then staff are shown the refund as pending, with Resend.
+IN_FLIGHT_WAIT = 10.0
+
+
+def answered(refund: Refund, *, wait: float = IN_FLIGHT_WAIT) -> Refund:
+    """``refund`` once DOKU's answer to it is recorded, or as it stands after ``wait`` seconds.
+
+    A requested refund with no error recorded is being sent right now by the request that
+    made it (the first of a double click): its answer is a moment away. One with an error
+    recorded was not answered, and is shown at once as pending.
+    """
+    deadline = time.monotonic() + wait
+    while refund.status == Refund.Status.REQUESTED and not refund.error_message and time.monotonic() < deadline:
+        time.sleep(0.2)
+        refund.refresh_from_db()
+    return refund
+
+
 def refund_payments(
     orders: Iterable[Order], *, actor: Any, reason: str = "", confirmed: dict[Any, tuple[str, int]]
 ) -> list[OrderResult]:
@@ -271,15 +291,15 @@ def refund_payments(
         if order.pk not in confirmed:
             return OrderResult(order, "skipped", _("Not on the confirmation page: nothing was sent to DOKU."))
         key, amount = confirmed[order.pk]
-        started = timezone.now()
         try:
             refund = services.refund_payment(order, amount, reason=reason, actor=actor, key=key)
         except services.RefundNotAllowed:
             raise  # nothing was made: reported as skipped, with the reason
         except DokuError:
             refund = Refund.objects.get(idempotency_key=key)
+        reused = refund.reused
+        refund = answered(refund)
         order.refresh_from_db()
-        reused = refund.created_at < started
         level, text = refund_state(refund, order, reused=reused)
         if reused:
             return OrderResult(order, "already", text)

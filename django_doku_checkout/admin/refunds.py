@@ -13,7 +13,6 @@ order.
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
@@ -96,25 +95,6 @@ def pending_refunds(order: Order) -> list[Refund]:
     return list(order.refunds.filter(status=Refund.Status.REQUESTED, method=Refund.Method.CARD_API))
 
 
-#: How long a form sent again waits for its first sending's answer from DOKU (a double click),
-#: well within a worker's timeout; then staff are shown the refund as pending, with Resend.
-IN_FLIGHT_WAIT = 10.0
-
-
-def answered(refund: Refund, *, wait: float = IN_FLIGHT_WAIT) -> Refund:
-    """``refund`` once DOKU's answer to it is recorded, or as it stands after ``wait`` seconds.
-
-    A requested refund with no error recorded is being sent right now by the request that
-    made it (the first of a double click): its answer is a moment away. One with an error
-    recorded was not answered, and is shown at once as pending.
-    """
-    deadline = time.monotonic() + wait
-    while refund.status == Refund.Status.REQUESTED and not refund.error_message and time.monotonic() < deadline:
-        time.sleep(0.2)
-        refund.refresh_from_db()
-    return refund
-
-
 class RefundAdmin(OrderModelAdmin):
     """The order admin's refund views; :class:`~.orders.OrderAdmin` adds the rest."""
 
@@ -133,10 +113,10 @@ class RefundAdmin(OrderModelAdmin):
             raise PermissionDenied
         return order
 
-    def _show(self, request: HttpRequest, order: Order, refund: Refund, *, reused: bool) -> HttpResponseRedirect:
+    def _show(self, request: HttpRequest, order: Order, refund: Refund) -> HttpResponseRedirect:
         """Say what became of ``refund``; then the order's page, or the Refund page while it is not done."""
-        if reused:
-            refund = answered(refund)
+        reused = refund.reused
+        refund = operations.answered(refund)
         order.refresh_from_db()
         level, text = operations.refund_state(refund, order, reused=reused)
         self.message_user(request, text, level)
@@ -149,12 +129,15 @@ class RefundAdmin(OrderModelAdmin):
         Channels without a refund API are refunded in DOKU's back office; the same form then
         records that refund, so the order's status and the shop's books stay right. The
         form's key makes sending it again show the refund it made instead of making another.
+        A form rendered anew (Back fetches it again) has a new key: while the order has a
+        refund from the last minutes, it asks staff to confirm another one.
         """
         order = self._refundable_order(request, object_id)
         key = request.POST.get("key", "") if request.method == "POST" else ""
         made = Refund.objects.filter(order=order, idempotency_key=key).first() if key else None
         if made is not None:  # this form was sent before: show what became of its refund
-            return self._show(request, order, made, reused=True)
+            made.reused = True
+            return self._show(request, order, made)
         left = services.refundable_amount(order)
         pending = pending_refunds(order)
         if not left and not pending:
@@ -169,7 +152,8 @@ class RefundAdmin(OrderModelAdmin):
             if answer is not None:
                 return answer
         elif key and (made := Refund.objects.filter(order=order, idempotency_key=key).first()):
-            return self._show(request, order, made, reused=True)  # the same form, sent at the same moment
+            made.reused = True  # the same form, sent at the same moment
+            return self._show(request, order, made)
         if by_api:
             form.fields.pop("reference")
         context = {
@@ -193,7 +177,6 @@ class RefundAdmin(OrderModelAdmin):
     ) -> HttpResponseRedirect | None:
         """Refund (or record) what the valid form asks; None when the service refused before anything was made."""
         data = form.cleaned_data
-        started = timezone.now()
         try:
             if by_api:
                 refund = services.refund_payment(
@@ -214,9 +197,9 @@ class RefundAdmin(OrderModelAdmin):
         except DokuError:
             # DOKU refused (failed), or did not answer (pending): the refund says which.
             refund = Refund.objects.get(idempotency_key=data["key"])
-        return self._show(request, order, refund, reused=refund.created_at < started)
+        return self._show(request, order, refund)
 
-    def refund_resend_view(self, request: HttpRequest, object_id: str, refund_id: str) -> HttpResponse:
+    def refund_resend_view(self, request: HttpRequest, object_id: str, refund_id: int) -> HttpResponse:
         """The Resend button of a refund pending at DOKU: the same Request-Id and bytes, refunded at most once."""
         order = self._refundable_order(request, object_id)
         if request.method != "POST":
@@ -227,7 +210,7 @@ class RefundAdmin(OrderModelAdmin):
         except DokuError:
             refund.refresh_from_db()
         order.refresh_from_db()
-        level, text = operations.refund_state(refund, order, reused=False)
+        level, text = operations.refund_state(refund, order)
         self.message_user(request, text, level)
         return HttpResponseRedirect(self._url("change", order.pk))
 

@@ -168,8 +168,8 @@ def refund_payment(
     request, which DOKU answers with its first answer if it already refunded.
 
     ``key`` (a staff form's idempotency key) makes the call idempotent: when a refund was
-    already made with that key, it is returned as it stands (succeeded, pending or failed)
-    and nothing is sent to DOKU. The key is looked up with the order locked, so two calls
+    already made with that key, it is returned as it stands (succeeded, pending or failed),
+    marked ``reused``, and nothing is sent to DOKU. The key is looked up with the order locked, so two calls
     with one key at once make one refund; the key's unique constraint backs that up.
     """
 
@@ -218,6 +218,8 @@ def _made_with(order: Order, key: str | None) -> Refund | None:
     made = Refund.objects.filter(idempotency_key=key).first()
     if made is not None and made.order_id != locked.pk:
         raise RefundNotAllowed(gettext("This form was made for another order; nothing was refunded."))
+    if made is not None:
+        made.reused = True
     return made
 
 
@@ -229,6 +231,7 @@ def _claim_once(claim: Callable[[], tuple[Refund, bool]], order: Order, key: str
         made = Refund.objects.filter(idempotency_key=key, order_id=order.pk).first() if key else None
         if made is None:
             raise
+        made.reused = True
         return made, False
 
 
