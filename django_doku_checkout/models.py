@@ -435,6 +435,10 @@ class Refund(models.Model):
     #: The exact body being sent, so a resend after a timeout is the same request (DOKU then
     #: answers 409 with its first answer instead of refunding twice).
     request_payload = models.TextField(_("request being sent"), blank=True, editable=False)
+    #: The key of the staff form (or bulk confirmation) that asked for this refund: the same
+    #: form sent again finds this refund and sends nothing (unique, so even two posts at once
+    #: make one refund).
+    idempotency_key = models.CharField(_("form key"), max_length=64, unique=True, null=True, blank=True, editable=False)
     refund_type = models.CharField(
         _("DOKU's refund type"), max_length=32, blank=True, help_text=_("VOID, PARTIAL_REFUND or FULL_REFUND.")
     )
@@ -457,6 +461,10 @@ class Refund(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+
+    #: Not stored: True on a refund a service call returned because its key had already made
+    #: it (the same staff form sent again), so nothing was sent to DOKU by that call.
+    reused = False
 
     class Meta:
         verbose_name = _("refund")

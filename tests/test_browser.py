@@ -268,3 +268,42 @@ def test_without_javascript_the_popup_button_is_the_ordinary_one(browser: Browse
     expect(page.locator('meta[http-equiv="refresh"]')).to_have_attribute("content", re.compile(r"^10;url=.*refresh=1$"))
     context.close()
     assert blocked == []
+
+
+def test_staff_refund_once_however_often_the_form_is_sent(page: Page, example_shop: str):
+    """A double click, then Back and Refund again: one refund at DOKU, and staff are told why."""
+    from tests.test_admin_refunds import demo_order_paid_by_card, refunds_at_doku, set_doku_faults
+
+    staff, refund_page = demo_order_paid_by_card(example_shop)
+    page.goto(example_shop + "/admin/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "admin")
+    page.click('input[type="submit"]')
+    page.goto(refund_page)
+    page.fill("#id_amount", "10000")
+    page.fill("#id_reason", "One bag of coffee returned")
+
+    set_doku_faults(example_shop, staff, latency=1)  # a slow DOKU: staff click again while the first post waits
+    button = page.locator("#doku-refund-submit").bounding_box()
+    assert button is not None
+    x, y = button["x"] + button["width"] / 2, button["y"] + button["height"] / 2
+    with page.expect_request(lambda request: request.method == "POST"):
+        page.mouse.click(x, y)
+    page.wait_for_timeout(500)  # a person's second click, half a second later: the first post is at DOKU
+    with page.expect_request(lambda request: request.method == "POST"):
+        page.mouse.click(x, y)  # the page still shows the form: the same form posted again
+    expect(page.locator(".messagelist")).to_contain_text("Rp 10.000 refunded")
+    set_doku_faults(example_shop, staff)
+    assert refunds_at_doku(example_shop, staff) == ["Rp 10.000"]
+    screenshot(page, "refund-1-done")
+
+    page.go_back()  # the admin's pages are not cached: Back fetches the form again
+    expect(page.locator("#doku-recent-refunds")).to_contain_text("Rp 10.000")
+    page.fill("#id_amount", "10000")
+    page.click("#doku-refund-submit")  # out of habit
+    expect(page.locator(".errorlist")).to_contain_text("refunded minutes ago")
+    screenshot(page, "refund-2-asked-again")
+
+    assert refunds_at_doku(example_shop, staff) == ["Rp 10.000"]
+    page.goto(refund_page.replace("/doku/refund/", "/change/"))
+    expect(page.locator("#refunds-group tbody tr.has_original, #refunds-group tbody tr.form-row")).to_have_count(1)

@@ -93,9 +93,12 @@ def test_no_transaction_is_open_while_doku_is_asked_for_refunds(
     doku_asked_in.clear()
 
     services.refund_payment(order, 1000)
-    admin_client.post(reverse("admin:django_doku_checkout_order_refund", args=[order.pk]), {"amount": 1000})
+    refund_form = reverse("admin:django_doku_checkout_order_refund", args=[order.pk])
+    admin_client.post(refund_form, {"amount": 1000, "key": "form-1", "again": "on"})  # after the refund above
     changelist = reverse("admin:django_doku_checkout_order_changelist")
-    admin_client.post(changelist, {"action": "refund_payments", "_selected_action": [order.pk]})
+    selected = {"action": "refund_payments", "_selected_action": [order.pk]}
+    confirmation = {f"key-{order.pk}": "confirmation-1", f"amount-{order.pk}": order.amount - 2000, "post": "yes"}
+    admin_client.post(changelist, {**selected, **confirmation})
 
     assert doku_asked_in == [False, False, False]
     assert services.refunded_total(order) == order.amount

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 
 import pytest
@@ -393,6 +394,13 @@ def refund_url(order: Order) -> str:
     return reverse("admin:django_doku_checkout_order_refund", args=[order.pk])
 
 
+def form_key(page: str) -> str:
+    """The Refund form's idempotency key, issued when the form was rendered."""
+    found = re.search(r'name="key" value="([^"]+)"', page)
+    assert found, page[:500]
+    return found.group(1)
+
+
 def test_staff_refund_part_of_a_card_payment_from_the_order_page(live_doku, order_factory, admin_client, signal_log):
     order, session = paid_order(order_factory)
     change = admin_client.get(reverse("admin:django_doku_checkout_order_change", args=[order.pk])).content.decode()
@@ -401,11 +409,12 @@ def test_staff_refund_part_of_a_card_payment_from_the_order_page(live_doku, orde
     form = admin_client.get(refund_url(order)).content.decode()
     assert 'name="amount" value="100000"' in form  # prefilled with what is left
     assert "refunded by DOKU as soon as you confirm" in form and 'name="reference"' not in form
-    too_much = admin_client.post(refund_url(order), {"amount": 100_001, "reason": "x"})
+    key = form_key(form)
+    too_much = admin_client.post(refund_url(order), {"amount": 100_001, "reason": "x", "key": key})
     assert STORE.wait_until_idle(10)
     assert too_much.status_code == 200 and not order.refunds.exists()
 
-    done = admin_client.post(refund_url(order), {"amount": 40_000, "reason": "One shirt returned"})
+    done = admin_client.post(refund_url(order), {"amount": 40_000, "reason": "One shirt returned", "key": key})
     assert STORE.wait_until_idle(10)
 
     page = admin_client.get(done["Location"]).content.decode()
@@ -423,7 +432,9 @@ def test_staff_record_a_back_office_refund_of_a_virtual_account(live_doku, order
 
     form = admin_client.get(refund_url(order)).content.decode()
     assert "DOKU has no refund API for VIRTUAL_ACCOUNT_BCA payments" in form and "back office" in form
-    admin_client.post(refund_url(order), {"amount": 100_000, "reason": "Cancelled trip", "reference": "BO-77"})
+    data = {"amount": 100_000, "reason": "Cancelled trip", "reference": "BO-77", "key": form_key(form)}
+    admin_client.post(refund_url(order), data)
+    admin_client.post(refund_url(order), data)  # sent twice: recorded once
     assert STORE.wait_until_idle(10)
 
     refund = order.refunds.get()
@@ -445,14 +456,18 @@ def test_the_refund_action_refunds_cards_in_full_and_skips_the_rest(live_doku, o
     unpaid = order_factory()
     changelist = reverse("admin:django_doku_checkout_order_changelist")
 
-    page = admin_client.post(
-        changelist, {"action": "refund_payments", "_selected_action": [card.pk, transfer.pk, unpaid.pk]}
-    ).content.decode()
+    selected = {"action": "refund_payments", "_selected_action": [card.pk, transfer.pk, unpaid.pk]}
+    asked = admin_client.post(changelist, selected).content.decode()
+    assert "Are you sure?" in asked and not Refund.objects.exists()  # nothing refunded before confirming
+    confirmation = dict(re.findall(r'name="((?:key|amount)-\d+)" value="([^"]+)"', asked))
+
+    page = admin_client.post(changelist, {**selected, **confirmation, "post": "yes"}).content.decode()
     assert STORE.wait_until_idle(10)
 
     assert "Rp 100.000 refunded by DOKU; the order is now Refunded." in page
-    assert "Refund it in DOKU&#x27;s back office" in page
-    assert "only a paid order can be refunded" in page
+    assert "Not on the confirmation page: nothing was sent to DOKU." in page  # the other two
+    assert "refund it in DOKU&#x27;s back office" in asked
+    assert "Nothing to refund: the order is created" in asked
     assert [o.status for o in Order.objects.filter(pk__in=[card.pk, transfer.pk]).order_by("pk")] == [
         OrderStatus.REFUNDED,
         OrderStatus.PAID,
@@ -472,10 +487,10 @@ def test_refunds_need_the_refund_permission(live_doku, order_factory, client, dj
         'id="doku-refund"'
         not in client.get(reverse("admin:django_doku_checkout_order_change", args=[order.pk])).content.decode()
     )
-    assert client.post(refund_url(order), {"amount": 1000}).status_code == 403
+    assert client.post(refund_url(order), {"amount": 1000, "key": "k"}).status_code == 403
     assert "refund_payments" not in client.get(changelist).content.decode()
 
     clerk.user_permissions.add(Permission.objects.get(codename="refund_payment"))
-    client.post(refund_url(order), {"amount": 1000})
+    client.post(refund_url(order), {"amount": 1000, "key": form_key(client.get(refund_url(order)).content.decode())})
     assert STORE.wait_until_idle(10)
     assert order.refunds.get().amount == 1000

@@ -7,6 +7,7 @@ and the next one is still tried. The work itself is in :mod:`django_doku_checkou
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,7 +23,7 @@ from django_doku_checkout import services
 from django_doku_checkout.conf import get_config
 from django_doku_checkout.exceptions import DokuAPIError, DokuError, DokuValidationError, LinkInProgress
 from django_doku_checkout.formatting import format_rupiah
-from django_doku_checkout.models import CheckoutSession, Order
+from django_doku_checkout.models import CheckoutSession, Order, Refund
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ OUTCOME_LABELS = {
     "delivered": gettext_lazy("Delivered"),
     "refunded": gettext_lazy("Refunded"),
     "sent": gettext_lazy("Sent"),
+    "pending": gettext_lazy("Pending at DOKU"),
+    "already": gettext_lazy("Already sent"),
     "skipped": gettext_lazy("Skipped"),
     "failed": gettext_lazy("Failed"),
 }
@@ -49,6 +52,8 @@ OUTCOME_LEVELS = {
     "delivered": messages.SUCCESS,
     "refunded": messages.SUCCESS,
     "sent": messages.SUCCESS,
+    "pending": messages.WARNING,
+    "already": messages.INFO,
     "skipped": messages.WARNING,
     "failed": messages.ERROR,
 }
@@ -190,18 +195,122 @@ def cancel_orders(orders: Iterable[Order], *, actor: Any) -> list[OrderResult]:
     return _each(orders, handle)
 
 
-def refund_payments(orders: Iterable[Order], *, actor: Any, reason: str = "") -> list[OrderResult]:
-    """Refund what is left of every paid card payment through DOKU; other channels are skipped with the way to refund them."""
+@dataclass(frozen=True)
+class PlannedRefund:
+    """What the bulk refund would do to one order: refund ``amount`` at DOKU, or skip it (``amount`` 0) for ``reason``."""
+
+    order: Order
+    amount: int
+    reason: str = ""
+
+    @property
+    def amount_display(self) -> str:
+        return format_rupiah(self.amount, self.order.currency)
+
+
+def refund_plan(orders: Iterable[Order]) -> list[PlannedRefund]:
+    """What "Refund card payments in full at DOKU" would refund of each order, before anything is sent."""
+    plan = []
+    for order in orders:
+        left = services.refundable_amount(order)
+        paying = services.paying_link(order) if left else None
+        if not left:
+            reason = _("Nothing to refund: the order is %(status)s, with nothing paid left to refund.")
+            plan.append(PlannedRefund(order, 0, reason % {"status": order.get_status_display().lower()}))
+        elif not services.refundable_by_api(paying):
+            channel = (paying.payment_channel if paying else "") or _("an unknown channel")
+            reason = _(
+                "Paid with %(channel)s, which DOKU cannot refund through its API: refund it in DOKU's back "
+                "office, then record it with the order's Refund button."
+            )
+            plan.append(PlannedRefund(order, 0, reason % {"channel": channel}))
+        else:
+            plan.append(PlannedRefund(order, left))
+    return plan
+
+
+def refund_state(refund: Refund, order: Order, *, reused: bool = False) -> tuple[int, str]:
+    """How staff are told what became of a refund they asked for: a messages level and a sentence.
+
+    ``reused``: the same form (or confirmation) was sent again and found this refund; nothing
+    was sent to DOKU this time.
+    """
+    amount = format_rupiah(refund.amount, order.currency)
+    if refund.status == Refund.Status.SUCCEEDED:
+        level = messages.SUCCESS
+        text = _("%(amount)s refunded; the order is now %(status)s.") % {
+            "amount": amount,
+            "status": order.get_status_display(),
+        }
+    elif refund.status == Refund.Status.REQUESTED:
+        level = messages.WARNING
+        text = _(
+            "The refund of %(amount)s is pending at DOKU: DOKU has not confirmed it (%(error)s). It counts as "
+            "refunded until DOKU answers. Do not refund it again: press Resend, which sends the same request, "
+            "and DOKU refunds it at most once."
+        ) % {"amount": amount, "error": refund.error_message or _("no answer yet")}
+    else:
+        level = messages.ERROR
+        text = _("DOKU refused the refund of %(amount)s: %(error)s. Nothing was refunded.") % {
+            "amount": amount,
+            "error": refund.error_message or _("no reason given"),
+        }
+    if reused:
+        text = _("This refund form was already sent: nothing was sent to DOKU again.") + " " + text
+    return level, text
+
+
+#: How long a form sent again waits for its first sending's answer from DOKU (a double click),
+#: well within a worker's timeout; then staff are shown the refund as pending, with Resend.
+IN_FLIGHT_WAIT = 10.0
+
+
+def answered(refund: Refund, *, wait: float = IN_FLIGHT_WAIT) -> Refund:
+    """``refund`` once DOKU's answer to it is recorded, or as it stands after ``wait`` seconds.
+
+    A requested refund with no error recorded is being sent right now by the request that
+    made it (the first of a double click): its answer is a moment away. One with an error
+    recorded was not answered, and is shown at once as pending.
+    """
+    deadline = time.monotonic() + wait
+    while refund.status == Refund.Status.REQUESTED and not refund.error_message and time.monotonic() < deadline:
+        time.sleep(0.2)
+        refund.refresh_from_db()
+    return refund
+
+
+def refund_payments(
+    orders: Iterable[Order], *, actor: Any, reason: str = "", confirmed: dict[Any, tuple[str, int]]
+) -> list[OrderResult]:
+    """Refund each order staff confirmed, with the key and amount of its confirmation; skip the others.
+
+    ``confirmed`` maps an order's key to (idempotency key, amount shown): a confirmation sent
+    again finds the refunds it made and sends nothing.
+    """
 
     def handle(order: Order) -> OrderResult:
-        refund = services.refund_payment(order, reason=reason, actor=actor)
+        if order.pk not in confirmed:
+            return OrderResult(order, "skipped", _("Not on the confirmation page: nothing was sent to DOKU."))
+        key, amount = confirmed[order.pk]
+        try:
+            refund = services.refund_payment(order, amount, reason=reason, actor=actor, key=key)
+        except services.RefundNotAllowed:
+            raise  # nothing was made: reported as skipped, with the reason
+        except DokuError:
+            refund = Refund.objects.get(idempotency_key=key)
+        reused = refund.reused
+        refund = answered(refund)
         order.refresh_from_db()
-        text = _("%(amount)s refunded by DOKU; the order is now %(status)s.")
-        return OrderResult(
-            order,
-            "refunded",
-            text % {"amount": format_rupiah(refund.amount, order.currency), "status": order.get_status_display()},
-        )
+        level, text = refund_state(refund, order, reused=reused)
+        if reused:
+            return OrderResult(order, "already", text)
+        outcome = {messages.SUCCESS: "refunded", messages.WARNING: "pending"}.get(level, "failed")
+        if outcome == "refunded":
+            text = _("%(amount)s refunded by DOKU; the order is now %(status)s.") % {
+                "amount": format_rupiah(refund.amount, order.currency),
+                "status": order.get_status_display(),
+            }
+        return OrderResult(order, outcome, text)
 
     return _each(orders, handle)
 

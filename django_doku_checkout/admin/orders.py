@@ -7,10 +7,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.validators import MaxValueValidator
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.forms.models import BaseInlineFormSet
@@ -26,8 +24,8 @@ from django.utils.translation import gettext_lazy
 from django_doku_checkout import payment_methods, services, states
 from django_doku_checkout.admin import operations
 from django_doku_checkout.admin.forms import OrderForm
+from django_doku_checkout.admin.refunds import RefundAdmin, pending_refunds
 from django_doku_checkout.conf import get_config
-from django_doku_checkout.exceptions import DokuError
 from django_doku_checkout.formatting import format_rupiah
 from django_doku_checkout.models import CheckoutSession, Delivery, LineItem, Order, OrderEvent, OrderStatus, Refund
 from django_doku_checkout.services.deliveries import failed_deliveries
@@ -35,11 +33,9 @@ from django_doku_checkout.templatetags.doku_checkout import doku_order_status
 
 if TYPE_CHECKING:
     OrderInline = admin.TabularInline[Any, Order]
-    OrderModelAdmin = admin.ModelAdmin[Order]
     OrderFilter = admin.SimpleListFilter
 else:  # the admin classes are not subscriptable at run time
     OrderInline = admin.TabularInline
-    OrderModelAdmin = admin.ModelAdmin
     OrderFilter = admin.SimpleListFilter
 
 #: Orders whose line items and amount staff may still change: no money has been taken.
@@ -177,24 +173,6 @@ class RefundInline(ReadOnlyInline):
         return refund.checkout_session.invoice_number
 
 
-class RefundForm(forms.Form):
-    """The Refund button's form: how much, and why; for channels without a refund API, DOKU's reference."""
-
-    amount = forms.IntegerField(label=gettext_lazy("Amount"), min_value=1, help_text=gettext_lazy("Whole rupiah."))
-    reason = forms.CharField(label=gettext_lazy("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    reference = forms.CharField(
-        label=gettext_lazy("DOKU back office reference"),
-        required=False,
-        max_length=128,
-        help_text=gettext_lazy("The refund's reference in DOKU's back office, for the books."),
-    )
-
-    def __init__(self, *args: Any, left: int, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["amount"].validators.append(MaxValueValidator(left))
-        self.fields["amount"].widget.attrs["max"] = left
-
-
 class OrderEventInline(ReadOnlyInline):
     model = OrderEvent
     verbose_name_plural = gettext_lazy("History")
@@ -260,7 +238,7 @@ Operation = Callable[[Sequence[Order], HttpRequest], list[operations.OrderResult
 
 
 @admin.register(Order)
-class OrderAdmin(OrderModelAdmin):
+class OrderAdmin(RefundAdmin):
     form = OrderForm
     list_display = (
         "invoice_number",
@@ -449,14 +427,6 @@ class OrderAdmin(OrderModelAdmin):
     def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> TemplateResponse:
         return self._report(request, _("Cancelled orders"), operations.cancel_orders(queryset, actor=request.user))
 
-    def has_refund_payment_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
-        return request.user.has_perm(f"{self.opts.app_label}.refund_payment")
-
-    @admin.action(permissions=["refund_payment"], description=gettext_lazy("Refund card payments in full at DOKU"))
-    def refund_payments(self, request: HttpRequest, queryset: QuerySet[Order]) -> TemplateResponse:
-        results = operations.refund_payments(queryset, actor=request.user, reason=_("Refunded in the admin."))
-        return self._report(request, _("Refunds"), results)
-
     @admin.action(permissions=["change"], description=gettext_lazy("Retry failed signal deliveries now"))
     def retry_deliveries(self, request: HttpRequest, queryset: QuerySet[Order]) -> TemplateResponse:
         return self._report(request, _("Signal deliveries"), operations.retry_deliveries(queryset))
@@ -499,13 +469,19 @@ class OrderAdmin(OrderModelAdmin):
             transaction.non_atomic_requests(self.admin_site.admin_view(self.refund_view)),
             name="{}_{}_refund".format(*info),
         )
+        resend = path(
+            "<path:object_id>/doku/refund/<int:refund_id>/resend/",
+            # A resend calls DOKU: no request-wide transaction may hold it.
+            transaction.non_atomic_requests(self.admin_site.admin_view(self.refund_resend_view)),
+            name="{}_{}_refund_resend".format(*info),
+        )
         share = path(
             "<path:object_id>/doku/share/<slug:channel>/",
             self.admin_site.admin_view(self.share_view),
             name="{}_{}_share".format(*info),
         )
         # Before the default URLs: their "<path:object_id>/" pattern would swallow them.
-        return [refund, share, button, *super().get_urls()]
+        return [refund, resend, share, button, *super().get_urls()]
 
     def share_view(self, request: HttpRequest, object_id: str, channel: str) -> HttpResponse:
         """Hand the customer the order's live link: a full-size QR code to scan, or a WhatsApp message.
@@ -559,62 +535,6 @@ class OrderAdmin(OrderModelAdmin):
         }
         return TemplateResponse(request, "admin/django_doku_checkout/order/qr_code.html", context)
 
-    def refund_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """The Refund button: a form with the amount left and a reason; a card is refunded at DOKU.
-
-        Channels without a refund API are refunded in DOKU's back office; the same form then
-        records that refund, so the order's status and the shop's books stay right.
-        """
-        order = self.get_object(request, object_id)
-        if order is None:
-            raise Http404(_("No such order or operation."))
-        if not self.has_refund_payment_permission(request, order):
-            raise PermissionDenied
-        change_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[order.pk])
-        left = services.refundable_amount(order)
-        if not left:
-            self.message_user(request, _("This order has nothing left to refund."), messages.WARNING)
-            return HttpResponseRedirect(change_url)
-        paying = services.paying_link(order)
-        by_api = services.refundable_by_api(paying)
-        form = RefundForm(request.POST or None, initial={"amount": left}, left=left)
-        if request.method == "POST" and form.is_valid():
-            amount, reason = form.cleaned_data["amount"], form.cleaned_data["reason"]
-            try:
-                if by_api:
-                    services.refund_payment(order, amount, reason=reason, actor=request.user)
-                else:
-                    services.record_manual_refund(
-                        order, amount, reason=reason, actor=request.user, reference=form.cleaned_data["reference"]
-                    )
-            except DokuError as err:
-                self.message_user(request, operations.failure_text(err), messages.ERROR)
-            else:
-                order.refresh_from_db()
-                text = _("%(amount)s refunded; the order is now %(status)s.")
-                status = order.get_status_display()
-                self.message_user(
-                    request,
-                    text % {"amount": format_rupiah(amount, order.currency), "status": status},
-                    messages.SUCCESS,
-                )
-                return HttpResponseRedirect(change_url)
-        if by_api:
-            form.fields.pop("reference")
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Refund %(invoice)s") % {"invoice": order.invoice_number},
-            "opts": self.opts,
-            "original": order,
-            "form": form,
-            "by_api": by_api,
-            "channel": paying.payment_channel if paying else "",
-            "paid": format_rupiah(order.amount, order.currency),
-            "left": format_rupiah(left, order.currency),
-            "media": self.media + form.media,
-        }
-        return TemplateResponse(request, "admin/django_doku_checkout/order/refund_form.html", context)
-
     def operation_view(self, request: HttpRequest, object_id: str, operation: str) -> HttpResponse:
         """Run one operation on one order from its change page, then go back there."""
         order = self.get_object(request, object_id)
@@ -659,8 +579,12 @@ class OrderAdmin(OrderModelAdmin):
             context["doku_can_change"] = self.has_change_permission(request, obj)
             context["doku_payable"] = obj.status not in states.UNPAYABLE
             context["doku_failed_deliveries"] = failed_deliveries().filter(order=obj).exists()
-            context["doku_can_refund"] = services.refundable_amount(obj) > 0 and self.has_refund_payment_permission(
-                request, obj
+            can_refund = self.has_refund_payment_permission(request, obj)
+            context["doku_can_refund"] = can_refund and services.refundable_amount(obj) > 0
+            context["doku_pending_refunds"] = (
+                [(refund, self._url("refund_resend", obj.pk, refund.pk)) for refund in pending_refunds(obj)]
+                if can_refund
+                else []
             )
         return super().render_change_form(request, context, add, change, form_url, obj)
 

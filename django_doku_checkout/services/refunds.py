@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 from uuid import uuid4
 
+from django.db import IntegrityError
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -150,7 +152,13 @@ def _source(actor: Any) -> str:
 
 
 def refund_payment(
-    order: Order, amount: int | None = None, *, reason: str = "", actor: Any = None, client: DokuClient | None = None
+    order: Order,
+    amount: int | None = None,
+    *,
+    reason: str = "",
+    actor: Any = None,
+    client: DokuClient | None = None,
+    key: str | None = None,
 ) -> Refund:
     """Refund ``amount`` (None: all that is left) of a paid card payment through DOKU; returns the refund.
 
@@ -163,9 +171,17 @@ def refund_payment(
     then ``failed``). When DOKU could not be reached, :class:`DokuTransportError` is raised and
     the refund stays ``requested``, its amount reserved: :func:`resend_refund` repeats the same
     request, which DOKU answers with its first answer if it already refunded.
+
+    ``key`` (a staff form's idempotency key) makes the call idempotent: when a refund was
+    already made with that key, it is returned as it stands (succeeded, pending or failed),
+    marked ``reused``, and nothing is sent to DOKU. The key is looked up with the order locked, so two calls
+    with one key at once make one refund; the key's unique constraint backs that up.
     """
 
-    def claim() -> Refund:
+    def claim() -> tuple[Refund, bool]:
+        made = _made_with(order, key)
+        if made is not None:
+            return made, False
         locked, link, wanted = _reserve(order, amount)
         if not refundable_by_api(link):
             raise RefundNotSupported(
@@ -181,7 +197,7 @@ def refund_payment(
             "payment": {"original_request_id": link.original_request_id or link.request_id},
             "refund": {"amount": wanted},
         }
-        return Refund.objects.create(
+        refund = Refund.objects.create(
             order=locked,
             checkout_session=link,
             amount=wanted,
@@ -190,10 +206,38 @@ def refund_payment(
             status=Refund.Status.REQUESTED,
             request_id=str(uuid4()),
             request_payload=payloads.encode_body(body).decode(),
+            idempotency_key=key or None,
             actor=actor if getattr(actor, "pk", None) else None,
         )
+        return refund, True
 
-    return _send(atomic_with_retry(claim), client)
+    refund, claimed = _claim_once(claim, order, key)
+    return _send(refund, client) if claimed else refund
+
+
+def _made_with(order: Order, key: str | None) -> Refund | None:
+    """Lock ``order``; the refund a staff form with ``key`` already made for it, if any."""
+    if not key:
+        return None
+    locked = locked_rows(Order.objects).get(pk=order.pk)
+    made = Refund.objects.filter(idempotency_key=key).first()
+    if made is not None and made.order_id != locked.pk:
+        raise RefundNotAllowed(gettext("This form was made for another order; nothing was refunded."))
+    if made is not None:
+        made.reused = True
+    return made
+
+
+def _claim_once(claim: Callable[[], tuple[Refund, bool]], order: Order, key: str | None) -> tuple[Refund, bool]:
+    """Run ``claim`` in a transaction; a key taken meanwhile (the unique constraint) yields its refund."""
+    try:
+        return atomic_with_retry(claim)
+    except IntegrityError:
+        made = Refund.objects.filter(idempotency_key=key, order_id=order.pk).first() if key else None
+        if made is None:
+            raise
+        made.reused = True
+        return made, False
 
 
 def resend_refund(refund: Refund, *, client: DokuClient | None = None) -> Refund:
@@ -326,15 +370,25 @@ def _text(value: object, max_length: int) -> str:
 
 
 def record_manual_refund(
-    order: Order, amount: int | None = None, *, reason: str = "", actor: Any = None, reference: str = ""
+    order: Order,
+    amount: int | None = None,
+    *,
+    reason: str = "",
+    actor: Any = None,
+    reference: str = "",
+    key: str | None = None,
 ) -> Refund:
     """Record a refund staff made in DOKU's back office (channels without a refund API); returns it.
 
     Nothing is sent to DOKU. The same checks as :func:`refund_payment` apply, and the refund
-    counts, moves the order and announces ``payment_refunded`` like any other.
+    counts, moves the order and announces ``payment_refunded`` like any other. ``key`` works
+    as for :func:`refund_payment`: a form sent twice records its refund once.
     """
 
-    def record() -> Refund:
+    def record() -> tuple[Refund, bool]:
+        made = _made_with(order, key)
+        if made is not None:
+            return made, False
         locked, link, wanted = _reserve(order, amount)
         refund = Refund.objects.create(
             order=locked,
@@ -344,12 +398,13 @@ def record_manual_refund(
             method=Refund.Method.MANUAL,
             request_id=f"manual-{uuid4()}",
             doku_reference=reference[:128],
+            idempotency_key=key or None,
             actor=actor if getattr(actor, "pk", None) else None,
         )
         _succeed(locked, refund, source=_source(actor))
-        return refund
+        return refund, True
 
-    refund = atomic_with_retry(record)
+    refund, _recorded = _claim_once(record, order, key)
     order.refresh_from_db(fields=["status", "updated_at"])
     return refund
 
