@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from django.db import connections
 from django.urls import reverse
 from django.utils import timezone
 
@@ -27,7 +26,7 @@ from django_doku_checkout.simulator import actions, notifier
 from django_doku_checkout.simulator.faults import Faults
 from django_doku_checkout.simulator.merchants import merchants
 from django_doku_checkout.simulator.store import STORE, SimulatedSession
-from tests.conftest import CLIENT_ID, staff_session
+from tests.conftest import CLIENT_ID, close_thread_connections, staff_session
 from tests.test_refunds import paid_order, refund_at_doku, refund_requests, resend_at_doku, send_from_doku
 
 FAILING = Faults(error_rate=1)  # DOKU answers 503 to every attempt and refunds nothing
@@ -126,7 +125,7 @@ def test_a_refund_doku_refuses_is_failed_while_refund_1s_notification_lands(live
         except BaseException as err:  # noqa: BLE001 - the test reads it
             raised.append(err)
         finally:
-            connections.close_all()
+            close_thread_connections()
 
     thread = threading.Thread(target=refund_2)
     thread.start()
