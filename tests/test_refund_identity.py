@@ -22,6 +22,7 @@ from django_doku_checkout import reconciliation, services
 from django_doku_checkout.exceptions import DokuAPIError, DokuTransportError
 from django_doku_checkout.models import Notification, Order, OrderStatus, Refund
 from django_doku_checkout.payloads import encode_body
+from django_doku_checkout.services.refunds import dokus_code
 from django_doku_checkout.simulator import actions, notifier
 from django_doku_checkout.simulator.faults import Faults
 from django_doku_checkout.simulator.merchants import merchants
@@ -46,7 +47,8 @@ def assert_books_match_doku(order: Order, session: SimulatedSession) -> None:
         else OrderStatus.PARTIALLY_REFUNDED
     )
     assert order.status == expected
-    assert sorted(r.doku_reference for r in order.refunds.filter(status=Refund.Status.SUCCEEDED)) == sorted(
+    # Each refund named by DOKU's code: the books hold DOKU's refunds one for one.
+    assert sorted(dokus_code(r) for r in order.refunds.filter(status=Refund.Status.SUCCEEDED)) == sorted(
         r.approval_code for r in session.refunds
     )
 
@@ -220,6 +222,29 @@ def test_dokus_report_of_a_back_office_refund_staff_recorded_by_hand_is_a_duplic
     order.refresh_from_db()
     assert services.refunded_total(order) == session.refunded == 40_000 and not order.needs_review
     assert order.refunds.get().doku_reference == "BO-REF-1"  # staff's reference is kept
+
+
+def test_a_second_back_office_refund_of_the_same_amount_is_not_taken_for_the_one_recorded_by_hand(
+    live_doku, order_factory
+):
+    order, session = paid_order(order_factory, method="VIRTUAL_ACCOUNT_BCA")
+    STORE.set_faults(CLIENT_ID, Faults(drop_notifications=True))
+    actions.refund_in_back_office(session, 30_000)  # staff refund in DOKU's back office and record it here
+    services.record_manual_refund(order, 30_000, reference="BO-REF-1")
+    actions.refund_in_back_office(session, 30_000)  # a second refund at DOKU, which nobody recorded
+    STORE.set_faults(CLIENT_ID, Faults())
+    first, second = session.refunds
+    send_from_doku(session, "REFUNDED", first)  # DOKU's report of the first names it by its code
+    send_from_doku(session, "REFUNDED", second)  # the second has another code: another refund
+    send_from_doku(session, "REFUNDED", first)  # and a repeat of the first is a duplicate still
+
+    assert outcomes() == [
+        Notification.Outcome.DUPLICATE,
+        Notification.Outcome.PROCESSED,
+        Notification.Outcome.DUPLICATE,
+    ]
+    assert_books_match_doku(order, session)  # 60,000, as DOKU paid out
+    assert order.refunds.get(method=Refund.Method.MANUAL).doku_reference == "BO-REF-1"  # staff's text kept
 
 
 # --- DOKU's notification of an API refund, racing the API's answer ---------------------------------------

@@ -412,6 +412,28 @@ def record_manual_refund(
 # --- DOKU's word: REFUNDED and VOIDED ------------------------------------------------------------------
 
 
+def dokus_code(refund: Refund) -> str:
+    """DOKU's approval code of ``refund``, once known ("" before).
+
+    A refund staff recorded by hand keeps their back-office reference in ``doku_reference``;
+    DOKU's code, learnt from DOKU's report of it, is kept with DOKU's word in ``response_body``.
+    """
+    if refund.method == Refund.Method.MANUAL:
+        code = refund.response_body.get("approval_code") if isinstance(refund.response_body, dict) else None
+        return code if isinstance(code, str) else ""
+    return refund.doku_reference
+
+
+def _remember_dokus_code(refund: Refund, code: str) -> None:
+    """Name ``refund`` by DOKU's code from now on: its next repeat is known by it."""
+    if refund.method == Refund.Method.MANUAL:
+        refund.response_body = {**refund.response_body, "approval_code": code[:128]}
+        refund.save(update_fields=["response_body", "updated_at"])
+    else:
+        refund.doku_reference = code[:128]
+        refund.save(update_fields=["doku_reference", "updated_at"])
+
+
 def apply_doku_refund(
     order: Order,
     session: CheckoutSession,
@@ -454,7 +476,7 @@ def apply_doku_refund(
         states.flag_for_review(order, f"{what}, which did not pay the order; the order was not changed.")
         return outcome.FLAGGED
     refunds = list(order.refunds.all())
-    named = next((r for r in refunds if reference and r.doku_reference == reference), None)
+    named = next((r for r in refunds if reference and dokus_code(r) == reference), None)
     if named is not None:
         if named.status == Refund.Status.SUCCEEDED:
             return outcome.DUPLICATE
@@ -492,12 +514,12 @@ def apply_doku_refund(
         return outcome.FLAGGED
     # A refund already known by another of DOKU's codes is another refund; one recorded by hand
     # carries the back office's reference (staff's text), which says nothing about DOKU's code.
-    coded = {r.pk for r in succeeded if r.doku_reference and r.method != Refund.Method.MANUAL}
-    same = next((r for r in succeeded if r.amount == wanted and not (reference and r.pk in coded)), None)
+    # A report with a code repeats only a refund DOKU has not named yet; it then names it, so
+    # another refund of the same amount (another code) is never taken for it.
+    same = next((r for r in succeeded if r.amount == wanted and not (reference and dokus_code(r))), None)
     if same is not None:
-        if reference and not same.doku_reference:
-            same.doku_reference = reference[:128]  # the next repeat is then known by its code
-            same.save(update_fields=["doku_reference", "updated_at"])
+        if reference:
+            _remember_dokus_code(same, reference)
         return outcome.DUPLICATE
     left = order.amount - refunded
     if not 0 < wanted <= left:
