@@ -205,6 +205,40 @@ def test_two_posts_of_one_refund_form_at_once_refund_once(two_staff_tabs, order_
     assert_books_match_doku(order, session)
 
 
+@pytest.mark.postgres  # the live server shares one in-memory SQLite connection between threads
+def test_two_tabs_refunding_at_once_refund_once_unless_staff_say_it_is_another(two_staff_tabs, order_factory):
+    order, session = paid_by_card(order_factory)
+    # Each tab renders the form before either refunds: two keys, and neither asks "another refund?".
+    keys = [form_key(tab.get(refund_url(order)).text) for tab in two_staff_tabs]
+    doku_faults(latency=0.5)  # the first post is still at DOKU when the second arrives
+    start = threading.Barrier(2)
+    answers: list[str] = []
+
+    def post(tab: Browser, key: str) -> None:
+        start.wait()
+        answers.append(tab.post(refund_url(order), {"amount": 30_000, "key": key}, expect=302).headers["Location"])
+
+    threads = [threading.Thread(target=post, args=pair) for pair in zip(two_staff_tabs, keys, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    doku_faults()
+
+    # One refund; the other tab is sent back to the form, which now lists it and asks first.
+    assert sorted(answers) == sorted([change_url(order), refund_url(order)])
+    assert [r.amount for r in session.refunds] == [30_000]
+    assert order.refunds.count() == 1
+    assert_books_match_doku(order, session)
+    for tab in two_staff_tabs:
+        page = tab.get(refund_url(order)).text
+        if "was refunded while this form was open" in text_of(page):
+            assert 'name="again"' in page
+            break
+    else:
+        raise AssertionError("no tab was told that the order was refunded while its form was open")
+
+
 # --- DOKU did not answer: pending, counted, resent --------------------------------------------------
 
 

@@ -62,6 +62,9 @@ class RefundForm(forms.Form):
         help_text=gettext_lazy("The refund's reference in DOKU's back office, for the books."),
     )
     key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    #: The newest of the order's refunds when the form was rendered (0: none): one made since,
+    #: in another tab or by another staff member, makes the service refuse until staff confirm.
+    seen = forms.IntegerField(widget=forms.HiddenInput, min_value=0, required=False)
 
     def __init__(self, *args: Any, left: int, recent: list[Refund], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -146,7 +149,9 @@ class RefundAdmin(OrderModelAdmin):
         paying = services.paying_link(order)
         by_api = services.refundable_by_api(paying)
         recent = recent_refunds(order)
-        form = RefundForm(request.POST or None, initial={"amount": left, "key": new_key()}, left=left, recent=recent)
+        newest = order.refunds.order_by("-pk").values_list("pk", flat=True).first() or 0
+        initial = {"amount": left, "key": new_key(), "seen": newest}
+        form = RefundForm(request.POST or None, initial=initial, left=left, recent=recent)
         if request.method == "POST" and left and form.is_valid():
             answer = self._refund(request, order, form, by_api=by_api)
             if answer is not None:
@@ -177,10 +182,17 @@ class RefundAdmin(OrderModelAdmin):
     ) -> HttpResponseRedirect | None:
         """Refund (or record) what the valid form asks; None when the service refused before anything was made."""
         data = form.cleaned_data
+        # Ticking "This is another refund" confirms the refunds the form listed, and only those.
+        seen = None if data.get("again") else data.get("seen") or 0
         try:
             if by_api:
                 refund = services.refund_payment(
-                    order, data["amount"], reason=data["reason"], actor=request.user, key=data["key"]
+                    order,
+                    data["amount"],
+                    reason=data["reason"],
+                    actor=request.user,
+                    key=data["key"],
+                    last_refund_seen=seen,
                 )
             else:
                 refund = services.record_manual_refund(
@@ -190,7 +202,12 @@ class RefundAdmin(OrderModelAdmin):
                     actor=request.user,
                     reference=data["reference"],
                     key=data["key"],
+                    last_refund_seen=seen,
                 )
+        except services.RefundedMeanwhile as err:
+            # The form is out of date: a new one lists the refund made meanwhile and asks first.
+            self.message_user(request, str(err), messages.WARNING)
+            return HttpResponseRedirect(self._url("refund", order.pk))
         except services.RefundNotAllowed as err:
             form.add_error(None, str(err))
             return None

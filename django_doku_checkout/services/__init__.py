@@ -56,6 +56,7 @@ from django_doku_checkout.services.orders import (
     withdraw_payment_links,
 )
 from django_doku_checkout.services.refunds import (
+    RefundedMeanwhile,
     RefundNotAllowed,
     RefundNotSupported,
     paying_link,
@@ -95,6 +96,7 @@ __all__ = [
     "PaymentResult",
     "RefundNotAllowed",
     "RefundNotSupported",
+    "RefundedMeanwhile",
     "StatusCheck",
     "apply_payment_result",
     "build_checkout_data",

@@ -58,6 +58,10 @@ class RefundNotAllowed(DokuError):
     """The refund was refused before anything was sent: the order is not paid, or the amount is too high."""
 
 
+class RefundedMeanwhile(RefundNotAllowed):
+    """The order was refunded after the caller last looked (another tab, another staff member): ask again first."""
+
+
 class RefundNotSupported(RefundNotAllowed):
     """The payment's channel has no refund API for Checkout merchants: refund it in DOKU's back office."""
 
@@ -112,9 +116,26 @@ def _succeed(order: Order, refund: Refund, *, source: str, notification: Notific
     announce(order, [("payment_refunded", {"refund": refund.pk, "source": source})], event=event)
 
 
-def _reserve(order: Order, amount: int | None) -> tuple[Order, CheckoutSession, int]:
-    """Lock the order and check a refund of ``amount`` (None: all that is left); returns what to refund."""
+def _reserve(
+    order: Order, amount: int | None, *, last_refund_seen: int | None = None
+) -> tuple[Order, CheckoutSession, int]:
+    """Lock the order and check a refund of ``amount`` (None: all that is left); returns what to refund.
+
+    With ``last_refund_seen`` (the newest of the order's refunds the caller knew of, 0 for
+    none), a refund made or asked for since then refuses this one: checked under the order's
+    lock, so two staff forms rendered before either refunded cannot both refund.
+    """
     locked = locked_rows(Order.objects).get(pk=order.pk)
+    if last_refund_seen is not None:
+        since = locked.refunds.filter(pk__gt=last_refund_seen, status__in=RESERVING).order_by("-pk").first()
+        if since is not None:
+            raise RefundedMeanwhile(
+                gettext(
+                    "Order %(invoice)s was refunded while this form was open (%(amount)s); nothing more was "
+                    "refunded. Check the refunds, and confirm if you mean another one."
+                )
+                % {"invoice": locked.invoice_number, "amount": format_rupiah(since.amount, locked.currency)}
+            )
     if locked.status not in REFUNDABLE:
         raise RefundNotAllowed(
             gettext("Order %(invoice)s is %(status)s: only a paid order can be refunded.")
@@ -159,6 +180,7 @@ def refund_payment(
     actor: Any = None,
     client: DokuClient | None = None,
     key: str | None = None,
+    last_refund_seen: int | None = None,
 ) -> Refund:
     """Refund ``amount`` (None: all that is left) of a paid card payment through DOKU; returns the refund.
 
@@ -176,13 +198,16 @@ def refund_payment(
     already made with that key, it is returned as it stands (succeeded, pending or failed),
     marked ``reused``, and nothing is sent to DOKU. The key is looked up with the order locked, so two calls
     with one key at once make one refund; the key's unique constraint backs that up.
+    ``last_refund_seen`` (the pk of the newest of the order's refunds the form showed, 0 for
+    none) raises :class:`RefundedMeanwhile` when another refund was made or asked for since:
+    two forms rendered before either refunded make one refund, not two.
     """
 
     def claim() -> tuple[Refund, bool]:
         made = _made_with(order, key)
         if made is not None:
             return made, False
-        locked, link, wanted = _reserve(order, amount)
+        locked, link, wanted = _reserve(order, amount, last_refund_seen=last_refund_seen)
         if not refundable_by_api(link):
             raise RefundNotSupported(
                 gettext(
@@ -377,6 +402,7 @@ def record_manual_refund(
     actor: Any = None,
     reference: str = "",
     key: str | None = None,
+    last_refund_seen: int | None = None,
 ) -> Refund:
     """Record a refund staff made in DOKU's back office (channels without a refund API); returns it.
 
@@ -389,7 +415,7 @@ def record_manual_refund(
         made = _made_with(order, key)
         if made is not None:
             return made, False
-        locked, link, wanted = _reserve(order, amount)
+        locked, link, wanted = _reserve(order, amount, last_refund_seen=last_refund_seen)
         refund = Refund.objects.create(
             order=locked,
             checkout_session=link,
