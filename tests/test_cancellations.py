@@ -6,6 +6,7 @@ import json
 import threading
 
 import pytest
+import requests
 from django.urls import reverse
 
 from django_doku_checkout import services
@@ -13,7 +14,7 @@ from django_doku_checkout.client import DokuClient
 from django_doku_checkout.exceptions import DokuAPIError
 from django_doku_checkout.models import CheckoutSession, OrderStatus
 from django_doku_checkout.simulator import actions
-from django_doku_checkout.simulator.faults import Faults
+from django_doku_checkout.simulator.faults import HEADER, Faults
 from django_doku_checkout.simulator.store import STORE
 from tests.conftest import CLIENT_ID, SANDBOX, checkout_success
 
@@ -247,3 +248,50 @@ def server_threads_done() -> None:
         if not any(t.name.endswith("(process_request_thread)") for t in threading.enumerate()):
             return
         done.wait(0.02)
+
+
+@pytest.mark.postgres  # a pay click in a thread and a cancel at once: real row locks and connections
+def test_a_link_doku_creates_after_its_order_was_cancelled_is_cancelled_at_doku_too(
+    live_doku, order_factory, doku_settings
+):
+    from django.db import connections
+
+    from django_doku_checkout.services.orders import OrderNotPayable
+
+    doku_settings(CANCEL_AT_DOKU=True)
+    order = order_factory(payment_method_types=["VIRTUAL_ACCOUNT_BCA"])
+    STORE.set_faults(CLIENT_ID, Faults(latency=1.5))  # DOKU is slow to create the link
+    raised: list[BaseException] = []
+
+    def click() -> None:
+        try:
+            services.create_payment_link(order)
+        except BaseException as err:  # noqa: BLE001 - the test reads it
+            raised.append(err)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=click)
+    thread.start()
+    try:
+        while not order.checkout_sessions.filter(status=CheckoutSession.Status.CREATING).exists():
+            assert thread.is_alive(), raised
+        # Staff cancel while DOKU is still creating the link (DOKU answers the cancel at once,
+        # before it knows the link: NOT_FOUND).
+        quick = requests.Session()
+        quick.headers[HEADER] = "latency=0"
+        services.cancel_order(order, client=DokuClient(session=quick))
+        link = order.checkout_sessions.get()
+        # Until DOKU answers, the link is not reported as cancelled at DOKU: it may still be payable there.
+        assert services.links_payable_at_doku(order) == [link]
+    finally:
+        thread.join(15)
+    STORE.set_faults(CLIENT_ID, Faults())
+
+    assert len(raised) == 1 and isinstance(raised[0], OrderNotPayable)
+    link.refresh_from_db()
+    assert link.status == CheckoutSession.Status.CANCELLED and link.payment_url
+    # DOKU's answer came for a withdrawn link: it is cancelled at DOKU at once, not left payable.
+    assert link.cancelled_at_doku is not None and link.doku_cancel_error == ""
+    assert STORE.find(CLIENT_ID, link.invoice_number).cancelled
+    assert services.links_payable_at_doku(order) == []

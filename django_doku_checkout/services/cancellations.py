@@ -16,10 +16,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from django_doku_checkout.client import DokuClient
+from django_doku_checkout.conf import get_config
 from django_doku_checkout.db import atomic_with_retry
 from django_doku_checkout.exceptions import DokuAPIError, DokuError
 from django_doku_checkout.models import CheckoutSession, Order
@@ -99,12 +101,27 @@ def _record_answer(link: CheckoutSession, result: LinkCancellation) -> None:
 
 
 def links_payable_at_doku(order: Order) -> list[CheckoutSession]:
-    """The order's withdrawn links DOKU did not cancel and that have not expired: a shopper may still pay them."""
+    """The order's withdrawn links DOKU did not cancel and that have not expired: a shopper may still pay them.
+
+    A link withdrawn while DOKU was still being asked for it (its request not yet answered)
+    counts too: DOKU may create it after the cancellation it did not know of yet.
+    """
     now = timezone.now()
     return [
         link
         for link in order.checkout_sessions.filter(
-            status=CheckoutSession.Status.CANCELLED, cancelled_at_doku__isnull=True
-        ).exclude(payment_url="")
+            Q(status=CheckoutSession.Status.CANCELLED, cancelled_at_doku__isnull=True)
+            & (~Q(payment_url="") | ~Q(request_payload=""))
+        )
         if link.expires_at is None or link.expires_at > now
     ]
+
+
+def cancel_withdrawn_link(link: CheckoutSession, *, client: DokuClient | None = None) -> None:
+    """DOKU created ``link`` after it was withdrawn: cancel it at DOKU too, with ``CANCEL_AT_DOKU``.
+
+    The order's cancellation asked DOKU before DOKU knew the link, so this is the first time
+    DOKU can be asked; its answer is recorded on the link like any other.
+    """
+    if get_config().cancel_at_doku and link.payment_url and link.cancelled_at_doku is None:
+        cancel_links_at_doku([link], client=client)

@@ -57,6 +57,7 @@ from django_doku_checkout.exceptions import (
 from django_doku_checkout.models import CheckoutSession, LineItem, Order, OrderEvent, OrderStatus
 from django_doku_checkout.redaction import redact
 from django_doku_checkout.services import statements
+from django_doku_checkout.services.cancellations import cancel_withdrawn_link
 from django_doku_checkout.services.locking import locked_rows
 from django_doku_checkout.services.orders import OrderNotPayable, lock_payable, not_payable
 
@@ -595,7 +596,10 @@ def _complete(claim: _Claim, *, client: DokuClient | None, actor: Any) -> _Recor
         recorded = _record_in_one_statement(claim, response, actor)
         if recorded is not None:
             return recorded
-    return atomic_with_retry(lambda: _record(claim, response, failure, actor))
+    recorded = atomic_with_retry(lambda: _record(claim, response, failure, actor))
+    if recorded.withdrawn:
+        cancel_withdrawn_link(recorded.session, client=client)  # nothing is locked any more
+    return recorded
 
 
 def _obtain_link(
