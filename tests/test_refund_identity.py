@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from django_doku_checkout import reconciliation, services
+from django_doku_checkout.client import DokuClient
 from django_doku_checkout.exceptions import DokuAPIError, DokuTransportError
 from django_doku_checkout.models import Notification, Order, OrderStatus, Refund
 from django_doku_checkout.payloads import encode_body
@@ -405,3 +406,32 @@ def test_reconciliation_resends_refunds_left_requested_bounded_and_not_those_in_
         order.refunds.values_list("request_id", flat=True)
     )
     assert_books_match_doku(order, session)
+
+
+def test_the_simulator_refunds_a_request_id_once_however_close_its_repeats_arrive(live_doku, order_factory):
+    order, session = paid_order(order_factory)
+    link = order.checkout_sessions.get()
+    body = {
+        "order": {"invoice_number": link.invoice_number},
+        "payment": {"original_request_id": link.request_id},
+        "refund": {"amount": 10_000},
+    }
+    # Quiet and slowed down: the same request three times at once, all past the replay check together.
+    STORE.set_faults(CLIENT_ID, Faults(latency=0.3, drop_notifications=True))
+    start = threading.Barrier(3)
+    statuses: list[int] = []
+
+    def send() -> None:
+        client = DokuClient()
+        start.wait()
+        statuses.append(client.refund_card_payment(body, request_id="same-request").status_code)
+
+    threads = [threading.Thread(target=send) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    STORE.set_faults(CLIENT_ID, Faults())
+
+    assert sorted(statuses) == [200, 409, 409]
+    assert [refund.amount for refund in session.refunds] == [10_000]  # DOKU refunded once

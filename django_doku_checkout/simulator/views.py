@@ -33,6 +33,7 @@ from django_doku_checkout.simulator.store import (
     STORE,
     ReceivedRequest,
     Reply,
+    SimulatedRefund,
     SimulatedSession,
     expiry,
     new_token,
@@ -256,25 +257,10 @@ def _section(data: dict[str, Any], key: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-@csrf_exempt
-@require_POST
-def card_refund(request: HttpRequest) -> JsonResponse:
-    """``POST /cancellation/credit-card/refund``: a void of the whole amount before settlement, partial and
-    repeated refunds up to the paid amount after; DOKU's notification of each follows."""
-    read = _signed_json(request, CARD_REFUND_TARGET)
-    if isinstance(read, JsonResponse):
-        return read
-    merchant, data, key, faults = read
-    invoice = _section(data, "order").get("invoice_number")
-    original = _section(data, "payment").get("original_request_id")
-    amount = _section(data, "refund").get("amount")
-    session = STORE.find(merchant.client_id, invoice) if isinstance(invoice, str) and invoice else None
-    if session is None:
-        return _error(404, "NOT_FOUND", "order.invoice_number is not known")
-    if original != session.request_id:
-        return _error(400, "INVALID_PARAMETER", "payment.original_request_id does not match the payment")
-    if session.kind != "card_page" and not is_card(session.channel or ""):
-        return _error(400, "INVALID_PARAMETER", "only card payments can be refunded")
+def _refund_once(
+    session: SimulatedSession, amount: Any, key: str, request: HttpRequest, faults: Faults
+) -> JsonResponse | tuple[SimulatedRefund, dict[str, Any]]:
+    """Refund (or refuse) once for a new Request-Id, remembering the answer; the caller holds the store's lock."""
     if faults.refund_refused:
         declined = {
             "order": {"invoice_number": session.invoice_number},
@@ -302,6 +288,41 @@ def card_refund(request: HttpRequest) -> JsonResponse:
         },
     }
     _remember(key, request.body, answer)
+    return refund, answer
+
+
+@csrf_exempt
+@require_POST
+def card_refund(request: HttpRequest) -> JsonResponse:
+    """``POST /cancellation/credit-card/refund``: a void of the whole amount before settlement, partial and
+    repeated refunds up to the paid amount after; DOKU's notification of each follows."""
+    read = _signed_json(request, CARD_REFUND_TARGET)
+    if isinstance(read, JsonResponse):
+        return read
+    merchant, data, key, faults = read
+    invoice = _section(data, "order").get("invoice_number")
+    original = _section(data, "payment").get("original_request_id")
+    amount = _section(data, "refund").get("amount")
+    session = STORE.find(merchant.client_id, invoice) if isinstance(invoice, str) and invoice else None
+    if session is None:
+        return _error(404, "NOT_FOUND", "order.invoice_number is not known")
+    if original != session.request_id:
+        return _error(400, "INVALID_PARAMETER", "payment.original_request_id does not match the payment")
+    if session.kind != "card_page" and not is_card(session.channel or ""):
+        return _error(400, "INVALID_PARAMETER", "only card payments can be refunded")
+    # The Request-Id's first answer and the refund it makes are one step: a repeat of the same
+    # request arriving meanwhile is answered with that answer (409), never refunded again.
+    with STORE.lock:
+        repeated = key in STORE.replies
+        if not repeated:
+            made = _refund_once(session, amount, key, request, faults)
+    if repeated:
+        replayed = _replay(key, request.body, faults)
+        assert replayed is not None  # noqa: S101 - remembered under the lock above
+        return replayed
+    if isinstance(made, JsonResponse):
+        return made
+    refund, answer = made
     # DOKU notifies every refund and void it makes, as it does those made in its back office.
     sent = actions.notify_refund(session, refund)
     if faults.refund_notification_first:
