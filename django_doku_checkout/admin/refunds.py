@@ -14,6 +14,7 @@ order.
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
@@ -184,26 +185,19 @@ class RefundAdmin(OrderModelAdmin):
         data = form.cleaned_data
         # Ticking "This is another refund" confirms the refunds the form listed, and only those.
         seen = None if data.get("again") else data.get("seen") or 0
+        # A card is refunded at DOKU; any other channel was refunded in DOKU's back office and is recorded.
+        make = (
+            services.refund_payment if by_api else partial(services.record_manual_refund, reference=data["reference"])
+        )
         try:
-            if by_api:
-                refund = services.refund_payment(
-                    order,
-                    data["amount"],
-                    reason=data["reason"],
-                    actor=request.user,
-                    key=data["key"],
-                    last_refund_seen=seen,
-                )
-            else:
-                refund = services.record_manual_refund(
-                    order,
-                    data["amount"],
-                    reason=data["reason"],
-                    actor=request.user,
-                    reference=data["reference"],
-                    key=data["key"],
-                    last_refund_seen=seen,
-                )
+            refund = make(
+                order,
+                data["amount"],
+                reason=data["reason"],
+                actor=request.user,
+                key=data["key"],
+                last_refund_seen=seen,
+            )
         except services.RefundedMeanwhile as err:
             # The form is out of date: a new one lists the refund made meanwhile and asks first.
             self.message_user(request, str(err), messages.WARNING)
