@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 from uuid import uuid4
 
 import requests
@@ -157,6 +157,50 @@ def is_refusal(data: Mapping[str, Any]) -> bool:
     return not any(str(text).strip().upper() == "SUCCESS" for text in texts)
 
 
+def _shown(url: str) -> str:
+    """``url`` as it may be shown in an error: without any user or password in it."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+
+
+def _refused(err: BaseException) -> bool:
+    """Whether the connection was refused (nothing listens at that address and port).
+
+    requests wraps urllib3's error, which wraps the socket's: look through the whole chain.
+    """
+    pending, seen = [err], set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError):
+            return True
+        linked = (current.__cause__, current.__context__, getattr(current, "reason", None), *current.args)
+        pending.extend(each for each in linked if isinstance(each, BaseException))
+    return False
+
+
+def likely_cause(err: requests.RequestException, config: DokuCheckoutSettings) -> str:
+    """What most likely went wrong when DOKU could not be reached, and what to check."""
+    if isinstance(err, requests.ConnectTimeout):
+        return "no connection within the TIMEOUT setting's connect time: check the network, a firewall or a proxy"
+    if isinstance(err, requests.Timeout):
+        return "DOKU took the request but did not answer within the TIMEOUT setting's read time"
+    if _refused(err):
+        if config.environment == "simulator":
+            return (
+                f"nothing is listening there: is the simulator running on {_shown(config.api_base_url)}? "
+                "Start it with python -m django_doku_checkout.simulator, or mount its URLs in the shop"
+            )
+        return "nothing is listening there: check the API_BASE_URL setting"
+    return "the host could not be reached: check the API_BASE_URL setting, DNS and any proxy"
+
+
 class DokuClient:
     """Talks to DOKU's Non-SNAP API with one ``requests.Session``.
 
@@ -231,7 +275,8 @@ class DokuClient:
         attempts = 1 + self.config.max_retries
         # One logical call, retries and their pauses included, ends by the deadline: a worker
         # waiting for DOKU must not outlive gunicorn's timeout, nor keep the shopper waiting.
-        give_up_at = time.monotonic() + self.config.deadline
+        started = time.monotonic()
+        give_up_at = started + self.config.deadline
         for attempt in range(1, attempts + 1):
             remaining = give_up_at - time.monotonic()
             try:
@@ -257,7 +302,8 @@ class DokuClient:
                 if attempt == attempts or time.monotonic() + pause >= give_up_at:
                     kind = "timed out" if isinstance(err, requests.Timeout) else "could not be reached"
                     raise DokuTransportError(
-                        f"DOKU {kind} after {attempt} attempt(s) in {self.config.deadline:g} s at {method} {path}",
+                        f"DOKU {kind} after {attempt} attempt(s) in {time.monotonic() - started:.1f} s at "
+                        f"{method} {_shown(self.config.api_base_url)}{path}: {likely_cause(err, self.config)}",
                         request_id=request_id,
                     ) from err
             else:

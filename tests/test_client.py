@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 import threading
 import time
@@ -151,7 +152,7 @@ def test_one_call_ends_by_the_deadline_whatever_the_retries(doku_settings):
     with socket.create_server(("127.0.0.1", 0)) as silent:
         doku_settings(API_BASE_URL=f"http://127.0.0.1:{silent.getsockname()[1]}")
         started = time.monotonic()
-        with pytest.raises(DokuTransportError, match=r"timed out after 2 attempt\(s\) in 2 s") as raised:
+        with pytest.raises(DokuTransportError, match=r"timed out after 2 attempt\(s\) in 2\.\d s") as raised:
             DokuClient().get_status("INV-1")
         took = time.monotonic() - started
     # Without the deadline: 11 attempts of a 1 s read timeout and their pauses, about 22 s.
@@ -166,6 +167,30 @@ def test_connection_refused_is_a_transport_error():
     )
     with pytest.raises(DokuTransportError, match="could not be reached"):
         client.get_status("INV-1")
+
+
+def test_nothing_listening_names_the_host_the_real_time_and_the_likely_cause(doku_settings):
+    # A port nothing listens on: refused at once, as when the simulator was not started.
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        port = closed.getsockname()[1]
+    doku_settings(ENVIRONMENT="simulator", API_BASE_URL=f"http://127.0.0.1:{port}", MAX_RETRIES=0, DEADLINE=25)
+    with pytest.raises(DokuTransportError) as raised:
+        DokuClient().get_status("INV-1")
+    message = str(raised.value)
+    assert f"http://127.0.0.1:{port}" in message  # the host it tried
+    assert "in 25 s" not in message and re.search(r"in 0\.\d s", message)  # the time it really took
+    assert "nothing is listening" in message and "is the simulator running" in message
+
+
+def test_a_refused_connection_to_sandbox_suggests_the_network_not_the_simulator(doku_settings):
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        port = closed.getsockname()[1]
+    doku_settings(ENVIRONMENT="sandbox", API_BASE_URL=f"http://127.0.0.1:{port}", MAX_RETRIES=0)
+    with pytest.raises(DokuTransportError) as raised:
+        DokuClient().get_status("INV-1")
+    message = str(raised.value)
+    assert "nothing is listening" in message and "simulator" not in message
+    assert "API_BASE_URL" in message
 
 
 def test_https_proxy_from_the_environment_carries_the_call(monkeypatch, doku_settings):
