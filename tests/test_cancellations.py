@@ -25,6 +25,14 @@ def cancel_requests() -> list[dict]:
     return [json.loads(r.body) for r in STORE.received if r.target == CANCEL_TARGET]
 
 
+def cancel_in_the_admin(admin_client, order) -> str:
+    """Staff run the list's *Cancel unpaid orders* action on ``order``; the report's HTML."""
+    return admin_client.post(
+        reverse("admin:django_doku_checkout_order_changelist"),
+        {"action": "cancel_orders", "_selected_action": [order.pk]},
+    ).content.decode()
+
+
 def test_cancelling_an_order_cancels_its_link_at_doku(live_doku, order_factory, doku_settings, signal_log):
     doku_settings(CANCEL_AT_DOKU=True)
     order = order_factory(payment_method_types=["VIRTUAL_ACCOUNT_BCA", "QRIS"])
@@ -51,10 +59,7 @@ def test_a_link_doku_cannot_cancel_is_reported(live_doku, order_factory, doku_se
     order = order_factory(payment_method_types=["VIRTUAL_ACCOUNT_BTN", "CREDIT_CARD"])  # not cancellable at DOKU
     link = services.create_payment_link(order)
 
-    page = admin_client.post(
-        reverse("admin:django_doku_checkout_order_changelist"),
-        {"action": "cancel_orders", "_selected_action": [order.pk]},
-    ).content.decode()
+    page = cancel_in_the_admin(admin_client, order)
 
     link.refresh_from_db()
     assert link.status == CheckoutSession.Status.CANCELLED and link.cancelled_at_doku is None
@@ -72,10 +77,7 @@ def test_without_the_setting_doku_is_not_asked_and_staff_are_told(live_doku, ord
     order = order_factory(payment_method_types=["VIRTUAL_ACCOUNT_BCA"])
     link = services.create_payment_link(order)
 
-    page = admin_client.post(
-        reverse("admin:django_doku_checkout_order_changelist"),
-        {"action": "cancel_orders", "_selected_action": [order.pk]},
-    ).content.decode()
+    page = cancel_in_the_admin(admin_client, order)
 
     assert "A link already sent can still be paid at DOKU" in page
     assert cancel_requests() == []
@@ -192,10 +194,7 @@ def test_a_replayed_refusal_leaves_the_link_payable_and_staff_warned(
     doku_api.post(SANDBOX + "/checkout/v3/cancellations", status=503, json={"message": ["busy"]})
     doku_api.post(SANDBOX + "/checkout/v3/cancellations", status=409, json=REFUSAL)
 
-    page = admin_client.post(
-        reverse("admin:django_doku_checkout_order_changelist"),
-        {"action": "cancel_orders", "_selected_action": [order.pk]},
-    ).content.decode()
+    page = cancel_in_the_admin(admin_client, order)
 
     link.refresh_from_db()
     assert link.status == CheckoutSession.Status.CANCELLED and link.cancelled_at_doku is None

@@ -293,6 +293,16 @@ def test_each_claim_of_a_run_gets_its_own_lease(transactional_db, order_factory,
     assert (late.status, late.attempts) == (Delivery.Status.DELIVERED, 2)
 
 
+def deliver_due_as_crm_sync(receiver) -> services.DeliverySummary:
+    """Run ``deliver_due`` with ``receiver`` standing in for ``crm_sync`` (the deliveries name it)."""
+    receiver.__qualname__ = crm_sync.__qualname__
+    signals.order_status_changed.connect(receiver, weak=False)
+    try:
+        return services.deliver_due()
+    finally:
+        signals.order_status_changed.disconnect(receiver)
+
+
 def test_a_late_failure_never_undoes_a_delivery_another_run_made(transactional_db, order_factory, clock):
     """Run A's lease runs out, run B takes the delivery over and delivers it; A's failure then arrives."""
     order = order_factory()
@@ -306,12 +316,7 @@ def test_a_late_failure_never_undoes_a_delivery_another_run_made(transactional_d
             assert len(services.deliver_due().delivered) == 1  # ...B takes over and delivers
             raise ConnectionError("A's call to the CRM finally times out")
 
-    stuck_crm.__qualname__ = crm_sync.__qualname__
-    signals.order_status_changed.connect(stuck_crm, weak=False)
-    try:
-        summary = services.deliver_due()
-    finally:
-        signals.order_status_changed.disconnect(stuck_crm)
+    summary = deliver_due_as_crm_sync(stuck_crm)
 
     assert attempts == ["A", "B"]
     delivery.refresh_from_db()
@@ -336,12 +341,7 @@ def test_a_late_success_never_overwrites_the_failure_another_run_recorded(transa
         elif attempts == ["A", "B"]:
             raise ConnectionError("CRM is down for B")
 
-    stuck_crm.__qualname__ = crm_sync.__qualname__
-    signals.order_status_changed.connect(stuck_crm, weak=False)
-    try:
-        services.deliver_due()
-    finally:
-        signals.order_status_changed.disconnect(stuck_crm)
+    deliver_due_as_crm_sync(stuck_crm)
 
     delivery.refresh_from_db()
     # B's failure stands: the delivery is retried (a receiver is called at least once, idempotent).
