@@ -12,6 +12,8 @@ REDACTED = "[redacted]"
 _SECRET_KEYS = frozenset({"signature", "secretkey", "sharedkey", "password", "authorization", "cvv", "cvc"})
 # 13 to 19 digits, optionally grouped by spaces or dashes: the shape of a card number.
 _CARD_NUMBER = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+# A UUID (an order's public_id in a URL) is no card number, whatever digits its groups hold.
+_UUID = re.compile(r"([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})")
 
 
 def _luhn_valid(digits: str) -> bool:
@@ -33,7 +35,9 @@ def mask_card_numbers(text: str) -> str:
             return match.group()
         return f"{digits[:6]}{'*' * (len(digits) - 10)}{digits[-4:]}"
 
-    return _CARD_NUMBER.sub(mask, text)
+    # split() with a group alternates the text between UUIDs (even places) and the UUIDs.
+    parts = _UUID.split(text)
+    return "".join(part if index % 2 else _CARD_NUMBER.sub(mask, part) for index, part in enumerate(parts))
 
 
 def _is_secret_key(key: object) -> bool:
