@@ -15,7 +15,7 @@ from django.utils import timezone
 from django_doku_checkout.exceptions import DokuError
 from django_doku_checkout.models import Notification, Order, OrderEvent, OrderStatus
 from django_doku_checkout.services.deliveries import announce
-from django_doku_checkout.services.statements import Writes
+from django_doku_checkout.services.unit_of_work import Writes
 
 logger = logging.getLogger(__name__)
 

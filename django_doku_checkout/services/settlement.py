@@ -13,7 +13,7 @@ from django_doku_checkout.models import CheckoutSession, Notification, Order, Or
 from django_doku_checkout.services.links import current_link, newest_link
 from django_doku_checkout.services.locking import locked_rows
 from django_doku_checkout.services.refunds import apply_doku_refund
-from django_doku_checkout.services.statements import Writes
+from django_doku_checkout.services.unit_of_work import Writes
 
 
 @dataclass(frozen=True)
