@@ -20,10 +20,10 @@ from django.conf import settings as django_settings
 from django.db import connection, connections, transaction
 from django.db.models import Model
 from django.db.models.signals import post_save, pre_save
-from django.db.utils import ConnectionDoesNotExist
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.connection import ConnectionDoesNotExist
 
 from django_doku_checkout import services, signatures, states
 from django_doku_checkout.models import (
@@ -58,7 +58,9 @@ def every_row() -> dict[type[Model], dict[Any, dict[str, Any]]]:
     return {
         model: {
             row[model._meta.pk.attname]: row
-            for row in model.objects.order_by().values(*(field.attname for field in model._meta.concrete_fields))
+            for row in model._default_manager.order_by().values(
+                *(field.attname for field in model._meta.concrete_fields)
+            )
         }
         for model in TABLES
     }

@@ -13,7 +13,7 @@ One module per concern:
 - :mod:`.sharing`: handing payment links to customers (e-mail, QR code, WhatsApp), recorded;
 - :mod:`.deliveries`: the app's signals, delivered at least once to each receiver;
 - :mod:`.locking`: the order's row lock that serialises all of the above;
-- :mod:`.statements`: on PostgreSQL, the hottest of these changes as one statement each.
+- :mod:`.unit_of_work`: every change of a locked section, written together (one statement on PostgreSQL).
 
 Every public name is importable from here: ``from django_doku_checkout import services;
 services.create_payment_link(order)``.
