@@ -20,7 +20,7 @@ from django_doku_checkout.db import atomic_with_retry
 from django_doku_checkout.exceptions import DokuError, DokuSignatureError
 from django_doku_checkout.models import CheckoutSession, Notification, Order, OrderEvent
 from django_doku_checkout.redaction import redact
-from django_doku_checkout.services.links import current_link
+from django_doku_checkout.services.links import BODIES
 from django_doku_checkout.services.locking import locked_rows
 from django_doku_checkout.services.settlement import (
     PaymentResult,
@@ -300,18 +300,18 @@ def _apply_notification(
 
 
 def _lock_order_and_link(invoice_number: str) -> tuple[Order, CheckoutSession] | None:
-    """The order of the link with ``invoice_number``, locked, and the link, current; None for an unknown invoice.
+    """The order of the link with ``invoice_number``, locked, then the link, locked; None for an unknown invoice.
 
-    The order is locked first, as for every change to one of its links (a cancellation
-    holding the order while DOKU is asked is waited for, never deadlocked with); only the
-    order's row is locked (``of=self``). The link is read in a statement of its own once
-    the lock is held, so it is read as the transaction that held the lock left it.
+    The order first, as for every change to one of its links, so a cancellation holding
+    the order while DOKU is asked is waited for, never deadlocked with; only the order's
+    row (``of=self``), never the link's in the same statement. Then the link, locked, so it
+    is read in its newest version whoever changed it.
     """
     try:
         order = locked_rows(Order.objects).get(checkout_sessions__invoice_number=invoice_number)
     except Order.DoesNotExist:
         return None
-    return order, current_link(invoice_number=invoice_number)
+    return order, locked_rows(CheckoutSession.objects).defer(*BODIES).get(invoice_number=invoice_number)
 
 
 def _unconfirmed(notification: Notification, detail: str) -> NotificationResponse:
