@@ -225,6 +225,9 @@ def test_a_notification_writes_the_same_rows_both_ways(
     # The notification's row is inserted on its own first (committed before it is applied).
     one_way, other_way, generated, saved = both_ways(notify)
     assert len(generated_statements(generated)) == 2
+    # Every row the change writes is in its unit of work (deliveries are recorded after it).
+    delivery_table = Delivery._meta.db_table
+    assert [sql for sql in generated if sql.startswith(("UPDATE", "INSERT")) and delivery_table not in sql] == []
     assert generated_statements(saved) == []
     assert "Notification" in HOOKED
     assert one_way == other_way
