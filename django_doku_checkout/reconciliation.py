@@ -31,6 +31,7 @@ from django_doku_checkout.exceptions import DokuAPIError, DokuError
 from django_doku_checkout.models import CheckoutSession, Order, OrderEvent, OrderStatus
 from django_doku_checkout.pacing import RateLimit
 from django_doku_checkout.services.settlement import PaymentResult
+from django_doku_checkout.services.unit_of_work import Writes
 
 #: An open link is only called expired this long after DOKU's expiry, for late notifications.
 EXPIRY_GRACE = timedelta(minutes=5)
@@ -95,31 +96,32 @@ def _expire_overdue(order: Order, *, dry_run: bool) -> str:
     """Mark links long past DOKU's expiry expired; the order too when its newest link was one."""
     cutoff = timezone.now() - EXPIRY_GRACE
 
-    def overdue(order: Order) -> tuple[list[int], bool]:
-        ids = list(
-            order.checkout_sessions.filter(status=CheckoutSession.Status.OPEN, expires_at__lt=cutoff).values_list(
-                "pk", flat=True
-            )
+    def overdue(order: Order) -> tuple[list[CheckoutSession], bool]:
+        links = list(
+            order.checkout_sessions.filter(status=CheckoutSession.Status.OPEN, expires_at__lt=cutoff).only("status")
         )
         newest = services.newest_link(order)
-        return ids, newest is not None and newest.pk in ids
+        return links, newest is not None and newest.pk in {link.pk for link in links}
 
     if dry_run:
         return OrderStatus.EXPIRED if overdue(order)[1] else order.status
 
     def expire() -> str:
         locked = services.locked_rows(Order.objects).get(pk=order.pk)
-        ids, expires_order = overdue(locked)
-        CheckoutSession.objects.filter(pk__in=ids).update(
-            status=CheckoutSession.Status.EXPIRED, updated_at=timezone.now()
-        )
+        links, expires_order = overdue(locked)
+        writes = Writes()
+        for link in links:
+            link.status = CheckoutSession.Status.EXPIRED
+            writes.save(link, ["status", "updated_at"])
         if expires_order and states.can_transition(locked.status, OrderStatus.EXPIRED):
             states.transition(
                 locked,
                 OrderStatus.EXPIRED,
                 source=OrderEvent.Source.SYSTEM,
                 note="Payment link expired with no payment.",
+                writes=writes,
             )
+        writes.flush()
         return locked.status
 
     return atomic_with_retry(expire)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.connection import ConnectionDoesNotExist
 
-from django_doku_checkout import services, signatures, states
+from django_doku_checkout import reconciliation, services, signatures, states
 from django_doku_checkout.models import (
     CheckoutSession,
     Delivery,
@@ -231,6 +231,19 @@ def test_a_notification_writes_the_same_rows_both_ways(
     assert generated_statements(saved) == []
     assert "Notification" in HOOKED
     assert one_way == other_way
+
+
+@pytest.mark.postgres
+def test_expiring_overdue_links_writes_the_same_rows_both_ways(order_factory, doku_api, receiver_of_every_change):
+    doku_api.post(SANDBOX + "/checkout/v1/payment", json=checkout_success())
+    order = order_factory()
+    services.create_payment_link(order)
+    order.checkout_sessions.update(expires_at=timezone.now() - timedelta(hours=1))
+
+    def expire() -> None:
+        assert reconciliation._expire_overdue(Order.objects.get(pk=order.pk), dry_run=False) == OrderStatus.EXPIRED
+
+    assert_same_rows_both_ways(expire, statements=1, saves=["CheckoutSession", "Order", "OrderEvent"])
 
 
 @pytest.mark.postgres
