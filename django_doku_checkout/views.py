@@ -1,5 +1,4 @@
-"""Shopper-facing views and DOKU's notification endpoint. Thin: the shopper's policy is in
-:mod:`django_doku_checkout.services.shopper`, the rest of the work in the other services."""
+"""Shopper-facing views and DOKU's notification endpoint. Thin: the policy is in :mod:`.services.shopper`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The payment domain: the contract a shop calls. Views, admin actions and commands call it too.
+"""The payment domain: the contract a shop calls, and behind it the modules the edges (views, admin, commands) call.
 
 Every name in ``__all__`` is public and importable from here: ``from django_doku_checkout
 import services; services.create_payment_link(order)``. The modules behind them, one per
