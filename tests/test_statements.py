@@ -11,7 +11,7 @@ from django.db.models.signals import pre_save
 from django.urls import reverse
 from django.utils import timezone
 
-from django_doku_checkout import services, signatures, states
+from django_doku_checkout import services, signatures
 from django_doku_checkout.models import (
     CheckoutSession,
     Delivery,
@@ -22,7 +22,9 @@ from django_doku_checkout.models import (
     OrderStatus,
 )
 from django_doku_checkout.payloads import encode_body
-from django_doku_checkout.services import links, statements
+from django_doku_checkout.services import links, statements, states
+from django_doku_checkout.services.locking import locked_rows
+from django_doku_checkout.services.orders import withdraw_payment_links
 from django_doku_checkout.services.statements import Writes
 from django_doku_checkout.signals import order_status_changed
 from django_doku_checkout.simulator.store import STORE
@@ -140,7 +142,7 @@ def hold_the_order(
     def run() -> None:
         try:
             with transaction.atomic():
-                held = services.locked_rows(Order.objects).get(pk=order.pk)
+                held = locked_rows(Order.objects).get(pk=order.pk)
                 after = change(held) if change else None
                 locked.set()
                 time.sleep(seconds)
@@ -173,7 +175,7 @@ def test_the_one_statement_record_waits_for_a_cancellation_and_withdraws_the_lin
 
     def staff_cancel(held: Order) -> None:
         states.transition(held, OrderStatus.CANCELLED, source=OrderEvent.Source.ADMIN)
-        services.withdraw_payment_links(held)
+        withdraw_payment_links(held)
 
     staff, _locked = hold_the_order(order, staff_cancel, seconds=release)
     started = time.monotonic()
@@ -354,7 +356,7 @@ def test_a_link_withdrawn_while_the_lock_was_awaited_is_never_handed_out(
         LineItem.objects.filter(order=held).update(quantity=3)
         held.amount = 30_000
         held.save(update_fields=["amount", "updated_at"])
-        services.withdraw_payment_links(held)
+        withdraw_payment_links(held)
 
     other, _locked = hold_the_order(order, staff_change_the_amount)
     link = services.create_payment_link(order)

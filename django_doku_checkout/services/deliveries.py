@@ -129,6 +129,23 @@ def announce(
     transaction.on_commit(lambda: _deliver_committed(rows, order=order), robust=True)
 
 
+def flag_for_review(order: Order, reason: str, *, announce_it: bool = True) -> None:
+    """Flag a row-locked ``order`` for staff to look at, and announce ``payment_needs_review``.
+
+    The reason is added to the order's ``review_reason``, inside the caller's transaction.
+    The same reason again (DOKU repeating a wrong-amount notification) changes nothing and
+    is not announced again.
+    """
+    if order.needs_review and reason in order.review_reason.splitlines():
+        return
+    order.needs_review = True
+    order.review_reason = f"{order.review_reason}\n{reason}".strip()
+    order.save(update_fields=["needs_review", "review_reason", "updated_at"])
+    if announce_it:
+        announce(order, [("payment_needs_review", {"reason": reason})])
+    logger.warning("Order %s needs review: %s", order.invoice_number, reason)
+
+
 def _deliver_committed(deliveries: Sequence[Delivery], *, order: Order) -> None:
     """Call the receivers of a committed change: after the response in a request, at once elsewhere."""
     if not after_response.defer(lambda deadline: _deliver_after_response(deliveries, order=order, deadline=deadline)):
@@ -242,8 +259,6 @@ def _record_failure(delivery: Delivery, order: Order, error: str) -> None:
         _lost_claim(delivery, "failed")
         return
     if gave_up:
-        from django_doku_checkout import states  # states records deliveries: imported here, not above
-
         reason = (
             f"Receiver {delivery.receiver} of {delivery.signal} failed {attempts} times; it is not retried any more."
         )
@@ -251,7 +266,7 @@ def _record_failure(delivery: Delivery, order: Order, error: str) -> None:
         def flag() -> None:
             locked = locked_rows(Order.objects).get(pk=order.pk)
             # A receiver of the review signal that keeps failing must not announce itself again.
-            states.flag_for_review(locked, reason, announce_it=delivery.signal != "payment_needs_review")
+            flag_for_review(locked, reason, announce_it=delivery.signal != "payment_needs_review")
 
         atomic_with_retry(flag)
 
