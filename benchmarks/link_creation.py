@@ -22,13 +22,14 @@ def floor_link(order: Any, config: Any, *, lock: bool = False) -> None:
     """
     from django.db import transaction
 
-    from django_doku_checkout import payloads, services, signatures
+    from django_doku_checkout import payloads, signatures
     from django_doku_checkout.models import CheckoutSession, LineItem, Order, OrderEvent, OrderStatus
+    from django_doku_checkout.services.locking import locked_rows
 
     site = "https://shop.example.com/doku"
     with transaction.atomic():
         if lock:
-            services.locked_rows(Order.objects).get(pk=order.pk)
+            locked_rows(Order.objects).get(pk=order.pk)
         items = LineItem.objects.filter(order=order).values("name", "price", "quantity", "sku")
         body = payloads.encode_body(
             {

@@ -20,10 +20,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from django_doku_checkout import states
 from django_doku_checkout.formatting import format_rupiah
 from django_doku_checkout.models import Order
-from django_doku_checkout.views import (
+from django_doku_checkout.services import states
+from django_doku_checkout.services.shopper import (
     PayFailure,
     answer_failure,
     attempt_failed,

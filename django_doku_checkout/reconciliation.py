@@ -24,13 +24,18 @@ from datetime import timedelta
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from django_doku_checkout import services, states
+from django_doku_checkout import services
 from django_doku_checkout.client import DokuClient
 from django_doku_checkout.db import atomic_with_retry
 from django_doku_checkout.exceptions import DokuAPIError, DokuError
 from django_doku_checkout.models import CheckoutSession, Order, OrderEvent, OrderStatus
 from django_doku_checkout.pacing import RateLimit
-from django_doku_checkout.services.settlement import PaymentResult
+from django_doku_checkout.services import states
+from django_doku_checkout.services.links import newest_link, resolve_stale_claims
+from django_doku_checkout.services.locking import locked_rows
+from django_doku_checkout.services.refunds import resend_stale_refunds
+from django_doku_checkout.services.settlement import PaymentResult, apply_payment_result
+from django_doku_checkout.services.status import fetch_status
 from django_doku_checkout.services.unit_of_work import Writes
 
 #: An open link is only called expired this long after DOKU's expiry, for late notifications.
@@ -100,14 +105,14 @@ def _expire_overdue(order: Order, *, dry_run: bool) -> str:
         links = list(
             order.checkout_sessions.filter(status=CheckoutSession.Status.OPEN, expires_at__lt=cutoff).only("status")
         )
-        newest = services.newest_link(order)
+        newest = newest_link(order)
         return links, newest is not None and newest.pk in {link.pk for link in links}
 
     if dry_run:
         return OrderStatus.EXPIRED if overdue(order)[1] else order.status
 
     def expire() -> str:
-        locked = services.locked_rows(Order.objects).get(pk=order.pk)
+        locked = locked_rows(Order.objects).get(pk=order.pk)
         links, expires_order = overdue(locked)
         writes = Writes()
         for link in links:
@@ -141,7 +146,7 @@ def _ask(sessions: list[CheckoutSession], client: DokuClient | None, pace: RateL
         if pace is not None:
             pace.wait()
         try:
-            answers.append((session, services.fetch_status(session, client=client)))
+            answers.append((session, fetch_status(session, client=client)))
         except DokuError as err:
             answers.append((session, err))
     return answers
@@ -165,7 +170,7 @@ def _apply(order: Order, answers: list[_Answer], *, dry_run: bool) -> Reconciled
         if dry_run:
             order.status = _PREDICTED.get(answer.transaction_status, order.status)
         else:
-            services.apply_payment_result(session, answer, source=OrderEvent.Source.STATUS_CHECK)
+            apply_payment_result(session, answer, source=OrderEvent.Source.STATUS_CHECK)
             order.refresh_from_db(fields=["status"])
     cutoff = timezone.now() - EXPIRY_GRACE
     # Only an open link past its expiry can expire anything: most orders skip the locked look.
@@ -199,7 +204,7 @@ def _claim(pks: Sequence[int], summary: ReconcileSummary) -> list[Order]:
 
     def claim() -> list[Order]:
         orders = list(
-            services.locked_rows(Order.objects, skip_locked=True)
+            locked_rows(Order.objects, skip_locked=True)
             .filter(pk__in=pks, status=OrderStatus.PENDING)
             .filter(Q(status_check_claimed_until__isnull=True) | Q(status_check_claimed_until__lt=now))
         )
@@ -257,8 +262,8 @@ def reconcile(
     pace = RateLimit(max_rate) if max_rate is not None else None
     summary = ReconcileSummary()
     if not dry_run:
-        summary.claims_settled = services.resolve_stale_claims(client=client)
-        summary.refunds_resent = services.resend_stale_refunds(client=client)
+        summary.claims_settled = resolve_stale_claims(client=client)
+        summary.refunds_resent = resend_stale_refunds(client=client)
 
     def finish(done: set[Future[list[_Answer]]]) -> None:
         """Apply the answers that came in, then release their orders with one statement."""

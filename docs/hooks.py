@@ -1,6 +1,6 @@
 """MkDocs hook: pages of the site that live elsewhere in the repository, included rather than copied.
 
-``CHANGELOG.md`` and the benchmarks' ``README.md`` and ``RESULTS.md`` are written (and
+``CHANGELOG.md``, ``CONTRIBUTING.md`` and the benchmarks' ``README.md`` and ``RESULTS.md`` are written (and
 regenerated, for RESULTS.md) where they are. Each becomes a page of the site under the name
 below, its relative links rewritten so that a link that works on the repository (such as
 ``../docs/reliability.md`` from ``benchmarks/README.md``) works on the site too. A link to a
@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Repository path -> path on the site.
 INCLUDED = {
     "CHANGELOG.md": "changelog.md",
+    "CONTRIBUTING.md": "contributing.md",
     "benchmarks/README.md": "benchmarks/README.md",
     "benchmarks/RESULTS.md": "benchmarks/RESULTS.md",
 }

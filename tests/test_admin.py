@@ -13,6 +13,7 @@ from django.urls import reverse
 from django_doku_checkout import payloads, services
 from django_doku_checkout.client import DokuClient
 from django_doku_checkout.models import CheckoutSession, LineItem, Notification, Order, OrderEvent, OrderStatus
+from django_doku_checkout.services.links import build_checkout_data
 from tests.conftest import change_form_data
 
 pytestmark = pytest.mark.django_db
@@ -58,7 +59,7 @@ def staff_client(client):
 
 def claim_invoice_at_doku(order: Order) -> None:
     """Another system already has a live DOKU payment under this order's invoice number."""
-    body = payloads.build_checkout_body(services.build_checkout_data(order, invoice_number=order.invoice_number))
+    body = payloads.build_checkout_body(build_checkout_data(order, invoice_number=order.invoice_number))
     DokuClient().create_checkout_payment(body)
 
 

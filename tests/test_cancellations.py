@@ -13,6 +13,7 @@ from django_doku_checkout import services
 from django_doku_checkout.client import DokuClient
 from django_doku_checkout.exceptions import DokuAPIError
 from django_doku_checkout.models import CheckoutSession, OrderStatus
+from django_doku_checkout.services.cancellations import links_payable_at_doku
 from django_doku_checkout.simulator import actions
 from django_doku_checkout.simulator.faults import HEADER, Faults
 from django_doku_checkout.simulator.store import STORE
@@ -47,7 +48,7 @@ def test_cancelling_an_order_cancels_its_link_at_doku(live_doku, order_factory, 
     assert cancel_requests() == [
         {"order": {"invoice_number": link.invoice_number}, "payment": {"original_request_id": link.request_id}}
     ]
-    assert services.links_payable_at_doku(order) == []
+    assert links_payable_at_doku(order) == []
     simulated = STORE.find(CLIENT_ID, link.invoice_number)
     assert simulated.cancelled
     with pytest.raises(ValueError, match="can no longer be paid"):
@@ -65,7 +66,7 @@ def test_a_link_doku_cannot_cancel_is_reported(live_doku, order_factory, doku_se
     assert link.status == CheckoutSession.Status.CANCELLED and link.cancelled_at_doku is None
     assert "UNSUPPORTED_CHANNEL" in link.doku_cancel_error
     assert "DOKU could not cancel these links, which can still be paid" in page and link.invoice_number in page
-    assert services.links_payable_at_doku(order) == [link]
+    assert links_payable_at_doku(order) == [link]
     assert len(cancel_requests()) == 1
     actions.settle(STORE.find(CLIENT_ID, link.invoice_number), "pay", "CREDIT_CARD")  # DOKU still takes it
     assert STORE.wait_until_idle(10)
@@ -199,7 +200,7 @@ def test_a_replayed_refusal_leaves_the_link_payable_and_staff_warned(
     link.refresh_from_db()
     assert link.status == CheckoutSession.Status.CANCELLED and link.cancelled_at_doku is None
     assert "Merchant not support cancel order" in link.doku_cancel_error
-    assert services.links_payable_at_doku(order) == [link]
+    assert links_payable_at_doku(order) == [link]
     assert "DOKU could not cancel these links, which can still be paid" in page and link.invoice_number in page
     sent = [json.loads(c.request.body) for c in doku_api.calls if c.request.url.endswith("/cancellations")]
     assert (
@@ -233,7 +234,7 @@ def test_the_simulator_repeats_its_refusal_to_a_retried_cancellation(live_doku, 
 
     link.refresh_from_db()
     assert link.cancelled_at_doku is None and "UNSUPPORTED_CHANNEL" in link.doku_cancel_error
-    assert services.links_payable_at_doku(order) == [link]
+    assert links_payable_at_doku(order) == [link]
     attempts = [r.headers["Request-Id"] for r in STORE.received if r.target == CANCEL_TARGET]
     assert len(attempts) == 2 and len(set(attempts)) == 1
     assert not STORE.find(CLIENT_ID, link.invoice_number).cancelled
@@ -282,7 +283,7 @@ def test_a_link_doku_creates_after_its_order_was_cancelled_is_cancelled_at_doku_
         services.cancel_order(order, client=DokuClient(session=quick))
         link = order.checkout_sessions.get()
         # Until DOKU answers, the link is not reported as cancelled at DOKU: it may still be payable there.
-        assert services.links_payable_at_doku(order) == [link]
+        assert links_payable_at_doku(order) == [link]
     finally:
         thread.join(15)
     STORE.set_faults(CLIENT_ID, Faults())
@@ -293,4 +294,4 @@ def test_a_link_doku_creates_after_its_order_was_cancelled_is_cancelled_at_doku_
     # DOKU's answer came for a withdrawn link: it is cancelled at DOKU at once, not left payable.
     assert link.cancelled_at_doku is not None and link.doku_cancel_error == ""
     assert STORE.find(CLIENT_ID, link.invoice_number).cancelled
-    assert services.links_payable_at_doku(order) == []
+    assert links_payable_at_doku(order) == []

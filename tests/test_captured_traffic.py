@@ -19,6 +19,8 @@ from django_doku_checkout import services
 from django_doku_checkout.exceptions import DokuAPIError
 from django_doku_checkout.models import CheckoutSession, Notification, Order, OrderStatus
 from django_doku_checkout.reconciliation import reconcile
+from django_doku_checkout.services.settlement import apply_payment_result
+from django_doku_checkout.services.status import fetch_status
 from django_doku_checkout.testing import CLIENT_ID, SECRET_KEY
 from tests.conftest import CLIENT_ID as TESTS_CLIENT_ID
 from tests.conftest import SANDBOX, SECRET
@@ -143,7 +145,7 @@ def test_status_answers_in_every_shape_leave_the_order_and_let_reconciliation_go
     assert lines[paid_elsewhere.invoice_number].new_status == OrderStatus.PAID
     if status == 200 and body != b"{}":
         with pytest.raises(DokuAPIError, match="Header Client-Id is required"):
-            services.fetch_status(link)
+            fetch_status(link)
 
 
 def test_dokus_create_error_is_recorded_with_its_message(order_factory, doku_api):
@@ -202,10 +204,7 @@ def test_a_refund_of_another_attempt_never_refunds_the_order(order_factory, doku
         status_url(older.invoice_number), json=refund_answer(older.invoice_number, "REFUNDED", "FULL_REFUND", "340000")
     )
 
-    assert (
-        services.apply_payment_result(older, services.fetch_status(older), source="status_check")
-        == Notification.Outcome.FLAGGED
-    )
+    assert apply_payment_result(older, fetch_status(older), source="status_check") == Notification.Outcome.FLAGGED
     order.refresh_from_db()
     assert (order.status, order.needs_review) == (OrderStatus.PAID, True)
 

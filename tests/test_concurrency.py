@@ -21,6 +21,7 @@ from django.db import connections
 from django_doku_checkout import services
 from django_doku_checkout.models import CheckoutSession, Notification, OrderEvent, OrderStatus
 from django_doku_checkout.reconciliation import reconcile
+from django_doku_checkout.services.locking import locked_rows
 from django_doku_checkout.simulator.faults import Faults
 from django_doku_checkout.simulator.store import STORE
 from tests.conftest import CLIENT_ID, notification_sender, paid_quietly
@@ -157,7 +158,7 @@ def test_admin_save_during_a_payment_keeps_the_payment(order_factory, admin_user
 
     with transaction.atomic():
         # A notification holds the order while it marks it paid.
-        locked = services.locked_rows(Order.objects).get(pk=order.pk)
+        locked = locked_rows(Order.objects).get(pk=order.pk)
         staff = threading.Thread(target=staff_saves_the_form)
         staff.start()
         wait_for_a_lock_wait()

@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from django_doku_checkout import services, views
+from django_doku_checkout import services
 from django_doku_checkout.client import DokuClient
 from django_doku_checkout.exceptions import DokuAPIError
 from django_doku_checkout.reconciliation import reconcile
+from django_doku_checkout.services import shopper
 
 
 @pytest.fixture
@@ -63,7 +64,7 @@ def test_the_default_path_keeps_one_connection_to_doku(
 
 def test_the_return_page_shares_the_connection_with_its_own_budget(live_doku, doku_settings):
     doku_settings(TIMEOUT=(4, 9), MAX_RETRIES=2, STATUS_CHECK_DEADLINE=1.5)
-    short = views._status_check_client()
+    short = shopper._status_check_client()
 
     assert short.session is DokuClient().session
     assert (short.config.connect_timeout, short.config.read_timeout, short.config.max_retries) == (1.5, 1.5, 0)

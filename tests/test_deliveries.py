@@ -18,9 +18,10 @@ from django.db import connections, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from django_doku_checkout import services, signals, states
+from django_doku_checkout import services, signals
 from django_doku_checkout.models import Delivery, Order, OrderStatus
-from django_doku_checkout.services import after_response
+from django_doku_checkout.services import after_response, states
+from django_doku_checkout.services.locking import locked_rows
 from tests.conftest import notification_sender, paid_quietly
 
 #: What the shop's receivers did, in order: (receiver, invoice number, detail).
@@ -161,7 +162,7 @@ def test_retries_back_off_then_give_up_and_flag_the_order(
 def test_a_rolled_back_change_announces_nothing(transactional_db, order_factory, receivers):
     order = order_factory()
     with pytest.raises(RuntimeError), transaction.atomic():
-        locked = services.locked_rows(Order.objects).get(pk=order.pk)
+        locked = locked_rows(Order.objects).get(pk=order.pk)
         states.transition(locked, OrderStatus.CANCELLED, source="system")
         raise RuntimeError("the shop's view failed after the change")
     assert calls == []

@@ -13,6 +13,8 @@ from django_doku_checkout import payloads, services, signatures
 from django_doku_checkout.conf import get_config
 from django_doku_checkout.exceptions import DokuSignatureError
 from django_doku_checkout.models import Notification, Order, OrderStatus
+from django_doku_checkout.services.notifications import verify_notification
+from django_doku_checkout.services.settlement import parse_payment_result
 from tests.test_views import NOTIFY, notification_body
 
 # Examples run inside one test's transaction; the fixtures are safe to share between them.
@@ -39,7 +41,7 @@ VALID_BODY = notification_body("INV-PROPERTY-1")
 
 def verifies(body: bytes, headers: dict[str, str], path: str) -> bool:
     try:
-        services.verify_notification(body=body, headers=headers, path=path)
+        verify_notification(body=body, headers=headers, path=path)
     except DokuSignatureError:
         return False
     return True
@@ -163,7 +165,7 @@ def test_validators_and_parsers_take_any_json(value):
         assert isinstance(result.errors, list)
         if not isinstance(value, dict):
             assert result.errors
-    services.parse_payment_result(value)
+    parse_payment_result(value)
 
 
 @PROPERTY

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django_doku_checkout import services, signatures
 from django_doku_checkout.models import Notification, OrderStatus
 from django_doku_checkout.payloads import encode_body
-from django_doku_checkout.services.notifications import REJECTED_BODY_BYTES
+from django_doku_checkout.services.notifications import REJECTED_BODY_BYTES, reprocess_notification
 from tests.conftest import CLIENT_ID, SECRET
 
 
@@ -122,7 +122,7 @@ def test_a_verified_body_is_stored_byte_for_byte_and_reprocessed_as_sent(live_do
     # Reprocessing reads the same invoice number DOKU sent, not a masked one.
     stored.outcome = Notification.Outcome.FAILED
     stored.save()
-    assert services.reprocess_notification(stored).status_code == 200
+    assert reprocess_notification(stored).status_code == 200
     # Staff read the body masked where it looks like a card number.
     page = admin_client.get(reverse("admin:django_doku_checkout_notification_change", args=[stored.pk]))
     assert "&quot;invoice_number&quot;: &quot;411111******1111&quot;" in page.content.decode()

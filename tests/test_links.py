@@ -19,6 +19,7 @@ from django_doku_checkout.client import DokuClient
 from django_doku_checkout.models import CheckoutSession, Order, OrderStatus
 from django_doku_checkout.reconciliation import reconcile
 from django_doku_checkout.services import links
+from django_doku_checkout.services.settlement import PaymentResult, apply_payment_result
 from django_doku_checkout.simulator.store import STORE
 from tests.conftest import SANDBOX, assert_withdrawn, checkout_success, claim_link
 
@@ -88,8 +89,8 @@ def test_no_transaction_is_open_while_doku_is_asked_for_refunds(
 ):
     order = complete_order(order_factory)
     link = services.create_payment_link(order)
-    paid = services.PaymentResult(link.invoice_number, "SUCCESS", order.amount, channel="CREDIT_CARD")
-    services.apply_payment_result(link, paid, source="notification")
+    paid = PaymentResult(link.invoice_number, "SUCCESS", order.amount, channel="CREDIT_CARD")
+    apply_payment_result(link, paid, source="notification")
     doku_asked_in.clear()
 
     services.refund_payment(order, 1000)

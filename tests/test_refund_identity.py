@@ -24,7 +24,7 @@ from django_doku_checkout.client import DokuClient
 from django_doku_checkout.exceptions import DokuAPIError, DokuTransportError
 from django_doku_checkout.models import Notification, Order, OrderStatus, Refund
 from django_doku_checkout.payloads import encode_body
-from django_doku_checkout.services.refunds import dokus_code
+from django_doku_checkout.services.refunds import dokus_code, resend_stale_refunds
 from django_doku_checkout.simulator import actions, notifier
 from django_doku_checkout.simulator.faults import Faults
 from django_doku_checkout.simulator.merchants import merchants
@@ -400,7 +400,7 @@ def test_reconciliation_resends_refunds_left_requested_bounded_and_not_those_in_
     Refund.objects.filter(pk__in=[old_1.pk, old_2.pk]).update(updated_at=long_ago)
 
     caplog.set_level("INFO", logger="django_doku_checkout.services.refunds")
-    assert services.resend_stale_refunds(limit=1) == 1  # bounded: the oldest first
+    assert resend_stale_refunds(limit=1) == 1  # bounded: the oldest first
     assert STORE.wait_until_idle(10)
     assert reconciliation.reconcile().refunds_resent == 1  # the next run takes the next one
     assert STORE.wait_until_idle(10)

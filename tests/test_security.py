@@ -14,8 +14,9 @@ from django.urls import reverse
 from django_doku_checkout import services
 from django_doku_checkout.models import CheckoutSession, Notification, Order
 from django_doku_checkout.payloads import encode_body
+from django_doku_checkout.services import payment_url_allowed
 from django_doku_checkout.testing import SECRET_KEY
-from django_doku_checkout.views import notification, payment_url_allowed
+from django_doku_checkout.views import notification
 from tests.test_views import NOTIFY, signed_post
 
 pytestmark = pytest.mark.django_db

@@ -17,6 +17,7 @@ from django_doku_checkout.exceptions import (
 )
 from django_doku_checkout.models import CheckoutSession, OrderEvent, OrderStatus
 from django_doku_checkout.redaction import REDACTED
+from django_doku_checkout.services.orders import new_invoice_number
 from django_doku_checkout.signals import order_status_changed, payment_succeeded
 from tests.conftest import SANDBOX, checkout_success
 
@@ -322,7 +323,7 @@ def test_card_payment_page_is_created_at_the_simulator(order_factory, doku_simul
 def test_generated_invoice_numbers_and_their_attempts_have_no_symbols(order_factory, doku_api):
     from django_doku_checkout.payloads import has_symbols
 
-    generated = services.new_invoice_number()
+    generated = new_invoice_number()
     assert not has_symbols(generated) and len(generated) <= 30
     order = order_factory(invoice_number=generated)
     doku_api.post(CHECKOUT_URL, json=checkout_success())

@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.connection import ConnectionDoesNotExist
 
-from django_doku_checkout import reconciliation, services, signatures, states
+from django_doku_checkout import reconciliation, services, signatures
 from django_doku_checkout.models import (
     CheckoutSession,
     Delivery,
@@ -37,8 +37,10 @@ from django_doku_checkout.models import (
     Refund,
 )
 from django_doku_checkout.payloads import encode_body
-from django_doku_checkout.services import links
+from django_doku_checkout.services import links, states
 from django_doku_checkout.services.deliveries import lease
+from django_doku_checkout.services.locking import locked_rows
+from django_doku_checkout.services.orders import withdraw_payment_links
 from django_doku_checkout.services.unit_of_work import Writes
 from django_doku_checkout.signals import order_status_changed
 from django_doku_checkout.simulator.store import STORE
@@ -381,7 +383,7 @@ def hold_the_order(
     def run() -> None:
         try:
             with transaction.atomic():
-                held = services.locked_rows(Order.objects).get(pk=order.pk)
+                held = locked_rows(Order.objects).get(pk=order.pk)
                 after = change(held) if change else None
                 locked.set()
                 time.sleep(seconds)
@@ -414,7 +416,7 @@ def test_the_record_waits_for_a_cancellation_and_withdraws_the_link(claimed):
 
     def staff_cancel(held: Order) -> None:
         states.transition(held, OrderStatus.CANCELLED, source=OrderEvent.Source.ADMIN)
-        services.withdraw_payment_links(held)
+        withdraw_payment_links(held)
 
     staff, _locked = hold_the_order(order, staff_cancel, seconds=release)
     started = time.monotonic()
@@ -545,7 +547,7 @@ def test_a_link_withdrawn_while_the_lock_was_awaited_is_never_handed_out(
         LineItem.objects.filter(order=held).update(quantity=3)
         held.amount = 30_000
         held.save(update_fields=["amount", "updated_at"])
-        services.withdraw_payment_links(held)
+        withdraw_payment_links(held)
 
     other, _locked = hold_the_order(order, staff_change_the_amount)
     link = services.create_payment_link(order)

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django_doku_checkout import services, signatures
 from django_doku_checkout.models import Notification, OrderEvent, OrderStatus
 from django_doku_checkout.payloads import encode_body
+from django_doku_checkout.services.notifications import reprocess_notification
 from django_doku_checkout.testing import CLIENT_ID, SECRET_KEY
 
 NOTIFY = reverse("doku_checkout:notification")
@@ -196,7 +197,7 @@ def test_processing_failure_is_500_and_the_raw_notification_survives(linked_orde
     assert stored.outcome == "failed" and "RuntimeError: database trouble" in stored.detail
     order.refresh_from_db()
     assert order.status == OrderStatus.PENDING  # rolled back with the failure
-    result = services.reprocess_notification(stored)
+    result = reprocess_notification(stored)
     assert result.status_code == 200
     order.refresh_from_db()
     assert order.status == OrderStatus.PAID

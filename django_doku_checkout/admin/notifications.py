@@ -14,10 +14,11 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from django_doku_checkout import payloads, services
+from django_doku_checkout import payloads
 from django_doku_checkout.exceptions import DokuError
 from django_doku_checkout.models import Notification
 from django_doku_checkout.redaction import mask_card_numbers, redact
+from django_doku_checkout.services.notifications import reprocess_notification
 
 if TYPE_CHECKING:
     NotificationModelAdmin = admin.ModelAdmin[Notification]
@@ -109,7 +110,7 @@ class NotificationAdmin(NotificationModelAdmin):
                 )
                 continue
             try:
-                response = services.reprocess_notification(notification)
+                response = reprocess_notification(notification)
             except DokuError as err:
                 self.message_user(request, f"{notification.pk}: {err}", messages.ERROR)
                 continue

@@ -24,6 +24,9 @@ from django_doku_checkout.conf import get_config
 from django_doku_checkout.exceptions import DokuAPIError, DokuError, DokuValidationError, LinkInProgress
 from django_doku_checkout.formatting import format_rupiah
 from django_doku_checkout.models import CheckoutSession, Order, Refund
+from django_doku_checkout.services.cancellations import links_payable_at_doku
+from django_doku_checkout.services.refunds import paying_link, refundable_by_api
+from django_doku_checkout.services.sharing import qr_code_svg
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +75,7 @@ class OrderResult:
     @property
     def qr_code(self) -> str:
         """The link as an SVG QR code, for the customer to scan from the screen."""
-        return services.qr_code_svg(self.link, scale=3) if self.link else ""
+        return qr_code_svg(self.link, scale=3) if self.link else ""
 
     @property
     def label(self) -> str:
@@ -213,11 +216,11 @@ def refund_plan(orders: Iterable[Order]) -> list[PlannedRefund]:
     plan = []
     for order in orders:
         left = services.refundable_amount(order)
-        paying = services.paying_link(order) if left else None
+        paying = paying_link(order) if left else None
         if not left:
             reason = _("Nothing to refund: the order is %(status)s, with nothing paid left to refund.")
             plan.append(PlannedRefund(order, 0, reason % {"status": order.get_status_display().lower()}))
-        elif not services.refundable_by_api(paying):
+        elif not refundable_by_api(paying):
             channel = (paying.payment_channel if paying else "") or _("an unknown channel")
             reason = _(
                 "Paid with %(channel)s, which DOKU cannot refund through its API: refund it in DOKU's back "
@@ -319,7 +322,7 @@ def cancelled_links_text(order: Order) -> str:
     """What staff must know about an order's withdrawn links: cancelled at DOKU, or still payable there."""
     if not get_config().cancel_at_doku:
         return _("Cancelled. A link already sent can still be paid at DOKU; such a payment is flagged for review.")
-    payable = services.links_payable_at_doku(order)
+    payable = links_payable_at_doku(order)
     if not payable:
         return _("Cancelled, and its payment links were cancelled at DOKU.")
     details = "; ".join(f"{link.invoice_number}: {link.doku_cancel_error or _('not cancelled')}" for link in payable)

@@ -21,14 +21,19 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from django_doku_checkout import payment_methods, services, states
+from django_doku_checkout import payment_methods, services
 from django_doku_checkout.admin import operations
 from django_doku_checkout.admin.forms import OrderForm
 from django_doku_checkout.admin.refunds import RefundAdmin, pending_refunds
 from django_doku_checkout.conf import get_config
 from django_doku_checkout.formatting import format_rupiah
 from django_doku_checkout.models import CheckoutSession, Delivery, LineItem, Order, OrderEvent, OrderStatus, Refund
+from django_doku_checkout.services import states
+from django_doku_checkout.services.cancellations import cancel_links_at_doku, open_links
 from django_doku_checkout.services.deliveries import failed_deliveries
+from django_doku_checkout.services.locking import locked_rows
+from django_doku_checkout.services.orders import new_invoice_number, withdraw_payment_links
+from django_doku_checkout.services.sharing import qr_code_svg, record_delivery, whatsapp_url
 from django_doku_checkout.templatetags.doku_checkout import doku_order_status
 
 if TYPE_CHECKING:
@@ -344,7 +349,7 @@ class OrderAdmin(RefundAdmin):
         return super().has_delete_permission(request, obj)
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
-        return {"invoice_number": services.new_invoice_number(), **super().get_changeform_initial_data(request)}
+        return {"invoice_number": new_invoice_number(), **super().get_changeform_initial_data(request)}
 
     def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Order | None:
         # Saving the form writes the whole row, status included. Locking the row as it is
@@ -354,14 +359,14 @@ class OrderAdmin(RefundAdmin):
         # Views that run no transaction (the operation buttons, which call DOKU) lock nothing.
         if request.method == "POST" and from_field is None and transaction.get_connection().in_atomic_block:
             with contextlib.suppress(ValueError, ValidationError):  # not an id: the admin says so next
-                list(services.locked_rows(Order.objects).filter(pk=object_id).values_list("pk", flat=True))
+                list(locked_rows(Order.objects).filter(pk=object_id).values_list("pk", flat=True))
         return super().get_object(request, object_id, from_field)
 
     def save_model(self, request: HttpRequest, obj: Order, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if change and {"amount", "currency"} & set(form.changed_data):
-            links = services.open_links(obj)
-            if not services.withdraw_payment_links(obj):
+            links = open_links(obj)
+            if not withdraw_payment_links(obj):
                 return
             if not get_config().cancel_at_doku:
                 self.message_user(
@@ -377,7 +382,7 @@ class OrderAdmin(RefundAdmin):
             transaction.on_commit(lambda: self._cancel_at_doku(request, obj, links))
 
     def _cancel_at_doku(self, request: HttpRequest, order: Order, links: list[CheckoutSession]) -> None:
-        results = services.cancel_links_at_doku(links)
+        results = cancel_links_at_doku(links)
         refused = [f"{r.link.invoice_number}: {r.message}" for r in results if not r.cancelled]
         if refused:
             text = _(
@@ -506,18 +511,18 @@ class OrderAdmin(RefundAdmin):
             if request.method != "POST":
                 return HttpResponseNotAllowed(["POST"])
             try:
-                target = services.whatsapp_url(order, live)
+                target = whatsapp_url(order, live)
             except services.LinkNotShared as err:
                 self.message_user(request, str(err), messages.WARNING)
                 return HttpResponseRedirect(change_url)
             # Only WhatsApp was opened with the message: whether staff sent it, nobody here knows.
             note = _("Payment link %(invoice)s opened in WhatsApp for %(phone)s.")
-            services.record_delivery(
+            record_delivery(
                 order, note % {"invoice": live.invoice_number, "phone": order.customer_phone}, actor=request.user
             )
             return HttpResponseRedirect(target)  # wa.me, built here: never a URL from the request
         if request.method == "POST":
-            services.record_delivery(
+            record_delivery(
                 order,
                 _("QR code of payment link %(invoice)s shown.") % {"invoice": live.invoice_number},
                 actor=request.user,
@@ -530,7 +535,7 @@ class OrderAdmin(RefundAdmin):
             "original": order,
             "link": live,
             "amount": format_rupiah(order.amount, order.currency),
-            "qr_code": services.qr_code_svg(live.payment_url, scale=8),
+            "qr_code": qr_code_svg(live.payment_url, scale=8),
             "media": self.media,
         }
         return TemplateResponse(request, "admin/django_doku_checkout/order/qr_code.html", context)
@@ -574,7 +579,7 @@ class OrderAdmin(RefundAdmin):
             # Never offer a paid or cancelled order's leftover link, nor one to a foreign host.
             shown = live if live and services.payment_url_allowed(live.payment_url) else None
             context["doku_live_link"] = shown
-            context["doku_live_link_qr"] = services.qr_code_svg(shown.payment_url) if shown else ""
+            context["doku_live_link_qr"] = qr_code_svg(shown.payment_url) if shown else ""
             context["doku_can_create_links"] = self.has_create_payment_link_permission(request, obj)
             context["doku_can_change"] = self.has_change_permission(request, obj)
             context["doku_payable"] = obj.status not in states.UNPAYABLE

@@ -36,6 +36,7 @@ from django_doku_checkout.admin import operations
 from django_doku_checkout.exceptions import DokuError
 from django_doku_checkout.formatting import format_rupiah
 from django_doku_checkout.models import Order, Refund
+from django_doku_checkout.services.refunds import paying_link, refundable_by_api
 
 if TYPE_CHECKING:
     OrderModelAdmin = admin.ModelAdmin[Order]
@@ -147,8 +148,8 @@ class RefundAdmin(OrderModelAdmin):
         if not left and not pending:
             self.message_user(request, _("This order has nothing left to refund."), messages.WARNING)
             return HttpResponseRedirect(self._url("change", order.pk))
-        paying = services.paying_link(order)
-        by_api = services.refundable_by_api(paying)
+        paying = paying_link(order)
+        by_api = refundable_by_api(paying)
         recent = recent_refunds(order)
         newest = order.refunds.order_by("-pk").values_list("pk", flat=True).first() or 0
         initial = {"amount": left, "key": new_key(), "seen": newest}

@@ -42,7 +42,7 @@ from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext
 
-from django_doku_checkout import payloads, states
+from django_doku_checkout import payloads
 from django_doku_checkout.client import DokuClient, DokuResponse
 from django_doku_checkout.conf import DokuCheckoutSettings, get_config
 from django_doku_checkout.db import atomic_with_retry
@@ -56,6 +56,7 @@ from django_doku_checkout.exceptions import (
 )
 from django_doku_checkout.models import CheckoutSession, LineItem, Order, OrderEvent, OrderStatus
 from django_doku_checkout.redaction import redact
+from django_doku_checkout.services import states
 from django_doku_checkout.services.cancellations import cancel_withdrawn_link
 from django_doku_checkout.services.locking import locked_rows
 from django_doku_checkout.services.orders import OrderNotPayable, lock_payable

@@ -9,12 +9,13 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from django_doku_checkout import payloads, states
+from django_doku_checkout import payloads
 from django_doku_checkout.client import DokuClient
 from django_doku_checkout.conf import get_config
 from django_doku_checkout.db import atomic_with_retry
 from django_doku_checkout.exceptions import DokuError, DokuValidationError
 from django_doku_checkout.models import CheckoutSession, LineItem, Order, OrderEvent, OrderStatus
+from django_doku_checkout.services import states
 from django_doku_checkout.services.cancellations import cancel_links_at_doku, open_links
 from django_doku_checkout.services.locking import locked_rows
 

@@ -34,7 +34,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from django_doku_checkout import payloads, states
+from django_doku_checkout import payloads
 from django_doku_checkout.client import DokuClient, DokuResponse
 from django_doku_checkout.db import atomic_with_retry
 from django_doku_checkout.exceptions import DokuAPIError, DokuError
@@ -42,6 +42,7 @@ from django_doku_checkout.formatting import format_rupiah
 from django_doku_checkout.models import CheckoutSession, Notification, Order, OrderEvent, OrderStatus, Refund
 from django_doku_checkout.payment_methods import is_card
 from django_doku_checkout.redaction import redact
+from django_doku_checkout.services import states
 from django_doku_checkout.services.deliveries import announce
 from django_doku_checkout.services.links import claim_ttl
 from django_doku_checkout.services.locking import locked_rows

@@ -8,10 +8,10 @@ from django.templatetags.static import static
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from django_doku_checkout import states
 from django_doku_checkout.conf import PAY_BUTTON_MODES, get_config
 from django_doku_checkout.formatting import format_rupiah
 from django_doku_checkout.models import Order
+from django_doku_checkout.services import states
 
 register = template.Library()
 

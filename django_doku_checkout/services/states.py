@@ -1,23 +1,31 @@
 """The order state machine: the one place that knows which status changes are legal.
 
 Every change is written to ``OrderEvent`` and what it announces is recorded with it, in
-the same transaction (see :mod:`django_doku_checkout.services.deliveries`): receivers are
-called after the commit, at least once each, and never for a change that was rolled back.
+the same transaction (see :mod:`.deliveries`): receivers are called after the commit, at
+least once each, and never for a change that was rolled back. Flagging an order for
+review (:func:`flag_for_review`) is no status change: it is recorded and announced by
+:mod:`.deliveries`, which flags an order itself when a receiver has failed for good.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.utils import timezone
 
 from django_doku_checkout.exceptions import DokuError
 from django_doku_checkout.models import Notification, Order, OrderEvent, OrderStatus
-from django_doku_checkout.services.deliveries import announce
+from django_doku_checkout.services.deliveries import announce, flag_for_review
 from django_doku_checkout.services.unit_of_work import Writes
 
-logger = logging.getLogger(__name__)
+__all__ = [
+    "TRANSITIONS",
+    "UNPAYABLE",
+    "IllegalTransition",
+    "can_transition",
+    "flag_for_review",
+    "transition",
+]
 
 S = OrderStatus
 
@@ -100,25 +108,3 @@ def transition(
         writes.insert(event)
         writes.then(lambda: announce(order, announcements, event=event))
     return event
-
-
-def flag_for_review(order: Order, reason: str, *, announce_it: bool = True, writes: Writes | None = None) -> None:
-    """Flag a row-locked ``order`` for staff to look at, and announce ``payment_needs_review``.
-
-    The reason is added to the order's ``review_reason``, inside the caller's transaction.
-    The same reason again (DOKU repeating a wrong-amount notification) changes nothing and
-    is not announced again. With ``writes``, the order and the announcement are written
-    when the caller flushes them, as with :func:`transition`.
-    """
-    if order.needs_review and reason in order.review_reason.splitlines():
-        return
-    order.needs_review = True
-    order.review_reason = f"{order.review_reason}\n{reason}".strip()
-    own_writes = writes is None
-    writes = Writes() if writes is None else writes
-    writes.save(order, ["needs_review", "review_reason", "updated_at"])
-    if announce_it:
-        writes.then(lambda: announce(order, [("payment_needs_review", {"reason": reason})]))
-    if own_writes:
-        writes.flush()
-    logger.warning("Order %s needs review: %s", order.invoice_number, reason)
