@@ -9,10 +9,12 @@ of every row in the app's tables.
 
 from __future__ import annotations
 
+import ast
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +27,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.connection import ConnectionDoesNotExist
 
+import django_doku_checkout
 from django_doku_checkout import reconciliation, services, signatures
 from django_doku_checkout.models import (
     CheckoutSession,
@@ -299,6 +302,23 @@ def test_a_shops_router_decides_where_the_unit_of_work_writes(settings, order_fa
     # Saved as the router says (this project has no "elsewhere"), never into the default database.
     with pytest.raises(ConnectionDoesNotExist):
         writes.flush()
+
+
+def test_no_sql_is_written_by_hand_outside_the_unit_of_work():
+    """Only the flush talks SQL: nothing else executes statements, raw queries or SQL fragments."""
+    package = Path(django_doku_checkout.__file__).parent
+    by_hand = []
+    for path in sorted(package.rglob("*.py")):
+        if "migrations" in path.parts or path.name == "unit_of_work.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            function = node.func
+            name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", None)
+            if name in ("cursor", "execute", "executemany", "raw", "extra", "RawSQL"):
+                by_hand.append(f"{path.relative_to(package)}:{node.lineno} {name}")
+    assert by_hand == []
 
 
 # --- the record of a link: what it writes, and its lock --------------------------------------------
