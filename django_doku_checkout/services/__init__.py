@@ -27,11 +27,11 @@ from django_doku_checkout.services.cancellations import (
     links_payable_at_doku,
     open_links,
 )
+from django_doku_checkout.services.claims import claim_ttl
 from django_doku_checkout.services.deliveries import DeliverySummary, deliver_due
 from django_doku_checkout.services.links import (
     REUSE_MARGIN,
     build_checkout_data,
-    claim_ttl,
     create_card_payment_page,
     create_payment_link,
     live_session,
