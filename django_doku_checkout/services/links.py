@@ -1,6 +1,7 @@
 """Payment links: DOKU Checkout sessions and card payment pages.
 
-No transaction is open while DOKU is asked. Creating a link takes three short steps:
+No transaction is open while DOKU is asked. Creating a link takes the three short steps of
+the claim protocol (:mod:`.claims`, shared with refunds and cancellations):
 
 1. **Claim**, with the order's row locked: hand out the order's live link if it has one,
    wait while another request's claim is in flight, or record the attempt as a
@@ -323,7 +324,8 @@ class _Claim(Claim):
 
     @property
     def session(self) -> CheckoutSession:
-        return self.row  # type: ignore[no-any-return]
+        session: CheckoutSession = self.row
+        return session
 
 
 def _call(client: DokuClient, claim: _Claim) -> DokuResponse:
