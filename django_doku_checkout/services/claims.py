@@ -120,10 +120,10 @@ class ClaimedCall(Generic[C]):
         """The claim a committed ``row`` holds."""
         return self.claim_type(row, getattr(row, self.request_id_field), getattr(row, self.payload_field), own)
 
-    def stale_in(self, row: Any, ttl: timedelta, now: datetime) -> timedelta:
+    def stale_in(self, row: Any, ttl: timedelta | None = None, now: datetime | None = None) -> timedelta:
         """How long until ``row``'s claim turns stale (its process presumed dead); zero once it has."""
         claimed_at: datetime = getattr(row, self.claimed_at_field)
-        return max(claimed_at + ttl - now, timedelta(0))
+        return max(claimed_at + (ttl or claim_ttl()) - (now or timezone.now()), timedelta(0))
 
     def take_over(self, row: Any) -> C:
         """Renew ``row``'s claim (call it with the order locked): this process sends it again, as it was."""

@@ -41,7 +41,7 @@ from django_doku_checkout.formatting import format_rupiah
 from django_doku_checkout.models import CheckoutSession, Notification, Order, OrderEvent, OrderStatus, Refund
 from django_doku_checkout.payment_methods import is_card
 from django_doku_checkout.redaction import redact
-from django_doku_checkout.services.claims import RESEND_LIMIT, Answer, Claim, ClaimedCall, claim_ttl
+from django_doku_checkout.services.claims import RESEND_LIMIT, Answer, Claim, ClaimedCall
 from django_doku_checkout.services.deliveries import announce
 from django_doku_checkout.services.locking import locked_rows
 
@@ -510,8 +510,7 @@ def apply_doku_refund(
     requested = [r for r in refunds if r.status == Refund.Status.REQUESTED]
     if requested:
         # It may be one of them, or another refund made meanwhile: never settle one by its amount.
-        in_flight_since = timezone.now() - claim_ttl()
-        if any(r.updated_at > in_flight_since for r in requested):
+        if any(REFUND.stale_in(r) for r in requested):
             return outcome.UNCONFIRMED  # its API answer is on its way and will name it
         ids = ", ".join(str(r.pk) for r in requested)
         states.flag_for_review(
