@@ -123,7 +123,8 @@ class ClaimedCall(Generic[C]):
     def stale_in(self, row: Any, ttl: timedelta | None = None, now: datetime | None = None) -> timedelta:
         """How long until ``row``'s claim turns stale (its process presumed dead); zero once it has."""
         claimed_at: datetime = getattr(row, self.claimed_at_field)
-        return max(claimed_at + (ttl or claim_ttl()) - (now or timezone.now()), timedelta(0))
+        ttl = claim_ttl() if ttl is None else ttl
+        return max(claimed_at + ttl - (timezone.now() if now is None else now), timedelta(0))
 
     def take_over(self, row: Any) -> C:
         """Renew ``row``'s claim (call it with the order locked): this process sends it again, as it was."""
