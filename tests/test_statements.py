@@ -447,7 +447,7 @@ def test_a_click_that_collided_once_still_waits_for_a_claim_made_meanwhile(
 class SlowToCancel:
     """DOKU taking a second to cancel a Checkout link."""
 
-    def cancel_checkout(self, body: dict) -> None:
+    def cancel_checkout(self, body: dict, *, request_id: str | None = None) -> None:
         time.sleep(1.0)
 
 
