@@ -239,6 +239,12 @@ class CheckoutSession(models.Model):
         blank=True,
         help_text=_("Why DOKU did not cancel the link: it may still be paid."),
     )
+    #: The cancellation being asked of DOKU (the claim protocol, see services.claims): its
+    #: Request-Id and exact bytes, so that one cut off mid-call is sent again as it was.
+    #: The bytes are cleared once DOKU's answer is recorded; the Request-Id stays.
+    cancel_request_id = models.CharField(_("cancellation Request-Id"), max_length=128, blank=True, editable=False)
+    cancel_request_payload = models.TextField(_("cancellation being sent"), blank=True, editable=False)
+    cancel_claimed_at = models.DateTimeField(_("cancellation sent at"), null=True, blank=True, editable=False)
     request_body = models.JSONField(_("request body"), default=dict, blank=True)
     #: The exact body of a claim being sent, so that a resend after a crash is the same request
     #: (a JSON column need not keep the keys' order); cleared once DOKU's answer is recorded.

@@ -4,9 +4,9 @@ Run it from cron (``manage.py doku_checkout_reconcile``) or call :func:`reconcil
 Celery or Django task. Each order is claimed for the time DOKU is asked (a lease on the
 order's row, committed at once: no lock or transaction is held while DOKU answers), so
 several machines may run it at once and each order is checked by one of them; running it
-twice changes nothing the second time. It also settles link claims whose process died and
-sends again the card refunds left waiting for DOKU's answer, and runs the signal deliveries
-that are due.
+twice changes nothing the second time. It also settles link claims whose process died,
+sends again the card refunds and the cancellations of withdrawn links left waiting for
+DOKU's answer (each with its own Request-Id), and runs the signal deliveries that are due.
 
 DOKU is asked about several orders at once (``workers``), at most ``max_rate`` requests a
 second: after an outage during a sale, thousands of orders are pending together. The
@@ -31,6 +31,7 @@ from django_doku_checkout.exceptions import DokuAPIError, DokuError
 from django_doku_checkout.models import CheckoutSession, Order, OrderEvent, OrderStatus
 from django_doku_checkout.pacing import RateLimit
 from django_doku_checkout.services import states
+from django_doku_checkout.services.cancellations import resend_stale_cancellations
 from django_doku_checkout.services.links import newest_link, resolve_stale_claims
 from django_doku_checkout.services.locking import locked_rows
 from django_doku_checkout.services.refunds import resend_stale_refunds
@@ -68,6 +69,7 @@ class ReconcileSummary:
     skipped_locked: int = 0
     claims_settled: int = 0
     refunds_resent: int = 0
+    cancellations_resent: int = 0
     deliveries: services.DeliverySummary = field(default_factory=services.DeliverySummary)
 
     def count(self, outcome: str) -> int:
@@ -79,6 +81,7 @@ class ReconcileSummary:
             f"{self.count('would_change')} would change, {self.count('unchanged')} unchanged, "
             f"{self.count('failed')} failed; {self.skipped_locked} skipped (being checked elsewhere). "
             f"Link claims settled: {self.claims_settled}. Refunds resent and answered: {self.refunds_resent}. "
+            f"Cancellations resent and answered: {self.cancellations_resent}. "
             f"Deliveries: {self.deliveries}"
         )
 
@@ -251,7 +254,8 @@ def reconcile(
     long past DOKU's expiry are marked expired. ``dry_run`` asks DOKU but changes nothing.
     One order failing (DOKU down) is reported and the others are still checked. Unless it is
     a dry run, it also settles link claims whose process died, sends again (bounded, logged)
-    the card refunds left ``requested`` and delivers the signals whose receivers are due a retry.
+    the card refunds left ``requested`` and the cancellations of withdrawn links DOKU did not
+    answer, and delivers the signals whose receivers are due a retry.
 
     ``workers`` threads ask DOKU at once, starting at most ``max_rate`` requests a second
     (None: no limit). A ``client`` passed in is shared by them; by default each thread uses
@@ -264,6 +268,7 @@ def reconcile(
     if not dry_run:
         summary.claims_settled = resolve_stale_claims(client=client)
         summary.refunds_resent = resend_stale_refunds(client=client)
+        summary.cancellations_resent = resend_stale_cancellations(client=client)
 
     def finish(done: set[Future[list[_Answer]]]) -> None:
         """Apply the answers that came in, then release their orders with one statement."""

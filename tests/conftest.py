@@ -419,13 +419,13 @@ def change_form_data(order, **overrides: Any) -> dict[str, Any]:
 
 def claim_link(order: Order):
     """The claim the pay view makes before asking DOKU (call it inside a transaction, and commit it)."""
-    from django_doku_checkout.services import links
+    from django_doku_checkout.services import claims, links
 
     return links._claim(
         order,
         kind="checkout",
         build=lambda locked, invoice_number: links._checkout_body(locked, invoice_number, None),
-        ttl=links.claim_ttl(),
+        ttl=claims.claim_ttl(),
     )
 
 

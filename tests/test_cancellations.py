@@ -295,3 +295,117 @@ def test_a_link_doku_creates_after_its_order_was_cancelled_is_cancelled_at_doku_
     assert link.cancelled_at_doku is not None and link.doku_cancel_error == ""
     assert STORE.find(CLIENT_ID, link.invoice_number).cancelled
     assert links_payable_at_doku(order) == []
+
+
+# --- a cancellation cut off mid-call is sent again with its Request-Id (the claim protocol) ------------
+
+
+def cancel_request_ids() -> list[str]:
+    """The Request-Ids DOKU's Cancel Order endpoint received, in order."""
+    return [r.headers["Request-Id"] for r in STORE.received if r.target == CANCEL_TARGET]
+
+
+def age_the_cancellation(link: CheckoutSession) -> None:
+    """Make the link's cancellation older than a call to DOKU can take, as if its process had died."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from django_doku_checkout.services.claims import claim_ttl
+
+    CheckoutSession.objects.filter(pk=link.pk).update(
+        cancel_claimed_at=timezone.now() - claim_ttl() - timedelta(seconds=1)
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("methods", "cancelled"),
+    [(["VIRTUAL_ACCOUNT_BCA", "QRIS"], True), (["VIRTUAL_ACCOUNT_BTN"], False)],  # DOKU cannot cancel BTN
+)
+def test_a_cancel_that_timed_out_is_resent_by_reconciliation_with_its_request_id(
+    live_doku, order_factory, doku_settings, methods, cancelled
+):
+    """DOKU cancels (or refuses), its answer is lost in a timeout; reconciliation sends the same
+    request again, and DOKU's 409 repeating its first answer is recorded like that answer."""
+    from django_doku_checkout.reconciliation import reconcile
+
+    doku_settings(CANCEL_AT_DOKU=True, TIMEOUT=(2, 0.5), MAX_RETRIES=0)
+    order = order_factory(payment_method_types=methods)
+    link = services.create_payment_link(order)
+    STORE.set_faults(CLIENT_ID, Faults(timeout_rate=1, timeout_seconds=1))  # past the client's read timeout
+
+    services.cancel_order(order)
+    server_threads_done()
+    STORE.set_faults(CLIENT_ID, Faults())
+
+    link.refresh_from_db()
+    assert order.status == OrderStatus.CANCELLED and link.status == CheckoutSession.Status.CANCELLED
+    assert link.cancelled_at_doku is None and "timed out" in link.doku_cancel_error
+    assert links_payable_at_doku(order) == [link]  # for all we know, DOKU still takes payment
+    assert STORE.find(CLIENT_ID, link.invoice_number).cancelled is cancelled  # DOKU did answer; we never heard
+    first = cancel_request_ids()
+    assert len(first) == 1
+
+    assert reconcile().cancellations_resent == 0  # still within a call's time: maybe in flight
+    assert cancel_request_ids() == first
+    age_the_cancellation(link)
+    summary = reconcile()
+
+    assert summary.cancellations_resent == 1
+    assert cancel_request_ids() == first * 2  # the same request, the same Request-Id: DOKU answered 409
+    link.refresh_from_db()
+    assert (link.cancelled_at_doku is not None) is cancelled
+    if cancelled:
+        assert link.doku_cancel_error == "" and links_payable_at_doku(order) == []
+    else:
+        assert "UNSUPPORTED_CHANNEL" in link.doku_cancel_error and links_payable_at_doku(order) == [link]
+    # DOKU's answer is recorded: nothing is left to send again.
+    age_the_cancellation(link)
+    assert reconcile().cancellations_resent == 0
+    assert cancel_request_ids() == first * 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_next_cancel_resends_a_cancellation_whose_process_died_with_its_request_id(
+    live_doku, order_factory, doku_settings
+):
+    from django.db import transaction
+
+    from django_doku_checkout.reconciliation import reconcile
+    from django_doku_checkout.services import cancellations
+
+    doku_settings(CANCEL_AT_DOKU=True)
+    order = order_factory(payment_method_types=["VIRTUAL_ACCOUNT_BCA"])
+    link = services.create_payment_link(order)
+    # A process committed its cancellation, DOKU cancelled the link, and the process died
+    # before it heard back (nor withdrew the link or cancelled the order).
+    with transaction.atomic():
+        claim = cancellations._claim(link, anew=False)
+    DokuClient().cancel_checkout(claim.body, request_id=claim.request_id)
+    age_the_cancellation(link)
+    # Reconciliation leaves the cancellation of a link still open to the order's next cancellation.
+    assert reconcile().cancellations_resent == 0
+    assert cancel_request_ids() == [claim.request_id]
+
+    services.cancel_order(order)
+
+    assert cancel_request_ids() == [claim.request_id] * 2
+    link.refresh_from_db()
+    assert order.status == OrderStatus.CANCELLED and link.status == CheckoutSession.Status.CANCELLED
+    assert link.cancelled_at_doku is not None and link.doku_cancel_error == ""
+    assert link.cancel_request_id == claim.request_id and link.cancel_request_payload == ""
+    assert links_payable_at_doku(order) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_simulator_answers_a_repeated_cancellation_with_its_first_answer(live_doku, order_factory):
+    order = order_factory(payment_method_types=["VIRTUAL_ACCOUNT_BCA"])
+    link = services.create_payment_link(order)
+    body = {"order": {"invoice_number": link.invoice_number}, "payment": {"original_request_id": link.request_id}}
+
+    first = DokuClient().cancel_checkout(body, request_id="cancel-1")
+    repeat = DokuClient().cancel_checkout(body, request_id="cancel-1")
+
+    assert not first.replayed and repeat.replayed and repeat.status_code == 409
+    assert repeat.data == first.data

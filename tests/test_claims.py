@@ -30,7 +30,7 @@ from django_doku_checkout import services
 from django_doku_checkout.client import CHECKOUT_PATH, DokuClient
 from django_doku_checkout.exceptions import LinkInProgress
 from django_doku_checkout.models import CheckoutSession, Order, OrderStatus
-from django_doku_checkout.services import links
+from django_doku_checkout.services import claims, links
 from django_doku_checkout.simulator.store import STORE
 from tests.conftest import SANDBOX, checkout_success, claim_link, free_port, press_pay
 
@@ -116,7 +116,7 @@ def test_a_click_that_has_waited_does_not_take_over_a_claim_turning_stale(live_d
     order = order_factory()
     claim = a_claim_in_flight(order)
     # Its worker died; the claim turns stale while this click waits: too late for DOKU's answer.
-    age(claim, links.claim_ttl().total_seconds() - 1)
+    age(claim, claims.claim_ttl().total_seconds() - 1)
 
     answer = requests.post(live_doku + reverse("doku_checkout:api_pay", args=[order.public_id]), timeout=ANSWER_WITHIN)
 
@@ -131,7 +131,7 @@ def test_a_click_that_finds_a_stale_claim_takes_it_over_with_the_same_request_id
     claim = a_claim_in_flight(order)
     # The dead worker's request reached DOKU, which created the link; its answer was lost.
     first = DokuClient().create_checkout_payment(claim.body, request_id=claim.session.request_id)
-    age(claim, links.claim_ttl().total_seconds() + 1)
+    age(claim, claims.claim_ttl().total_seconds() + 1)
 
     answer = requests.post(live_doku + reverse("doku_checkout:api_pay", args=[order.public_id]), timeout=ANSWER_WITHIN)
 
@@ -263,7 +263,7 @@ def test_a_worker_killed_holding_a_claim_never_costs_a_click_a_500(gunicorn_shop
 
         # Once the claim is stale, the next click takes it over with the same Request-Id: DOKU's 409.
         CheckoutSession.objects.filter(pk=claim.pk).update(
-            updated_at=timezone.now() - links.claim_ttl() - timedelta(seconds=1)
+            updated_at=timezone.now() - claims.claim_ttl() - timedelta(seconds=1)
         )
         taken = requests.post(api_pay, timeout=ANSWER_WITHIN)
 

@@ -441,3 +441,36 @@ def test_the_simulator_refunds_a_request_id_once_however_close_its_repeats_arriv
 
     assert sorted(statuses) == [200, 409, 409]
     assert [refund.amount for refund in session.refunds] == [10_000]  # DOKU refunded once
+
+
+@pytest.mark.postgres  # two runs at once: real row locks and connections
+@pytest.mark.django_db(transaction=True)
+def test_two_reconciliation_runs_at_once_resend_a_stale_refund_once(live_doku, order_factory):
+    order, session = paid_order(order_factory)
+    refund = stuck_refund(order, 10_000)
+    Refund.objects.filter(pk=refund.pk).update(updated_at=timezone.now() - timedelta(minutes=5))
+    sent_before = len(refund_requests())
+    STORE.set_faults(CLIENT_ID, Faults(latency=0.5, drop_notifications=True))  # each resend takes a while
+    start = threading.Barrier(2)
+    answered: list[int] = []
+
+    def run() -> None:
+        try:
+            start.wait()
+            answered.append(resend_stale_refunds())
+        finally:
+            close_thread_connections()
+
+    runs = [threading.Thread(target=run) for _ in range(2)]
+    for thread in runs:
+        thread.start()
+    for thread in runs:
+        thread.join()
+    STORE.set_faults(CLIENT_ID, Faults())
+
+    # Each run took the refund's claim over under the order's lock: the second found it renewed.
+    assert len(refund_requests()) == sent_before + 1
+    assert sorted(answered) == [0, 1]
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.SUCCEEDED
+    assert [r.amount for r in session.refunds] == [10_000]

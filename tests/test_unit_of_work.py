@@ -194,9 +194,7 @@ def test_recording_a_link_writes_the_same_rows_both_ways(
     def record() -> None:
         # The claim as committed: each run starts from the row, not from the other run's copy.
         session = CheckoutSession.objects.get(pk=claim.session.pk)
-        links._complete(
-            links._Claim(session, claim.body, own=True), client=None, actor=admin_user if by_staff else None
-        )
+        links._complete(links.CREATE_LINK.claim_of(session), client=None, actor=admin_user if by_staff else None)
 
     # The link, the order and its event; the receiver's delivery is recorded after the statement.
     assert_same_rows_both_ways(record, statements=1, saves=["CheckoutSession", "Order", "OrderEvent"])
@@ -658,7 +656,7 @@ def test_a_click_that_collided_once_still_waits_for_a_claim_made_meanwhile(
 class SlowToCancel:
     """DOKU taking a second to cancel a Checkout link."""
 
-    def cancel_checkout(self, body: dict) -> None:
+    def cancel_checkout(self, body: dict, *, request_id: str | None = None) -> None:
         time.sleep(1.0)
 
 

@@ -7,11 +7,20 @@ the call for the merchant. With the ``CANCEL_AT_DOKU`` setting, cancelling an or
 withdrawing its links (an amount change in the admin) ask DOKU to cancel each open link.
 Each answer is recorded on the link (``cancelled_at_doku`` or ``doku_cancel_error``), so
 staff see which withdrawn links DOKU could not cancel and may still be paid; such a payment
-is recorded and flagged for review, never lost. DOKU is asked with no transaction open.
+is recorded and flagged for review, never lost.
+
+A cancellation goes through the claim protocol (:mod:`.claims`): its Request-Id and exact
+bytes are committed on the link before DOKU is asked with no transaction open, and DOKU's
+answer is recorded with the order locked. One cut off mid-call (no answer in time, a 5xx,
+the process killed) stays in flight: the next cancellation of the link sends it again with
+the same Request-Id, and so does reconciliation for a withdrawn link once the claim is stale
+(:func:`resend_stale_cancellations`). DOKU answers a Request-Id it has seen with its first
+answer (HTTP 409), recorded like that answer: a yes as cancelled, a no as DOKU's refusal.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -23,9 +32,15 @@ from django.utils.translation import gettext
 from django_doku_checkout.client import DokuClient
 from django_doku_checkout.conf import get_config
 from django_doku_checkout.db import atomic_with_retry
-from django_doku_checkout.exceptions import DokuAPIError, DokuError
+from django_doku_checkout.exceptions import DokuAPIError
 from django_doku_checkout.models import CheckoutSession, Order
+from django_doku_checkout.services.claims import RESEND_LIMIT, Answer, Claim, ClaimedCall
 from django_doku_checkout.services.locking import locked_rows
+
+logger = logging.getLogger(__name__)
+
+#: A link's stored request and response, never read here.
+_BODIES = ("request_body", "response_body")
 
 
 @dataclass(frozen=True)
@@ -54,6 +69,17 @@ def cancellation_body(link: CheckoutSession) -> dict[str, Any]:
     return {"order": {"invoice_number": link.invoice_number}, "payment": {"original_request_id": link.request_id}}
 
 
+#: A cancellation at DOKU: its claim lives on the link it cancels.
+CANCEL = ClaimedCall(
+    in_flight=lambda: CheckoutSession.objects.exclude(cancel_request_payload="").defer(*_BODIES),
+    call=lambda client, claim: client.cancel_checkout(claim.body, request_id=claim.request_id),
+    claim_type=Claim,
+    request_id_field="cancel_request_id",
+    payload_field="cancel_request_payload",
+    claimed_at_field="cancel_claimed_at",
+)
+
+
 def cancel_links_at_doku(
     links: Iterable[CheckoutSession], *, client: DokuClient | None = None
 ) -> list[LinkCancellation]:
@@ -63,41 +89,104 @@ def cancel_links_at_doku(
     reported without asking. A link DOKU refuses (its channel is not supported, it was paid
     meanwhile, the merchant is not enabled) is reported with DOKU's message, and so is one
     whose retry DOKU answered 409 repeating a refusal: only DOKU's yes records a link as
-    cancelled at DOKU.
+    cancelled at DOKU. A link whose earlier cancellation got no answer (DOKU not reached in
+    time, a 5xx, its process killed) is asked again with that cancellation's Request-Id.
     """
-    results = []
-    for link in links:
-        if link.kind != CheckoutSession.Kind.CHECKOUT:
-            result = LinkCancellation(link, False, gettext("DOKU cannot cancel a card payment page."))
-        else:
-            try:
-                (client or DokuClient()).cancel_checkout(cancellation_body(link))
-                result = LinkCancellation(link, True)
-            except DokuAPIError as err:
-                result = LinkCancellation(link, False, "; ".join(err.messages) or str(err))
-            except DokuError as err:
-                result = LinkCancellation(link, False, str(err))
-        _record_answer(link, result)
-        results.append(result)
-    return results
+    return [_cancel(link, client=client) for link in links]
 
 
-def _record_answer(link: CheckoutSession, result: LinkCancellation) -> None:
-    """Record DOKU's answer on the link, with its order locked first as for every change to a link.
+def _cancel(link: CheckoutSession, *, client: DokuClient | None, anew: bool = False) -> LinkCancellation:
+    if link.kind != CheckoutSession.Kind.CHECKOUT:
+        refused = LinkCancellation(link, False, gettext("DOKU cannot cancel a card payment page."))
 
-    Locking the link alone would invert that order inside a shop's own transaction (its
-    ``cancel_order`` then locks the order), and a pay click or a notification, which lock
-    the order and then the link, would deadlock with it.
+        def record() -> None:
+            locked_rows(Order.objects).get(pk=link.order_id)
+            _store(link, refused)
+
+        atomic_with_retry(record)
+        return refused
+    claim = atomic_with_retry(lambda: _claim(link, anew=anew))
+    return CANCEL.complete(claim, _record, client=client)
+
+
+def _claim(link: CheckoutSession, *, anew: bool) -> Claim:
+    """The link's cancellation, committed before DOKU is asked: the one in flight, or a new one.
+
+    ``anew`` leaves one in flight aside: it was made before DOKU created the link, so DOKU
+    may have answered it "not found", and a replay of it would only repeat that.
     """
+    locked_rows(Order.objects).get(pk=link.order_id)
+    current = CheckoutSession.objects.defer(*_BODIES).get(pk=link.pk)
+    if current.cancel_request_payload and not anew:
+        return CANCEL.take_over(current)
+    claim = CANCEL.stake(current, cancellation_body(current))
+    CheckoutSession.objects.filter(pk=current.pk).update(
+        cancel_request_id=current.cancel_request_id,
+        cancel_request_payload=current.cancel_request_payload,
+        cancel_claimed_at=current.cancel_claimed_at,
+    )
+    return claim
 
-    def record() -> None:
-        locked_rows(Order.objects).filter(pk=link.order_id).first()
-        CheckoutSession.objects.filter(pk=link.pk).update(
-            cancelled_at_doku=timezone.now() if result.cancelled else None,
-            doku_cancel_error=result.message,
+
+def _record(claim: Claim, answer: Answer) -> LinkCancellation:
+    """Record DOKU's answer to a cancellation on its link, with the order locked first.
+
+    Its order is locked first as for every change to a link: locking the link alone would
+    invert that order inside a shop's own transaction (its ``cancel_order`` then locks the
+    order), and a pay click or a notification, which lock the order and then the link, would
+    deadlock with it. An answer to a claim no longer in flight (another send of it, or a newer
+    cancellation, recorded DOKU's answer meanwhile) leaves the link as that answer left it.
+    """
+    link: CheckoutSession = claim.row
+    locked_rows(Order.objects).get(pk=link.order_id)
+    current = CANCEL.in_flight().filter(pk=link.pk, cancel_request_id=claim.request_id).exists()
+    if not current:
+        recorded = CheckoutSession.objects.defer(*_BODIES).get(pk=link.pk)
+        return LinkCancellation(recorded, recorded.cancelled_at_doku is not None, recorded.doku_cancel_error)
+    failure = answer.failure
+    if failure is None:
+        result = LinkCancellation(link, True)
+    elif isinstance(failure, DokuAPIError):
+        result = LinkCancellation(link, False, "; ".join(failure.messages) or str(failure))
+    else:
+        result = LinkCancellation(link, False, str(failure))
+    if answer.settled:
+        _store(link, result, cancel_request_payload="")
+    else:
+        _store(link, result)  # DOKU may have cancelled it: the claim stays in flight, to be sent again
+        logger.warning("Cancelling %s at DOKU: no answer yet: %s", link.invoice_number, failure)
+    return result
+
+
+def _store(link: CheckoutSession, result: LinkCancellation, **claim: str) -> None:
+    """Write what DOKU said about cancelling ``link`` (call it with the order locked)."""
+    CheckoutSession.objects.filter(pk=link.pk).update(
+        cancelled_at_doku=timezone.now() if result.cancelled else None,
+        doku_cancel_error=result.message,
+        **claim,
+    )
+
+
+def resend_stale_cancellations(*, limit: int = RESEND_LIMIT, client: DokuClient | None = None) -> int:
+    """Send again the cancellations of withdrawn links left without DOKU's answer; returns how many DOKU answered.
+
+    Only those untouched for longer than a call to DOKU can take, the oldest first, at most
+    ``limit`` a run, each with its own Request-Id and bytes: DOKU answers one it already
+    processed with its first answer (HTTP 409), recorded like that answer. A link still open
+    (its cancelling process died before it withdrew the link) is left to the next cancellation
+    of its order, which sends the same request. Reconciliation runs this; every resend is logged.
+    """
+    answered = 0
+    for claim in CANCEL.stale_claims(where=Q(status=CheckoutSession.Status.CANCELLED), limit=limit):
+        answer = CANCEL.send(claim, client)
+        result = CANCEL.record(claim, answer, _record)
+        answered += answer.settled
+        logger.info(
+            "Resent the cancellation of %s at DOKU: %s",
+            claim.row.invoice_number,
+            "cancelled" if result.cancelled else result.message,
         )
-
-    atomic_with_retry(record)
+    return answered
 
 
 def links_payable_at_doku(order: Order) -> list[CheckoutSession]:
@@ -124,4 +213,4 @@ def cancel_withdrawn_link(link: CheckoutSession, *, client: DokuClient | None = 
     DOKU can be asked; its answer is recorded on the link like any other.
     """
     if get_config().cancel_at_doku and link.payment_url and link.cancelled_at_doku is None:
-        cancel_links_at_doku([link], client=client)
+        _cancel(link, client=client, anew=True)

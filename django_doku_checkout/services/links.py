@@ -1,6 +1,7 @@
 """Payment links: DOKU Checkout sessions and card payment pages.
 
-No transaction is open while DOKU is asked. Creating a link takes three short steps:
+No transaction is open while DOKU is asked. Creating a link takes the three short steps of
+the claim protocol (:mod:`.claims`, shared with refunds and cancellations):
 
 1. **Claim**, with the order's row locked: hand out the order's live link if it has one,
    wait while another request's claim is in flight, or record the attempt as a
@@ -23,7 +24,6 @@ its time; it raises :class:`LinkInProgress` and the retry sends it.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -32,7 +32,6 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
-from uuid import uuid4
 
 from django.conf import settings
 from django.db import IntegrityError
@@ -44,7 +43,7 @@ from django.utils.translation import gettext
 
 from django_doku_checkout import payloads
 from django_doku_checkout.client import DokuClient, DokuResponse
-from django_doku_checkout.conf import DokuCheckoutSettings, get_config
+from django_doku_checkout.conf import get_config
 from django_doku_checkout.db import atomic_with_retry
 from django_doku_checkout.exceptions import (
     API_ERROR_PREFIX,
@@ -58,6 +57,7 @@ from django_doku_checkout.models import CheckoutSession, LineItem, Order, OrderE
 from django_doku_checkout.redaction import redact
 from django_doku_checkout.services import states
 from django_doku_checkout.services.cancellations import cancel_withdrawn_link
+from django_doku_checkout.services.claims import Answer, Claim, ClaimedCall, claim_ttl
 from django_doku_checkout.services.locking import locked_rows
 from django_doku_checkout.services.orders import OrderNotPayable, lock_payable
 from django_doku_checkout.services.unit_of_work import Writes, insert
@@ -73,8 +73,6 @@ BODIES = ("request_body", "response_body")
 CLAIM_POLL_INTERVAL = 0.1
 #: How often a claim may lose its invoice number to another order's at the same moment.
 MAX_INVOICE_COLLISIONS = 5
-#: How long past the call's deadline a claim is still taken to be in flight.
-CLAIM_GRACE = timedelta(seconds=5)
 #: How long a request waits for another's claim before it answers "try again" (seconds).
 #: DOKU creates a link in a second or two, so a double click usually gets the other click's
 #: link within this. A request that waited sends nothing itself, so a click takes at most
@@ -86,11 +84,6 @@ CLAIM_WAIT = 4.0
 CLAIM_RETRY_AFTER = 5
 
 _URL_KEYS = {CheckoutSession.Kind.CHECKOUT: "payment", CheckoutSession.Kind.CARD_PAGE: "credit_card_payment_page"}
-
-
-def claim_ttl(config: DokuCheckoutSettings | None = None) -> timedelta:
-    """How long a ``creating`` claim is honoured: the call's deadline and a grace period."""
-    return timedelta(seconds=(config or get_config()).deadline) + CLAIM_GRACE
 
 
 # --- building the request --------------------------------------------------------------------------
@@ -318,17 +311,31 @@ def current_link(**lookup: Any) -> CheckoutSession:
     return CheckoutSession.objects.defer(*BODIES).get(**lookup)
 
 
-# --- claim, call, record ---------------------------------------------------------------------------
+# --- claim, call, record (the protocol is :mod:`.claims`) ----------------------------------------
 
 
 @dataclass(frozen=True)
-class _Claim:
-    """A committed ``creating`` row and the exact body to send with its Request-Id."""
+class _Claim(Claim):
+    """A link's claim: a committed ``creating`` session, sent with its Request-Id and exact bytes."""
 
-    session: CheckoutSession
-    body: dict[str, Any]
-    #: False when this request took over another's stale claim instead of making its own.
-    own: bool
+    @property
+    def session(self) -> CheckoutSession:
+        session: CheckoutSession = self.row
+        return session
+
+
+def _call(client: DokuClient, claim: _Claim) -> DokuResponse:
+    if claim.session.kind == CheckoutSession.Kind.CARD_PAGE:
+        return client.create_card_payment_page(claim.body, request_id=claim.request_id)
+    return client.create_checkout_payment(claim.body, request_id=claim.request_id)
+
+
+#: A link or card page: its claim is its ``creating`` session.
+CREATE_LINK = ClaimedCall(
+    in_flight=lambda: CheckoutSession.objects.filter(status=CheckoutSession.Status.CREATING).defer(*BODIES),
+    call=_call,
+    claim_type=_Claim,
+)
 
 
 @dataclass(frozen=True)
@@ -346,13 +353,6 @@ _Step = CheckoutSession | _Claim | _InFlight
 
 #: Builds the body to send for (the locked order, the attempt's invoice number).
 BodyBuilder = Callable[[Order, str], dict[str, Any]]
-
-
-def _take_over(link: CheckoutSession) -> _Claim:
-    """Renew a stale claim (its order locked) so this process sends its request again."""
-    CheckoutSession.objects.filter(pk=link.pk).update(updated_at=timezone.now())
-    session = CheckoutSession.objects.get(pk=link.pk)
-    return _Claim(session, json.loads(session.request_payload), own=False)
 
 
 def _refuse_while_recently_failed(links: list[CheckoutSession], retry_after: int) -> None:
@@ -402,8 +402,8 @@ def _claim(
     now = timezone.now()
     for link in links:
         if link.status == CheckoutSession.Status.CREATING:
-            stale_in = max(link.updated_at + ttl - now, timedelta(0))
-            return _take_over(link) if may_send and not stale_in else _InFlight(stale_in)
+            stale_in = CREATE_LINK.stale_in(link, ttl, now)
+            return CREATE_LINK.take_over(link) if may_send and not stale_in else _InFlight(stale_in)
     if not may_send:
         return _InFlight(timedelta(0))
     invoice_number = _next_invoice_number(locked, attempts=len(links), ask_links=ask_links)
@@ -413,12 +413,11 @@ def _claim(
         kind=kind,
         status=CheckoutSession.Status.CREATING,
         invoice_number=invoice_number,
-        request_id=str(uuid4()),
         request_body=redact(body),
-        request_payload=payloads.encode_body(body).decode(),
     )
+    claim = CREATE_LINK.stake(session, body)
     insert(session)
-    return _Claim(session, body, own=True)
+    return claim
 
 
 def _store_response(session: CheckoutSession, response: DokuResponse) -> None:
@@ -443,14 +442,6 @@ def _store_response(session: CheckoutSession, response: DokuResponse) -> None:
     if expires_at is not None and not settings.USE_TZ:
         expires_at = timezone.make_naive(expires_at)  # a shop on naive local times stores them so
     session.expires_at = expires_at
-
-
-def _call(claim: _Claim, client: DokuClient | None) -> DokuResponse:
-    client = client or DokuClient()
-    session = claim.session
-    if session.kind == CheckoutSession.Kind.CARD_PAGE:
-        return client.create_card_payment_page(claim.body, request_id=session.request_id)
-    return client.create_checkout_payment(claim.body, request_id=session.request_id)
 
 
 @dataclass(frozen=True)
@@ -536,15 +527,15 @@ def _created_note(session: CheckoutSession) -> str:
 
 def _complete(claim: _Claim, *, client: DokuClient | None, actor: Any) -> _Recorded:
     """Send a committed claim to DOKU with no transaction open, then record the answer."""
-    response, failure = None, None
-    try:
-        response = _call(claim, client)
-    except DokuError as err:
-        failure = err
-    recorded = atomic_with_retry(lambda: _record(claim, response, failure, actor))
+    answer = CREATE_LINK.send(claim, client)
+    recorded = CREATE_LINK.record(claim, answer, partial(_record_answer, actor=actor))
     if recorded.withdrawn:
         cancel_withdrawn_link(recorded.session, client=client)  # nothing is locked any more
     return recorded
+
+
+def _record_answer(claim: _Claim, answer: Answer, *, actor: Any) -> _Recorded:
+    return _record(claim, answer.response, answer.failure, actor)
 
 
 def _obtain_link(
@@ -691,22 +682,8 @@ def resolve_stale_claims(*, client: DokuClient | None = None) -> int:
     DOKU answers a Request-Id it has seen with its original response (HTTP 409), so a link
     it created is recorded, and one it never saw is created now. Reconciliation runs this.
     """
-    stale_before = timezone.now() - claim_ttl()
     settled = 0
-    for link in CheckoutSession.objects.filter(
-        status=CheckoutSession.Status.CREATING, updated_at__lt=stale_before
-    ).defer(*BODIES):
-
-        def take_over(link: CheckoutSession = link) -> _Claim | None:
-            locked_rows(Order.objects).get(pk=link.order_id)
-            current = current_link(pk=link.pk)
-            # Another process may have settled or renewed it since the list was read.
-            if current.status != CheckoutSession.Status.CREATING or current.updated_at >= stale_before:
-                return None
-            return _take_over(current)
-
-        claim = atomic_with_retry(take_over)
-        if claim is not None:
-            _complete(claim, client=client, actor=None)
-            settled += 1
+    for claim in CREATE_LINK.stale_claims():
+        _complete(claim, client=client, actor=None)
+        settled += 1
     return settled

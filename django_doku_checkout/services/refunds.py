@@ -23,7 +23,6 @@ commit, through :mod:`.deliveries`.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -34,8 +33,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from django_doku_checkout import payloads
-from django_doku_checkout.client import DokuClient, DokuResponse
+from django_doku_checkout.client import DokuClient
 from django_doku_checkout.db import atomic_with_retry
 from django_doku_checkout.exceptions import DokuAPIError, DokuError
 from django_doku_checkout.formatting import format_rupiah
@@ -43,8 +41,8 @@ from django_doku_checkout.models import CheckoutSession, Notification, Order, Or
 from django_doku_checkout.payment_methods import is_card
 from django_doku_checkout.redaction import redact
 from django_doku_checkout.services import states
+from django_doku_checkout.services.claims import RESEND_LIMIT, Answer, Claim, ClaimedCall
 from django_doku_checkout.services.deliveries import announce
-from django_doku_checkout.services.links import claim_ttl
 from django_doku_checkout.services.locking import locked_rows
 
 logger = logging.getLogger(__name__)
@@ -170,7 +168,14 @@ def _source(actor: Any) -> str:
     return OrderEvent.Source.ADMIN if getattr(actor, "pk", None) else OrderEvent.Source.SYSTEM
 
 
-# --- card refunds through DOKU's API: claim, call, record -------------------------------------------
+# --- card refunds through DOKU's API: claim, call, record (the protocol is :mod:`.claims`) ---------
+
+#: A card refund: its claim is the ``requested`` refund.
+REFUND = ClaimedCall(
+    in_flight=lambda: Refund.objects.filter(status=Refund.Status.REQUESTED, method=Refund.Method.CARD_API),
+    call=lambda client, claim: client.refund_card_payment(claim.body, request_id=claim.request_id),
+    claim_type=Claim,
+)
 
 
 def refund_payment(
@@ -223,22 +228,22 @@ def refund_payment(
             "payment": {"original_request_id": link.original_request_id or link.request_id},
             "refund": {"amount": wanted},
         }
-        refund = Refund.objects.create(
+        refund = Refund(
             order=locked,
             checkout_session=link,
             amount=wanted,
             reason=reason,
             method=Refund.Method.CARD_API,
             status=Refund.Status.REQUESTED,
-            request_id=str(uuid4()),
-            request_payload=payloads.encode_body(body).decode(),
             idempotency_key=key or None,
             actor=actor if getattr(actor, "pk", None) else None,
         )
+        REFUND.stake(refund, body)
+        refund.save(force_insert=True)
         return refund, True
 
     refund, claimed = _claim_once(claim, order, key)
-    return _send(refund, client) if claimed else refund
+    return _send(REFUND.claim_of(refund), client) if claimed else refund
 
 
 def _made_with(order: Order, key: str | None) -> Refund | None:
@@ -268,16 +273,12 @@ def _claim_once(claim: Callable[[], tuple[Refund, bool]], order: Order, key: str
 
 def resend_refund(refund: Refund, *, client: DokuClient | None = None) -> Refund:
     """Send a card refund still ``requested`` (DOKU was not reached) again, with its Request-Id and bytes."""
-    refund = Refund.objects.get(pk=refund.pk)
-    if refund.status != Refund.Status.REQUESTED or refund.method != Refund.Method.CARD_API:
-        return refund
-    # In flight again: a report DOKU sends meanwhile waits for this answer (see apply_doku_refund).
-    Refund.objects.filter(pk=refund.pk).update(updated_at=timezone.now())
-    return _send(refund, client)
-
-
-#: How many refunds left ``requested`` one reconciliation run sends again, at most.
-RESEND_LIMIT = 20
+    # Taken over, so in flight again: a report DOKU sends meanwhile waits for this answer
+    # (see apply_doku_refund).
+    claim = REFUND.retake(refund)
+    if claim is None:
+        return Refund.objects.get(pk=refund.pk)  # not a card refund waiting for DOKU's answer
+    return _send(claim, client)
 
 
 def resend_stale_refunds(*, limit: int = RESEND_LIMIT, client: DokuClient | None = None) -> int:
@@ -288,15 +289,11 @@ def resend_stale_refunds(*, limit: int = RESEND_LIMIT, client: DokuClient | None
     so DOKU answers one it already made with its first answer (HTTP 409) and never refunds
     twice. Reconciliation runs this; every resend is logged.
     """
-    stale = Refund.objects.filter(
-        status=Refund.Status.REQUESTED,
-        method=Refund.Method.CARD_API,
-        updated_at__lt=timezone.now() - claim_ttl(),
-    ).order_by("updated_at", "id")[:limit]
     answered = 0
-    for refund in list(stale):
+    for claim in REFUND.stale_claims(limit=limit):
+        refund = claim.row
         try:
-            result = resend_refund(refund, client=client)
+            result = _send(claim, client)
         except DokuAPIError as err:
             answered += 1
             logger.warning("Resent refund %s of order %s: DOKU refused it: %s", refund.pk, refund.order_id, err)
@@ -309,24 +306,17 @@ def resend_stale_refunds(*, limit: int = RESEND_LIMIT, client: DokuClient | None
     return answered
 
 
-def _send(refund: Refund, client: DokuClient | None) -> Refund:
-    response, failure = None, None
-    try:
-        response = (client or DokuClient()).refund_card_payment(
-            json.loads(refund.request_payload), request_id=refund.request_id
-        )
-    except DokuError as err:
-        failure = err
-    recorded, failure = atomic_with_retry(lambda: _record(refund, response, failure))
+def _send(claim: Claim, client: DokuClient | None) -> Refund:
+    recorded, failure = REFUND.complete(claim, _record, client=client)
     if failure is not None:
         raise failure
     return recorded
 
 
-def _record(
-    refund: Refund, response: DokuResponse | None, failure: DokuError | None
-) -> tuple[Refund, DokuError | None]:
+def _record(claim: Claim, reply: Answer) -> tuple[Refund, DokuError | None]:
     """Store DOKU's answer on a claimed refund, with its order locked."""
+    refund: Refund = claim.row
+    response, failure = reply.response, reply.failure
     order = locked_rows(Order.objects).get(pk=refund.order_id)
     current = Refund.objects.get(pk=refund.pk)
     if current.status == Refund.Status.FAILED:
@@ -520,8 +510,7 @@ def apply_doku_refund(
     requested = [r for r in refunds if r.status == Refund.Status.REQUESTED]
     if requested:
         # It may be one of them, or another refund made meanwhile: never settle one by its amount.
-        in_flight_since = timezone.now() - claim_ttl()
-        if any(r.updated_at > in_flight_since for r in requested):
+        if any(REFUND.stale_in(r) for r in requested):
             return outcome.UNCONFIRMED  # its API answer is on its way and will name it
         ids = ", ".join(str(r.pk) for r in requested)
         states.flag_for_review(

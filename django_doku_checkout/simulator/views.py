@@ -353,8 +353,17 @@ def checkout_cancellation(request: HttpRequest) -> JsonResponse:
     if isinstance(read, JsonResponse):
         return read
     merchant, data, key, faults = read
-    answer, status = _cancellation(merchant, data)
-    _remember(key, request.body, answer)
+    # The Request-Id's first answer and the cancellation it makes are one step, as for refunds:
+    # a repeat arriving meanwhile is answered with that answer (409), never processed again.
+    with STORE.lock:
+        repeated = key in STORE.replies
+        if not repeated:
+            answer, status = _cancellation(merchant, data)
+            _remember(key, request.body, answer)
+    if repeated:
+        replayed = _replay(key, request.body, faults)
+        assert replayed is not None  # noqa: S101 - remembered under the lock above
+        return replayed
     _maybe_time_out(faults)
     return JsonResponse(answer, status=status)
 
