@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -261,15 +260,6 @@ class CheckoutSession(models.Model):
 
     def __str__(self) -> str:
         return self.invoice_number
-
-    def is_live(self, now: Any = None) -> bool:
-        """Open, with a payment URL, and not past DOKU's expiry."""
-        now = now or timezone.now()
-        return (
-            self.status == self.Status.OPEN
-            and bool(self.payment_url)
-            and (self.expires_at is None or self.expires_at > now)
-        )
 
 
 class Notification(models.Model):

@@ -27,10 +27,10 @@ from django_doku_checkout.services.settlement import (
     apply_locked,
     find_session,
     parse_payment_result,
-    storable,
 )
 from django_doku_checkout.services.status import fetch_status
 from django_doku_checkout.services.unit_of_work import Writes, insert
+from django_doku_checkout.text import storable
 
 logger = logging.getLogger(__name__)
 

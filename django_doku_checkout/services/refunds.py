@@ -44,6 +44,7 @@ from django_doku_checkout.services import states
 from django_doku_checkout.services.claims import RESEND_LIMIT, Answer, Claim, ClaimedCall
 from django_doku_checkout.services.deliveries import announce
 from django_doku_checkout.services.locking import locked_rows
+from django_doku_checkout.text import storable
 
 logger = logging.getLogger(__name__)
 
@@ -332,16 +333,16 @@ def _record(claim: Claim, reply: Answer) -> tuple[Refund, DokuError | None]:
         answer = response.data.get("refund")
         answer = answer if isinstance(answer, dict) else {}
         current.response_body = redact(response.data)
-        current.refund_type = _text(answer.get("type"), 32)
-        current.doku_reference = _text(answer.get("approval_code"), 128)
+        current.refund_type = storable(answer.get("type"), 32)
+        current.doku_reference = storable(answer.get("approval_code"), 128)
         if answer.get("status") == "SUCCESS":
             current.error_message = ""
             _succeed(order, current, source=_source(current.actor))
             return current, None
         error = response.data.get("error")  # a refusal DOKU replays with 409 for a resent Request-Id
         message = (
-            _text(answer.get("message"), 500)
-            or (_text(error.get("message"), 500) if isinstance(error, dict) else "")
+            storable(answer.get("message"), 500)
+            or (storable(error.get("message"), 500) if isinstance(error, dict) else "")
             or "DOKU did not answer refund.status SUCCESS"
         )
         failure = DokuAPIError(
@@ -376,10 +377,6 @@ def _partial_refused(failure: DokuAPIError) -> DokuAPIError:
         request_id=failure.request_id,
         body=failure.body,
     )
-
-
-def _text(value: object, max_length: int) -> str:
-    return str(value)[:max_length] if isinstance(value, str | int) and not isinstance(value, bool) else ""
 
 
 # --- refunds made in DOKU's back office ---------------------------------------------------------------

@@ -14,6 +14,7 @@ from django_doku_checkout.services.links import current_link, newest_link
 from django_doku_checkout.services.locking import locked_rows
 from django_doku_checkout.services.refunds import apply_doku_refund
 from django_doku_checkout.services.unit_of_work import Writes
+from django_doku_checkout.text import storable
 
 
 @dataclass(frozen=True)
@@ -64,12 +65,6 @@ def _section(data: dict[str, Any], key: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def storable(value: object, max_length: int | None = None) -> str:
-    """``value`` as text every database stores: PostgreSQL refuses NUL characters, and columns have a length."""
-    text = str(value).replace("\x00", "\ufffd")
-    return text[:max_length] if max_length is not None else text
-
-
 def parse_payment_result(data: object) -> PaymentResult | None:
     """The fields this app relies on from a notification or status body; None when missing."""
     if not isinstance(data, dict):
@@ -91,15 +86,11 @@ def parse_payment_result(data: object) -> PaymentResult | None:
         currency=None if currency is None else storable(currency if isinstance(currency, str) else repr(currency), 16),
         channel=storable(channel.get("id") or "", 64),
         order_status=storable(order.get("status") or "", 32),
-        transaction_type=_text(transaction_data.get("type"), 32),
+        transaction_type=storable(transaction_data.get("type"), 32),
         refund_amount=_whole_amount(_section(data, "refund").get("amount")),
-        refund_reference=_text(_section(data, "refund").get("approval_code"), 128),
-        original_request_id=_text(transaction_data.get("original_request_id"), 128),
+        refund_reference=storable(_section(data, "refund").get("approval_code"), 128),
+        original_request_id=storable(transaction_data.get("original_request_id"), 128),
     )
-
-
-def _text(value: object, max_length: int) -> str:
-    return storable(value, max_length) if isinstance(value, str) else ""
 
 
 def find_session(invoice_number: str) -> CheckoutSession | None:
