@@ -53,7 +53,7 @@ from django_doku_checkout.exceptions import (
     LinkInProgress,
     RecentLinkFailure,
 )
-from django_doku_checkout.models import CheckoutSession, LineItem, Order, OrderEvent, OrderStatus
+from django_doku_checkout.models import CheckoutSession, Order, OrderEvent, OrderStatus
 from django_doku_checkout.redaction import redact
 from django_doku_checkout.services import states
 from django_doku_checkout.services.cancellations import cancel_withdrawn_link
@@ -108,7 +108,7 @@ def _doku_language() -> str:
     return "ID" if (translation.get_language() or "").lower().startswith("id") else "EN"
 
 
-def _line_items(order: Order, items: Iterable[LineItem] | None = None) -> list[payloads.LineItemData]:
+def _line_items(order: Order) -> list[payloads.LineItemData]:
     return [
         payloads.LineItemData(
             id=item.item_id or None,
@@ -121,7 +121,7 @@ def _line_items(order: Order, items: Iterable[LineItem] | None = None) -> list[p
             image_url=item.image_url or None,
             type=item.item_type or None,
         )
-        for item in (order.line_items.all() if items is None else items)
+        for item in order.line_items.all()
     ]
 
 
@@ -146,12 +146,8 @@ def build_checkout_data(
     *,
     invoice_number: str,
     request: HttpRequest | None = None,
-    line_items: Iterable[LineItem] | None = None,
 ) -> payloads.CheckoutData:
-    """The Checkout request for ``order``, with absolute callback URLs to this app's views.
-
-    ``line_items`` are the order's items when the caller has read them already.
-    """
+    """The Checkout request for ``order``, with absolute callback URLs to this app's views."""
     config = get_config()
     public_id = str(order.public_id)
     methods = list(order.payment_method_types) or list(config.payment_method_types)
@@ -166,7 +162,7 @@ def build_checkout_data(
         invoice_number=invoice_number,
         amount=order.amount,
         currency=order.currency,
-        line_items=_line_items(order, line_items),
+        line_items=_line_items(order),
         callback_url=_absolute_url(reverse("doku_checkout:return", args=[public_id]), request),
         callback_url_cancel=_absolute_url(reverse("doku_checkout:cancel", args=[public_id]), request),
         callback_url_result=_absolute_url(reverse("doku_checkout:result", args=[public_id]), request),
