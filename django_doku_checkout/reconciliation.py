@@ -37,6 +37,7 @@ from django_doku_checkout.services.locking import locked_rows
 from django_doku_checkout.services.refunds import resend_stale_refunds
 from django_doku_checkout.services.settlement import PaymentResult, apply_payment_result
 from django_doku_checkout.services.status import fetch_status
+from django_doku_checkout.services.unit_of_work import Writes
 
 #: An open link is only called expired this long after DOKU's expiry, for late notifications.
 EXPIRY_GRACE = timedelta(minutes=5)
@@ -103,31 +104,32 @@ def _expire_overdue(order: Order, *, dry_run: bool) -> str:
     """Mark links long past DOKU's expiry expired; the order too when its newest link was one."""
     cutoff = timezone.now() - EXPIRY_GRACE
 
-    def overdue(order: Order) -> tuple[list[int], bool]:
-        ids = list(
-            order.checkout_sessions.filter(status=CheckoutSession.Status.OPEN, expires_at__lt=cutoff).values_list(
-                "pk", flat=True
-            )
+    def overdue(order: Order) -> tuple[list[CheckoutSession], bool]:
+        links = list(
+            order.checkout_sessions.filter(status=CheckoutSession.Status.OPEN, expires_at__lt=cutoff).only("status")
         )
         newest = newest_link(order)
-        return ids, newest is not None and newest.pk in ids
+        return links, newest is not None and newest.pk in {link.pk for link in links}
 
     if dry_run:
         return OrderStatus.EXPIRED if overdue(order)[1] else order.status
 
     def expire() -> str:
         locked = locked_rows(Order.objects).get(pk=order.pk)
-        ids, expires_order = overdue(locked)
-        CheckoutSession.objects.filter(pk__in=ids).update(
-            status=CheckoutSession.Status.EXPIRED, updated_at=timezone.now()
-        )
+        links, expires_order = overdue(locked)
+        writes = Writes()
+        for link in links:
+            link.status = CheckoutSession.Status.EXPIRED
+            writes.save(link, ["status", "updated_at"])
         if expires_order and states.can_transition(locked.status, OrderStatus.EXPIRED):
             states.transition(
                 locked,
                 OrderStatus.EXPIRED,
                 source=OrderEvent.Source.SYSTEM,
                 note="Payment link expired with no payment.",
+                writes=writes,
             )
+        writes.flush()
         return locked.status
 
     return atomic_with_retry(expire)

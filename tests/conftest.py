@@ -424,7 +424,7 @@ def claim_link(order: Order):
     return links._claim(
         order,
         kind="checkout",
-        build=lambda locked, invoice_number, items: links._checkout_body(locked, invoice_number, None, items),
+        build=lambda locked, invoice_number: links._checkout_body(locked, invoice_number, None),
         ttl=claims.claim_ttl(),
     )
 

@@ -18,7 +18,7 @@ concern, are internal and may change between releases:
 - :mod:`.deliveries`: the app's signals, delivered at least once to each receiver;
 - :mod:`.after_response`: work a request commits, done once its response has been sent;
 - :mod:`.locking`: the order's row lock that serialises all of the above;
-- :mod:`.statements`: on PostgreSQL, the hottest of these changes as one statement each;
+- :mod:`.unit_of_work`: every change of a locked section, written together (one statement on PostgreSQL);
 - :mod:`.retention`: pruning old rows (``doku_checkout_prune``).
 """
 

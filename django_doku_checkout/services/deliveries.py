@@ -37,6 +37,7 @@ from django_doku_checkout.db import atomic_with_retry
 from django_doku_checkout.models import Delivery, Order, OrderEvent, Refund
 from django_doku_checkout.services import after_response
 from django_doku_checkout.services.locking import locked_rows
+from django_doku_checkout.services.unit_of_work import Writes
 
 logger = logging.getLogger(__name__)
 
@@ -129,20 +130,25 @@ def announce(
     transaction.on_commit(lambda: _deliver_committed(rows, order=order), robust=True)
 
 
-def flag_for_review(order: Order, reason: str, *, announce_it: bool = True) -> None:
+def flag_for_review(order: Order, reason: str, *, announce_it: bool = True, writes: Writes | None = None) -> None:
     """Flag a row-locked ``order`` for staff to look at, and announce ``payment_needs_review``.
 
     The reason is added to the order's ``review_reason``, inside the caller's transaction.
     The same reason again (DOKU repeating a wrong-amount notification) changes nothing and
-    is not announced again.
+    is not announced again. With ``writes``, the order and the announcement are written
+    when the caller flushes them, with the caller's other changes.
     """
     if order.needs_review and reason in order.review_reason.splitlines():
         return
     order.needs_review = True
     order.review_reason = f"{order.review_reason}\n{reason}".strip()
-    order.save(update_fields=["needs_review", "review_reason", "updated_at"])
+    own_writes = writes is None
+    writes = Writes() if writes is None else writes
+    writes.save(order, ["needs_review", "review_reason", "updated_at"])
     if announce_it:
-        announce(order, [("payment_needs_review", {"reason": reason})])
+        writes.then(lambda: announce(order, [("payment_needs_review", {"reason": reason})]))
+    if own_writes:
+        writes.flush()
     logger.warning("Order %s needs review: %s", order.invoice_number, reason)
 
 

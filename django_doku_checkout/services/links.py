@@ -53,13 +53,14 @@ from django_doku_checkout.exceptions import (
     LinkInProgress,
     RecentLinkFailure,
 )
-from django_doku_checkout.models import CheckoutSession, LineItem, Order, OrderEvent, OrderStatus
+from django_doku_checkout.models import CheckoutSession, Order, OrderEvent, OrderStatus
 from django_doku_checkout.redaction import redact
-from django_doku_checkout.services import statements, states
+from django_doku_checkout.services import states
 from django_doku_checkout.services.cancellations import cancel_withdrawn_link
 from django_doku_checkout.services.claims import Answer, Claim, ClaimedCall, claim_ttl
 from django_doku_checkout.services.locking import locked_rows
-from django_doku_checkout.services.orders import OrderNotPayable, lock_payable, not_payable
+from django_doku_checkout.services.orders import OrderNotPayable, lock_payable
+from django_doku_checkout.services.unit_of_work import Writes, insert
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ def _doku_language() -> str:
     return "ID" if (translation.get_language() or "").lower().startswith("id") else "EN"
 
 
-def _line_items(order: Order, items: Iterable[LineItem] | None = None) -> list[payloads.LineItemData]:
+def _line_items(order: Order) -> list[payloads.LineItemData]:
     return [
         payloads.LineItemData(
             id=item.item_id or None,
@@ -120,7 +121,7 @@ def _line_items(order: Order, items: Iterable[LineItem] | None = None) -> list[p
             image_url=item.image_url or None,
             type=item.item_type or None,
         )
-        for item in (order.line_items.all() if items is None else items)
+        for item in order.line_items.all()
     ]
 
 
@@ -145,12 +146,8 @@ def build_checkout_data(
     *,
     invoice_number: str,
     request: HttpRequest | None = None,
-    line_items: Iterable[LineItem] | None = None,
 ) -> payloads.CheckoutData:
-    """The Checkout request for ``order``, with absolute callback URLs to this app's views.
-
-    ``line_items`` are the order's items when the caller has read them already.
-    """
+    """The Checkout request for ``order``, with absolute callback URLs to this app's views."""
     config = get_config()
     public_id = str(order.public_id)
     methods = list(order.payment_method_types) or list(config.payment_method_types)
@@ -165,7 +162,7 @@ def build_checkout_data(
         invoice_number=invoice_number,
         amount=order.amount,
         currency=order.currency,
-        line_items=_line_items(order, line_items),
+        line_items=_line_items(order),
         callback_url=_absolute_url(reverse("doku_checkout:return", args=[public_id]), request),
         callback_url_cancel=_absolute_url(reverse("doku_checkout:cancel", args=[public_id]), request),
         callback_url_result=_absolute_url(reverse("doku_checkout:result", args=[public_id]), request),
@@ -185,12 +182,8 @@ def build_checkout_data(
     )
 
 
-def _checkout_body(
-    order: Order, invoice_number: str, request: HttpRequest | None, line_items: Iterable[LineItem] | None = None
-) -> dict[str, Any]:
-    body = payloads.build_checkout_body(
-        build_checkout_data(order, invoice_number=invoice_number, request=request, line_items=line_items)
-    )
+def _checkout_body(order: Order, invoice_number: str, request: HttpRequest | None) -> dict[str, Any]:
+    body = payloads.build_checkout_body(build_checkout_data(order, invoice_number=invoice_number, request=request))
     hook = get_config().checkout_body_hook
     if hook:
         # The shop's last word on the body, for anything DOKU adds that this app does not set.
@@ -208,7 +201,6 @@ def _card_page_body(
     invoice_number: str,
     request: HttpRequest | None,
     theme: payloads.CardPageTheme | None,
-    line_items: Iterable[LineItem] | None = None,
 ) -> dict[str, Any]:
     config = get_config()
     # DOKU's card page sends the shopper to one URL whatever happened; the result page shows which.
@@ -217,7 +209,7 @@ def _card_page_body(
         payloads.CardPageData(
             invoice_number=invoice_number,
             amount=order.amount,
-            line_items=_line_items(order, line_items),
+            line_items=_line_items(order),
             callback_url=result_url,
             failed_url=result_url,
             session_id=invoice_number,
@@ -355,9 +347,8 @@ class _InFlight:
 #: request's claim in flight.
 _Step = CheckoutSession | _Claim | _InFlight
 
-#: Builds the body to send for (the locked order, the attempt's invoice number, its line items
-#: when already read, else None).
-BodyBuilder = Callable[[Order, str, "list[LineItem] | None"], dict[str, Any]]
+#: Builds the body to send for (the locked order, the attempt's invoice number).
+BodyBuilder = Callable[[Order, str], dict[str, Any]]
 
 
 def _refuse_while_recently_failed(links: list[CheckoutSession], retry_after: int) -> None:
@@ -373,19 +364,16 @@ def _refuse_while_recently_failed(links: list[CheckoutSession], retry_after: int
         )
 
 
-def _lock_with_links(order: Order) -> tuple[Order, list[CheckoutSession], list[LineItem] | None]:
-    """The order locked and payable, its links newest first, and its line items when read with them.
+def _lock_with_links(order: Order) -> tuple[Order, list[CheckoutSession]]:
+    """The order locked and payable, and its links newest first.
 
-    On PostgreSQL two raw statements read all three (see :func:`.statements.lock_order_for_claim`).
+    The links are read in a statement of their own once the lock is held: a statement sees
+    only what was committed when it began, so links read while waiting for the lock would
+    miss a claim inserted by the transaction it waited for (and a second link would be
+    made). Every change to a link is made with its order locked, so this read is current.
     """
-    readable = statements.readable(Order, CheckoutSession, LineItem)
-    found = statements.lock_order_for_claim(order.pk, deferred=BODIES) if readable else None
-    if found is None:
-        locked = lock_payable(order)
-        return locked, list(locked.checkout_sessions.defer(*BODIES)), None
-    if found.order.status in states.UNPAYABLE:
-        raise not_payable(found.order)
-    return found.order, found.links, found.line_items
+    locked = lock_payable(order)
+    return locked, list(locked.checkout_sessions.defer(*BODIES))
 
 
 def _claim(
@@ -400,7 +388,7 @@ def _claim(
 ) -> _Step:
     # One read of the order's links answers all four: is one live, is one being created,
     # did the last one just fail, and how many were tried.
-    locked, links, line_items = _lock_with_links(order)
+    locked, links = _lock_with_links(order)
     if kind == CheckoutSession.Kind.CHECKOUT:
         live = live_session(locked, links)
         if live is not None:
@@ -415,7 +403,7 @@ def _claim(
     if not may_send:
         return _InFlight(timedelta(0))
     invoice_number = _next_invoice_number(locked, attempts=len(links), ask_links=ask_links)
-    body = build(locked, invoice_number, line_items)
+    body = build(locked, invoice_number)
     session = CheckoutSession(
         order=locked,
         kind=kind,
@@ -424,7 +412,7 @@ def _claim(
         request_body=redact(body),
     )
     claim = CREATE_LINK.stake(session, body)
-    statements.insert(session)
+    insert(session)
     return claim
 
 
@@ -474,16 +462,17 @@ _RECORDED_FIELDS = (
 )
 
 
-def _save_recorded(session: CheckoutSession, *, was: str) -> bool:
-    """Save the recorded fields if the row's status is still ``was``; whether it was."""
-    session.updated_at = timezone.now()
-    values = {name: getattr(session, name) for name in _RECORDED_FIELDS}
-    return bool(CheckoutSession.objects.filter(pk=session.pk, status=was).update(**values))
-
-
 def _record(claim: _Claim, response: DokuResponse | None, failure: DokuError | None, actor: Any) -> _Recorded:
-    """Store DOKU's answer on the claimed row, with its order locked; the order becomes pending."""
+    """Store DOKU's answer on the claimed row, with its order locked; the order becomes pending.
+
+    The link is read once the order is locked (the order's lock guards its links), so what
+    happened to the claim while DOKU was asked is known: still a claim, withdrawn (the order
+    was cancelled or its amount changed), or recorded by another process that took it over.
+    """
     locked = locked_rows(Order.objects).get(pk=claim.session.order_id)
+    current = current_link(pk=claim.session.pk)
+    if current.status not in (CheckoutSession.Status.CREATING, CheckoutSession.Status.CANCELLED):
+        return _Recorded(locked, current)  # another process recorded this claim's answer
     session = claim.session
     session.request_payload = ""
     if response is not None:
@@ -493,42 +482,35 @@ def _record(claim: _Claim, response: DokuResponse | None, failure: DokuError | N
             failure = err
     if failure is not None:
         session.error_message = str(failure)
-    withdrawn = locked.status in states.UNPAYABLE
+    # Withdrawn while DOKU was asked: DOKU's answer is recorded, the link never handed out.
+    cancelled_meanwhile = current.status == CheckoutSession.Status.CANCELLED
+    withdrawn = cancelled_meanwhile or locked.status in states.UNPAYABLE
     session.status = (
-        CheckoutSession.Status.ERROR
+        CheckoutSession.Status.CANCELLED
+        if cancelled_meanwhile
+        else CheckoutSession.Status.ERROR
         if failure is not None
         else CheckoutSession.Status.CANCELLED
         if withdrawn
         else CheckoutSession.Status.OPEN
     )
-    # Only the link's status can have changed since the claim (the claim's own copy has the
-    # rest), so the row is saved on the condition that it is still a claim; the large
-    # columns are never read again, and the status only when the claim was no longer one.
-    if not _save_recorded(session, was=CheckoutSession.Status.CREATING):
-        if not CheckoutSession.objects.filter(pk=session.pk, status=CheckoutSession.Status.CANCELLED).exists():
-            return _Recorded(locked, current_link(pk=session.pk))  # another process recorded this claim's answer
-        # Withdrawn while DOKU was asked: DOKU's answer is recorded, the link never handed out.
-        session.status = CheckoutSession.Status.CANCELLED
-        _save_recorded(session, was=CheckoutSession.Status.CANCELLED)
-        withdrawn = True
-    if failure is not None:
-        return _Recorded(locked, session, failure)
-    if withdrawn:
-        return _Recorded(locked, session, withdrawn=True)
-    if locked.status != OrderStatus.PENDING:
+    writes = Writes()
+    # The claim's own copy has the rest of the row; the request it sent stays as it was.
+    writes.save(session, _RECORDED_FIELDS)
+    opened = failure is None and not withdrawn
+    if opened and locked.status != OrderStatus.PENDING:
         states.transition(
             locked,
             OrderStatus.PENDING,
             source=_event_source(actor),
             actor=actor,
             note=_created_note(session),
+            writes=writes,
         )
-    return _Recorded(locked, session)
-
-
-#: The order statuses a recorded link may leave open, and those that then become pending.
-_PAYABLE = tuple(status for status in OrderStatus.values if status not in states.UNPAYABLE)
-_MOVABLE = tuple(status for status in OrderStatus.values if states.can_transition(status, OrderStatus.PENDING))
+    writes.flush()
+    if failure is not None:
+        return _Recorded(locked, session, failure)
+    return _Recorded(locked, session, withdrawn=withdrawn)
 
 
 def _event_source(actor: Any) -> str:
@@ -539,50 +521,9 @@ def _created_note(session: CheckoutSession) -> str:
     return f"{session.get_kind_display()} {session.invoice_number} created."
 
 
-def _record_in_one_statement(claim: _Claim, response: DokuResponse, actor: Any) -> _Recorded | None:
-    """:func:`_record` for its common case (a link DOKU created, for a payable order) on PostgreSQL.
-
-    One statement instead of a transaction of six round trips (see :mod:`.statements`).
-    None when it does not apply or the link was not saved; nothing is written then.
-    """
-    if not statements.available(Order, CheckoutSession, OrderEvent, announced=["order_status_changed"]):
-        return None
-    session = claim.session
-    try:
-        _store_response(session, response)
-    except DokuAPIError:
-        return None  # the long way records the failure
-    # The times (the link's and the order's updated_at, the event's) are the database's, once locked.
-    session.status, session.request_payload = CheckoutSession.Status.OPEN, ""
-    event = OrderEvent(
-        order_id=session.order_id,
-        new_status=OrderStatus.PENDING,
-        source=_event_source(actor),
-        actor=actor if getattr(actor, "pk", None) else None,
-        note=_created_note(session),
-    )
-    found = statements.record_open_link(
-        session,
-        {name: getattr(session, name) for name in _RECORDED_FIELDS},
-        payable=_PAYABLE,
-        movable=_MOVABLE,
-        event=event,
-    )
-    if found is None:
-        session.status = CheckoutSession.Status.CREATING  # as the long way expects it
-        return None
-    session.updated_at = found.link_updated_at
-    # The order as the caller needs it: its status and when it changed.
-    return _Recorded(Order(pk=session.order_id, status=found.order_status, updated_at=found.order_updated_at), session)
-
-
 def _complete(claim: _Claim, *, client: DokuClient | None, actor: Any) -> _Recorded:
     """Send a committed claim to DOKU with no transaction open, then record the answer."""
     answer = CREATE_LINK.send(claim, client)
-    if answer.response is not None:
-        recorded = _record_in_one_statement(claim, answer.response, actor)
-        if recorded is not None:
-            return recorded
     recorded = CREATE_LINK.record(claim, answer, partial(_record_answer, actor=actor))
     if recorded.withdrawn:
         cancel_withdrawn_link(recorded.session, client=client)  # nothing is locked any more
@@ -702,7 +643,7 @@ def create_payment_link(
     return _obtain_link(
         order,
         kind=CheckoutSession.Kind.CHECKOUT,
-        build=lambda locked, invoice_number, items: _checkout_body(locked, invoice_number, request, items),
+        build=lambda locked, invoice_number: _checkout_body(locked, invoice_number, request),
         client=client,
         actor=actor,
         retry_after=retry_failed_after,
@@ -725,7 +666,7 @@ def create_card_payment_page(
     return _obtain_link(
         order,
         kind=CheckoutSession.Kind.CARD_PAGE,
-        build=lambda locked, invoice_number, items: _card_page_body(locked, invoice_number, request, theme, items),
+        build=lambda locked, invoice_number: _card_page_body(locked, invoice_number, request, theme),
         client=client,
         actor=actor,
     )

@@ -20,8 +20,7 @@ from django_doku_checkout.db import atomic_with_retry
 from django_doku_checkout.exceptions import DokuError, DokuSignatureError
 from django_doku_checkout.models import CheckoutSession, Notification, Order, OrderEvent
 from django_doku_checkout.redaction import redact
-from django_doku_checkout.services import statements
-from django_doku_checkout.services.links import BODIES, current_link
+from django_doku_checkout.services.links import BODIES
 from django_doku_checkout.services.locking import locked_rows
 from django_doku_checkout.services.settlement import (
     PaymentResult,
@@ -30,6 +29,7 @@ from django_doku_checkout.services.settlement import (
     parse_payment_result,
 )
 from django_doku_checkout.services.status import fetch_status
+from django_doku_checkout.services.unit_of_work import Writes, insert
 from django_doku_checkout.text import storable
 
 logger = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def store_notification(
         body_sha256=hashlib.sha256(body).hexdigest(),
         signature_valid=verified,
     )
-    statements.insert(notification)  # autocommit: committed before it is applied
+    insert(notification)  # autocommit: committed before it is applied
     return notification
 
 
@@ -155,7 +155,7 @@ _OUTCOME_FIELDS = (
 
 
 def _finish(
-    notification: Notification, status_code: int, outcome: str, detail: str, *, writes: statements.Writes | None = None
+    notification: Notification, status_code: int, outcome: str, detail: str, *, writes: Writes | None = None
 ) -> NotificationResponse:
     """Record the outcome on the notification, with ``writes`` (the order's change) when given."""
     notification.outcome = outcome
@@ -279,8 +279,8 @@ def _apply_notification(
                 )
             order, session = found
             notification.order, notification.checkout_session = order, session
-            # The order's change, its link and this outcome: one statement where the database allows.
-            writes = statements.Writes()
+            # The order's change, its link and this outcome: one unit of work, flushed once.
+            writes = Writes()
             applied = apply_locked(
                 order, session, result, source=OrderEvent.Source.NOTIFICATION, notification=notification, writes=writes
             )
@@ -300,14 +300,18 @@ def _apply_notification(
 
 
 def _lock_order_and_link(invoice_number: str) -> tuple[Order, CheckoutSession] | None:
-    """The order of the link with ``invoice_number``, locked, and the link, current; None for an unknown invoice."""
-    if statements.readable(Order, CheckoutSession):
-        return statements.lock_order_by_link(invoice_number, deferred=BODIES)
+    """The order of the link with ``invoice_number``, locked, then the link, locked; None for an unknown invoice.
+
+    The order first, as for every change to one of its links, so a cancellation holding
+    the order while DOKU is asked is waited for, never deadlocked with; only the order's
+    row (``of=self``), never the link's in the same statement. Then the link, locked, so it
+    is read in its newest version whoever changed it.
+    """
     try:
         order = locked_rows(Order.objects).get(checkout_sessions__invoice_number=invoice_number)
     except Order.DoesNotExist:
         return None
-    return order, current_link(invoice_number=invoice_number)
+    return order, locked_rows(CheckoutSession.objects).defer(*BODIES).get(invoice_number=invoice_number)
 
 
 def _unconfirmed(notification: Notification, detail: str) -> NotificationResponse:

@@ -13,7 +13,7 @@ from django_doku_checkout.services import states
 from django_doku_checkout.services.links import current_link, newest_link
 from django_doku_checkout.services.locking import locked_rows
 from django_doku_checkout.services.refunds import apply_doku_refund
-from django_doku_checkout.services.statements import Writes
+from django_doku_checkout.services.unit_of_work import Writes
 from django_doku_checkout.text import storable
 
 
@@ -173,6 +173,7 @@ def _settle(
                 order,
                 f"DOKU reported SUCCESS for {result.invoice_number} with {result.currency or order.currency} "
                 f"{result.amount}, but the order is {order.currency} {order.amount}; not marked paid.",
+                writes=writes,
             )
             return outcome.FLAGGED
         if order.money_taken:
@@ -180,12 +181,16 @@ def _settle(
                 return outcome.DUPLICATE
             session.status = CheckoutSession.Status.PAID
             states.flag_for_review(
-                order, f"Possible double payment: {result.invoice_number} paid after the order was already paid."
+                order,
+                f"Possible double payment: {result.invoice_number} paid after the order was already paid.",
+                writes=writes,
             )
             return outcome.FLAGGED
         if not states.can_transition(order.status, OrderStatus.PAID):
             states.flag_for_review(
-                order, f"DOKU reported SUCCESS for {result.invoice_number} but the order is {order.status}."
+                order,
+                f"DOKU reported SUCCESS for {result.invoice_number} but the order is {order.status}.",
+                writes=writes,
             )
             return outcome.FLAGGED
         session.status = CheckoutSession.Status.PAID

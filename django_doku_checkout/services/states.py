@@ -16,7 +16,7 @@ from django.utils import timezone
 from django_doku_checkout.exceptions import DokuError
 from django_doku_checkout.models import Notification, Order, OrderEvent, OrderStatus
 from django_doku_checkout.services.deliveries import announce, flag_for_review
-from django_doku_checkout.services.statements import Writes
+from django_doku_checkout.services.unit_of_work import Writes
 
 __all__ = [
     "TRANSITIONS",

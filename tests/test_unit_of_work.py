@@ -1,0 +1,696 @@
+"""The unit of work: one generated statement on PostgreSQL, saves elsewhere; the same rows either way.
+
+Every locked section locks with the ORM, decides in Python and flushes one unit of work
+(``services/unit_of_work.py``). On PostgreSQL the flush is one statement unless a shop's
+``pre_save``/``post_save`` receivers (or its router) need ``Model.save``: the equivalence
+tests below run each change both ways from the same rows and compare every concrete field
+of every row in the app's tables.
+"""
+
+from __future__ import annotations
+
+import ast
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connection, connections, transaction
+from django.db.models import Model
+from django.db.models.signals import post_save, pre_save
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.connection import ConnectionDoesNotExist
+
+import django_doku_checkout
+from django_doku_checkout import reconciliation, services, signatures
+from django_doku_checkout.models import (
+    CheckoutSession,
+    Delivery,
+    LineItem,
+    Notification,
+    Order,
+    OrderEvent,
+    OrderStatus,
+    Refund,
+)
+from django_doku_checkout.payloads import encode_body
+from django_doku_checkout.services import links, states
+from django_doku_checkout.services.deliveries import lease
+from django_doku_checkout.services.locking import locked_rows
+from django_doku_checkout.services.orders import withdraw_payment_links
+from django_doku_checkout.services.unit_of_work import Writes
+from django_doku_checkout.signals import order_status_changed
+from django_doku_checkout.simulator.store import STORE
+from django_doku_checkout.testing import CLIENT_ID, SECRET_KEY
+from tests.conftest import SANDBOX, assert_withdrawn, checkout_success, claim_link
+
+ONE_STATEMENT = connection.vendor == "postgresql"
+#: Every table a change of the app may write.
+TABLES: tuple[type[Model], ...] = (Order, LineItem, CheckoutSession, Notification, OrderEvent, Delivery, Refund)
+
+
+# --- equivalence: the generated statement and Model.save write the same rows ------------------------
+
+
+def every_row() -> dict[type[Model], dict[Any, dict[str, Any]]]:
+    """Every concrete field of every row of the app's tables, by model and primary key."""
+    return {
+        model: {
+            row[model._meta.pk.attname]: row
+            for row in model._default_manager.order_by().values(
+                *(field.attname for field in model._meta.concrete_fields)
+            )
+        }
+        for model in TABLES
+    }
+
+
+def comparable(rows: dict, before: dict, started: datetime, ended: datetime) -> dict:
+    """``rows`` with what must differ between two runs (new keys, the clock) named instead of valued.
+
+    Rows inserted by the run get keys in the order they were inserted (and references to
+    them those names); a time within the run reads "written" (or "written +
+    DELIVERY_LEASE"). Every other value is compared as it is.
+    """
+    inserted = {
+        model: {
+            pk: f"new {model.__name__} #{number}" for number, pk in enumerate(sorted(set(found) - set(before[model])))
+        }
+        for model, found in rows.items()
+    }
+
+    def value(field: Any, raw: Any) -> Any:
+        target = field.related_model if field.is_relation else field.model
+        if (field.primary_key or field.is_relation) and raw in inserted.get(target, {}):
+            return inserted[target][raw]
+        if isinstance(raw, datetime) and started <= raw <= ended:
+            return "written"
+        if isinstance(raw, datetime) and started + lease() <= raw <= ended + lease():
+            return "written + DELIVERY_LEASE"  # a delivery's first attempt, leased
+        return raw
+
+    return {
+        model.__name__: sorted(
+            (
+                {field.attname: value(field, row[field.attname]) for field in model._meta.concrete_fields}
+                for row in found.values()
+            ),
+            key=repr,
+        )
+        for model, found in rows.items()
+    }
+
+
+def shops_hook(sender: type[Model], **kwargs: Any) -> None:
+    """An audit-log app's receiver, connected for every model."""
+    HOOKED.append(sender.__name__)
+
+
+HOOKED: list[str] = []
+
+
+def both_ways(change: Callable[[], object]) -> tuple[dict, dict, list[str], list[str]]:
+    """Run ``change`` from the same rows twice: as is, and with a shop's pre_save and post_save hooks.
+
+    Returns what each run left in every table (comparable) and the SQL each ran.
+    """
+    before = every_row()
+    mark = transaction.savepoint()
+    started = timezone.now()
+    with CaptureQueriesContext(connection) as generated:
+        change()
+    one_way = comparable(every_row(), before, started, timezone.now())
+    transaction.savepoint_rollback(mark)
+    HOOKED.clear()
+    pre_save.connect(shops_hook, dispatch_uid="shop")
+    post_save.connect(shops_hook, dispatch_uid="shop")
+    try:
+        started = timezone.now()
+        with CaptureQueriesContext(connection) as saved:
+            change()
+        other_way = comparable(every_row(), before, started, timezone.now())
+    finally:
+        pre_save.disconnect(dispatch_uid="shop")
+        post_save.disconnect(dispatch_uid="shop")
+    assert one_way != comparable(before, before, started, started), "the change wrote nothing"
+    return (
+        one_way,
+        other_way,
+        [q["sql"] for q in generated.captured_queries],
+        [q["sql"] for q in saved.captured_queries],
+    )
+
+
+def generated_statements(sql: list[str]) -> list[str]:
+    return [statement for statement in sql if statement.startswith("WITH ")]
+
+
+def assert_same_rows_both_ways(change: Callable[[], object], *, statements: int, saves: list[str]) -> None:
+    one_way, other_way, generated, saved = both_ways(change)
+    assert len(generated_statements(generated)) == statements  # the unit of work's statement ran
+    assert generated_statements(saved) == []  # and with the shop's hooks, saves only
+    assert sorted(HOOKED) == sorted([name for model in saves for name in (model, model)])  # pre and post
+    assert one_way == other_way
+
+
+@pytest.fixture
+def receiver_of_every_change():
+    """A shop's receiver of order_status_changed: the changes record its deliveries too."""
+    order_status_changed.connect(lambda sender, **kwargs: None, dispatch_uid="crm", weak=False)
+    yield
+    order_status_changed.disconnect(dispatch_uid="crm")
+
+
+def notify_body(link: CheckoutSession, *, amount: int, status: str = "SUCCESS") -> dict[str, Any]:
+    body = encode_body(
+        {
+            "order": {"invoice_number": link.invoice_number, "amount": amount},
+            "transaction": {"status": status, "original_request_id": "DOKU-REQ-1"},
+            "channel": {"id": "VIRTUAL_ACCOUNT_BCA"},
+        }
+    )
+    path = reverse("doku_checkout:notification")
+    keys = django_settings.DOKU_CHECKOUT  # this test's shop, signed as DOKU signs for it
+    headers = signatures.signed_headers(keys["SECRET_KEY"], client_id=keys["CLIENT_ID"], target=path, body=body)
+    return {"body": body, "headers": headers, "path": path}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("by_staff", [False, True])
+def test_recording_a_link_writes_the_same_rows_both_ways(
+    order_factory, doku_api, admin_user, receiver_of_every_change, by_staff
+):
+    doku_api.post(SANDBOX + "/checkout/v1/payment", json=checkout_success())
+    order = order_factory()
+    with transaction.atomic():
+        claim = claim_link(order)
+
+    def record() -> None:
+        # The claim as committed: each run starts from the row, not from the other run's copy.
+        session = CheckoutSession.objects.get(pk=claim.session.pk)
+        links._complete(links.CREATE_LINK.claim_of(session), client=None, actor=admin_user if by_staff else None)
+
+    # The link, the order and its event; the receiver's delivery is recorded after the statement.
+    assert_same_rows_both_ways(record, statements=1, saves=["CheckoutSession", "Order", "OrderEvent"])
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("status", "amount", "paid_before"),
+    [
+        ("SUCCESS", None, False),  # paid: the order, its event, the link, the notification's outcome
+        ("EXPIRED", None, False),  # the newest link expired: the order expires
+        ("FAILED", None, False),  # recorded on the link only
+        ("SUCCESS", None, True),  # a duplicate
+        ("SUCCESS", 1, False),  # a wrong amount: flagged for staff
+    ],
+)
+def test_a_notification_writes_the_same_rows_both_ways(
+    order_factory, doku_api, receiver_of_every_change, status, amount, paid_before
+):
+    doku_api.post(SANDBOX + "/checkout/v1/payment", json=checkout_success())
+    order = order_factory()
+    link = services.create_payment_link(order)
+    if paid_before:
+        services.handle_notification(**notify_body(link, amount=order.amount))
+    request = notify_body(link, amount=order.amount if amount is None else amount, status=status)
+
+    def notify() -> None:
+        answer = services.handle_notification(**request)
+        assert answer.status_code == 200, answer.message
+
+    # The notification's row is inserted on its own first (committed before it is applied).
+    one_way, other_way, generated, saved = both_ways(notify)
+    assert len(generated_statements(generated)) == 2
+    # Every row the change writes is in its unit of work (deliveries are recorded after it).
+    delivery_table = Delivery._meta.db_table
+    assert [sql for sql in generated if sql.startswith(("UPDATE", "INSERT")) and delivery_table not in sql] == []
+    assert generated_statements(saved) == []
+    assert "Notification" in HOOKED
+    assert one_way == other_way
+
+
+@pytest.mark.postgres
+def test_expiring_overdue_links_writes_the_same_rows_both_ways(order_factory, doku_api, receiver_of_every_change):
+    doku_api.post(SANDBOX + "/checkout/v1/payment", json=checkout_success())
+    order = order_factory()
+    services.create_payment_link(order)
+    order.checkout_sessions.update(expires_at=timezone.now() - timedelta(hours=1))
+
+    def expire() -> None:
+        assert reconciliation._expire_overdue(Order.objects.get(pk=order.pk), dry_run=False) == OrderStatus.EXPIRED
+
+    assert_same_rows_both_ways(expire, statements=1, saves=["CheckoutSession", "Order", "OrderEvent"])
+
+
+@pytest.mark.postgres
+def test_saving_a_row_twice_writes_the_same_rows_both_ways(order_factory):
+    order = order_factory()
+
+    def change() -> None:
+        current = Order.objects.get(pk=order.pk)
+        current.status, current.needs_review, current.review_reason = OrderStatus.EXPIRED, True, "late"
+        writes = Writes()
+        writes.save(current, ["status"])
+        writes.insert(OrderEvent(order=current, old_status="created", new_status="expired", source="system"))
+        writes.save(current, ["needs_review", "review_reason", "status"])
+        writes.flush()
+
+    assert_same_rows_both_ways(change, statements=1, saves=["Order", "OrderEvent"])
+
+
+def test_writes_save_a_row_once_with_every_field_asked_and_set_inserted_keys(order_factory, django_assert_num_queries):
+    order = order_factory()
+    order.status, order.needs_review = OrderStatus.EXPIRED, True
+    event = OrderEvent(order=order, old_status=OrderStatus.CREATED, new_status=OrderStatus.EXPIRED, source="system")
+    writes = Writes()
+    writes.save(order, ["status"])
+    writes.insert(event)
+    writes.save(order, ["needs_review", "status"])
+    seen: list[int | None] = []
+    writes.then(lambda: seen.append(event.pk))
+    with django_assert_num_queries(1 if ONE_STATEMENT else 2):  # the order once, the event
+        writes.flush()
+
+    assert seen == [event.pk]
+    assert OrderEvent.objects.get(pk=event.pk).new_status == OrderStatus.EXPIRED
+    order.refresh_from_db()
+    assert (order.status, order.needs_review) == (OrderStatus.EXPIRED, True)
+
+
+class OrdersElsewhere:
+    """A shop's router that writes orders to another database."""
+
+    def db_for_write(self, model, **hints):
+        return "elsewhere" if model is Order else None
+
+
+def test_a_shops_router_decides_where_the_unit_of_work_writes(settings, order_factory):
+    order = order_factory()
+    order.needs_review = True
+    settings.DATABASE_ROUTERS = [OrdersElsewhere()]
+    writes = Writes()
+    writes.save(order, ["needs_review"])
+    # Saved as the router says (this project has no "elsewhere"), never into the default database.
+    with pytest.raises(ConnectionDoesNotExist):
+        writes.flush()
+
+
+def test_no_sql_is_written_by_hand_outside_the_unit_of_work():
+    """Only the flush talks SQL: nothing else executes statements, raw queries or SQL fragments."""
+    package = Path(django_doku_checkout.__file__).parent
+    by_hand = []
+    for path in sorted(package.rglob("*.py")):
+        if "migrations" in path.parts or path.name == "unit_of_work.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            function = node.func
+            name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", None)
+            if name in ("cursor", "execute", "executemany", "raw", "extra", "RawSQL"):
+                by_hand.append(f"{path.relative_to(package)}:{node.lineno} {name}")
+    assert by_hand == []
+
+
+# --- the record of a link: what it writes, and its lock --------------------------------------------
+
+
+def event_columns(order: Order) -> list[dict]:
+    return list(
+        order.events.values("old_status", "new_status", "source", "actor_id", "notification_id", "note").order_by("id")
+    )
+
+
+@pytest.mark.parametrize("by_staff", [False, True])
+def test_recording_a_link_moves_the_order_to_pending_once(order_factory, doku_simulator, admin_user, by_staff):
+    actor = admin_user if by_staff else None
+    order = order_factory()
+    link = services.create_payment_link(order, actor=actor)
+    assert order.status == OrderStatus.PENDING  # the caller's copy learns
+    assert link.status == CheckoutSession.Status.OPEN
+    [event] = event_columns(order)
+    assert event["note"] == f"DOKU Checkout {link.invoice_number} created."
+    assert event["old_status"] == OrderStatus.CREATED
+    assert event["source"] == ("admin" if by_staff else "shopper")
+    assert event["actor_id"] == (admin_user.pk if by_staff else None)
+    updated_at = order.updated_at
+    order.refresh_from_db()
+    assert (order.status, order.updated_at) == (OrderStatus.PENDING, updated_at)
+    # A second link for a pending order saves the link and leaves the order and its history alone.
+    link.status = CheckoutSession.Status.EXPIRED
+    link.save(update_fields=["status"])
+    again = services.create_payment_link(order)
+    assert again.pk != link.pk
+    assert again.status == CheckoutSession.Status.OPEN
+    assert order.events.count() == 1
+
+
+def test_a_shops_own_hooks_see_every_save_of_a_link_and_its_record(order_factory, doku_simulator):
+    saved: list[str] = []
+
+    def shops_receiver(sender, **kwargs):
+        saved.append(sender.__name__)
+
+    # An audit-log app's receiver, for every model. (Before, the record's save of the link
+    # was a QuerySet.update: no receiver saw it.)
+    order = order_factory()
+    pre_save.connect(shops_receiver, dispatch_uid="shop")
+    try:
+        services.create_payment_link(order)
+    finally:
+        pre_save.disconnect(dispatch_uid="shop")
+    assert sorted(saved) == ["CheckoutSession", "CheckoutSession", "Order", "OrderEvent"]  # claim, record
+
+
+def test_a_receiver_of_order_status_changed_still_gets_its_delivery(
+    order_factory, doku_simulator, django_capture_on_commit_callbacks
+):
+    heard: list[str] = []
+
+    def shops_receiver(sender, order, new_status, **kwargs):
+        heard.append(new_status)
+
+    order_status_changed.connect(shops_receiver, dispatch_uid="shop")
+    try:
+        order = order_factory()
+        with django_capture_on_commit_callbacks(execute=True):
+            services.create_payment_link(order)
+    finally:
+        order_status_changed.disconnect(dispatch_uid="shop")
+    assert heard == [OrderStatus.PENDING]
+    assert Delivery.objects.get(order=order).status == Delivery.Status.DELIVERED
+
+
+def hold_the_order(
+    order: Order, change=None, *, seconds: float = 0.6, late_change=None
+) -> tuple[threading.Thread, threading.Event]:
+    """Another transaction that locks ``order``, runs ``change`` with it and commits ``seconds`` later.
+
+    ``late_change`` runs at the end of the wait, just before the commit. What ``change``
+    returns, if anything, runs after the commit.
+    """
+    locked = threading.Event()
+
+    def run() -> None:
+        try:
+            with transaction.atomic():
+                held = locked_rows(Order.objects).get(pk=order.pk)
+                after = change(held) if change else None
+                locked.set()
+                time.sleep(seconds)
+                if late_change:
+                    late_change(held)
+            if after is not None:
+                after()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert locked.wait(5)
+    return thread, locked
+
+
+@pytest.fixture
+def claimed(transactional_db, order_factory, doku_simulator) -> tuple[Order, links._Claim]:
+    """An order and its link's committed claim, DOKU not asked yet, in autocommit as production runs."""
+    order = order_factory()
+    with transaction.atomic():
+        claim = claim_link(order)
+    return order, claim
+
+
+@pytest.mark.postgres
+def test_the_record_waits_for_a_cancellation_and_withdraws_the_link(claimed):
+    order, claim = claimed
+    release = 0.6
+
+    def staff_cancel(held: Order) -> None:
+        states.transition(held, OrderStatus.CANCELLED, source=OrderEvent.Source.ADMIN)
+        withdraw_payment_links(held)
+
+    staff, _locked = hold_the_order(order, staff_cancel, seconds=release)
+    started = time.monotonic()
+    recorded = links._complete(claim, client=None, actor=None)
+    waited = time.monotonic() - started
+    staff.join()
+
+    assert waited > release / 2  # the record waited for the order's lock
+    assert_withdrawn(recorded, claim, order)
+    assert list(order.events.values_list("new_status", flat=True)) == [OrderStatus.CANCELLED]
+
+
+# --- notifications: the order's change, its link and the outcome in one unit of work ---------------
+
+
+def notify(link: CheckoutSession, *, amount: int, status: str = "SUCCESS") -> Notification:
+    body = encode_body(
+        {
+            "order": {"invoice_number": link.invoice_number, "amount": amount},
+            "transaction": {"status": status, "original_request_id": "DOKU-REQ-1"},
+            "channel": {"id": "VIRTUAL_ACCOUNT_BCA"},
+        }
+    )
+    path = reverse("doku_checkout:notification")
+    headers = signatures.signed_headers(SECRET_KEY, client_id=CLIENT_ID, target=path, body=body)
+    answer = services.handle_notification(body=body, headers=headers, path=path)
+    assert answer.status_code == 200, answer.message
+    assert answer.notification is not None
+    return answer.notification
+
+
+def test_a_paying_notification_pays_once_and_delivers_each_signal_after_the_commit(
+    order_factory, doku_simulator, django_capture_on_commit_callbacks, signal_log
+):
+    order = order_factory()
+    link = services.create_payment_link(order)
+    with django_capture_on_commit_callbacks(execute=True):
+        paid = notify(link, amount=order.amount)
+
+    order.refresh_from_db()
+    link.refresh_from_db()
+    assert (order.status, order.paid_link_id, order.paid_at is not None) == (OrderStatus.PAID, link.pk, True)
+    assert (link.status, link.last_transaction_status, link.payment_channel, link.original_request_id) == (
+        CheckoutSession.Status.PAID,
+        "SUCCESS",
+        "VIRTUAL_ACCOUNT_BCA",
+        "DOKU-REQ-1",
+    )
+    assert (paid.outcome, paid.order_id, paid.checkout_session_id) == (
+        Notification.Outcome.PROCESSED,
+        order.pk,
+        link.pk,
+    )
+    assert order.events.last().notification_id == paid.pk
+    # The receivers ran after the commit, each once, with the event's delivery recorded.
+    assert [name for name, invoice, *_ in signal_log if invoice == order.invoice_number] == [
+        "order_status_changed",
+        "payment_succeeded",
+    ]
+    paid_deliveries = Delivery.objects.filter(order=order, event__new_status=OrderStatus.PAID)
+    assert sorted(paid_deliveries.values_list("signal", "status")) == [
+        ("order_status_changed", Delivery.Status.DELIVERED),
+        ("payment_succeeded", Delivery.Status.DELIVERED),
+    ]
+
+
+def test_a_duplicate_notification_still_changes_nothing(order_factory, doku_simulator):
+    order = order_factory()
+    link = services.create_payment_link(order)
+    notify(link, amount=order.amount)
+    duplicate = notify(link, amount=order.amount)
+    assert duplicate.outcome == Notification.Outcome.DUPLICATE
+    assert order.events.filter(new_status=OrderStatus.PAID).count() == 1
+
+
+# --- a claim: the order locked, then its links and line items read as the lock left them ----------
+
+
+@pytest.mark.postgres
+def test_a_claim_made_while_the_lock_was_awaited_is_found_and_shared(transactional_db, order_factory, doku_simulator):
+    order = order_factory()
+    claimed: list[links._Claim] = []
+
+    def claim_then_send(held: Order):
+        # The other request's claim: inserted while this test's request waits for the lock.
+        claimed.append(claim_link(held))
+        return lambda: links._complete(claimed[0], client=None, actor=None)
+
+    other, _locked = hold_the_order(order, claim_then_send)
+    link = services.create_payment_link(order)
+    other.join()
+
+    # The claim was not in the waiting statement's snapshot: its invoice number was taken
+    # again, refused by the unique column, and the request then waited for that claim.
+    assert link.pk == claimed[0].session.pk
+    assert CheckoutSession.objects.filter(order=order).count() == 1
+    assert len(STORE.sessions) == 1  # DOKU was asked once
+
+
+@pytest.mark.postgres
+def test_line_items_changed_while_the_lock_was_awaited_are_the_ones_sent(
+    transactional_db, order_factory, doku_simulator
+):
+    order = order_factory(items=[("Kopi", 10_000, 1)])
+
+    def staff_add_an_item(held: Order):
+        LineItem.objects.create(order=held, name="Gula aren", price=5_000, quantity=2)
+        held.amount = 20_000
+        held.save(update_fields=["amount", "updated_at"])
+
+    other, _locked = hold_the_order(order, staff_add_an_item)
+    link = services.create_payment_link(order)
+    other.join()
+
+    sent = link.request_body["order"]
+    assert sent["amount"] == 20_000
+    assert [item["name"] for item in sent["line_items"]] == ["Kopi", "Gula aren"]
+
+
+@pytest.mark.postgres
+def test_a_link_withdrawn_while_the_lock_was_awaited_is_never_handed_out(
+    transactional_db, order_factory, doku_simulator
+):
+    order = order_factory(items=[("Kopi", 10_000, 1)])
+    old_link = services.create_payment_link(order)
+
+    def staff_change_the_amount(held: Order):
+        LineItem.objects.filter(order=held).update(quantity=3)
+        held.amount = 30_000
+        held.save(update_fields=["amount", "updated_at"])
+        withdraw_payment_links(held)
+
+    other, _locked = hold_the_order(order, staff_change_the_amount)
+    link = services.create_payment_link(order)
+    other.join()
+
+    # The old link was live when the statement began: only the link's own lock shows it withdrawn.
+    assert link.pk != old_link.pk
+    assert link.request_body["order"]["amount"] == 30_000
+    old_link.refresh_from_db()
+    assert old_link.status == CheckoutSession.Status.CANCELLED
+
+
+def test_without_use_tz_a_second_click_gets_the_same_link(settings, order_factory, doku_api):
+    settings.USE_TZ = False  # a shop on naive local times: the links read back must be naive too
+    doku_api.post(SANDBOX + "/checkout/v1/payment", json=checkout_success())
+    order = order_factory()
+    first = services.create_payment_link(order)
+    again = services.create_payment_link(order)
+    assert again.pk == first.pk
+    assert timezone.is_naive(again.expires_at)
+
+
+@pytest.mark.postgres
+def test_the_pending_event_follows_a_change_committed_while_its_record_waited(claimed):
+    order, claim = claimed
+
+    def expire(held: Order) -> None:  # once the record below is already waiting for the lock
+        states.transition(held, OrderStatus.EXPIRED, source=OrderEvent.Source.SYSTEM)
+
+    other, _locked = hold_the_order(order, seconds=0.4, late_change=expire)
+    links._complete(claim, client=None, actor=None)  # waits for the lock, then records
+    other.join()
+
+    events = list(order.events.order_by("created_at", "id").values_list("old_status", "new_status", "created_at"))
+    assert [(old, new) for old, new, _at in events] == [
+        (OrderStatus.CREATED, OrderStatus.EXPIRED),
+        (OrderStatus.EXPIRED, OrderStatus.PENDING),
+    ]
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PENDING
+    assert order.updated_at >= events[-1][2]
+
+
+@pytest.mark.postgres
+def test_a_click_that_collided_once_still_waits_for_a_claim_made_meanwhile(
+    transactional_db, order_factory, doku_simulator
+):
+    # A failed attempt is recorded while a staff member's click waits for the lock; while its
+    # retry waits again, another click claims the next attempt. The staff click must share
+    # that claim, never send a second one while it is in flight.
+    order = order_factory()
+    other_claim: list = []
+
+    def record_a_failed_attempt(held: Order) -> None:
+        CheckoutSession.objects.create(
+            order=held,
+            status=CheckoutSession.Status.ERROR,
+            invoice_number=held.invoice_number,
+            request_id="failed-attempt",
+            error_message="DOKU said no",
+        )
+
+    def another_click() -> None:
+        try:
+            time.sleep(0.1)
+            with transaction.atomic():
+                step = claim_link(Order.objects.get(pk=order.pk))
+                time.sleep(0.4)
+            if isinstance(step, links._Claim):
+                other_claim.append(step.session.pk)
+                links._complete(step, client=None, actor=None)
+        finally:
+            connections.close_all()
+
+    first, _locked = hold_the_order(order, record_a_failed_attempt, seconds=0.4)
+    second = threading.Thread(target=another_click)
+    second.start()
+    link = services.create_payment_link(order, actor=None)
+    first.join()
+    second.join()
+
+    live = CheckoutSession.objects.filter(order=order).exclude(status=CheckoutSession.Status.ERROR)
+    assert list(live.values_list("pk", flat=True)) == [link.pk]
+    assert len(STORE.sessions) == 1  # DOKU was asked for one link
+    assert other_claim in ([], [link.pk])
+
+
+class SlowToCancel:
+    """DOKU taking a second to cancel a Checkout link."""
+
+    def cancel_checkout(self, body: dict, *, request_id: str | None = None) -> None:
+        time.sleep(1.0)
+
+
+@pytest.mark.postgres
+def test_a_notification_during_a_shops_own_cancelling_transaction_does_not_deadlock(
+    transactional_db, settings, order_factory, doku_simulator
+):
+    settings.DOKU_CHECKOUT = {**settings.DOKU_CHECKOUT, "CANCEL_AT_DOKU": True}
+    order = order_factory()
+    services.create_payment_link(order)
+    card_page = CheckoutSession.objects.create(
+        order=order,
+        kind=CheckoutSession.Kind.CARD_PAGE,
+        invoice_number=f"{order.invoice_number}C",
+        request_id="card-page",
+        payment_url="https://sandbox.doku.com/cc/1",
+    )
+    cancelled: list[str] = []
+
+    def shop_cancels_in_its_own_transaction() -> None:
+        try:
+            with transaction.atomic():  # ATOMIC_REQUESTS, or the shop's own block
+                services.cancel_order(Order.objects.get(pk=order.pk), client=SlowToCancel())
+            cancelled.append("ok")
+        except Exception as err:  # noqa: BLE001 - the test reports it
+            cancelled.append(repr(err))
+        finally:
+            connections.close_all()
+
+    shop = threading.Thread(target=shop_cancels_in_its_own_transaction)
+    shop.start()
+    time.sleep(0.4)  # the card page's answer is recorded; DOKU is being asked about the other link
+    paid = notify(card_page, amount=order.amount)  # locks the order, then the link
+    shop.join()
+
+    assert cancelled == ["ok"]
+    assert paid.outcome == Notification.Outcome.FLAGGED  # paid on a cancelled order: kept, for staff
