@@ -1,12 +1,29 @@
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
+
+#: Who made a change: a staff user (the admin's ``request.user``), or None for the shopper,
+#: DOKU or a task. Recorded on the order's events and refunds when it is a saved user.
+Actor: TypeAlias = "AbstractBaseUser | AnonymousUser | None"
+
+
+def saved_user(actor: Actor) -> Any:
+    """The user to record as ``actor`` of an event or a refund: a saved user, else None (nobody, or anonymous).
+
+    Typed ``Any``: the field's model is the shop's ``AUTH_USER_MODEL``.
+    """
+    return actor if getattr(actor, "pk", None) else None
 
 
 class OrderStatus(models.TextChoices):

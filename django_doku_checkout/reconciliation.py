@@ -139,19 +139,19 @@ def _expire_overdue(order: Order, *, dry_run: bool) -> str:
 _Answer = tuple[CheckoutSession, "PaymentResult | DokuError"]
 
 
-def _ask(sessions: list[CheckoutSession], client: DokuClient | None, pace: RateLimit | None) -> list[_Answer]:
+def _ask(links: list[CheckoutSession], client: DokuClient | None, pace: RateLimit | None) -> list[_Answer]:
     """DOKU's answers about the order's open links; runs in a worker thread, so never touches the database.
 
     Every link is asked, whatever DOKU answers about the others.
     """
     answers: list[_Answer] = []
-    for session in sessions:
+    for link in links:
         if pace is not None:
             pace.wait()
         try:
-            answers.append((session, fetch_status(session, client=client)))
+            answers.append((link, fetch_status(link, client=client)))
         except DokuError as err:
-            answers.append((session, err))
+            answers.append((link, err))
     return answers
 
 
@@ -160,24 +160,24 @@ def _apply(order: Order, answers: list[_Answer], *, dry_run: bool) -> Reconciled
     old_status = order.status
     lines = []
     unanswered = False
-    for session, answer in answers:
+    for link, answer in answers:
         if isinstance(answer, DokuError):
             # Whatever DOKU answers (a 404 with no body, a 200 with an "error" key, any other
             # status) or fails to, this link stays as it is and the others are still applied;
             # overdue links are still expired below. Only no answer at all (DOKU down, a 5xx)
             # marks the order as failed, so cron notices.
-            lines.append(f"{session.invoice_number}: {_no_answer(answer)}")
+            lines.append(f"{link.invoice_number}: {_no_answer(answer)}")
             unanswered = unanswered or not isinstance(answer, DokuAPIError) or answer.status_code >= 500
             continue
-        lines.append(f"{session.invoice_number}: {answer.transaction_status}")
+        lines.append(f"{link.invoice_number}: {answer.transaction_status}")
         if dry_run:
             order.status = _PREDICTED.get(answer.transaction_status, order.status)
         else:
-            apply_payment_result(session, answer, source=OrderEvent.Source.STATUS_CHECK)
+            apply_payment_result(link, answer, source=OrderEvent.Source.STATUS_CHECK)
             order.refresh_from_db(fields=["status"])
     cutoff = timezone.now() - EXPIRY_GRACE
     # Only an open link past its expiry can expire anything: most orders skip the locked look.
-    overdue = any(session.expires_at is not None and session.expires_at < cutoff for session, _ in answers)
+    overdue = any(link.expires_at is not None and link.expires_at < cutoff for link, _ in answers)
     if order.status == OrderStatus.PENDING and overdue:
         order.status = _expire_overdue(order, dry_run=dry_run)
     changed = order.status != old_status
@@ -231,9 +231,9 @@ def _release(orders: Sequence[Order]) -> None:
 def _open_links(orders: Sequence[Order]) -> dict[int, list[CheckoutSession]]:
     """Each order's open links, newest first, read in one query."""
     links: dict[int, list[CheckoutSession]] = {order.pk: [] for order in orders}
-    sessions = CheckoutSession.objects.filter(order_id__in=list(links), status=CheckoutSession.Status.OPEN)
-    for session in sessions.defer(*services.links.BODIES):
-        links[session.order_id].append(session)
+    found = CheckoutSession.objects.filter(order_id__in=list(links), status=CheckoutSession.Status.OPEN)
+    for link in found.defer(*services.links.BODIES):
+        links[link.order_id].append(link)
     return links
 
 

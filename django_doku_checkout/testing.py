@@ -125,9 +125,9 @@ class DokuSimulator:
         from django_doku_checkout.simulator import notifier
         from django_doku_checkout.simulator.merchants import merchants
 
-        session = self.session_for(order)
+        link = self.session_for(order)
         merchant = merchants()[CLIENT_ID]
-        body = encode_body(notifier.notification_body(session, status, amount=amount))
+        body = encode_body(notifier.notification_body(link, status, amount=amount))
         path = urlsplit(merchant.notification_url or "").path
         return _django_client_transport(path, body, notifier.signed_headers(merchant, path, body))
 

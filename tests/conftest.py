@@ -434,9 +434,9 @@ def assert_withdrawn(recorded, claim, order: Order) -> None:
     from django_doku_checkout.models import CheckoutSession, OrderStatus
 
     assert recorded.withdrawn
-    claim.session.refresh_from_db()
-    assert claim.session.status == CheckoutSession.Status.CANCELLED
-    assert claim.session.payment_url
+    claim.link.refresh_from_db()
+    assert claim.link.status == CheckoutSession.Status.CANCELLED
+    assert claim.link.payment_url
     order.refresh_from_db()
     assert order.status == OrderStatus.CANCELLED
 

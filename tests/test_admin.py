@@ -168,7 +168,7 @@ def test_cancel_orders_cancels_unpaid_and_skips_paid(admin_client, order_factory
     link.refresh_from_db()
     assert unpaid.status == OrderStatus.CANCELLED
     assert link.status == CheckoutSession.Status.CANCELLED
-    assert services.live_session(unpaid) is None
+    assert services.live_link(unpaid) is None
     paid.refresh_from_db()
     assert paid.status == OrderStatus.PAID
 

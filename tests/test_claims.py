@@ -55,7 +55,7 @@ def a_claim_in_flight(order: Order) -> links._Claim:
 
 def age(claim: links._Claim, seconds: float) -> None:
     """Make the claim ``seconds`` old, as if its worker had claimed it that long ago."""
-    CheckoutSession.objects.filter(pk=claim.session.pk).update(updated_at=timezone.now() - timedelta(seconds=seconds))
+    CheckoutSession.objects.filter(pk=claim.link.pk).update(updated_at=timezone.now() - timedelta(seconds=seconds))
 
 
 def quiet_about(caplog) -> list[str]:
@@ -108,8 +108,8 @@ def test_the_retry_gets_the_link_the_claiming_request_made(live_doku, order_fact
     retry = shopper.get(live_doku + reverse("doku_checkout:pay", args=[order.public_id]), allow_redirects=False)
 
     assert retry.status_code == 302
-    assert retry.headers["Location"] == CheckoutSession.objects.get(pk=claim.session.pk).payment_url
-    assert checkout_calls() == [claim.session.request_id]
+    assert retry.headers["Location"] == CheckoutSession.objects.get(pk=claim.link.pk).payment_url
+    assert checkout_calls() == [claim.link.request_id]
 
 
 def test_a_click_that_has_waited_does_not_take_over_a_claim_turning_stale(live_doku, order_factory):
@@ -130,14 +130,14 @@ def test_a_click_that_finds_a_stale_claim_takes_it_over_with_the_same_request_id
     order = order_factory()
     claim = a_claim_in_flight(order)
     # The dead worker's request reached DOKU, which created the link; its answer was lost.
-    first = DokuClient().create_checkout_payment(claim.body, request_id=claim.session.request_id)
+    first = DokuClient().create_checkout_payment(claim.body, request_id=claim.link.request_id)
     age(claim, claims.claim_ttl().total_seconds() + 1)
 
     answer = requests.post(live_doku + reverse("doku_checkout:api_pay", args=[order.public_id]), timeout=ANSWER_WITHIN)
 
     assert answer.status_code == 200, answer.text
     assert answer.json()["payment_url"] == first.data["response"]["payment"]["url"]
-    assert checkout_calls() == [claim.session.request_id] * 2  # replayed: DOKU answered 409
+    assert checkout_calls() == [claim.link.request_id] * 2  # replayed: DOKU answered 409
     assert len(STORE.sessions) == 1
     assert order.checkout_sessions.get().status == CheckoutSession.Status.OPEN
 

@@ -132,13 +132,13 @@ def test_a_claim_left_by_a_process_that_died_after_doku_answered_is_replayed(ord
     with transaction.atomic():
         claim = claim_link(order)
     assert isinstance(claim, links._Claim)
-    first = DokuClient().create_checkout_payment(claim.body, request_id=claim.session.request_id)
-    CheckoutSession.objects.filter(pk=claim.session.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
+    first = DokuClient().create_checkout_payment(claim.body, request_id=claim.link.request_id)
+    CheckoutSession.objects.filter(pk=claim.link.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
 
     session = services.create_payment_link(order)
 
     # The same Request-Id went again: DOKU answered 409 with the link it had created.
-    assert session.pk == claim.session.pk
+    assert session.pk == claim.link.pk
     assert session.status == CheckoutSession.Status.OPEN
     assert session.payment_url == first.data["response"]["payment"]["url"]
     assert order.checkout_sessions.count() == 1
@@ -166,7 +166,7 @@ def test_a_fresh_claim_is_waited_for_and_its_link_shared(live_doku, order_factor
     waited = time.monotonic() - started
     holder.join()
 
-    assert session.pk == claim.session.pk
+    assert session.pk == claim.link.pk
     assert 0.3 < waited < 5
     assert order.checkout_sessions.count() == 1
     assert len(STORE.sessions) == 1
@@ -176,15 +176,15 @@ def test_reconciliation_settles_a_claim_whose_process_died_before_asking(order_f
     order = order_factory()
     with transaction.atomic():
         claim = claim_link(order)
-    CheckoutSession.objects.filter(pk=claim.session.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
+    CheckoutSession.objects.filter(pk=claim.link.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
 
     summary = reconcile()
 
     assert summary.claims_settled == 1
-    claim.session.refresh_from_db()
-    assert claim.session.status == CheckoutSession.Status.OPEN
-    assert claim.session.payment_url.startswith("http://testserver/doku-simulator/pay/")
-    assert STORE.find("SIMULATOR-CLIENT", claim.session.invoice_number) is not None
+    claim.link.refresh_from_db()
+    assert claim.link.status == CheckoutSession.Status.OPEN
+    assert claim.link.payment_url.startswith("http://testserver/doku-simulator/pay/")
+    assert STORE.find("SIMULATOR-CLIENT", claim.link.invoice_number) is not None
     assert reconcile().claims_settled == 0
 
 

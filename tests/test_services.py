@@ -167,7 +167,7 @@ def test_doku_rejection_is_recorded_and_order_stays_payable(order_factory, doku_
     doku_api.replace("POST", CHECKOUT_URL, json=checkout_success())
     retry = services.create_payment_link(order)
     assert retry.invoice_number == f"{order.invoice_number}-2"
-    assert services.live_session(order) == retry  # the retry is the link a shopper pays on
+    assert services.live_link(order) == retry  # the retry is the link a shopper pays on
 
 
 def test_transport_failure_is_recorded(order_factory, doku_api):

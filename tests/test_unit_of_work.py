@@ -193,7 +193,7 @@ def test_recording_a_link_writes_the_same_rows_both_ways(
 
     def record() -> None:
         # The claim as committed: each run starts from the row, not from the other run's copy.
-        session = CheckoutSession.objects.get(pk=claim.session.pk)
+        session = CheckoutSession.objects.get(pk=claim.link.pk)
         links._complete(links.CREATE_LINK.claim_of(session), client=None, actor=admin_user if by_staff else None)
 
     # The link, the order and its event; the receiver's delivery is recorded after the statement.
@@ -529,7 +529,7 @@ def test_a_claim_made_while_the_lock_was_awaited_is_found_and_shared(transaction
 
     # The claim was not in the waiting statement's snapshot: its invoice number was taken
     # again, refused by the unique column, and the request then waited for that claim.
-    assert link.pk == claimed[0].session.pk
+    assert link.pk == claimed[0].link.pk
     assert CheckoutSession.objects.filter(order=order).count() == 1
     assert len(STORE.sessions) == 1  # DOKU was asked once
 
@@ -635,7 +635,7 @@ def test_a_click_that_collided_once_still_waits_for_a_claim_made_meanwhile(
                 step = claim_link(Order.objects.get(pk=order.pk))
                 time.sleep(0.4)
             if isinstance(step, links._Claim):
-                other_claim.append(step.session.pk)
+                other_claim.append(step.link.pk)
                 links._complete(step, client=None, actor=None)
         finally:
             connections.close_all()

@@ -23,7 +23,7 @@ from django_doku_checkout import services
 from django_doku_checkout.conf import get_config
 from django_doku_checkout.exceptions import DokuAPIError, DokuError, DokuValidationError, LinkInProgress
 from django_doku_checkout.formatting import format_rupiah
-from django_doku_checkout.models import CheckoutSession, Order, Refund
+from django_doku_checkout.models import Actor, CheckoutSession, Order, Refund
 from django_doku_checkout.services.cancellations import links_payable_at_doku
 from django_doku_checkout.services.refunds import paying_link, refundable_by_api
 from django_doku_checkout.services.sharing import qr_code_svg
@@ -127,22 +127,22 @@ def _each(orders: Iterable[Order], handle: Callable[[Order], OrderResult]) -> li
     return results
 
 
-def _link_result(order: Order, session: CheckoutSession, started: datetime) -> OrderResult:
-    if not services.payment_url_allowed(session.payment_url):
+def _link_result(order: Order, link: CheckoutSession, started: datetime) -> OrderResult:
+    if not services.payment_url_allowed(link.payment_url):
         return OrderResult(order, "failed", _("DOKU answered with a link to an unexpected host; it is not shown."))
-    created = session.created_at >= started
+    created = link.created_at >= started
     message = (
-        _("New %(kind)s link created.") % {"kind": session.get_kind_display()}
+        _("New %(kind)s link created.") % {"kind": link.get_kind_display()}
         if created
         else _("The order's link is still open; it was not replaced.")
     )
     return OrderResult(
-        order, "created" if created else "reused", message, link=session.payment_url, expires_at=session.expires_at
+        order, "created" if created else "reused", message, link=link.payment_url, expires_at=link.expires_at
     )
 
 
 def _links(
-    orders: Iterable[Order], create: Callable[..., CheckoutSession], *, request: HttpRequest, actor: Any
+    orders: Iterable[Order], create: Callable[..., CheckoutSession], *, request: HttpRequest, actor: Actor
 ) -> list[OrderResult]:
     def handle(order: Order) -> OrderResult:
         started = timezone.now()
@@ -151,23 +151,23 @@ def _links(
     return _each(orders, handle)
 
 
-def create_payment_links(orders: Iterable[Order], *, request: HttpRequest, actor: Any) -> list[OrderResult]:
+def create_payment_links(orders: Iterable[Order], *, request: HttpRequest, actor: Actor) -> list[OrderResult]:
     """A DOKU Checkout link for every payable order; an open link is reused."""
     return _links(orders, services.create_payment_link, request=request, actor=actor)
 
 
-def create_card_payment_pages(orders: Iterable[Order], *, request: HttpRequest, actor: Any) -> list[OrderResult]:
+def create_card_payment_pages(orders: Iterable[Order], *, request: HttpRequest, actor: Actor) -> list[OrderResult]:
     """A card-only DOKU payment page for every payable order, in the shop's ``CARD_PAGE_THEME``."""
     return _links(orders, services.create_card_payment_page, request=request, actor=actor)
 
 
-def email_payment_links(orders: Iterable[Order], *, request: HttpRequest, actor: Any) -> list[OrderResult]:
+def email_payment_links(orders: Iterable[Order], *, request: HttpRequest, actor: Actor) -> list[OrderResult]:
     """E-mail every payable order's customer its live link (a new one when it has none), recorded in its history."""
 
     def handle(order: Order) -> OrderResult:
-        session = services.email_payment_link(order, request=request, actor=actor)
+        link = services.email_payment_link(order, request=request, actor=actor)
         text = _("Link e-mailed to %(email)s.") % {"email": order.customer_email}
-        return OrderResult(order, "sent", text, link=session.payment_url, expires_at=session.expires_at)
+        return OrderResult(order, "sent", text, link=link.payment_url, expires_at=link.expires_at)
 
     return _each(orders, handle)
 
@@ -188,7 +188,7 @@ def check_statuses(orders: Iterable[Order]) -> list[OrderResult]:
     return _each(orders, handle)
 
 
-def cancel_orders(orders: Iterable[Order], *, actor: Any) -> list[OrderResult]:
+def cancel_orders(orders: Iterable[Order], *, actor: Actor) -> list[OrderResult]:
     """Cancel every unpaid order; paid, cancelled and refunded ones are skipped."""
 
     def handle(order: Order) -> OrderResult:
@@ -283,7 +283,7 @@ def answered(refund: Refund, *, wait: float = IN_FLIGHT_WAIT) -> Refund:
 
 
 def refund_payments(
-    orders: Iterable[Order], *, actor: Any, reason: str = "", confirmed: dict[Any, tuple[str, int]]
+    orders: Iterable[Order], *, actor: Actor, reason: str = "", confirmed: dict[Any, tuple[str, int]]
 ) -> list[OrderResult]:
     """Refund each order staff confirmed, with the key and amount of its confirmation; skip the others.
 

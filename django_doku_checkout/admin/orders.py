@@ -135,17 +135,17 @@ class CheckoutSessionInline(ReadOnlyInline):
     readonly_fields = fields
 
     @admin.display(description=gettext_lazy("payment URL"))
-    def link(self, session: CheckoutSession) -> SafeString | str:
-        payable = session.status == CheckoutSession.Status.OPEN and session.order.status not in states.UNPAYABLE
-        return payment_link_html(session.payment_url, payable=payable)
+    def link(self, obj: CheckoutSession) -> SafeString | str:
+        payable = obj.status == CheckoutSession.Status.OPEN and obj.order.status not in states.UNPAYABLE
+        return payment_link_html(obj.payment_url, payable=payable)
 
     @admin.display(description=gettext_lazy("outcome"))
-    def outcome(self, session: CheckoutSession) -> str:
-        parts = [session.last_transaction_status, session.payment_channel, session.error_message]
-        if session.cancelled_at_doku:
+    def outcome(self, link: CheckoutSession) -> str:
+        parts = [link.last_transaction_status, link.payment_channel, link.error_message]
+        if link.cancelled_at_doku:
             parts.append(_("cancelled at DOKU"))
-        if session.doku_cancel_error:
-            parts.append(_("DOKU did not cancel it: %(reason)s") % {"reason": session.doku_cancel_error})
+        if link.doku_cancel_error:
+            parts.append(_("DOKU did not cancel it: %(reason)s") % {"reason": link.doku_cancel_error})
         return " · ".join(part for part in parts if part) or "-"
 
 
@@ -503,7 +503,7 @@ class OrderAdmin(RefundAdmin):
         if not self.has_create_payment_link_permission(request, order):
             raise PermissionDenied
         change_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[order.pk])
-        live = services.live_session(order) if order.status not in states.UNPAYABLE else None
+        live = services.live_link(order) if order.status not in states.UNPAYABLE else None
         if live is None or not services.payment_url_allowed(live.payment_url):
             self.message_user(request, _("The order has no live payment link: create one first."), messages.WARNING)
             return HttpResponseRedirect(change_url)
@@ -575,7 +575,7 @@ class OrderAdmin(RefundAdmin):
         obj: Order | None = None,
     ) -> HttpResponse:
         if obj is not None:
-            live = services.live_session(obj) if obj.status not in states.UNPAYABLE else None
+            live = services.live_link(obj) if obj.status not in states.UNPAYABLE else None
             # Never offer a paid or cancelled order's leftover link, nor one to a foreign host.
             shown = live if live and services.payment_url_allowed(live.payment_url) else None
             context["doku_live_link"] = shown

@@ -28,7 +28,7 @@ from django_doku_checkout.services.deliveries import DeliverySummary, deliver_du
 from django_doku_checkout.services.links import (
     create_card_payment_page,
     create_payment_link,
-    live_session,
+    live_link,
     payment_url_allowed,
 )
 from django_doku_checkout.services.notifications import NotificationResponse, handle_notification
@@ -54,7 +54,7 @@ __all__ = [
     # Payment links
     "create_payment_link",
     "create_card_payment_page",
-    "live_session",
+    "live_link",
     "payment_url_allowed",
     "email_payment_link",
     "LinkNotShared",

@@ -53,7 +53,7 @@ from django_doku_checkout.exceptions import (
     LinkInProgress,
     RecentLinkFailure,
 )
-from django_doku_checkout.models import CheckoutSession, Order, OrderEvent, OrderStatus
+from django_doku_checkout.models import Actor, CheckoutSession, Order, OrderEvent, OrderStatus
 from django_doku_checkout.redaction import redact
 from django_doku_checkout.services import states
 from django_doku_checkout.services.cancellations import cancel_withdrawn_link
@@ -64,7 +64,7 @@ from django_doku_checkout.services.unit_of_work import Writes, insert
 
 logger = logging.getLogger(__name__)
 
-#: A session this close to DOKU's expiry is not handed to a shopper again.
+#: A link this close to DOKU's expiry is not handed to a shopper again.
 REUSE_MARGIN = timedelta(minutes=2)
 #: A link's stored request and response: for people reading the admin, never for decisions,
 #: so reads that decide leave them out (they are the largest columns).
@@ -284,10 +284,10 @@ def newest_link(order: Order) -> CheckoutSession | None:
     ).first()
 
 
-def live_session(order: Order, links: Iterable[CheckoutSession] | None = None) -> CheckoutSession | None:
-    """The order's newest Checkout session a shopper can still pay on, if any.
+def live_link(order: Order, links: Iterable[CheckoutSession] | None = None) -> CheckoutSession | None:
+    """The order's newest Checkout link a shopper can still pay on, if any.
 
-    ``links`` are the order's sessions, newest first, when the caller has already read them.
+    ``links`` are the order's links, newest first, when the caller has already read them.
     """
     cutoff = timezone.now() + REUSE_MARGIN
     for link in order.checkout_sessions.defer(*BODIES) if links is None else links:
@@ -312,21 +312,21 @@ def current_link(**lookup: Any) -> CheckoutSession:
 
 @dataclass(frozen=True)
 class _Claim(Claim):
-    """A link's claim: a committed ``creating`` session, sent with its Request-Id and exact bytes."""
+    """A link's claim: a committed ``creating`` row, sent with its Request-Id and exact bytes."""
 
     @property
-    def session(self) -> CheckoutSession:
-        session: CheckoutSession = self.row
-        return session
+    def link(self) -> CheckoutSession:
+        link: CheckoutSession = self.row
+        return link
 
 
 def _call(client: DokuClient, claim: _Claim) -> DokuResponse:
-    if claim.session.kind == CheckoutSession.Kind.CARD_PAGE:
+    if claim.link.kind == CheckoutSession.Kind.CARD_PAGE:
         return client.create_card_payment_page(claim.body, request_id=claim.request_id)
     return client.create_checkout_payment(claim.body, request_id=claim.request_id)
 
 
-#: A link or card page: its claim is its ``creating`` session.
+#: A link or card page: its claim is its ``creating`` row.
 CREATE_LINK = ClaimedCall(
     in_flight=lambda: CheckoutSession.objects.filter(status=CheckoutSession.Status.CREATING).defer(*BODIES),
     call=_call,
@@ -390,7 +390,7 @@ def _claim(
     # did the last one just fail, and how many were tried.
     locked, links = _lock_with_links(order)
     if kind == CheckoutSession.Kind.CHECKOUT:
-        live = live_session(locked, links)
+        live = live_link(locked, links)
         if live is not None:
             order.status, order.updated_at = locked.status, locked.updated_at  # the caller's copy learns
             return live
@@ -404,27 +404,27 @@ def _claim(
         return _InFlight(timedelta(0))
     invoice_number = _next_invoice_number(locked, attempts=len(links), ask_links=ask_links)
     body = build(locked, invoice_number)
-    session = CheckoutSession(
+    attempt = CheckoutSession(
         order=locked,
         kind=kind,
         status=CheckoutSession.Status.CREATING,
         invoice_number=invoice_number,
         request_body=redact(body),
     )
-    claim = CREATE_LINK.stake(session, body)
-    insert(session)
+    claim = CREATE_LINK.stake(attempt, body)
+    insert(attempt)
     return claim
 
 
-def _store_response(session: CheckoutSession, response: DokuResponse) -> None:
-    url_key = _URL_KEYS[CheckoutSession.Kind(session.kind)]
+def _store_response(link: CheckoutSession, response: DokuResponse) -> None:
+    url_key = _URL_KEYS[CheckoutSession.Kind(link.kind)]
     # Checkout nests the link under "response"; the card page answers it at the top level.
     wrapped = response.data.get("response")
     container = wrapped if isinstance(wrapped, dict) and url_key in wrapped else response.data
     section = container.get(url_key)
     section = section if isinstance(section, dict) else {}
     payment_url = section.get("url")
-    session.response_body = redact(response.data)
+    link.response_body = redact(response.data)
     if not isinstance(payment_url, str) or not payment_url.startswith(("https://", "http://")):
         raise DokuAPIError(
             status_code=response.status_code,
@@ -432,18 +432,18 @@ def _store_response(session: CheckoutSession, response: DokuResponse) -> None:
             request_id=response.request_id,
             body=response.data,
         )
-    session.payment_url = payment_url
-    session.token_id = str(section.get("token_id") or "")
+    link.payment_url = payment_url
+    link.token_id = str(section.get("token_id") or "")
     expires_at = payloads.parse_doku_datetime(section.get("expired_date"))
     if expires_at is not None and not settings.USE_TZ:
         expires_at = timezone.make_naive(expires_at)  # a shop on naive local times stores them so
-    session.expires_at = expires_at
+    link.expires_at = expires_at
 
 
 @dataclass(frozen=True)
 class _Recorded:
     order: Order
-    session: CheckoutSession
+    link: CheckoutSession
     failure: DokuError | None = None
     #: The link was withdrawn while DOKU was asked (the order was cancelled or changed).
     withdrawn: bool = False
@@ -462,30 +462,30 @@ _RECORDED_FIELDS = (
 )
 
 
-def _record(claim: _Claim, response: DokuResponse | None, failure: DokuError | None, actor: Any) -> _Recorded:
+def _record(claim: _Claim, response: DokuResponse | None, failure: DokuError | None, actor: Actor) -> _Recorded:
     """Store DOKU's answer on the claimed row, with its order locked; the order becomes pending.
 
     The link is read once the order is locked (the order's lock guards its links), so what
     happened to the claim while DOKU was asked is known: still a claim, withdrawn (the order
     was cancelled or its amount changed), or recorded by another process that took it over.
     """
-    locked = locked_rows(Order.objects).get(pk=claim.session.order_id)
-    current = current_link(pk=claim.session.pk)
+    locked = locked_rows(Order.objects).get(pk=claim.link.order_id)
+    current = current_link(pk=claim.link.pk)
     if current.status not in (CheckoutSession.Status.CREATING, CheckoutSession.Status.CANCELLED):
         return _Recorded(locked, current)  # another process recorded this claim's answer
-    session = claim.session
-    session.request_payload = ""
+    link = claim.link
+    link.request_payload = ""
     if response is not None:
         try:
-            _store_response(session, response)
+            _store_response(link, response)
         except DokuAPIError as err:
             failure = err
     if failure is not None:
-        session.error_message = str(failure)
+        link.error_message = str(failure)
     # Withdrawn while DOKU was asked: DOKU's answer is recorded, the link never handed out.
     cancelled_meanwhile = current.status == CheckoutSession.Status.CANCELLED
     withdrawn = cancelled_meanwhile or locked.status in states.UNPAYABLE
-    session.status = (
+    link.status = (
         CheckoutSession.Status.CANCELLED
         if cancelled_meanwhile
         else CheckoutSession.Status.ERROR
@@ -496,7 +496,7 @@ def _record(claim: _Claim, response: DokuResponse | None, failure: DokuError | N
     )
     writes = Writes()
     # The claim's own copy has the rest of the row; the request it sent stays as it was.
-    writes.save(session, _RECORDED_FIELDS)
+    writes.save(link, _RECORDED_FIELDS)
     opened = failure is None and not withdrawn
     if opened and locked.status != OrderStatus.PENDING:
         states.transition(
@@ -504,33 +504,33 @@ def _record(claim: _Claim, response: DokuResponse | None, failure: DokuError | N
             OrderStatus.PENDING,
             source=_event_source(actor),
             actor=actor,
-            note=_created_note(session),
+            note=_created_note(link),
             writes=writes,
         )
     writes.flush()
     if failure is not None:
-        return _Recorded(locked, session, failure)
-    return _Recorded(locked, session, withdrawn=withdrawn)
+        return _Recorded(locked, link, failure)
+    return _Recorded(locked, link, withdrawn=withdrawn)
 
 
-def _event_source(actor: Any) -> str:
+def _event_source(actor: Actor) -> str:
     return OrderEvent.Source.ADMIN if actor is not None else OrderEvent.Source.SHOPPER
 
 
-def _created_note(session: CheckoutSession) -> str:
-    return f"{session.get_kind_display()} {session.invoice_number} created."
+def _created_note(link: CheckoutSession) -> str:
+    return f"{link.get_kind_display()} {link.invoice_number} created."
 
 
-def _complete(claim: _Claim, *, client: DokuClient | None, actor: Any) -> _Recorded:
+def _complete(claim: _Claim, *, client: DokuClient | None, actor: Actor) -> _Recorded:
     """Send a committed claim to DOKU with no transaction open, then record the answer."""
     answer = CREATE_LINK.send(claim, client)
     recorded = CREATE_LINK.record(claim, answer, partial(_record_answer, actor=actor))
     if recorded.withdrawn:
-        cancel_withdrawn_link(recorded.session, client=client)  # nothing is locked any more
+        cancel_withdrawn_link(recorded.link, client=client)  # nothing is locked any more
     return recorded
 
 
-def _record_answer(claim: _Claim, answer: Answer, *, actor: Any) -> _Recorded:
+def _record_answer(claim: _Claim, answer: Answer, *, actor: Actor) -> _Recorded:
     return _record(claim, answer.response, answer.failure, actor)
 
 
@@ -540,7 +540,7 @@ def _obtain_link(
     kind: str,
     build: BodyBuilder,
     client: DokuClient | None,
-    actor: Any,
+    actor: Actor,
     retry_after: int = 0,
 ) -> CheckoutSession:
     ttl = claim_ttl()
@@ -586,7 +586,7 @@ def _obtain_link(
             return step
         recorded = _complete(step, client=client, actor=actor)
         if not step.own:
-            taken = recorded.session
+            taken = recorded.link
             if (
                 recorded.failure is None
                 and not recorded.withdrawn
@@ -606,7 +606,7 @@ def _obtain_link(
                 )
             continue  # the amount changed while DOKU was asked: a link for the new amount
         order.status, order.updated_at = recorded.order.status, recorded.order.updated_at
-        return recorded.session
+        return recorded.link
 
 
 def _in_progress(order: Order, stale_in: timedelta) -> LinkInProgress:
@@ -623,14 +623,14 @@ def create_payment_link(
     *,
     request: HttpRequest | None = None,
     client: DokuClient | None = None,
-    actor: Any = None,
+    actor: Actor = None,
     retry_failed_after: int = 0,
 ) -> CheckoutSession:
-    """Return a DOKU Checkout session the shopper can pay on, reusing a live one.
+    """Return a DOKU Checkout link (a ``CheckoutSession``) the shopper can pay on, reusing a live one.
 
     No lock is held while DOKU is asked (see the module's docstring): double clicks and two
-    staff members at once still end with one live session. A failed attempt is recorded on
-    a session with status ``error`` and the error is raised; the order stays payable.
+    staff members at once still end with one live link. A failed attempt is recorded on
+    a link with status ``error`` and the error is raised; the order stays payable.
     With ``retry_failed_after`` seconds, an attempt that failed more recently than that is
     not repeated: :class:`RecentLinkFailure` is raised and nothing is recorded (the shopper's
     views pass ``FAILED_LINK_RETRY_AFTER``, so unauthenticated requests cannot grow the
@@ -656,7 +656,7 @@ def create_card_payment_page(
     request: HttpRequest | None = None,
     theme: payloads.CardPageTheme | None = None,
     client: DokuClient | None = None,
-    actor: Any = None,
+    actor: Actor = None,
 ) -> CheckoutSession:
     """Create a card-only DOKU payment page for ``order`` (``POST /credit-card/v1/payment-page``).
 

@@ -19,7 +19,7 @@ def locked_rows(manager: Manager[M], *, skip_locked: bool = False) -> QuerySet[M
     another transaction holds, where the database can (not on SQLite, which has one writer).
 
     An order's row lock guards its payment links too: every change to a ``CheckoutSession``
-    is made while its order is locked, so a session read after taking that lock is current.
+    is made while its order is locked, so a link read after taking that lock is current.
     Hold it only for short transactions: never while DOKU is asked.
     """
     features = connections[manager.db].features

@@ -25,7 +25,7 @@ from django_doku_checkout.services.locking import locked_rows
 from django_doku_checkout.services.settlement import (
     PaymentResult,
     apply_locked,
-    find_session,
+    find_link,
     parse_payment_result,
 )
 from django_doku_checkout.services.status import fetch_status
@@ -257,10 +257,10 @@ def _apply_notification(
     try:
         if confirm and result.transaction_status == "SUCCESS":
             # The notification is only a trigger; DOKU's Status API has the final word.
-            session = find_session(result.invoice_number)
-            if session is not None:
+            link = find_link(result.invoice_number)
+            if link is not None:
                 try:
-                    result = fetch_status(session)
+                    result = fetch_status(link)
                 except DokuError as err:
                     return _unconfirmed(notification, f"DOKU's Status API did not answer: {err}")
                 if result.transaction_status == "PENDING":
@@ -277,12 +277,12 @@ def _apply_notification(
                     Notification.Outcome.UNKNOWN_ORDER,
                     f"No payment link for {result.invoice_number}.",
                 )
-            order, session = found
-            notification.order, notification.checkout_session = order, session
+            order, link = found
+            notification.order, notification.checkout_session = order, link
             # The order's change, its link and this outcome: one unit of work, flushed once.
             writes = Writes()
             applied = apply_locked(
-                order, session, result, source=OrderEvent.Source.NOTIFICATION, notification=notification, writes=writes
+                order, link, result, source=OrderEvent.Source.NOTIFICATION, notification=notification, writes=writes
             )
             # UNCONFIRMED: a refund report that may be a refund still waiting for DOKU's API
             # answer; 503 makes DOKU send it again, when that answer has named the refund.

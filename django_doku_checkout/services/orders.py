@@ -14,7 +14,7 @@ from django_doku_checkout.client import DokuClient
 from django_doku_checkout.conf import get_config
 from django_doku_checkout.db import atomic_with_retry
 from django_doku_checkout.exceptions import DokuError, DokuValidationError
-from django_doku_checkout.models import CheckoutSession, LineItem, Order, OrderEvent, OrderStatus
+from django_doku_checkout.models import Actor, CheckoutSession, LineItem, Order, OrderEvent, OrderStatus
 from django_doku_checkout.services import states
 from django_doku_checkout.services.cancellations import cancel_links_at_doku, open_links
 from django_doku_checkout.services.locking import locked_rows
@@ -137,7 +137,7 @@ def withdraw_payment_links(order: Order) -> int:
     ).update(status=CheckoutSession.Status.CANCELLED, updated_at=timezone.now())
 
 
-def cancel_order(order: Order, *, actor: Any = None, note: str = "", client: DokuClient | None = None) -> Order:
+def cancel_order(order: Order, *, actor: Actor = None, note: str = "", client: DokuClient | None = None) -> Order:
     """Cancel an unpaid order and mark its open payment links cancelled.
 
     With the ``CANCEL_AT_DOKU`` setting, each open link is first cancelled at DOKU (no lock

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 from uuid import uuid4
 
 from django.db import IntegrityError
@@ -37,7 +36,16 @@ from django_doku_checkout.client import DokuClient
 from django_doku_checkout.db import atomic_with_retry
 from django_doku_checkout.exceptions import DokuAPIError, DokuError
 from django_doku_checkout.formatting import format_rupiah
-from django_doku_checkout.models import CheckoutSession, Notification, Order, OrderEvent, OrderStatus, Refund
+from django_doku_checkout.models import (
+    Actor,
+    CheckoutSession,
+    Notification,
+    Order,
+    OrderEvent,
+    OrderStatus,
+    Refund,
+    saved_user,
+)
 from django_doku_checkout.payment_methods import is_card
 from django_doku_checkout.redaction import redact
 from django_doku_checkout.services import states
@@ -165,8 +173,8 @@ def _reserve(
     return locked, link, wanted
 
 
-def _source(actor: Any) -> str:
-    return OrderEvent.Source.ADMIN if getattr(actor, "pk", None) else OrderEvent.Source.SYSTEM
+def _source(actor: Actor) -> str:
+    return OrderEvent.Source.ADMIN if saved_user(actor) is not None else OrderEvent.Source.SYSTEM
 
 
 # --- card refunds through DOKU's API: claim, call, record (the protocol is :mod:`.claims`) ---------
@@ -184,7 +192,7 @@ def refund_payment(
     amount: int | None = None,
     *,
     reason: str = "",
-    actor: Any = None,
+    actor: Actor = None,
     client: DokuClient | None = None,
     key: str | None = None,
     last_refund_seen: int | None = None,
@@ -237,7 +245,7 @@ def refund_payment(
             method=Refund.Method.CARD_API,
             status=Refund.Status.REQUESTED,
             idempotency_key=key or None,
-            actor=actor if getattr(actor, "pk", None) else None,
+            actor=saved_user(actor),
         )
         REFUND.stake(refund, body)
         refund.save(force_insert=True)
@@ -387,7 +395,7 @@ def record_manual_refund(
     amount: int | None = None,
     *,
     reason: str = "",
-    actor: Any = None,
+    actor: Actor = None,
     reference: str = "",
     key: str | None = None,
     last_refund_seen: int | None = None,
@@ -413,7 +421,7 @@ def record_manual_refund(
             request_id=f"manual-{uuid4()}",
             doku_reference=reference[:128],
             idempotency_key=key or None,
-            actor=actor if getattr(actor, "pk", None) else None,
+            actor=saved_user(actor),
         )
         _succeed(locked, refund, source=_source(actor))
         return refund, True
@@ -450,7 +458,7 @@ def _remember_dokus_code(refund: Refund, code: str) -> None:
 
 def apply_doku_refund(
     order: Order,
-    session: CheckoutSession,
+    link: CheckoutSession,
     *,
     status: str,
     refund_type: str,
@@ -459,7 +467,7 @@ def apply_doku_refund(
     source: str,
     notification: Notification | None,
 ) -> str:
-    """DOKU refunded or voided ``session``; record it for a locked ``order`` unless it is known; returns an outcome.
+    """DOKU refunded or voided ``link``; record it for a locked ``order`` unless it is known; returns an outcome.
 
     Only the attempt that paid the order refunds it. A refund of another attempt (a second,
     duplicate payment) is flagged for review and never refunds the order; a ``VOIDED`` of an
@@ -480,9 +488,9 @@ def apply_doku_refund(
     paid amount. A ``REFUNDED`` without an amount refunds nothing by itself: it is flagged.
     """
     outcome = Notification.Outcome
-    what = f"DOKU reported {status} ({refund_type or 'no type'}) for {session.invoice_number}"
+    what = f"DOKU reported {status} ({refund_type or 'no type'}) for {link.invoice_number}"
     paying = paying_link(order) if order.money_taken else None
-    if paying is None or paying.pk != session.pk:
+    if paying is None or paying.pk != link.pk:
         if status == "VOIDED":
             return outcome.IGNORED  # an authorization released: no money was taken
         # A refund of a duplicate payment on another attempt, or of an order that is not paid:
@@ -542,7 +550,7 @@ def apply_doku_refund(
         return outcome.FLAGGED
     refund = Refund.objects.create(
         order=order,
-        checkout_session=session,
+        checkout_session=link,
         amount=wanted,
         method=Refund.Method.DOKU,
         request_id=f"doku-{uuid4()}",

@@ -93,13 +93,13 @@ def parse_payment_result(data: object) -> PaymentResult | None:
     )
 
 
-def find_session(invoice_number: str) -> CheckoutSession | None:
-    """The session DOKU means by an invoice number (each attempt has its own)."""
+def find_link(invoice_number: str) -> CheckoutSession | None:
+    """The link DOKU means by an invoice number (each attempt has its own)."""
     return CheckoutSession.objects.select_related("order").filter(invoice_number=invoice_number).first()
 
 
 def apply_payment_result(
-    session: CheckoutSession,
+    link: CheckoutSession,
     result: PaymentResult,
     *,
     source: str,
@@ -113,38 +113,38 @@ def apply_payment_result(
     """
 
     def apply() -> str:
-        order = locked_rows(Order.objects).get(pk=session.order_id)
-        return apply_locked(order, current_link(pk=session.pk), result, source=source, notification=notification)
+        order = locked_rows(Order.objects).get(pk=link.order_id)
+        return apply_locked(order, current_link(pk=link.pk), result, source=source, notification=notification)
 
     return atomic_with_retry(apply)
 
 
 def apply_locked(
     order: Order,
-    session: CheckoutSession,
+    link: CheckoutSession,
     result: PaymentResult,
     *,
     source: str,
     notification: Notification | None,
     writes: Writes | None = None,
 ) -> str:
-    """Apply ``result`` to a locked order and its freshly read session; the session is saved once.
+    """Apply ``result`` to a locked order and its freshly read link; the link is saved once.
 
-    The order's change and the session are written together: when the caller flushes
+    The order's change and the link are written together: when the caller flushes
     ``writes`` (with changes of its own), or before this returns.
     """
     own_writes = writes is None
     writes = Writes() if writes is None else writes
-    session.last_transaction_status = result.transaction_status
+    link.last_transaction_status = result.transaction_status
     if result.channel:
-        session.payment_channel = result.channel
-    if result.original_request_id and session.status != CheckoutSession.Status.PAID:
+        link.payment_channel = result.channel
+    if result.original_request_id and link.status != CheckoutSession.Status.PAID:
         # DOKU's id of the payment a card refund must name. Each card attempt on the page has
         # its own: the latest one counts until the link is paid, then the one that paid it
         # stays (a late FAILED of an earlier attempt must not replace it).
-        session.original_request_id = result.original_request_id
-    outcome = _settle(order, session, result, source=source, notification=notification, writes=writes)
-    writes.save(session, ["status", "last_transaction_status", "payment_channel", "original_request_id", "updated_at"])
+        link.original_request_id = result.original_request_id
+    outcome = _settle(order, link, result, source=source, notification=notification, writes=writes)
+    writes.save(link, ["status", "last_transaction_status", "payment_channel", "original_request_id", "updated_at"])
     if own_writes:
         writes.flush()
     return outcome
@@ -152,7 +152,7 @@ def apply_locked(
 
 def _settle(
     order: Order,
-    session: CheckoutSession,
+    link: CheckoutSession,
     result: PaymentResult,
     *,
     source: str,
@@ -161,7 +161,7 @@ def _settle(
 ) -> str:
     """Decide what ``result`` means for the order: change its status, flag it, or only record it.
 
-    Changes ``session.status`` in memory; the caller saves the session.
+    Changes ``link.status`` in memory; the caller saves the link.
     """
     outcome = Notification.Outcome
     status = result.transaction_status
@@ -177,9 +177,9 @@ def _settle(
             )
             return outcome.FLAGGED
         if order.money_taken:
-            if session.status == CheckoutSession.Status.PAID:
+            if link.status == CheckoutSession.Status.PAID:
                 return outcome.DUPLICATE
-            session.status = CheckoutSession.Status.PAID
+            link.status = CheckoutSession.Status.PAID
             states.flag_for_review(
                 order,
                 f"Possible double payment: {result.invoice_number} paid after the order was already paid.",
@@ -193,8 +193,8 @@ def _settle(
                 writes=writes,
             )
             return outcome.FLAGGED
-        session.status = CheckoutSession.Status.PAID
-        order.paid_link = session  # what a refund gives back; saved with the transition
+        link.status = CheckoutSession.Status.PAID
+        order.paid_link = link  # what a refund gives back; saved with the transition
         states.transition(
             order,
             OrderStatus.PAID,
@@ -206,32 +206,32 @@ def _settle(
         return outcome.PROCESSED
 
     if status == "EXPIRED" or (status == "PENDING" and result.order_status == "ORDER_EXPIRED"):
-        if session.status == CheckoutSession.Status.OPEN:
-            session.status = CheckoutSession.Status.EXPIRED
+        if link.status == CheckoutSession.Status.OPEN:
+            link.status = CheckoutSession.Status.EXPIRED
         # Only the newest attempt's expiry expires the order: an older link running out
         # says nothing about a newer one the shopper may still pay.
         newest = newest_link(order)
-        if newest == session and states.can_transition(order.status, OrderStatus.EXPIRED):
+        if newest == link and states.can_transition(order.status, OrderStatus.EXPIRED):
             states.transition(order, OrderStatus.EXPIRED, source=source, notification=notification, writes=writes)
             return outcome.PROCESSED
         return outcome.IGNORED
 
     if status in ("REFUNDED", "VOIDED"):
-        return _refunded(order, session, result, source=source, notification=notification)
+        return _refunded(order, link, result, source=source, notification=notification)
     # FAILED: DOKU Checkout lets the shopper retry with another channel on the same
-    # page, so a failed attempt is recorded on the session and the order stays payable.
+    # page, so a failed attempt is recorded on the link and the order stays payable.
     # PENDING (a card AUTHORIZE too: held, not taken), TIMEOUT, REDIRECT and unknown
     # statuses are recorded only.
     return outcome.IGNORED
 
 
 def _refunded(
-    order: Order, session: CheckoutSession, result: PaymentResult, *, source: str, notification: Notification | None
+    order: Order, link: CheckoutSession, result: PaymentResult, *, source: str, notification: Notification | None
 ) -> str:
     """DOKU refunded or voided one attempt: see :func:`.refunds.apply_doku_refund`."""
     return apply_doku_refund(
         order,
-        session,
+        link,
         status=result.transaction_status,
         refund_type=result.transaction_type,
         amount=result.refund_amount,

@@ -20,7 +20,7 @@ from django.utils.translation import gettext
 from django_doku_checkout import payloads
 from django_doku_checkout.exceptions import DokuError
 from django_doku_checkout.formatting import format_rupiah
-from django_doku_checkout.models import CheckoutSession, Order, OrderEvent
+from django_doku_checkout.models import Actor, CheckoutSession, Order, OrderEvent, saved_user
 from django_doku_checkout.services.links import create_payment_link, payment_url_allowed
 
 #: The e-mail's templates: override them in the shop's templates folder.
@@ -35,28 +35,28 @@ class LinkNotShared(DokuError):
     """The link cannot be delivered this way: the order has no e-mail address or phone number."""
 
 
-def shareable_link(order: Order, *, request: HttpRequest | None = None, actor: Any = None) -> CheckoutSession:
+def shareable_link(order: Order, *, request: HttpRequest | None = None, actor: Actor = None) -> CheckoutSession:
     """The order's live Checkout link, or a new one; raises like :func:`create_payment_link`."""
-    session = create_payment_link(order, request=request, actor=actor)
-    if not payment_url_allowed(session.payment_url):
+    link = create_payment_link(order, request=request, actor=actor)
+    if not payment_url_allowed(link.payment_url):
         raise LinkNotShared(gettext("DOKU answered with a link to an unexpected host; it is not shown."))
-    return session
+    return link
 
 
-def record_delivery(order: Order, note: str, *, actor: Any = None) -> OrderEvent:
+def record_delivery(order: Order, note: str, *, actor: Actor = None) -> OrderEvent:
     """Write a delivery of the order's link into its history; the status is unchanged."""
     return OrderEvent.objects.create(
         order=order,
         old_status=order.status,
         new_status=order.status,
         source=OrderEvent.Source.ADMIN if actor is not None else OrderEvent.Source.SYSTEM,
-        actor=actor,
+        actor=saved_user(actor),
         note=note,
     )
 
 
 def email_payment_link(
-    order: Order, *, request: HttpRequest | None = None, actor: Any = None, connection: Any = None
+    order: Order, *, request: HttpRequest | None = None, actor: Actor = None, connection: Any = None
 ) -> CheckoutSession:
     """E-mail the customer the order's live link, with the amount, the items and the expiry.
 
@@ -65,11 +65,11 @@ def email_payment_link(
     """
     if not order.customer_email:
         raise LinkNotShared(gettext("The order has no customer e-mail address."))
-    session = shareable_link(order, request=request, actor=actor)
+    link = shareable_link(order, request=request, actor=actor)
     context = {
         "order": order,
-        "link": session,
-        "payment_url": session.payment_url,
+        "link": link,
+        "payment_url": link.payment_url,
         "amount": format_rupiah(order.amount, order.currency),
         "items": list(order.line_items.all()),
     }
@@ -84,10 +84,10 @@ def email_payment_link(
         record_delivery(
             order,
             gettext("Payment link %(invoice)s e-mailed to %(email)s.")
-            % {"invoice": session.invoice_number, "email": order.customer_email},
+            % {"invoice": link.invoice_number, "email": order.customer_email},
             actor=actor,
         )
-    return session
+    return link
 
 
 def qr_code_svg(url: str, *, scale: int = 4) -> str:
@@ -95,7 +95,7 @@ def qr_code_svg(url: str, *, scale: int = 4) -> str:
     return str(segno.make(url, error="m").svg_inline(scale=scale, title=url))
 
 
-def whatsapp_url(order: Order, session: CheckoutSession) -> str:
+def whatsapp_url(order: Order, link: CheckoutSession) -> str:
     """A ``wa.me`` link that opens WhatsApp with the customer's number and the link in a message.
 
     Raises :class:`LinkNotShared` when the order has no phone number.
@@ -105,6 +105,6 @@ def whatsapp_url(order: Order, session: CheckoutSession) -> str:
     text = gettext("Please pay order %(invoice)s (%(amount)s) here: %(url)s") % {
         "invoice": order.invoice_number,
         "amount": format_rupiah(order.amount, order.currency),
-        "url": session.payment_url,
+        "url": link.payment_url,
     }
     return f"https://wa.me/{payloads.normalize_phone(order.customer_phone)}?{urlencode({'text': text})}"

@@ -33,7 +33,7 @@ from django_doku_checkout.exceptions import (
     RecentLinkFailure,
 )
 from django_doku_checkout.models import CheckoutSession, Order, OrderStatus
-from django_doku_checkout.services.links import create_payment_link, live_session, payment_url_allowed
+from django_doku_checkout.services.links import create_payment_link, live_link, payment_url_allowed
 from django_doku_checkout.services.orders import OrderNotPayable
 from django_doku_checkout.services.status import check_status
 
@@ -69,7 +69,7 @@ def start_payment(request: HttpRequest, order: Order) -> CheckoutSession | PayFa
     is never held until its timeout (see :mod:`django_doku_checkout.services.links`).
     """
     try:
-        session = create_payment_link(order, request=request, retry_failed_after=get_config().failed_link_retry_after)
+        link = create_payment_link(order, request=request, retry_failed_after=get_config().failed_link_retry_after)
     except OrderNotPayable:
         return None
     except DokuValidationError as err:
@@ -88,10 +88,10 @@ def start_payment(request: HttpRequest, order: Order) -> CheckoutSession | PayFa
     except DokuAPIError as err:
         logger.error("DOKU refused a payment link for order %s: %s", order.invoice_number, err)
         return _failure(answered=True)
-    if not payment_url_allowed(session.payment_url):
+    if not payment_url_allowed(link.payment_url):
         logger.error("Refusing to redirect order %s to an unexpected host", order.invoice_number)
         return PayFailure(502, _("The payment service answered with an unexpected address."))
-    return session
+    return link
 
 
 def live_payment_url(order: Order) -> str | None:
@@ -99,7 +99,7 @@ def live_payment_url(order: Order) -> str | None:
 
     A GET (a chat app's link preview) never creates a link: only the pay button's POST does.
     """
-    live = live_session(order)
+    live = live_link(order)
     if live is not None and payment_url_allowed(live.payment_url):
         return live.payment_url
     return None

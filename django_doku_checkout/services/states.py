@@ -9,12 +9,10 @@ review (:func:`flag_for_review`) is no status change: it is recorded and announc
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.utils import timezone
 
 from django_doku_checkout.exceptions import DokuError
-from django_doku_checkout.models import Notification, Order, OrderEvent, OrderStatus
+from django_doku_checkout.models import Actor, Notification, Order, OrderEvent, OrderStatus, saved_user
 from django_doku_checkout.services.deliveries import announce, flag_for_review
 from django_doku_checkout.services.unit_of_work import Writes
 
@@ -66,7 +64,7 @@ def transition(
     new_status: str,
     *,
     source: str,
-    actor: Any = None,
+    actor: Actor = None,
     notification: Notification | None = None,
     note: str = "",
     writes: Writes | None = None,
@@ -92,7 +90,7 @@ def transition(
         old_status=old_status,
         new_status=new_status,
         source=source,
-        actor=actor if getattr(actor, "pk", None) else None,
+        actor=saved_user(actor),
         notification=notification,
         note=note,
     )

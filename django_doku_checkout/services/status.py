@@ -12,12 +12,12 @@ from django_doku_checkout.services.links import newest_link
 from django_doku_checkout.services.settlement import PaymentResult, apply_payment_result, parse_payment_result
 
 
-def fetch_status(session: CheckoutSession, *, client: DokuClient | None = None) -> PaymentResult:
+def fetch_status(link: CheckoutSession, *, client: DokuClient | None = None) -> PaymentResult:
     """DOKU's Status API answer for one payment attempt; raises DokuAPIError when it names another.
 
     Call it with no transaction open: it waits for DOKU.
     """
-    response = (client or DokuClient()).get_status(session.invoice_number)
+    response = (client or DokuClient()).get_status(link.invoice_number)
     data = payloads.loads(response.content) if response.content else response.data
     if isinstance(data, dict) and data.get("error"):
         # DOKU's own plugins read a 200 with an "error" key as "not found".
@@ -28,7 +28,7 @@ def fetch_status(session: CheckoutSession, *, client: DokuClient | None = None) 
             body=data,
         )
     result = parse_payment_result(data)
-    if result is None or result.invoice_number != session.invoice_number:
+    if result is None or result.invoice_number != link.invoice_number:
         raise DokuAPIError(
             status_code=response.status_code,
             messages=["DOKU's status answer has no matching order.invoice_number and transaction.status"],
@@ -53,15 +53,15 @@ def check_status(order: Order, *, client: DokuClient | None = None) -> StatusChe
     Uses the same rules as a notification. A 404 means DOKU has no transaction yet. DOKU is
     asked with no transaction open; the answer is applied in a short one afterwards.
     """
-    session = newest_link(order)
-    if session is None:
+    link = newest_link(order)
+    if link is None:
         return StatusCheck(order, "NO_PAYMENT_LINK", Notification.Outcome.IGNORED)
     try:
-        result = fetch_status(session, client=client)
+        result = fetch_status(link, client=client)
     except DokuAPIError as err:
         if err.status_code == 404:
             return StatusCheck(order, "NOT_FOUND", Notification.Outcome.IGNORED)
         raise
-    outcome = apply_payment_result(session, result, source=OrderEvent.Source.STATUS_CHECK)
+    outcome = apply_payment_result(link, result, source=OrderEvent.Source.STATUS_CHECK)
     order.refresh_from_db()
     return StatusCheck(order, result.transaction_status, outcome)
