@@ -457,3 +457,34 @@ def test_no_back_link_without_order_url(linked_order, client):
 
 def shop_order_url(order):
     return f"/shop/orders/{order.invoice_number}/"
+
+
+# --- a shop on naive local times (USE_TZ = False) -------------------------------------------------
+
+
+def test_a_notification_is_verified_and_applied_on_naive_local_times(client, settings, doku_simulator, order_factory):
+    """Request-Timestamp's window is measured in absolute time, whatever USE_TZ says (it was a 500 for every notification)."""
+    settings.USE_TZ = False
+    order = order_factory()
+    link = services.create_payment_link(order)  # the simulator checks our Request-Timestamp the same way
+    path = reverse("doku_checkout:notification")
+    body = encode_body(
+        {
+            "order": {"invoice_number": link.invoice_number, "amount": order.amount},
+            "transaction": {"status": "SUCCESS", "date": "2026-12-04T10:00:00Z"},
+            "service": {"id": "VIRTUAL_ACCOUNT"},
+            "channel": {"id": "VIRTUAL_ACCOUNT_BCA"},
+        }
+    )
+    headers = signatures.signed_headers(SECRET_KEY, client_id=CLIENT_ID, target=path, body=body)
+    response = client.post(
+        path,
+        data=body,
+        content_type="application/json",
+        headers={k: v for k, v in headers.items() if k != "Content-Type"},
+    )
+
+    assert response.status_code == 200
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAID
+    assert Notification.objects.get().outcome == Notification.Outcome.PROCESSED

@@ -9,7 +9,7 @@ import time
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.core.cache import cache
 from django.utils import timezone
@@ -122,7 +122,8 @@ def verify_notification(
     sent_at = signatures.parse_timestamp(timestamp)
     if sent_at is None:
         raise DokuSignatureError("Request-Timestamp is not a UTC or offset ISO 8601 time such as 2026-01-31T10:00:00Z.")
-    age = (timezone.now() - sent_at).total_seconds()
+    # Absolute time, whatever USE_TZ says: the header carries its offset.
+    age = (datetime.now(UTC) - sent_at).total_seconds()
     if age > config.notification_max_age or age < -CLOCK_SKEW.total_seconds():
         raise DokuSignatureError(
             f"Request-Timestamp is outside the accepted window of {config.notification_max_age} seconds."

@@ -6,6 +6,7 @@ import json
 import random
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -69,7 +70,7 @@ def _authenticate(request: HttpRequest, target: str, body: bytes | None) -> tupl
     if merchant is None:
         return None, _error(401, "invalid_client_id", "Client-Id is not registered")
     sent_at = signatures.parse_timestamp(headers.get("Request-Timestamp", ""))
-    if sent_at is None or abs((timezone.now() - sent_at).total_seconds()) > max_clock_skew():
+    if sent_at is None or abs((datetime.now(UTC) - sent_at).total_seconds()) > max_clock_skew():
         return None, _error(401, "invalid_timestamp", "Request-Timestamp is missing or more than 5 minutes off")
     request_id = headers.get("Request-Id", "")
     if not request_id or len(request_id) > 128:
