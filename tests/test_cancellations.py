@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 import requests
@@ -17,7 +18,7 @@ from django_doku_checkout.services.cancellations import links_payable_at_doku
 from django_doku_checkout.simulator import actions
 from django_doku_checkout.simulator.faults import HEADER, Faults
 from django_doku_checkout.simulator.store import STORE
-from tests.conftest import CLIENT_ID, SANDBOX, checkout_success
+from tests.conftest import CLIENT_ID, SANDBOX, checkout_success, close_thread_connections
 
 CANCEL_TARGET = "/checkout/v3/cancellations"
 
@@ -409,3 +410,50 @@ def test_the_simulator_answers_a_repeated_cancellation_with_its_first_answer(liv
 
     assert not first.replayed and repeat.replayed and repeat.status_code == 409
     assert repeat.data == first.data
+
+
+def test_a_link_made_while_doku_is_asked_to_cancel_the_order_is_cancelled_at_doku_too(
+    live_doku, order_factory, doku_settings
+):
+    """Staff cancel; DOKU is slow to cancel the order's link; meanwhile the shopper clicks pay and
+    gets a new link (the old one is too close to its expiry to hand out). That link is withdrawn
+    with the order, and DOKU is asked to cancel it too (it was withdrawn and never asked)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    doku_settings(CANCEL_AT_DOKU=True)
+    order = order_factory(payment_method_types=["VIRTUAL_ACCOUNT_BCA"])
+    old = services.create_payment_link(order)
+    CheckoutSession.objects.filter(pk=old.pk).update(expires_at=timezone.now() + timedelta(minutes=1))
+    slow = requests.Session()
+    slow.headers[HEADER] = "latency=1.5"
+    raised: list[BaseException] = []
+
+    def staff_cancel() -> None:
+        try:
+            services.cancel_order(order, client=DokuClient(session=slow))
+        except BaseException as err:  # noqa: BLE001 - the test reads it
+            raised.append(err)
+        finally:
+            close_thread_connections()
+
+    thread = threading.Thread(target=staff_cancel)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not cancel_request_ids():  # DOKU is being asked to cancel the old link
+            assert time.monotonic() < deadline and thread.is_alive(), raised
+            time.sleep(0.01)
+        new = services.create_payment_link(order)  # the shopper's click, in the window
+    finally:
+        thread.join(15)
+
+    assert raised == []
+    order.refresh_from_db()
+    new.refresh_from_db()
+    assert new.pk != old.pk and order.status == OrderStatus.CANCELLED
+    assert new.status == CheckoutSession.Status.CANCELLED
+    assert STORE.find(CLIENT_ID, new.invoice_number).cancelled  # DOKU cancelled it too
+    assert new.cancelled_at_doku is not None
+    assert links_payable_at_doku(order) == []

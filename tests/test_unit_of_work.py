@@ -433,8 +433,10 @@ def test_the_record_waits_for_a_cancellation_and_withdraws_the_link(claimed):
     release = 0.6
 
     def staff_cancel(held: Order) -> None:
-        states.transition(held, OrderStatus.CANCELLED, source=OrderEvent.Source.ADMIN)
-        withdraw_payment_links(held)
+        writes = Writes()
+        states.transition(held, OrderStatus.CANCELLED, source=OrderEvent.Source.ADMIN, writes=writes)
+        withdraw_payment_links(held, writes)
+        writes.flush()
 
     staff, _locked = hold_the_order(order, staff_cancel, seconds=release)
     started = time.monotonic()
@@ -565,7 +567,9 @@ def test_a_link_withdrawn_while_the_lock_was_awaited_is_never_handed_out(
         LineItem.objects.filter(order=held).update(quantity=3)
         held.amount = 30_000
         held.save(update_fields=["amount", "updated_at"])
-        withdraw_payment_links(held)
+        writes = Writes()
+        withdraw_payment_links(held, writes)
+        writes.flush()
 
     other, _locked = hold_the_order(order, staff_change_the_amount)
     link = services.create_payment_link(order)

@@ -29,11 +29,12 @@ from django_doku_checkout.conf import get_config
 from django_doku_checkout.formatting import format_rupiah
 from django_doku_checkout.models import CheckoutSession, Delivery, LineItem, Order, OrderEvent, OrderStatus, Refund
 from django_doku_checkout.services import states
-from django_doku_checkout.services.cancellations import cancel_links_at_doku, open_links
+from django_doku_checkout.services.cancellations import cancel_links_at_doku, unexpired
 from django_doku_checkout.services.deliveries import failed_deliveries
 from django_doku_checkout.services.locking import locked_rows
 from django_doku_checkout.services.orders import new_invoice_number, withdraw_payment_links
 from django_doku_checkout.services.sharing import qr_code_svg, record_delivery, whatsapp_url
+from django_doku_checkout.services.unit_of_work import Writes
 from django_doku_checkout.templatetags.doku_checkout import doku_order_status
 
 if TYPE_CHECKING:
@@ -365,9 +366,12 @@ class OrderAdmin(RefundAdmin):
     def save_model(self, request: HttpRequest, obj: Order, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if change and {"amount", "currency"} & set(form.changed_data):
-            links = open_links(obj)
-            if not withdraw_payment_links(obj):
+            writes = Writes()
+            withdrawn = withdraw_payment_links(obj, writes)
+            writes.flush()
+            if not withdrawn:
                 return
+            links = unexpired(withdrawn)
             if not get_config().cancel_at_doku:
                 self.message_user(
                     request,

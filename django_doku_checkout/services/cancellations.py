@@ -54,14 +54,17 @@ class LinkCancellation:
 
 def open_links(order: Order) -> list[CheckoutSession]:
     """The order's links a shopper may still pay at DOKU: open (or being created) and not expired."""
+    return unexpired(
+        order.checkout_sessions.filter(status__in=(CheckoutSession.Status.OPEN, CheckoutSession.Status.CREATING)).defer(
+            *_BODIES
+        )
+    )
+
+
+def unexpired(links: Iterable[CheckoutSession]) -> list[CheckoutSession]:
+    """The ``links`` DOKU has not expired yet: those a shopper could still pay."""
     now = timezone.now()
-    return [
-        link
-        for link in order.checkout_sessions.filter(
-            status__in=(CheckoutSession.Status.OPEN, CheckoutSession.Status.CREATING)
-        ).defer("request_body", "response_body")
-        if link.expires_at is None or link.expires_at > now
-    ]
+    return [link for link in links if link.expires_at is None or link.expires_at > now]
 
 
 def cancellation_body(link: CheckoutSession) -> dict[str, Any]:

@@ -16,8 +16,9 @@ from django_doku_checkout.db import atomic_with_retry
 from django_doku_checkout.exceptions import DokuError, DokuValidationError
 from django_doku_checkout.models import Actor, CheckoutSession, LineItem, Order, OrderEvent, OrderStatus
 from django_doku_checkout.services import states
-from django_doku_checkout.services.cancellations import cancel_links_at_doku, open_links
+from django_doku_checkout.services.cancellations import cancel_links_at_doku, open_links, unexpired
 from django_doku_checkout.services.locking import locked_rows
+from django_doku_checkout.services.unit_of_work import Writes
 
 
 class OrderNotPayable(DokuError):
@@ -122,44 +123,62 @@ def not_payable(order: Order) -> OrderNotPayable:
     )
 
 
-def withdraw_payment_links(order: Order) -> int:
-    """Mark the order's open links cancelled so they are never handed out again; returns how many.
+def withdraw_payment_links(order: Order, writes: Writes) -> list[CheckoutSession]:
+    """Mark the order's open links cancelled so they are never handed out again; returns them.
 
-    Call it with the order's row locked. Used when an order is cancelled or its amount
-    changes. A link still being created is withdrawn too: its answer is recorded, never
-    handed out. DOKU itself is not told here: with the ``CANCEL_AT_DOKU`` setting, callers
-    cancel the links at DOKU with :func:`.cancellations.cancel_links_at_doku`, outside the
-    transaction. A payment on a withdrawn link DOKU did not cancel still arrives and is
-    flagged for review.
+    Call it with the order's row locked; the change is written when ``writes`` is flushed.
+    Used when an order is cancelled or its amount changes. A link still being created is
+    withdrawn too: its answer is recorded, never handed out. DOKU itself is not told here:
+    with the ``CANCEL_AT_DOKU`` setting, callers cancel the withdrawn links at DOKU with
+    :func:`.cancellations.cancel_links_at_doku` once this has committed. A payment on a
+    withdrawn link DOKU did not cancel still arrives and is flagged for review.
     """
-    return order.checkout_sessions.filter(
-        status__in=(CheckoutSession.Status.OPEN, CheckoutSession.Status.CREATING)
-    ).update(status=CheckoutSession.Status.CANCELLED, updated_at=timezone.now())
+    withdrawn = list(
+        order.checkout_sessions.filter(status__in=(CheckoutSession.Status.OPEN, CheckoutSession.Status.CREATING)).defer(
+            "request_body", "response_body"
+        )
+    )
+    for link in withdrawn:
+        link.status = CheckoutSession.Status.CANCELLED
+        writes.save(link, ["status", "updated_at"])
+    return withdrawn
 
 
 def cancel_order(order: Order, *, actor: Actor = None, note: str = "", client: DokuClient | None = None) -> Order:
     """Cancel an unpaid order and mark its open payment links cancelled.
 
     With the ``CANCEL_AT_DOKU`` setting, each open link is first cancelled at DOKU (no lock
-    held while DOKU is asked); DOKU's answer is recorded on each link, and
-    :func:`.cancellations.links_payable_at_doku` lists those it could not cancel. Without it,
-    or for links DOKU refuses, a shopper may still pay a link: such a payment is recorded
-    and the order flagged for review, never lost. Raises :class:`OrderNotPayable` for a
-    paid, cancelled or refunded order, before DOKU is asked.
+    held while DOKU is asked), then the order is cancelled, and a link a pay click made
+    meanwhile is cancelled at DOKU once the order's cancellation has committed (no new
+    link can be made after it). DOKU's answer is recorded on each link, and
+    :func:`.cancellations.links_payable_at_doku` lists those it could not cancel. Without
+    it, or for links DOKU refuses, a shopper may still pay a link: such a payment is
+    recorded and the order flagged for review, never lost. Raises :class:`OrderNotPayable`
+    for a paid, cancelled or refunded order, before DOKU is asked.
     """
-    if get_config().cancel_at_doku:
+    cancel_at_doku = get_config().cancel_at_doku
+    asked: set[int] = set()
+    if cancel_at_doku:
         current = Order.objects.get(pk=order.pk)
         if current.status in states.UNPAYABLE:
             raise not_payable(current)
-        cancel_links_at_doku(open_links(current), client=client)
+        # DOKU first: a payment made meanwhile still finds the order payable and pays it.
+        asked = {result.link.pk for result in cancel_links_at_doku(open_links(current), client=client)}
 
-    def cancel() -> Order:
+    def cancel() -> tuple[Order, list[CheckoutSession]]:
         locked = lock_payable(order)
         source = OrderEvent.Source.ADMIN if actor is not None else OrderEvent.Source.SYSTEM
-        states.transition(locked, OrderStatus.CANCELLED, source=source, actor=actor, note=note)
-        withdraw_payment_links(locked)
-        return locked
+        writes = Writes()
+        states.transition(locked, OrderStatus.CANCELLED, source=source, actor=actor, note=note, writes=writes)
+        withdrawn = withdraw_payment_links(locked, writes)
+        writes.flush()
+        return locked, withdrawn
 
-    locked = atomic_with_retry(cancel)
+    locked, withdrawn = atomic_with_retry(cancel)
     order.status, order.updated_at = locked.status, locked.updated_at
+    if cancel_at_doku:
+        # Links made after DOKU was asked, before the order was cancelled: asked now.
+        made_meanwhile = [link for link in unexpired(withdrawn) if link.pk not in asked]
+        if made_meanwhile:
+            cancel_links_at_doku(made_meanwhile, client=client)
     return order
