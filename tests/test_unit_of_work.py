@@ -698,3 +698,34 @@ def test_a_notification_during_a_shops_own_cancelling_transaction_does_not_deadl
 
     assert cancelled == ["ok"]
     assert paid.outcome == Notification.Outcome.FLAGGED  # paid on a cancelled order: kept, for staff
+
+
+# --- a shop's router sends reads to a replica: the locked sections read where they lock ------------
+
+
+class ReadsGoToAReplica:
+    """The usual primary/replica router; the "replica" here is the startproject database, which
+    has none of the default database's rows: a replica that has not caught up at all."""
+
+    def db_for_read(self, model, **hints):
+        return "startproject"
+
+    def db_for_write(self, model, **hints):
+        return "default"
+
+    def allow_relation(self, obj1, obj2, **hints):
+        return True
+
+
+@pytest.mark.django_db(databases=["default", "startproject"], transaction=True)
+def test_a_shops_read_replica_never_decides_a_locked_section(order_factory, doku_simulator, settings):
+    """A claim read on a lagging replica missed the live link (a second link) and the record
+    could not find its own claim (DoesNotExist: a 500 and a claim left creating)."""
+    order = order_factory()
+    settings.DATABASE_ROUTERS = [ReadsGoToAReplica()]
+
+    first = services.create_payment_link(order)
+    second = services.create_payment_link(order)  # the shopper clicks again
+
+    assert first.pk == second.pk
+    assert CheckoutSession.objects.using("default").filter(order_id=order.pk).count() == 1

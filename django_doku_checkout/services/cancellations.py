@@ -35,7 +35,7 @@ from django_doku_checkout.db import atomic_with_retry
 from django_doku_checkout.exceptions import DokuAPIError
 from django_doku_checkout.models import CheckoutSession, Order
 from django_doku_checkout.services.claims import RESEND_LIMIT, Answer, Claim, ClaimedCall
-from django_doku_checkout.services.locking import locked_rows
+from django_doku_checkout.services.locking import guarded, locked_rows
 
 logger = logging.getLogger(__name__)
 
@@ -118,8 +118,8 @@ def _claim(link: CheckoutSession, *, anew: bool) -> Claim:
     ``anew`` leaves one in flight aside: it was made before DOKU created the link, so DOKU
     may have answered it "not found", and a replay of it would only repeat that.
     """
-    locked_rows(Order.objects).get(pk=link.order_id)
-    current = CheckoutSession.objects.defer(*_BODIES).get(pk=link.pk)
+    locked = locked_rows(Order.objects).get(pk=link.order_id)
+    current = guarded(CheckoutSession.objects.defer(*_BODIES), locked).get(pk=link.pk)
     if current.cancel_request_payload and not anew:
         return CANCEL.take_over(current)
     claim = CANCEL.stake(current, cancellation_body(current))

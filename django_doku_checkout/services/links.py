@@ -58,7 +58,7 @@ from django_doku_checkout.redaction import redact
 from django_doku_checkout.services import states
 from django_doku_checkout.services.cancellations import cancel_withdrawn_link
 from django_doku_checkout.services.claims import Answer, Claim, ClaimedCall, claim_ttl
-from django_doku_checkout.services.locking import locked_rows
+from django_doku_checkout.services.locking import guarded, locked_rows
 from django_doku_checkout.services.orders import OrderNotPayable, lock_payable
 from django_doku_checkout.services.unit_of_work import Writes, insert
 
@@ -121,7 +121,7 @@ def _line_items(order: Order) -> list[payloads.LineItemData]:
             image_url=item.image_url or None,
             type=item.item_type or None,
         )
-        for item in order.line_items.all()
+        for item in guarded(order.line_items.all(), order)
     ]
 
 
@@ -302,9 +302,9 @@ def live_link(order: Order, links: Iterable[CheckoutSession] | None = None) -> C
     return None
 
 
-def current_link(**lookup: Any) -> CheckoutSession:
-    """A link read after its order was locked, so current (the order's lock guards its links)."""
-    return CheckoutSession.objects.defer(*BODIES).get(**lookup)
+def current_link(locked: Order, **lookup: Any) -> CheckoutSession:
+    """A link of the ``locked`` order, read after its lock was taken, so current (the order's lock guards its links)."""
+    return guarded(CheckoutSession.objects.defer(*BODIES), locked).get(**lookup)
 
 
 # --- claim, call, record (the protocol is :mod:`.claims`) ----------------------------------------
@@ -373,7 +373,7 @@ def _lock_with_links(order: Order) -> tuple[Order, list[CheckoutSession]]:
     made). Every change to a link is made with its order locked, so this read is current.
     """
     locked = lock_payable(order)
-    return locked, list(locked.checkout_sessions.defer(*BODIES))
+    return locked, list(guarded(locked.checkout_sessions.defer(*BODIES), locked))
 
 
 def _claim(
@@ -470,7 +470,7 @@ def _record(claim: _Claim, response: DokuResponse | None, failure: DokuError | N
     was cancelled or its amount changed), or recorded by another process that took it over.
     """
     locked = locked_rows(Order.objects).get(pk=claim.link.order_id)
-    current = current_link(pk=claim.link.pk)
+    current = current_link(locked, pk=claim.link.pk)
     if current.status not in (CheckoutSession.Status.CREATING, CheckoutSession.Status.CANCELLED):
         return _Recorded(locked, current)  # another process recorded this claim's answer
     link = claim.link

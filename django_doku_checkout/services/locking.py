@@ -29,3 +29,13 @@ def locked_rows(manager: Manager[M], *, skip_locked: bool = False) -> QuerySet[M
         # Only the manager's own rows, even when the query joins others to find them.
         of=("self",) if features.has_select_for_update_of else (),
     )
+
+
+def guarded(rows: Manager[M] | QuerySet[M], order: Model) -> QuerySet[M]:
+    """``rows`` read from the database ``order`` was read from: for a locked order, the one its lock is held on.
+
+    The order's lock guards its links and refunds only on the database it was taken on (the
+    write database). A shop's router may send plain reads to a replica, which lags behind it:
+    a claim committed a moment ago would be missing there, and a second link made.
+    """
+    return rows.using(order._state.db)

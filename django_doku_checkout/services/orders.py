@@ -17,7 +17,7 @@ from django_doku_checkout.exceptions import DokuError, DokuValidationError
 from django_doku_checkout.models import Actor, CheckoutSession, LineItem, Order, OrderEvent, OrderStatus
 from django_doku_checkout.services import states
 from django_doku_checkout.services.cancellations import cancel_links_at_doku, open_links, unexpired
-from django_doku_checkout.services.locking import locked_rows
+from django_doku_checkout.services.locking import guarded, locked_rows
 from django_doku_checkout.services.unit_of_work import Writes
 
 
@@ -134,9 +134,9 @@ def withdraw_payment_links(order: Order, writes: Writes) -> list[CheckoutSession
     withdrawn link DOKU did not cancel still arrives and is flagged for review.
     """
     withdrawn = list(
-        order.checkout_sessions.filter(status__in=(CheckoutSession.Status.OPEN, CheckoutSession.Status.CREATING)).defer(
-            "request_body", "response_body"
-        )
+        guarded(order.checkout_sessions, order)
+        .filter(status__in=(CheckoutSession.Status.OPEN, CheckoutSession.Status.CREATING))
+        .defer("request_body", "response_body")
     )
     for link in withdrawn:
         link.status = CheckoutSession.Status.CANCELLED

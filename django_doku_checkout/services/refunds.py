@@ -51,7 +51,7 @@ from django_doku_checkout.redaction import redact
 from django_doku_checkout.services import states
 from django_doku_checkout.services.claims import RESEND_LIMIT, Answer, Claim, ClaimedCall
 from django_doku_checkout.services.deliveries import announce
-from django_doku_checkout.services.locking import locked_rows
+from django_doku_checkout.services.locking import guarded, locked_rows
 from django_doku_checkout.text import storable
 
 logger = logging.getLogger(__name__)
@@ -80,14 +80,15 @@ class RefundNotSupported(RefundNotAllowed):
 def paying_link(order: Order) -> CheckoutSession | None:
     """The payment link whose payment paid the order: the one a refund gives back."""
     if order.paid_link_id is not None:
-        return CheckoutSession.objects.get(pk=order.paid_link_id)
+        return guarded(CheckoutSession.objects, order).get(pk=order.paid_link_id)
     # Orders paid before the app remembered the paying link: their one paid link.
-    return order.checkout_sessions.filter(status=CheckoutSession.Status.PAID).order_by("created_at", "id").first()
+    paid = order.checkout_sessions.filter(status=CheckoutSession.Status.PAID)
+    return guarded(paid, order).order_by("created_at", "id").first()
 
 
 def refunded_total(order: Order, *, statuses: tuple[str, ...] = (Refund.Status.SUCCEEDED,)) -> int:
     """The total of the order's refunds in ``statuses`` (succeeded ones by default), in whole rupiah."""
-    total = order.refunds.filter(status__in=statuses).aggregate(total=Sum("amount"))["total"]
+    total = guarded(order.refunds.filter(status__in=statuses), order).aggregate(total=Sum("amount"))["total"]
     return int(total or 0)
 
 
@@ -135,7 +136,8 @@ def _reserve(
     """
     locked = locked_rows(Order.objects).get(pk=order.pk)
     if last_refund_seen is not None:
-        since = locked.refunds.filter(pk__gt=last_refund_seen, status__in=RESERVING).order_by("-pk").first()
+        newer = locked.refunds.filter(pk__gt=last_refund_seen, status__in=RESERVING)
+        since = guarded(newer, locked).order_by("-pk").first()
         if since is not None:
             raise RefundedMeanwhile(
                 gettext(
@@ -260,7 +262,7 @@ def _made_with(order: Order, key: str | None) -> Refund | None:
     if not key:
         return None
     locked = locked_rows(Order.objects).get(pk=order.pk)
-    made = Refund.objects.filter(idempotency_key=key).first()
+    made = guarded(Refund.objects.filter(idempotency_key=key), locked).first()
     if made is not None and made.order_id != locked.pk:
         raise RefundNotAllowed(gettext("This form was made for another order; nothing was refunded."))
     if made is not None:
@@ -327,7 +329,7 @@ def _record(claim: Claim, reply: Answer) -> tuple[Refund, DokuError | None]:
     refund: Refund = claim.row
     response, failure = reply.response, reply.failure
     order = locked_rows(Order.objects).get(pk=refund.order_id)
-    current = Refund.objects.get(pk=refund.pk)
+    current = guarded(Refund.objects, order).get(pk=refund.pk)
     if current.status == Refund.Status.FAILED:
         # Another send of this refund recorded DOKU's refusal: it is refused, whatever this one got.
         return current, DokuAPIError(

@@ -114,7 +114,7 @@ def apply_payment_result(
 
     def apply() -> str:
         order = locked_rows(Order.objects).get(pk=link.order_id)
-        return apply_locked(order, current_link(pk=link.pk), result, source=source, notification=notification)
+        return apply_locked(order, current_link(order, pk=link.pk), result, source=source, notification=notification)
 
     return atomic_with_retry(apply)
 
