@@ -729,3 +729,76 @@ def test_a_shops_read_replica_never_decides_a_locked_section(order_factory, doku
 
     assert first.pk == second.pk
     assert CheckoutSession.objects.using("default").filter(order_id=order.pk).count() == 1
+
+
+# --- the generated statement does what Model.save would, edge by edge ------------------------------
+# Each held only for the saves: the statement lost a change, asked the router without the
+# instance, said nothing for a row gone, or wrote NULL for a key set in the same unit.
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_row_changed_through_two_copies_keeps_both_changes(order_factory):
+    order = order_factory()
+    first, second = Order.objects.get(pk=order.pk), Order.objects.get(pk=order.pk)
+    first.customer_name = "Changed through the first copy"
+    second.customer_email = "second@example.com"
+    writes = Writes()
+    writes.save(first, ["customer_name"])
+    writes.save(second, ["customer_email"])
+    writes.flush()
+
+    order.refresh_from_db()
+    assert (order.customer_name, order.customer_email) == ("Changed through the first copy", "second@example.com")
+
+
+class RecordsWhatItIsAsked:
+    """A router that decides nothing and remembers each instance it was asked about."""
+
+    asked: list[Any] = []
+
+    def db_for_write(self, model, **hints):
+        self.asked.append(hints.get("instance"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_shops_router_is_asked_about_each_row_as_save_asks_it(order_factory, settings):
+    order = order_factory()
+    event = OrderEvent(order=order, old_status="created", new_status="created", source="system", note="x")
+    order.customer_name = "Routed"
+    RecordsWhatItIsAsked.asked = []
+    settings.DATABASE_ROUTERS = [RecordsWhatItIsAsked()]
+    writes = Writes()
+    writes.save(order, ["customer_name"])
+    writes.insert(event)
+    writes.flush()
+
+    assert order in RecordsWhatItIsAsked.asked and event in RecordsWhatItIsAsked.asked
+
+
+@pytest.mark.django_db(transaction=True)
+def test_changing_a_row_that_is_gone_is_an_error(order_factory):
+    """As ``save(update_fields=...)`` says it; the caller's transaction then writes nothing."""
+    from django.db import DatabaseError
+
+    order = order_factory()
+    ghost = Order.objects.get(pk=order.pk)
+    Order.objects.filter(pk=order.pk).delete()
+    ghost.customer_name = "Never written"
+    writes = Writes()
+    writes.save(ghost, ["customer_name"])
+    with pytest.raises(DatabaseError, match="did not affect any rows"):
+        writes.flush()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_key_to_a_row_inserted_earlier_in_the_same_unit_is_written(order_factory):
+    order = order_factory()
+    link = CheckoutSession(order=order, invoice_number="UOW-KEY-1", status=CheckoutSession.Status.CREATING)
+    writes = Writes()
+    writes.insert(link)
+    order.paid_link = link
+    writes.save(order, ["paid_link"])
+    writes.flush()
+
+    order.refresh_from_db()
+    assert link.pk is not None and order.paid_link_id == link.pk

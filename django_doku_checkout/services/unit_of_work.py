@@ -25,21 +25,37 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable
 
-from django.db import DEFAULT_DB_ALIAS, connections, router
-from django.db.models import Model
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, router
+from django.db.models import ForeignKey, Model
 from django.db.models.signals import post_save, pre_save
 
 
-def _one_statement(models: Iterable[type[Model]], using: str) -> bool:
-    """Whether changes to rows of ``models`` may be written as one generated statement."""
+def _one_statement(writes: list[tuple[Model, list[str] | None]], using: str) -> bool:
+    """Whether these changes may be written as one generated statement, with what ``Model.save`` would write.
+
+    Not where ``Model.save`` would do something a single statement cannot: write elsewhere
+    (a shop's router, asked with each instance as ``save`` asks it), run a shop's
+    ``pre_save``/``post_save`` receivers, apply two changes to one row through two copies of
+    it in turn, or set a foreign key to a row inserted earlier in the same unit of work.
+    """
     if connections[using].vendor != "postgresql":
         return False
-    for model in models:
+    inserted = {id(obj) for obj, names in writes if names is None}
+    rows = set()
+    for obj, names in writes:
+        model = type(obj)
         # A shop's router decides where the ORM writes: the statement goes there, or not at all.
-        if router.db_for_write(model) != using:
+        if router.db_for_write(model, instance=obj) != using:
             return False
         if pre_save.has_listeners(model) or post_save.has_listeners(model):
             return False
+        if names is not None:
+            if (model, obj.pk) in rows:
+                return False
+            rows.add((model, obj.pk))
+        for field in model._meta.concrete_fields:
+            if isinstance(field, ForeignKey) and field.is_cached(obj) and id(field.get_cached_value(obj)) in inserted:
+                return False
     return True
 
 
@@ -83,7 +99,7 @@ class Writes:
     def flush(self) -> None:
         """Write every change recorded, then run the callbacks; the unit of work is empty after."""
         writes, self._writes = self._writes, []
-        if writes and _one_statement({type(obj) for obj, _fields in writes}, self.using):
+        if writes and _one_statement(writes, self.using):
             self._write_in_one_statement(writes)
         else:
             for obj, fields in writes:
@@ -121,14 +137,21 @@ class Writes:
                 inserted.append(obj)
             else:
                 assignments = ", ".join(f"{column} = %s" for column in columns)
-                parts.append(f"w{index} AS (UPDATE {table} SET {assignments} WHERE {pk} = %s)")  # noqa: S608
+                parts.append(f"w{index} AS (UPDATE {table} SET {assignments} WHERE {pk} = %s RETURNING 1)")  # noqa: S608
                 params += [*values, obj.pk]
         inserts = [index for index, (_obj, names) in enumerate(writes) if names is None]
-        returned = ", ".join(f"(SELECT * FROM w{index})" for index in inserts) or "1"  # noqa: S608
+        updates = [index for index, (_obj, names) in enumerate(writes) if names is not None]
+        returned = ", ".join(
+            [f"(SELECT * FROM w{index})" for index in inserts]  # noqa: S608 - generated names only
+            + [f"(SELECT count(*) FROM w{index})" for index in updates]  # noqa: S608
+        )
         with connection.cursor() as cursor:
             # Only names from the models' _meta are formatted in; every value is a parameter.
             cursor.execute(f"WITH {', '.join(parts)} SELECT {returned}", params)
             row = cursor.fetchone()
+        if not all(row[len(inserts) :]):
+            # As Model.save(update_fields=...) says it; the statement is one transaction: nothing was written.
+            raise DatabaseError("Save with update_fields did not affect any rows.")
         for obj, pk_value in zip(inserted, row, strict=False):
             obj.pk = pk_value
             obj._state.adding, obj._state.db = False, self.using
