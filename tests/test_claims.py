@@ -303,3 +303,41 @@ def test_a_click_that_waited_for_a_claim_doku_refused_sends_nothing_itself(order
     assert raised.value.retry_after == 1  # nothing left to wait for: the retry sends its own
     assert len(doku_api.calls) == 1  # only the claim's holder asked DOKU
     assert list(order.checkout_sessions.values_list("status", flat=True)) == [CheckoutSession.Status.ERROR]
+
+
+def test_reconciliation_settles_stale_claims_a_bounded_number_a_run_and_a_failing_one_stops_none(
+    live_doku, order_factory, caplog
+):
+    """A run settles at most RESEND_LIMIT stale claims; one whose record fails (a shop's save
+    hook raising) is logged and left for the next run, and the run goes on (it aborted the run)."""
+    from django.db.models.signals import pre_save
+
+    from django_doku_checkout import reconciliation
+
+    orders = [order_factory() for _ in range(claims.RESEND_LIMIT + 2)]
+    for order in orders:
+        age(a_claim_in_flight(order), 3600)
+    broken = orders[0]
+
+    def a_shops_failing_hook(sender, instance, **kwargs):
+        if instance.order_id == broken.pk and instance.status != CheckoutSession.Status.CREATING:
+            raise RuntimeError("the shop's audit log is down")
+
+    pre_save.connect(a_shops_failing_hook, sender=CheckoutSession)
+    try:
+        with caplog.at_level(logging.ERROR, logger="django_doku_checkout.services.links"):
+            first = reconciliation.reconcile()
+    finally:
+        pre_save.disconnect(a_shops_failing_hook, sender=CheckoutSession)
+
+    assert first.claims_settled == claims.RESEND_LIMIT - 1
+    assert "the shop's audit log is down" in caplog.text
+    assert CheckoutSession.objects.filter(status=CheckoutSession.Status.CREATING).count() == 3
+    # The next run settles the two beyond the limit; the failed one was taken over (renewed)
+    # by the first, so it is tried again once it is stale again.
+    assert reconciliation.reconcile().claims_settled == 2
+    CheckoutSession.objects.filter(status=CheckoutSession.Status.CREATING).update(
+        updated_at=timezone.now() - timedelta(hours=1)
+    )
+    assert reconciliation.reconcile().claims_settled == 1
+    assert not CheckoutSession.objects.filter(status=CheckoutSession.Status.CREATING).exists()

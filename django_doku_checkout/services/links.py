@@ -57,7 +57,7 @@ from django_doku_checkout.models import Actor, CheckoutSession, Order, OrderEven
 from django_doku_checkout.redaction import redact
 from django_doku_checkout.services import states
 from django_doku_checkout.services.cancellations import cancel_withdrawn_link
-from django_doku_checkout.services.claims import Answer, Claim, ClaimedCall, claim_ttl
+from django_doku_checkout.services.claims import RESEND_LIMIT, Answer, Claim, ClaimedCall, claim_ttl
 from django_doku_checkout.services.locking import guarded, locked_rows
 from django_doku_checkout.services.orders import OrderNotPayable, lock_payable
 from django_doku_checkout.services.unit_of_work import Writes, insert
@@ -672,14 +672,24 @@ def create_card_payment_page(
     )
 
 
-def resolve_stale_claims(*, client: DokuClient | None = None) -> int:
-    """Send every claim whose process died again, with its Request-Id; returns how many were settled.
+def resolve_stale_claims(*, limit: int = RESEND_LIMIT, client: DokuClient | None = None) -> int:
+    """Send claims whose process died again, with their Request-Id; returns how many were settled.
 
     DOKU answers a Request-Id it has seen with its original response (HTTP 409), so a link
-    it created is recorded, and one it never saw is created now. Reconciliation runs this.
+    it created is recorded, and one it never saw is created now. The oldest first, at most
+    ``limit`` a run; one that cannot be recorded (a shop's save hook failing, say) is logged
+    and left for the next run, never stopping the others. Reconciliation runs this.
     """
     settled = 0
-    for claim in CREATE_LINK.stale_claims():
-        _complete(claim, client=client, actor=None)
+    for claim in CREATE_LINK.stale_claims(limit=limit):
+        try:
+            _complete(claim, client=client, actor=None)
+        except Exception:
+            logger.exception(
+                "Stale claim %s of order %s: not settled, tried again next run",
+                claim.link.invoice_number,
+                claim.link.order_id,
+            )
+            continue
         settled += 1
     return settled
