@@ -53,10 +53,10 @@ def grow_history(first: int, last: int) -> None:
             f"""INSERT INTO {table["CheckoutSession"]} (kind, status, invoice_number, request_id, token_id,
                 payment_url, expires_at, payment_channel, last_transaction_status, error_message, request_body,
                 response_body, created_at, updated_at, order_id, original_request_id, request_payload,
-                doku_cancel_error)
+                doku_cancel_error, cancel_request_id, cancel_request_payload)
             SELECT 'checkout', 'paid', invoice_number, 'hist-' || id, '', 'https://sandbox.doku.com/checkout-link-v2/t',
                 created_at + interval '1 hour', 'VIRTUAL_ACCOUNT_BCA', 'SUCCESS', '', '{{}}', '{{}}', created_at,
-                paid_at, id, 'hist-' || id, '', ''
+                paid_at, id, 'hist-' || id, '', '', '', ''
             FROM {table["Order"]} WHERE id > %s""",  # noqa: S608
             [newer_than],
         )
