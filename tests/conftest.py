@@ -6,7 +6,9 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -208,6 +210,21 @@ def close_thread_connections() -> None:
 
     for connection in connections.all(initialized_only=True):
         BaseDatabaseWrapper.close(connection)
+
+
+def at_once(*calls: Callable[[], Any]) -> list[Any]:
+    """Run every call on its own thread, released together by a barrier; return their results."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], Any]) -> Any:
+        barrier.wait()
+        try:
+            return call()
+        finally:
+            close_thread_connections()  # this thread's own database connection
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))
 
 
 def free_port() -> int:

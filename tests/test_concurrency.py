@@ -8,11 +8,8 @@ by itself and would prove nothing, so these run only on PostgreSQL (``-m postgre
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from functools import partial
-from typing import Any
 
 import pytest
 import requests
@@ -24,24 +21,9 @@ from django_doku_checkout.reconciliation import reconcile
 from django_doku_checkout.services.locking import locked_rows
 from django_doku_checkout.simulator.faults import Faults
 from django_doku_checkout.simulator.store import STORE
-from tests.conftest import CLIENT_ID, notification_sender, paid_quietly
+from tests.conftest import CLIENT_ID, at_once, notification_sender, paid_quietly
 
 pytestmark = pytest.mark.postgres
-
-
-def at_once(*calls: Callable[[], Any]) -> list[Any]:
-    """Run every call on its own thread, released together by a barrier; return their results."""
-    barrier = threading.Barrier(len(calls))
-
-    def run(call: Callable[[], Any]) -> Any:
-        barrier.wait()
-        try:
-            return call()
-        finally:
-            connections.close_all()  # this thread's own database connection
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return list(pool.map(run, calls))
 
 
 def test_fifty_identical_notifications_pay_the_order_once(live_doku, order_factory, signal_log):

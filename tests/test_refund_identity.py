@@ -29,7 +29,7 @@ from django_doku_checkout.simulator import actions, notifier
 from django_doku_checkout.simulator.faults import Faults
 from django_doku_checkout.simulator.merchants import merchants
 from django_doku_checkout.simulator.store import STORE, SimulatedSession
-from tests.conftest import CLIENT_ID, close_thread_connections, staff_session
+from tests.conftest import CLIENT_ID, at_once, close_thread_connections, staff_session
 from tests.test_refunds import paid_order, refund_at_doku, refund_requests, resend_at_doku, send_from_doku
 
 FAILING = Faults(error_rate=1)  # DOKU answers 503 to every attempt and refunds nothing
@@ -451,21 +451,7 @@ def test_two_reconciliation_runs_at_once_resend_a_stale_refund_once(live_doku, o
     Refund.objects.filter(pk=refund.pk).update(updated_at=timezone.now() - timedelta(minutes=5))
     sent_before = len(refund_requests())
     STORE.set_faults(CLIENT_ID, Faults(latency=0.5, drop_notifications=True))  # each resend takes a while
-    start = threading.Barrier(2)
-    answered: list[int] = []
-
-    def run() -> None:
-        try:
-            start.wait()
-            answered.append(resend_stale_refunds())
-        finally:
-            close_thread_connections()
-
-    runs = [threading.Thread(target=run) for _ in range(2)]
-    for thread in runs:
-        thread.start()
-    for thread in runs:
-        thread.join()
+    answered = at_once(resend_stale_refunds, resend_stale_refunds)
     STORE.set_faults(CLIENT_ID, Faults())
 
     # Each run took the refund's claim over under the order's lock: the second found it renewed.
