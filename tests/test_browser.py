@@ -193,6 +193,44 @@ def test_staff_create_links_for_phone_orders_and_see_them_paid(page: Page, examp
     screenshot(page, "staff-2-order-with-live-link")
 
 
+def test_staff_send_a_link_by_whatsapp_in_a_new_tab(page: Page, example_shop: str):
+    """The share button posts into a new tab, which then opens WhatsApp. Chromium must send the
+    admin's Origin with the post (with rel="noreferrer" it sent Origin: null: Django's CSRF check
+    answered 403), and the shop's CSP form-action must not meet wa.me (it governs a form's
+    redirects: a redirect to wa.me from the post was blocked)."""
+    opened: list[str] = []
+
+    def whatsapp(route) -> None:  # wa.me is out of reach here: answer in its place, noting the request
+        opened.append(route.request.url)
+        route.fulfill(status=200, content_type="text/plain", body="WhatsApp")
+
+    page.context.route("https://wa.me/**", whatsapp)
+    page.goto(example_shop + "/admin/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "admin")
+    page.click('input[type="submit"]')
+    page.goto(example_shop + "/admin/django_doku_checkout/order/?q=DEMO-PHONE-2")
+    page.locator("tr", has_text="DEMO-PHONE-2").locator("input.action-select").check()
+    page.select_option('select[name="action"]', "create_payment_links")
+    page.click('button[name="index"]')
+
+    for button in (page.locator("#doku-report .doku-whatsapp"), None):
+        if button is None:  # then from the order's own page
+            page.goto(example_shop + "/admin/django_doku_checkout/order/?q=DEMO-PHONE-2")
+            page.click("text=DEMO-PHONE-2")
+            button = page.locator("#doku-whatsapp-link")
+        with page.expect_popup() as popup:
+            button.click()
+        tab = popup.value
+        tab.wait_for_url(re.compile(r"^https://wa\.me/62"))  # not Django's 403 page, nor a blocked form
+        expect(tab.locator("body")).to_have_text("WhatsApp")
+        tab.close()
+    assert len(opened) == 2
+
+    page.reload()
+    expect(page.locator("#events-group")).to_contain_text("opened in WhatsApp")
+
+
 def test_the_shop_enforces_its_policy(page: Page, example_shop: str):
     policy = page.goto(example_shop + "/").headers["content-security-policy"]
     assert "default-src 'self'" in policy and "form-action 'self'" in policy

@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.forms.models import BaseInlineFormSet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import formats, timezone
@@ -496,10 +496,10 @@ class OrderAdmin(RefundAdmin):
         """Hand the customer the order's live link: a full-size QR code to scan, or a WhatsApp message.
 
         The change page's buttons POST (with Django's CSRF check) and each such delivery is
-        written into the order's history with the staff member, then answered with a redirect:
-        to the QR code page, or to ``wa.me``. A GET records nothing (a reload, or a link from
-        another site, would forge entries): the QR code page shows the code, and WhatsApp is
-        POST only. No link is created here: the buttons appear only while the order has one.
+        written into the order's history with the staff member, then answered with a redirect
+        to this view's page: the QR code, or a page that opens ``wa.me`` with the message. A
+        GET records nothing (a reload, or a link from another site, would forge entries). No
+        link is created here: the buttons appear only while the order has one.
         """
         order = self.get_object(request, object_id)
         if order is None or channel not in ("qr", "whatsapp"):
@@ -512,35 +512,41 @@ class OrderAdmin(RefundAdmin):
             self.message_user(request, _("The order has no live payment link: create one first."), messages.WARNING)
             return HttpResponseRedirect(change_url)
         if channel == "whatsapp":
-            if request.method != "POST":
-                return HttpResponseNotAllowed(["POST"])
             try:
-                target = whatsapp_url(order, live)
+                target = whatsapp_url(order, live)  # wa.me, built here: never a URL from the request
             except services.LinkNotShared as err:
                 self.message_user(request, str(err), messages.WARNING)
                 return HttpResponseRedirect(change_url)
             # Only WhatsApp was opened with the message: whether staff sent it, nobody here knows.
-            note = _("Payment link %(invoice)s opened in WhatsApp for %(phone)s.")
-            record_delivery(
-                order, note % {"invoice": live.invoice_number, "phone": order.customer_phone}, actor=request.user
-            )
-            return HttpResponseRedirect(target)  # wa.me, built here: never a URL from the request
+            note = _("Payment link %(invoice)s opened in WhatsApp for %(phone)s.") % {
+                "invoice": live.invoice_number,
+                "phone": order.customer_phone,
+            }
+        else:
+            note = _("QR code of payment link %(invoice)s shown.") % {"invoice": live.invoice_number}
         if request.method == "POST":
-            record_delivery(
-                order,
-                _("QR code of payment link %(invoice)s shown.") % {"invoice": live.invoice_number},
-                actor=request.user,
-            )
-            return HttpResponseRedirect(request.path)  # the QR code page: a reload records nothing
+            record_delivery(order, note, actor=request.user)
+            # To this view's page, where a reload records nothing. Not to wa.me from here: a
+            # shop's CSP `form-action` governs a form's redirects too, and would block it.
+            return HttpResponseRedirect(request.path)
         context = {
             **self.admin_site.each_context(request),
-            "title": _("Scan to pay %(invoice)s") % {"invoice": order.invoice_number},
             "opts": self.opts,
             "original": order,
             "link": live,
             "amount": format_rupiah(order.amount, order.currency),
-            "qr_code": qr_code_svg(live.payment_url, scale=8),
             "media": self.media,
+        }
+        if channel == "whatsapp":
+            context |= {"title": _("Send %(invoice)s by WhatsApp") % {"invoice": order.invoice_number}}
+            response = TemplateResponse(
+                request, "admin/django_doku_checkout/order/whatsapp.html", context | {"whatsapp_url": target}
+            )
+            response["Referrer-Policy"] = "no-referrer"  # WhatsApp is never told the admin's address
+            return response
+        context |= {
+            "title": _("Scan to pay %(invoice)s") % {"invoice": order.invoice_number},
+            "qr_code": qr_code_svg(live.payment_url, scale=8),
         }
         return TemplateResponse(request, "admin/django_doku_checkout/order/qr_code.html", context)
 
