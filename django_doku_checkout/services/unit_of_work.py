@@ -12,7 +12,10 @@ to, and it decides how to write, once:
   no data-modifying ``WITH``), where a shop's database router sends one of the models'
   writes elsewhere than the default database, and where a receiver is connected to
   Django's ``pre_save``/``post_save`` for one of the models written (audit-log and history
-  apps connect them): a shop's own hooks see every save.
+  apps connect them): a shop's own hooks see every save. Also where one statement could
+  not write what the saves would: two copies of one row, or a key to a row inserted earlier
+  in the same unit (``_one_statement``). An update that matched no row is an error either
+  way, as ``Model.save`` says it.
 
 Either way the same rows get the same values: each is prepared by its field
 (``pre_save`` and ``get_db_prep_save``), as ``Model.save`` prepares it. What a change
