@@ -141,10 +141,10 @@ def _record(claim: Claim, answer: Answer) -> LinkCancellation:
     cancellation, recorded DOKU's answer meanwhile) leaves the link as that answer left it.
     """
     link: CheckoutSession = claim.row
-    locked_rows(Order.objects).get(pk=link.order_id)
-    current = CANCEL.in_flight().filter(pk=link.pk, cancel_request_id=claim.request_id).exists()
+    locked = locked_rows(Order.objects).get(pk=link.order_id)
+    current = guarded(CANCEL.in_flight(), locked).filter(pk=link.pk, cancel_request_id=claim.request_id).exists()
     if not current:
-        recorded = CheckoutSession.objects.defer(*_BODIES).get(pk=link.pk)
+        recorded = guarded(CheckoutSession.objects.defer(*_BODIES), locked).get(pk=link.pk)
         return LinkCancellation(recorded, recorded.cancelled_at_doku is not None, recorded.doku_cancel_error)
     failure = answer.failure
     if failure is None:

@@ -40,7 +40,7 @@ from django_doku_checkout.conf import DokuCheckoutSettings, get_config
 from django_doku_checkout.db import atomic_with_retry
 from django_doku_checkout.exceptions import DokuAPIError, DokuError
 from django_doku_checkout.models import Order
-from django_doku_checkout.services.locking import locked_rows
+from django_doku_checkout.services.locking import guarded, locked_rows
 
 #: How long past the call's deadline a claim is still taken to be in flight.
 CLAIM_GRACE = timedelta(seconds=5)
@@ -128,17 +128,17 @@ class ClaimedCall(Generic[C]):
 
     def take_over(self, row: Any) -> C:
         """Renew ``row``'s claim (call it with the order locked): this process sends it again, as it was."""
-        manager = type(row)._default_manager
-        manager.filter(pk=row.pk).update(**{self.claimed_at_field: timezone.now()})
-        return self.claim_of(manager.get(pk=row.pk), own=False)
+        rows = guarded(type(row)._default_manager.all(), row)  # where the order's lock is held
+        rows.filter(pk=row.pk).update(**{self.claimed_at_field: timezone.now()})
+        return self.claim_of(rows.get(pk=row.pk), own=False)
 
     def retake(self, row: Any, *, stale_before: datetime | None = None) -> C | None:
         """Take ``row``'s claim over in a transaction of its own, with its order locked; None when it is
         no longer in flight (its answer was recorded meanwhile) or, with ``stale_before``, was renewed since."""
 
         def take() -> C | None:
-            locked_rows(Order.objects).get(pk=row.order_id)
-            current = self.in_flight().filter(pk=row.pk)
+            locked = locked_rows(Order.objects).get(pk=row.order_id)
+            current = guarded(self.in_flight(), locked).filter(pk=row.pk)
             if stale_before is not None:
                 current = current.filter(**{f"{self.claimed_at_field}__lt": stale_before})
             found = current.first()
