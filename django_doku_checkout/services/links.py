@@ -462,7 +462,7 @@ _RECORDED_FIELDS = (
 )
 
 
-def _record(claim: _Claim, response: DokuResponse | None, failure: DokuError | None, actor: Actor) -> _Recorded:
+def _record(claim: _Claim, answer: Answer, *, actor: Actor) -> _Recorded:
     """Store DOKU's answer on the claimed row, with its order locked; the order becomes pending.
 
     The link is read once the order is locked (the order's lock guards its links), so what
@@ -473,11 +473,11 @@ def _record(claim: _Claim, response: DokuResponse | None, failure: DokuError | N
     current = current_link(locked, pk=claim.link.pk)
     if current.status not in (CheckoutSession.Status.CREATING, CheckoutSession.Status.CANCELLED):
         return _Recorded(locked, current)  # another process recorded this claim's answer
-    link = claim.link
+    link, failure = claim.link, answer.failure
     link.request_payload = ""
-    if response is not None:
+    if answer.response is not None:
         try:
-            _store_response(link, response)
+            _store_response(link, answer.response)
         except DokuAPIError as err:
             failure = err
     if failure is not None:
@@ -485,15 +485,10 @@ def _record(claim: _Claim, response: DokuResponse | None, failure: DokuError | N
     # Withdrawn while DOKU was asked: DOKU's answer is recorded, the link never handed out.
     cancelled_meanwhile = current.status == CheckoutSession.Status.CANCELLED
     withdrawn = cancelled_meanwhile or locked.status in states.UNPAYABLE
-    link.status = (
-        CheckoutSession.Status.CANCELLED
-        if cancelled_meanwhile
-        else CheckoutSession.Status.ERROR
-        if failure is not None
-        else CheckoutSession.Status.CANCELLED
-        if withdrawn
-        else CheckoutSession.Status.OPEN
-    )
+    if failure is not None and not cancelled_meanwhile:
+        link.status = CheckoutSession.Status.ERROR
+    else:
+        link.status = CheckoutSession.Status.CANCELLED if withdrawn else CheckoutSession.Status.OPEN
     writes = Writes()
     # The claim's own copy has the rest of the row; the request it sent stays as it was.
     writes.save(link, _RECORDED_FIELDS)
@@ -524,14 +519,10 @@ def _created_note(link: CheckoutSession) -> str:
 def _complete(claim: _Claim, *, client: DokuClient | None, actor: Actor) -> _Recorded:
     """Send a committed claim to DOKU with no transaction open, then record the answer."""
     answer = CREATE_LINK.send(claim, client)
-    recorded = CREATE_LINK.record(claim, answer, partial(_record_answer, actor=actor))
+    recorded = CREATE_LINK.record(claim, answer, partial(_record, actor=actor))
     if recorded.withdrawn:
         cancel_withdrawn_link(recorded.link, client=client)  # nothing is locked any more
     return recorded
-
-
-def _record_answer(claim: _Claim, answer: Answer, *, actor: Actor) -> _Recorded:
-    return _record(claim, answer.response, answer.failure, actor)
 
 
 def _obtain_link(
