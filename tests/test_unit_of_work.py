@@ -369,6 +369,27 @@ def test_a_shops_own_hooks_see_every_save_of_a_link_and_its_record(order_factory
     assert sorted(saved) == ["CheckoutSession", "CheckoutSession", "Order", "OrderEvent"]  # claim, record
 
 
+def test_a_shops_own_hooks_see_every_save_of_a_cancellation_at_doku(order_factory, doku_simulator, doku_settings):
+    """The cancellation's claim and DOKU's answer were QuerySet.updates: no receiver saw them."""
+    doku_settings(CANCEL_AT_DOKU=True)
+    order = order_factory(payment_method_types=["VIRTUAL_ACCOUNT_BCA"])
+    services.create_payment_link(order)
+    saved: list[frozenset[str]] = []
+
+    def shops_receiver(sender, update_fields=None, **kwargs):
+        if sender is CheckoutSession:
+            saved.append(frozenset(update_fields or ()))
+
+    pre_save.connect(shops_receiver, dispatch_uid="shop")
+    try:
+        services.cancel_order(order)
+    finally:
+        pre_save.disconnect(dispatch_uid="shop")
+    assert {"cancel_request_id", "cancel_request_payload", "cancel_claimed_at"} in saved  # the claim
+    assert {"cancelled_at_doku", "doku_cancel_error", "cancel_request_payload"} in saved  # DOKU's yes
+    assert {"status", "updated_at"} in saved  # withdrawn with the order
+
+
 def test_a_receiver_of_order_status_changed_still_gets_its_delivery(
     order_factory, doku_simulator, django_capture_on_commit_callbacks
 ):

@@ -36,6 +36,7 @@ from django_doku_checkout.exceptions import DokuAPIError
 from django_doku_checkout.models import CheckoutSession, Order
 from django_doku_checkout.services.claims import RESEND_LIMIT, Answer, Claim, ClaimedCall
 from django_doku_checkout.services.locking import guarded, locked_rows
+from django_doku_checkout.services.unit_of_work import Writes
 
 logger = logging.getLogger(__name__)
 
@@ -123,11 +124,9 @@ def _claim(link: CheckoutSession, *, anew: bool) -> Claim:
     if current.cancel_request_payload and not anew:
         return CANCEL.take_over(current)
     claim = CANCEL.stake(current, cancellation_body(current))
-    CheckoutSession.objects.filter(pk=current.pk).update(
-        cancel_request_id=current.cancel_request_id,
-        cancel_request_payload=current.cancel_request_payload,
-        cancel_claimed_at=current.cancel_claimed_at,
-    )
+    writes = Writes()
+    writes.save(current, ["cancel_request_id", "cancel_request_payload", "cancel_claimed_at"])
+    writes.flush()
     return claim
 
 
@@ -163,11 +162,13 @@ def _record(claim: Claim, answer: Answer) -> LinkCancellation:
 
 def _store(link: CheckoutSession, result: LinkCancellation, **claim: str) -> None:
     """Write what DOKU said about cancelling ``link`` (call it with the order locked)."""
-    CheckoutSession.objects.filter(pk=link.pk).update(
-        cancelled_at_doku=timezone.now() if result.cancelled else None,
-        doku_cancel_error=result.message,
-        **claim,
-    )
+    link.cancelled_at_doku = timezone.now() if result.cancelled else None
+    link.doku_cancel_error = result.message
+    for name, value in claim.items():
+        setattr(link, name, value)
+    writes = Writes()
+    writes.save(link, ["cancelled_at_doku", "doku_cancel_error", *claim])
+    writes.flush()
 
 
 def resend_stale_cancellations(*, limit: int = RESEND_LIMIT, client: DokuClient | None = None) -> int:

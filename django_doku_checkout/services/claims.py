@@ -41,6 +41,7 @@ from django_doku_checkout.db import atomic_with_retry
 from django_doku_checkout.exceptions import DokuAPIError, DokuError
 from django_doku_checkout.models import Order
 from django_doku_checkout.services.locking import guarded, locked_rows
+from django_doku_checkout.services.unit_of_work import Writes
 
 #: How long past the call's deadline a claim is still taken to be in flight.
 CLAIM_GRACE = timedelta(seconds=5)
@@ -128,8 +129,11 @@ class ClaimedCall(Generic[C]):
 
     def take_over(self, row: Any) -> C:
         """Renew ``row``'s claim (call it with the order locked): this process sends it again, as it was."""
+        setattr(row, self.claimed_at_field, timezone.now())
+        writes = Writes()
+        writes.save(row, [self.claimed_at_field])
+        writes.flush()
         rows = guarded(type(row)._default_manager.all(), row)  # where the order's lock is held
-        rows.filter(pk=row.pk).update(**{self.claimed_at_field: timezone.now()})
         return self.claim_of(rows.get(pk=row.pk), own=False)
 
     def retake(self, row: Any, *, stale_before: datetime | None = None) -> C | None:
