@@ -1,23 +1,28 @@
-"""The ``DOKU_CHECKOUT`` setting, read lazily into a frozen dataclass.
+"""The ``DOKU_CHECKOUT`` setting, declared once and read lazily into a frozen dataclass.
 
-Every problem with the raw dict is described once, in :func:`find_problems`; the
-system checks report them and :func:`get_config` refuses to run with an error.
+Every key is one field of :class:`DokuCheckoutSettings`, declared with :class:`Setting`:
+its name, default, rule (see :mod:`django_doku_checkout.setting_rules`), check id and one
+line of help. Reading the setting (:func:`get_config`), the system checks
+(:func:`find_problems`) and the settings page's table (docs/hooks.py) all derive from that
+declaration; the few rules tying several keys together are the small functions below it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.utils.module_loading import import_string
+from django.core.checks import CheckMessage, Error
+from django.core.checks import Warning as CheckWarning
 
+from django_doku_checkout import setting_rules as rules
 from django_doku_checkout.exceptions import DokuConfigurationError
-from django_doku_checkout.payloads import HEX_COLOUR
 
 ENVIRONMENTS = ("sandbox", "production", "simulator")
 
@@ -26,46 +31,6 @@ API_BASE_URLS = {
     "production": "https://api.doku.com",
     # The standalone simulator (`python -m django_doku_checkout.simulator`) listens here.
     "simulator": "http://127.0.0.1:8765",
-}
-
-DEFAULTS: dict[str, Any] = {
-    "CLIENT_ID": None,
-    "SECRET_KEY": None,
-    "ENVIRONMENT": "sandbox",
-    "API_BASE_URL": None,
-    "SITE_URL": None,
-    "TIMEOUT": (5.0, 15.0),
-    "MAX_RETRIES": 2,
-    "RETRY_BACKOFF": 0.5,
-    "DEADLINE": 25,
-    "PAYMENT_DUE_DATE": 60,
-    "PAYMENT_METHOD_TYPES": (),
-    "AUTO_REDIRECT": True,
-    "NOTIFICATION_PATH": None,
-    # DOKU retries at +30 min, +6 h and +12 h, perhaps with the original headers, and staff
-    # can resend from the back office days later. Safe: see docs/going-live.md.
-    "NOTIFICATION_MAX_AGE": 7 * 24 * 3600,
-    "NOTIFICATION_MAX_BYTES": 65536,
-    "PREVIOUS_SECRET_KEYS": (),
-    "CONFIRM_WITH_STATUS_API": False,
-    "STATUS_CHECK_INTERVAL": 10,
-    "STATUS_CHECK_DEADLINE": 3,
-    "CARD_PAGE_THEME": {},
-    "DOKU_WALLET_NOTIFY_URL": None,
-    "DELIVERY_MAX_ATTEMPTS": 10,
-    "KEEP_REJECTED_NOTIFICATIONS_DAYS": 30,
-    "KEEP_PERSONAL_DATA_DAYS": 1095,
-    "DELIVERY_BACKOFF": 60,
-    # How long a process attempting a delivery holds it before another run may take it over.
-    "DELIVERY_LEASE": 300,
-    "CANCEL_AT_DOKU": False,
-    "SUB_ACCOUNT_ID": None,
-    "CHECKOUT_BODY_HOOK": None,
-    "PAY_BUTTON_MODE": "redirect",
-    "ORDER_URL": None,
-    "FAILED_LINK_RETRY_AFTER": 10,
-    "WAITING_PAGE_REFRESHES": 30,
-    "REJECTED_NOTIFICATIONS_PER_HOUR": 100,
 }
 
 #: How ``{% doku_pay_button %}`` opens DOKU's page: a redirect, or DOKU's pop-up over the shop.
@@ -79,59 +44,358 @@ CHECKOUT_JS_HOSTS = {"sandbox": "https://sandbox.doku.com", "production": "https
 #: The colours a card payment page can be given (DOKU's ``override_configuration.themes``).
 CARD_PAGE_THEME_KEYS = ("background_color", "font_color", "button_background_color", "button_font_color")
 
+#: Secret keys printed in this project's code and documents: whoever reads them can sign
+#: notifications for a shop that uses one.
+WELL_KNOWN_SECRET_KEYS = frozenset({"simulator-secret", "simulator-secret-for-tests", "SK-test-secret-123"})
+
 # The client id DOKU prints in its documentation samples, and words that mark a test account.
 _SANDBOX_LOOKING_CLIENT_ID = re.compile(r"MCH-0001-10791114622547|sandbox|test|demo|dummy", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with ``DOKU_CHECKOUT``, as the system checks report it."""
+def setting_name(key: str) -> str:
+    """How messages name a key: ``DOKU_CHECKOUT['KEY']``."""
+    return f"DOKU_CHECKOUT[{key!r}]"
 
-    id: str
-    level: Literal["error", "warning"]
-    message: str
-    hint: str
+
+def _message(level: str, check_id: str, message: str, hint: str) -> CheckMessage:
+    kind = Error if level == "error" else CheckWarning
+    return kind(message, hint=hint, id=f"django_doku_checkout.{check_id}")
+
+
+@dataclass(frozen=True, eq=False)
+class Setting:
+    """One key of ``DOKU_CHECKOUT``: everything the app, the checks and the docs know about it.
+
+    ``default`` None means the key is optional (None is accepted) unless ``required``;
+    ``fallback`` computes the value of an unset optional key from the keys read before it.
+    ``hint`` is the fix the check suggests (the default is added to it); ``shown`` is the
+    default as the docs table shows it, when ``repr()`` would not say it well.
+    """
+
+    key: str
+    default: Any
+    rule: rules.Rule
+    check_id: str
+    help: str
+    hint: str = ""
+    required: bool = False
+    secret: bool = False
+    fallback: Callable[[Mapping[str, Any]], Any] | None = None
+    shown: str | None = None
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not None and not self.required
+
+    def problem(self, raw: Mapping[str, Any]) -> CheckMessage | None:
+        """The check's error for this key's value in ``raw``, or None when the value is acceptable."""
+        value = raw.get(self.key, self.default)
+        if (value is None and not self.has_default and not self.required) or self.rule.accepts(value):
+            return None
+        found = "" if self.secret else f", not {value!r}"
+        hint = " ".join(filter(None, [self.hint, f"The default is {self.default!r}." if self.has_default else ""]))
+        return _message("error", self.check_id, f"{setting_name(self.key)} must be {self.rule.expected}{found}.", hint)
+
+    def read(self, raw: Mapping[str, Any], before: Mapping[str, Any]) -> Any:
+        """The acceptable value in ``raw`` as the settings object holds it; ``before``: keys read so far."""
+        value = raw.get(self.key, self.default)
+        if value is None and self.fallback is not None:
+            value = self.fallback(before)
+        return None if value is None else self.rule.read(value)
+
+    def field(self, part: int | None = None) -> Any:
+        """The dataclass field this key is read into (``part``: one item of a pair, as for TIMEOUT)."""
+        metadata = {"setting": self, "part": part}
+        if self.required:
+            return field(metadata=metadata, repr=not self.secret)
+        value = self.read({}, {})
+        if part is not None:
+            value = value[part]
+        if isinstance(value, dict):
+            return field(default_factory=lambda: dict(value), metadata=metadata, repr=not self.secret)
+        return field(default=value, metadata=metadata, repr=not self.secret)
+
+
+def _environments_host(values: Mapping[str, Any]) -> str:
+    return API_BASE_URLS[values.get("ENVIRONMENT", "sandbox")]
+
+
+_TIMEOUT = Setting(
+    "TIMEOUT",
+    (5, 15),
+    rules.Timeouts(),
+    "E006",
+    "connect and read timeouts in seconds, per attempt",
+)
 
 
 @dataclass(frozen=True)
 class DokuCheckoutSettings:
-    """The validated ``DOKU_CHECKOUT`` setting. The secret key is kept out of ``repr()``."""
+    """The validated ``DOKU_CHECKOUT`` setting: one field per key, each declared here once.
 
-    client_id: str
-    secret_key: str = field(repr=False)
-    environment: str = "sandbox"
-    api_base_url: str = API_BASE_URLS["sandbox"]
-    site_url: str | None = None
-    connect_timeout: float = 5.0
-    read_timeout: float = 15.0
-    max_retries: int = 2
-    retry_backoff: float = 0.5
-    deadline: float = 25.0
-    payment_due_date: int = 60
-    payment_method_types: tuple[str, ...] = ()
-    auto_redirect: bool = True
-    notification_path: str | None = None
-    notification_max_age: int = 7 * 24 * 3600
-    notification_max_bytes: int = 65536
-    previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
-    confirm_with_status_api: bool = False
-    status_check_interval: int = 10
-    status_check_deadline: float = 3.0
-    card_page_theme: Mapping[str, str] = field(default_factory=dict)
-    doku_wallet_notify_url: str | None = None
-    delivery_max_attempts: int = 10
-    keep_rejected_notifications_days: int = 30
-    keep_personal_data_days: int = 1095
-    delivery_backoff: int = 60
-    delivery_lease: int = 300
-    cancel_at_doku: bool = False
-    sub_account_id: str | None = None
-    checkout_body_hook: str | None = None
-    pay_button_mode: str = "redirect"
-    order_url: str | None = None
-    failed_link_retry_after: int = 10
-    waiting_page_refreshes: int = 30
-    rejected_notifications_per_hour: int = 100
+    The field's :class:`Setting` is its declaration; secrets are kept out of ``repr()``.
+    """
+
+    client_id: str = Setting(
+        "CLIENT_ID",
+        None,
+        rules.Text(),
+        "E002",
+        "DOKU Client ID",
+        hint="Copy the Client ID from DOKU's back office (Integration > API Keys).",
+        required=True,
+    ).field()
+    secret_key: str = Setting(
+        "SECRET_KEY",
+        None,
+        rules.Text(),
+        "E003",
+        "DOKU Secret Key; never logged or shown",
+        hint="Copy the Secret Key from DOKU's back office and load it from the environment, never from source code.",
+        required=True,
+        secret=True,
+    ).field()
+    environment: str = Setting(
+        "ENVIRONMENT",
+        "sandbox",
+        rules.choice(*ENVIRONMENTS),
+        "E004",
+        "`sandbox`, `production` or `simulator`",
+        hint="Use 'sandbox' while testing with DOKU, 'simulator' for the built-in fake DOKU.",
+    ).field()
+    api_base_url: str = Setting(
+        "API_BASE_URL",
+        None,
+        rules.HttpUrl(base=True),
+        "E005",
+        "overrides DOKU's host (the simulator's address); outside the simulator it must be DOKU's host (W008)",
+        hint="Leave it out to use DOKU's own host for ENVIRONMENT, e.g. 'https://api-sandbox.doku.com'.",
+        fallback=_environments_host,
+        shown="per environment",
+    ).field()
+    site_url: str | None = Setting(
+        "SITE_URL",
+        None,
+        rules.HttpUrl(base=True),
+        "E008",
+        "public shop address, for callback URLs outside a request",
+        hint="The public address of your shop, e.g. 'https://shop.example.com'. DOKU sends shoppers back there.",
+    ).field()
+    connect_timeout: float = _TIMEOUT.field(part=0)
+    read_timeout: float = _TIMEOUT.field(part=1)
+    max_retries: int = Setting(
+        "MAX_RETRIES", 2, rules.whole_number(0, 10), "E010", "re-sends of a failed call with the same `Request-Id`"
+    ).field()
+    retry_backoff: float = Setting(
+        "RETRY_BACKOFF", 0.5, rules.seconds(0, 60), "E011", "seconds, times the attempt number"
+    ).field()
+    deadline: float = Setting(
+        "DEADLINE",
+        25,
+        rules.seconds(1, 29),
+        "E021",
+        "seconds one call to DOKU may take, retries included (under gunicorn's 30 s)",
+        hint="The longest one call to DOKU may take, retries included: under gunicorn's 30 s worker timeout.",
+    ).field()
+    payment_due_date: int = Setting(
+        "PAYMENT_DUE_DATE",
+        60,
+        rules.whole_number(1, 999_999, "a whole number of minutes from 1 to 999999 (DOKU allows 6 digits)"),
+        "E009",
+        "minutes a payment link stays open",
+    ).field()
+    payment_method_types: tuple[str, ...] = Setting(
+        "PAYMENT_METHOD_TYPES",
+        (),
+        rules.Strings("a list of DOKU channel codes such as 'VIRTUAL_ACCOUNT_BCA'"),
+        "E012",
+        "channel codes to offer; empty offers all active ones",
+        hint="Leave it empty to offer every channel active on your DOKU account.",
+    ).field()
+    auto_redirect: bool = Setting(
+        "AUTO_REDIRECT", True, rules.Flag(), "E013", "DOKU sends the shopper straight back after paying"
+    ).field()
+    notification_path: str | None = Setting(
+        "NOTIFICATION_PATH",
+        None,
+        rules.UrlPath(),
+        "E014",
+        "`Request-Target` to verify when a proxy rewrites paths",
+        hint="Set it only when a proxy rewrites paths: the path of the notification URL as DOKU calls it.",
+    ).field()
+    notification_max_age: int = Setting(
+        "NOTIFICATION_MAX_AGE",
+        # DOKU retries at +30 min, +6 h and +12 h, perhaps with the original headers, and staff
+        # can resend from the back office days later. Safe: see docs/going-live.md.
+        7 * 24 * 3600,
+        rules.whole_number(60, 30 * 24 * 3600),
+        "E015",
+        "accepted age of a notification's `Request-Timestamp`: DOKU's retries (+30 min, +6 h, +12 h) "
+        "and a resend from the back office days later",
+        shown="`604800` (7 days)",
+    ).field()
+    notification_max_bytes: int = Setting(
+        "NOTIFICATION_MAX_BYTES",
+        65536,
+        rules.whole_number(1024, 10 * 1024 * 1024),
+        "E016",
+        "larger notification bodies get 413",
+    ).field()
+    previous_secret_keys: tuple[str, ...] = Setting(
+        "PREVIOUS_SECRET_KEYS",
+        (),
+        rules.Strings("a list of non-empty strings"),
+        "E017",
+        "old keys still accepted on notifications while rotating",
+        hint="List the old secret keys still accepted on notifications while you rotate the key.",
+        secret=True,
+    ).field()
+    confirm_with_status_api: bool = Setting(
+        "CONFIRM_WITH_STATUS_API",
+        False,
+        rules.Flag(),
+        "E018",
+        "confirm every `SUCCESS` with the Status API before paying",
+    ).field()
+    status_check_interval: int = Setting(
+        "STATUS_CHECK_INTERVAL",
+        10,
+        rules.whole_number(0, 3600),
+        "E019",
+        "seconds between Status API checks from the return page (throttled in Django's cache: use a shared "
+        "cache, such as Redis or the database cache, when several processes serve the shop)",
+    ).field()
+    status_check_deadline: float = Setting(
+        "STATUS_CHECK_DEADLINE",
+        3,
+        rules.seconds(0.5, 10),
+        "E024",
+        "seconds the return page waits for the Status API, one attempt; a slow DOKU never holds a worker longer",
+        hint="How long the return page waits for DOKU's Status API.",
+    ).field()
+    card_page_theme: Mapping[str, str] = Setting(
+        "CARD_PAGE_THEME",
+        {},
+        rules.colours(*CARD_PAGE_THEME_KEYS),
+        "E020",
+        "colours of the card payment page: `background_color`, `font_color`, `button_background_color`, "
+        "`button_font_color` (hex)",
+        hint="For example {'background_color': '#FFFFFF', 'button_background_color': '#E1251B'}.",
+    ).field()
+    doku_wallet_notify_url: str | None = Setting(
+        "DOKU_WALLET_NOTIFY_URL",
+        None,
+        rules.HttpUrl(),
+        "E029",
+        "where DOKU Wallet reports payments; by default this app's notification URL, sent whenever DOKU Wallet "
+        "may be offered (no `PAYMENT_METHOD_TYPES`, or `EMONEY_DOKU`)",
+        hint="Leave it out to use this app's notification URL, e.g. 'https://shop.example.com/doku/notification/'.",
+    ).field()
+    rejected_notifications_per_hour: int = Setting(
+        "REJECTED_NOTIFICATIONS_PER_HOUR",
+        100,
+        rules.whole_number(0, 100_000),
+        "E037",
+        "requests to the notification URL that do not verify stored (and logged) per hour; more are answered "
+        "the same but only counted, logged once (the counter is in Django's cache: a shared cache makes the "
+        "bound global across processes); rate-limit the URL at the proxy too",
+    ).field()
+    keep_rejected_notifications_days: int = Setting(
+        "KEEP_REJECTED_NOTIFICATIONS_DAYS",
+        30,
+        rules.whole_number(1, 3650),
+        "E025",
+        "`doku_checkout_prune` deletes rejected notifications older than this",
+    ).field()
+    keep_personal_data_days: int = Setting(
+        "KEEP_PERSONAL_DATA_DAYS",
+        1095,
+        rules.whole_number(30, 36500),
+        "E026",
+        "`doku_checkout_prune` removes customers' personal data from settled orders older than this",
+    ).field()
+    delivery_max_attempts: int = Setting(
+        "DELIVERY_MAX_ATTEMPTS",
+        10,
+        rules.whole_number(1, 100),
+        "E022",
+        "calls of a failing signal receiver before the order is flagged for review",
+    ).field()
+    delivery_backoff: int = Setting(
+        "DELIVERY_BACKOFF",
+        60,
+        rules.whole_number(1, 86400),
+        "E023",
+        "seconds before a failed receiver's first retry; doubles each time, at most 6 hours",
+    ).field()
+    delivery_lease: int = Setting(
+        "DELIVERY_LEASE",
+        # Shorter than a minute, a receiver still running (a slow CRM) is taken over and run twice at once.
+        300,
+        rules.whole_number(60, 86400),
+        "E042",
+        "seconds a process calling a receiver holds that delivery, counted from when it took it; after that "
+        "`doku_checkout_deliver` may take it over (the process may have died). Longer than your slowest receiver",
+    ).field()
+    cancel_at_doku: bool = Setting(
+        "CANCEL_AT_DOKU",
+        False,
+        rules.Flag(),
+        "E030",
+        "cancelling an order, or changing its amount, also cancels its open links at DOKU "
+        "(`POST /checkout/v3/cancellations`; DOKU must enable it for the merchant); a cancellation DOKU did not "
+        "answer is sent again with its Request-Id by the next cancellation and by reconciliation",
+    ).field()
+    sub_account_id: str | None = Setting(
+        "SUB_ACCOUNT_ID",
+        None,
+        rules.Text("a DOKU sub account id (a string of up to 64 characters) or None", max_length=64),
+        "E031",
+        "DOKU sub account payments settle to (`additional_info.account.id`); an order's `sub_account_id` overrides it",
+        hint="Copy it from DOKU's back office (Sub Account); leave it out to settle to the main account.",
+    ).field()
+    checkout_body_hook: str | None = Setting(
+        "CHECKOUT_BODY_HOOK",
+        None,
+        rules.CallablePath(),
+        "E032",
+        "dotted path of a callable `(order, body) -> body` that gets the built Checkout body and returns the "
+        "body to validate and send",
+        hint="For example 'shop.doku.adjust_body', a function (order, body) -> body.",
+    ).field()
+    pay_button_mode: str = Setting(
+        "PAY_BUTTON_MODE",
+        "redirect",
+        rules.choice(*PAY_BUTTON_MODES),
+        "E033",
+        'how `{% doku_pay_button %}` opens DOKU\'s page: `"redirect"`, or `"popup"` over the shop with '
+        "DOKU's Checkout JS (see [Headless and pop-up](shopper.md))",
+        hint="'redirect' sends the shopper to DOKU's page; 'popup' opens it over the shop with DOKU's Checkout JS.",
+    ).field()
+    order_url: str | None = Setting(
+        "ORDER_URL",
+        None,
+        rules.Name("None, a URL name or the dotted path of a callable taking the order"),
+        "E034",
+        'where "Back to your order" leads on the return, cancel, result and error pages: a URL name reversed '
+        "with `public_id`, or the dotted path of a callable taking the order (W007 if it leads nowhere)",
+        hint="For example 'shop:order' (reversed with public_id=order.public_id) or 'shop.urls.order_url'.",
+    ).field()
+    failed_link_retry_after: int = Setting(
+        "FAILED_LINK_RETRY_AFTER",
+        10,
+        rules.whole_number(0, 600),
+        "E035",
+        "seconds after a failed attempt during which the pay button and `api_pay` answer the same message with "
+        "429 and `Retry-After` instead of asking DOKU again (0 turns it off)",
+    ).field()
+    waiting_page_refreshes: int = Setting(
+        "WAITING_PAGE_REFRESHES",
+        30,
+        rules.whole_number(0, 1000),
+        "E036",
+        "how many times the waiting page reloads itself (every 10 s) when JavaScript is off",
+    ).field()
 
     @property
     def checkout_js_url(self) -> str:
@@ -145,378 +409,196 @@ class DokuCheckoutSettings:
         return (self.secret_key, *self.previous_secret_keys)
 
 
-def _setting_name(key: str) -> str:
-    return f"DOKU_CHECKOUT[{key!r}]"
+#: Every key, in the order declared (TIMEOUT, read into two fields, once).
+SETTINGS: tuple[Setting, ...] = tuple(
+    dict.fromkeys(f.metadata["setting"] for f in dataclasses.fields(DokuCheckoutSettings))
+)
+
+#: Each key's default (None for the required ones and those computed from others).
+DEFAULTS: dict[str, Any] = {setting.key: setting.default for setting in SETTINGS}
 
 
-def _is_http_url(value: object) -> bool:
-    if not isinstance(value, str) or not value:
-        return False
-    parts = urlsplit(value)
-    return parts.scheme in {"http", "https"} and bool(parts.netloc) and not parts.query and not parts.fragment
-
-
-def _timeouts(value: object) -> tuple[float, float] | None:
-    """Return (connect, read) seconds from a number or a pair, or None when invalid."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return (float(value), float(value)) if value > 0 else None
-    if isinstance(value, list | tuple) and len(value) == 2:
-        pair = [_timeouts(v) for v in value]
-        if pair[0] and pair[1]:
-            return (pair[0][0], pair[1][0])
-    return None
-
-
-def _is_callable_path(value: object) -> bool:
-    if not isinstance(value, str) or "." not in value:
-        return False
-    try:
-        return callable(import_string(value))
-    except ImportError:
-        return False
-
-
-def _is_int(value: object, low: int, high: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
-
-
-def find_problems(raw: object, *, debug: bool) -> list[Problem]:
-    """Describe every problem with a raw ``DOKU_CHECKOUT`` value (runtime checks, not deploy checks)."""
+def _not_a_dict(raw: object) -> CheckMessage:
     if raw is None:
-        return [
-            Problem(
-                "django_doku_checkout.E001",
-                "error",
-                "The DOKU_CHECKOUT setting is missing.",
-                "Add DOKU_CHECKOUT = {'CLIENT_ID': ..., 'SECRET_KEY': ..., 'ENVIRONMENT': 'sandbox'} to your settings.",
-            )
-        ]
-    if not isinstance(raw, Mapping):
-        return [
-            Problem(
-                "django_doku_checkout.E001",
-                "error",
-                f"The DOKU_CHECKOUT setting must be a dict, not {type(raw).__name__}.",
-                "Use DOKU_CHECKOUT = {'CLIENT_ID': ..., 'SECRET_KEY': ..., 'ENVIRONMENT': 'sandbox'}.",
-            )
-        ]
-    problems: list[Problem] = []
+        return _message(
+            "error",
+            "E001",
+            "The DOKU_CHECKOUT setting is missing.",
+            "Add DOKU_CHECKOUT = {'CLIENT_ID': ..., 'SECRET_KEY': ..., 'ENVIRONMENT': 'sandbox'} to your settings.",
+        )
+    return _message(
+        "error",
+        "E001",
+        f"The DOKU_CHECKOUT setting must be a dict, not {type(raw).__name__}.",
+        "Use DOKU_CHECKOUT = {'CLIENT_ID': ..., 'SECRET_KEY': ..., 'ENVIRONMENT': 'sandbox'}.",
+    )
 
-    def error(check_id: str, key: str, expected: str, found: object, hint: str) -> None:
-        shown = "<hidden>" if key == "SECRET_KEY" else repr(found)
-        problems.append(
-            Problem(
-                f"django_doku_checkout.{check_id}",
-                "error",
-                f"{_setting_name(key)} must be {expected}, not {shown}.",
-                hint,
-            )
-        )
 
-    client_id = raw.get("CLIENT_ID")
-    if not isinstance(client_id, str) or not client_id.strip():
-        error(
-            "E002",
-            "CLIENT_ID",
-            "a non-empty string",
-            client_id,
-            "Copy the Client ID from DOKU's back office (Integration > API Keys).",
-        )
-    secret_key = raw.get("SECRET_KEY")
-    if not isinstance(secret_key, str) or not secret_key.strip():
-        problems.append(
-            Problem(
-                "django_doku_checkout.E003",
-                "error",
-                f"{_setting_name('SECRET_KEY')} must be a non-empty string.",
-                "Copy the Secret Key from DOKU's back office and load it from the environment, never from source code.",
-            )
-        )
-    environment = raw.get("ENVIRONMENT", DEFAULTS["ENVIRONMENT"])
-    if environment not in ENVIRONMENTS:
-        error(
-            "E004",
-            "ENVIRONMENT",
-            "'sandbox', 'production' or 'simulator'",
-            environment,
-            "Use 'sandbox' while testing with DOKU, 'simulator' for the built-in fake DOKU.",
-        )
-    api_base_url = raw.get("API_BASE_URL")
-    if api_base_url is not None and not _is_http_url(api_base_url):
-        error(
-            "E005",
-            "API_BASE_URL",
-            "an http(s) URL with a host and no query string",
-            api_base_url,
-            "Leave it out to use DOKU's own host for ENVIRONMENT, e.g. 'https://api-sandbox.doku.com'.",
-        )
-    timeout = raw.get("TIMEOUT", DEFAULTS["TIMEOUT"])
-    if _timeouts(timeout) is None:
-        error(
-            "E006",
-            "TIMEOUT",
-            "a positive number of seconds or a (connect, read) pair of them",
-            timeout,
-            "For example 'TIMEOUT': (5, 30).",
-        )
-    unknown = sorted(str(key) for key in raw if key not in DEFAULTS)
-    for key in unknown:
-        close = difflib.get_close_matches(str(key).upper(), DEFAULTS, n=1, cutoff=0.7) or [
-            known for known in DEFAULTS if known.replace("_", "") in str(key).upper().replace("_", "")
+def _read_keys(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[CheckMessage]]:
+    """Each key's value as the settings object holds it, and the errors of those that cannot be read."""
+    values: dict[str, Any] = {}
+    errors: list[CheckMessage] = []
+    for setting in SETTINGS:
+        problem = setting.problem(raw)
+        if problem is None:
+            values[setting.key] = setting.read(raw, values)
+        else:
+            errors.append(problem)
+    return values, errors
+
+
+# --- rules that tie several keys together: each gets the keys that could be read -------------------
+
+
+def _unknown_keys(raw: Mapping[str, Any]) -> list[CheckMessage]:
+    problems = []
+    for key in sorted(str(key) for key in raw if key not in DEFAULTS):
+        close = difflib.get_close_matches(key.upper(), DEFAULTS, n=1, cutoff=0.7) or [
+            known for known in DEFAULTS if known.replace("_", "") in key.upper().replace("_", "")
         ]
         problems.append(
-            Problem(
-                "django_doku_checkout.E007",
+            _message(
                 "error",
-                f"{_setting_name(key)} is not a setting of django-doku-checkout.",
+                "E007",
+                f"{setting_name(key)} is not a setting of django-doku-checkout.",
                 f"Did you mean {close[0]!r}?" if close else f"Known keys: {', '.join(DEFAULTS)}.",
             )
         )
-    wallet_url = raw.get("DOKU_WALLET_NOTIFY_URL")
-    if wallet_url is not None and not _is_http_url(wallet_url):
-        error(
-            "E029",
-            "DOKU_WALLET_NOTIFY_URL",
-            "an http(s) URL with a host and no query string",
-            wallet_url,
-            "Leave it out to use this app's notification URL, e.g. 'https://shop.example.com/doku/notification/'.",
-        )
-    sub_account = raw.get("SUB_ACCOUNT_ID")
-    if sub_account is not None and (not isinstance(sub_account, str) or not 0 < len(sub_account.strip()) <= 64):
-        error(
-            "E031",
-            "SUB_ACCOUNT_ID",
-            "a DOKU sub account id (a string of up to 64 characters) or None",
-            sub_account,
-            "Copy it from DOKU's back office (Sub Account); leave it out to settle to the main account.",
-        )
-    hook = raw.get("CHECKOUT_BODY_HOOK")
-    if hook is not None and not _is_callable_path(hook):
-        error(
-            "E032",
-            "CHECKOUT_BODY_HOOK",
-            "the dotted path of a callable that can be imported",
-            hook,
-            "For example 'shop.doku.adjust_body', a function (order, body) -> body.",
-        )
-    site_url = raw.get("SITE_URL")
-    if site_url is not None and not _is_http_url(site_url):
-        error(
-            "E008",
-            "SITE_URL",
-            "an http(s) URL with a host and no query string",
-            site_url,
-            "The public address of your shop, e.g. 'https://shop.example.com'. DOKU sends shoppers back there.",
-        )
-    due = raw.get("PAYMENT_DUE_DATE", DEFAULTS["PAYMENT_DUE_DATE"])
-    if not _is_int(due, 1, 999_999):
-        error(
-            "E009",
-            "PAYMENT_DUE_DATE",
-            "a whole number of minutes from 1 to 999999 (DOKU allows 6 digits)",
-            due,
-            "DOKU's default is 60.",
-        )
-    retries = raw.get("MAX_RETRIES", DEFAULTS["MAX_RETRIES"])
-    if not _is_int(retries, 0, 10):
-        error("E010", "MAX_RETRIES", "a whole number from 0 to 10", retries, "The default is 2.")
-    backoff = raw.get("RETRY_BACKOFF", DEFAULTS["RETRY_BACKOFF"])
-    if isinstance(backoff, bool) or not isinstance(backoff, int | float) or not 0 <= backoff <= 60:
-        error("E011", "RETRY_BACKOFF", "a number of seconds from 0 to 60", backoff, "The default is 0.5.")
-    methods = raw.get("PAYMENT_METHOD_TYPES", DEFAULTS["PAYMENT_METHOD_TYPES"])
-    if not isinstance(methods, list | tuple) or not all(isinstance(m, str) and m for m in methods):
-        error(
-            "E012",
-            "PAYMENT_METHOD_TYPES",
-            "a list of DOKU channel codes such as 'VIRTUAL_ACCOUNT_BCA'",
-            methods,
-            "Leave it empty to offer every channel active on your DOKU account.",
-        )
-    for check_id, key in (
-        ("E013", "AUTO_REDIRECT"),
-        ("E018", "CONFIRM_WITH_STATUS_API"),
-        ("E030", "CANCEL_AT_DOKU"),
-    ):
-        flag = raw.get(key, DEFAULTS[key])
-        if not isinstance(flag, bool):
-            error(check_id, key, "True or False", flag, f"The default is {DEFAULTS[key]}.")
-    notification_path = raw.get("NOTIFICATION_PATH")
-    if notification_path is not None and (
-        not isinstance(notification_path, str) or not notification_path.startswith("/") or "?" in notification_path
-    ):
-        error(
-            "E014",
-            "NOTIFICATION_PATH",
-            "a URL path starting with '/' and without a query string",
-            notification_path,
-            "Set it only when a proxy rewrites paths: the path of the notification URL as DOKU calls it.",
-        )
-    for check_id, key, low, high in (
-        ("E015", "NOTIFICATION_MAX_AGE", 60, 30 * 24 * 3600),
-        ("E016", "NOTIFICATION_MAX_BYTES", 1024, 10 * 1024 * 1024),
-        ("E019", "STATUS_CHECK_INTERVAL", 0, 3600),
-    ):
-        number = raw.get(key, DEFAULTS[key])
-        if not _is_int(number, low, high):
-            error(check_id, key, f"a whole number from {low} to {high}", number, f"The default is {DEFAULTS[key]}.")
-    previous = raw.get("PREVIOUS_SECRET_KEYS", DEFAULTS["PREVIOUS_SECRET_KEYS"])
-    if not isinstance(previous, list | tuple) or not all(isinstance(key, str) and key for key in previous):
-        problems.append(
-            Problem(
-                "django_doku_checkout.E017",
-                "error",
-                f"{_setting_name('PREVIOUS_SECRET_KEYS')} must be a list of non-empty strings.",
-                "List the old secret keys still accepted on notifications while you rotate the key.",
-            )
-        )
-    theme = raw.get("CARD_PAGE_THEME", DEFAULTS["CARD_PAGE_THEME"])
-    if not isinstance(theme, Mapping) or not all(
-        key in CARD_PAGE_THEME_KEYS and isinstance(colour, str) and HEX_COLOUR.fullmatch(colour)
-        for key, colour in theme.items()
-    ):
-        error(
-            "E020",
-            "CARD_PAGE_THEME",
-            f"a dict of hex colours with the keys {', '.join(CARD_PAGE_THEME_KEYS)}",
-            theme,
-            "For example {'background_color': '#FFFFFF', 'button_background_color': '#E1251B'}.",
-        )
-
-    deadline = raw.get("DEADLINE", DEFAULTS["DEADLINE"])
-    if isinstance(deadline, bool) or not isinstance(deadline, int | float) or not 1 <= deadline <= 29:
-        error(
-            "E021",
-            "DEADLINE",
-            "a number of seconds from 1 to 29",
-            deadline,
-            "The longest one call to DOKU may take, retries included: under gunicorn's 30 s worker timeout. "
-            f"The default is {DEFAULTS['DEADLINE']}.",
-        )
-    elif _timeouts(timeout) is not None and sum(_timeouts(timeout) or ()) > deadline:
-        connect, read = _timeouts(timeout) or (0, 0)
-        problems.append(
-            Problem(
-                "django_doku_checkout.W004",
-                "warning",
-                f"{_setting_name('TIMEOUT')} allows one attempt {connect:g} + {read:g} seconds, more than "
-                f"{_setting_name('DEADLINE')} ({deadline:g}): an attempt is cut short and "
-                f"{_setting_name('MAX_RETRIES')} never applies.",
-                "Keep connect + read timeouts under DEADLINE, e.g. 'TIMEOUT': (5, 15) with 'DEADLINE': 25.",
-            )
-        )
-    check_deadline = raw.get("STATUS_CHECK_DEADLINE", DEFAULTS["STATUS_CHECK_DEADLINE"])
-    if (
-        isinstance(check_deadline, bool)
-        or not isinstance(check_deadline, int | float)
-        or not 0.5 <= check_deadline <= 10
-    ):
-        error(
-            "E024",
-            "STATUS_CHECK_DEADLINE",
-            "a number of seconds from 0.5 to 10",
-            check_deadline,
-            "How long the return page waits for DOKU's Status API. The default is 3.",
-        )
-    for check_id, key, low, high in (
-        ("E022", "DELIVERY_MAX_ATTEMPTS", 1, 100),
-        ("E023", "DELIVERY_BACKOFF", 1, 86400),
-        # Shorter than a minute, a receiver still running (a slow CRM) is taken over and run twice at once.
-        ("E042", "DELIVERY_LEASE", 60, 86400),
-        ("E025", "KEEP_REJECTED_NOTIFICATIONS_DAYS", 1, 3650),
-        ("E026", "KEEP_PERSONAL_DATA_DAYS", 30, 36500),
-        ("E035", "FAILED_LINK_RETRY_AFTER", 0, 600),
-        ("E036", "WAITING_PAGE_REFRESHES", 0, 1000),
-        ("E037", "REJECTED_NOTIFICATIONS_PER_HOUR", 0, 100_000),
-    ):
-        number = raw.get(key, DEFAULTS[key])
-        if not _is_int(number, low, high):
-            error(check_id, key, f"a whole number from {low} to {high}", number, f"The default is {DEFAULTS[key]}.")
-
-    mode = raw.get("PAY_BUTTON_MODE", DEFAULTS["PAY_BUTTON_MODE"])
-    if mode not in PAY_BUTTON_MODES:
-        error(
-            "E033",
-            "PAY_BUTTON_MODE",
-            "'redirect' or 'popup'",
-            mode,
-            "'redirect' sends the shopper to DOKU's page; 'popup' opens it over the shop with DOKU's Checkout JS.",
-        )
-    order_url = raw.get("ORDER_URL", DEFAULTS["ORDER_URL"])
-    if order_url is not None and not (isinstance(order_url, str) and order_url.strip() and " " not in order_url):
-        error(
-            "E034",
-            "ORDER_URL",
-            "None, a URL name or the dotted path of a callable taking the order",
-            order_url,
-            "For example 'shop:order' (reversed with public_id=order.public_id) or 'shop.urls.order_url'.",
-        )
-
-    if environment == "production":
-        if isinstance(client_id, str) and _SANDBOX_LOOKING_CLIENT_ID.search(client_id):
-            problems.append(
-                Problem(
-                    "django_doku_checkout.W001",
-                    "warning",
-                    f"{_setting_name('ENVIRONMENT')} is 'production' but {_setting_name('CLIENT_ID')} "
-                    f"({client_id!r}) looks like a sandbox or sample client id.",
-                    "Use the production Client ID and Secret Key from DOKU's production back office.",
-                )
-            )
-        if debug:
-            problems.append(
-                Problem(
-                    "django_doku_checkout.W002",
-                    "warning",
-                    f"{_setting_name('ENVIRONMENT')} is 'production' while DEBUG is True.",
-                    "Real payments should only run with DEBUG = False: error pages would show order data.",
-                )
-            )
     return problems
 
 
-#: Secret keys printed in this project's code and documents: whoever reads them can sign
-#: notifications for a shop that uses one.
-WELL_KNOWN_SECRET_KEYS = frozenset({"simulator-secret", "simulator-secret-for-tests", "SK-test-secret-123"})
-
-
-def find_deployment_problems(raw: object, *, debug: bool) -> list[Problem]:
-    """Problems that only matter on a deployed site (``manage.py check --deploy``)."""
-    if not isinstance(raw, Mapping) or debug:
+def _attempt_longer_than_deadline(values: Mapping[str, Any]) -> list[CheckMessage]:
+    if "TIMEOUT" not in values or "DEADLINE" not in values:
         return []
-    environment = raw.get("ENVIRONMENT", DEFAULTS["ENVIRONMENT"])
+    (connect, read), deadline = values["TIMEOUT"], values["DEADLINE"]
+    if connect + read <= deadline:
+        return []
+    return [
+        _message(
+            "warning",
+            "W004",
+            f"{setting_name('TIMEOUT')} allows one attempt {connect:g} + {read:g} seconds, more than "
+            f"{setting_name('DEADLINE')} ({deadline:g}): an attempt is cut short and "
+            f"{setting_name('MAX_RETRIES')} never applies.",
+            "Keep connect + read timeouts under DEADLINE, e.g. 'TIMEOUT': (5, 15) with 'DEADLINE': 25.",
+        )
+    ]
+
+
+def _production_with_test_credentials_or_debug(values: Mapping[str, Any], debug: bool) -> list[CheckMessage]:
+    if values.get("ENVIRONMENT") != "production":
+        return []
     problems = []
-    if environment == "simulator":
+    client_id = values.get("CLIENT_ID")
+    if client_id and _SANDBOX_LOOKING_CLIENT_ID.search(client_id):
         problems.append(
-            Problem(
-                "django_doku_checkout.E027",
+            _message(
+                "warning",
+                "W001",
+                f"{setting_name('ENVIRONMENT')} is 'production' but {setting_name('CLIENT_ID')} "
+                f"({client_id!r}) looks like a sandbox or sample client id.",
+                "Use the production Client ID and Secret Key from DOKU's production back office.",
+            )
+        )
+    if debug:
+        problems.append(
+            _message(
+                "warning",
+                "W002",
+                f"{setting_name('ENVIRONMENT')} is 'production' while DEBUG is True.",
+                "Real payments should only run with DEBUG = False: error pages would show order data.",
+            )
+        )
+    return problems
+
+
+def _api_host_not_doku(raw: Mapping[str, Any], values: Mapping[str, Any], *, level: str) -> list[CheckMessage]:
+    """W008 (E043 with ``--deploy``): outside the simulator, ``API_BASE_URL`` must be the environment's DOKU host.
+
+    A mounted simulator's URL kept after switching ``ENVIRONMENT`` to ``"sandbox"`` sends
+    the real keys to the shop's own simulator, which answers 401: the user blames the keys.
+    """
+    environment = values.get("ENVIRONMENT")
+    if "API_BASE_URL" not in values or environment in (None, "simulator"):
+        return []
+    host = urlsplit(values["API_BASE_URL"]).hostname
+    expected = urlsplit(API_BASE_URLS[environment]).hostname
+    if host == expected:
+        return []
+    return [
+        _message(
+            level,
+            "E043" if level == "error" else "W008",
+            f"{setting_name('API_BASE_URL')} is {raw.get('API_BASE_URL')!r} while {setting_name('ENVIRONMENT')} "
+            f"is {environment!r}: every call meant for DOKU goes to {host}, not to DOKU's {expected}.",
+            "Remove API_BASE_URL to call DOKU's own host for ENVIRONMENT, or set it only while ENVIRONMENT is "
+            "'simulator' (a mounted simulator's URL must not outlive the switch to 'sandbox').",
+        )
+    ]
+
+
+def find_problems(raw: object, *, debug: bool) -> list[CheckMessage]:
+    """Every problem with a raw ``DOKU_CHECKOUT`` value, as ``manage.py check`` reports it."""
+    if not isinstance(raw, Mapping):
+        return [_not_a_dict(raw)]
+    values, problems = _read_keys(raw)
+    return [
+        *problems,
+        *_unknown_keys(raw),
+        *_attempt_longer_than_deadline(values),
+        *_production_with_test_credentials_or_debug(values, debug),
+        *_api_host_not_doku(raw, values, level="warning"),
+    ]
+
+
+def _simulator_or_sandbox_live(values: Mapping[str, Any]) -> list[CheckMessage]:
+    if values.get("ENVIRONMENT") == "simulator":
+        return [
+            _message(
                 "error",
-                f"{_setting_name('ENVIRONMENT')} is 'simulator' while DEBUG is False: a simulator takes any "
+                "E027",
+                f"{setting_name('ENVIRONMENT')} is 'simulator' while DEBUG is False: a simulator takes any "
                 "payment, so every order could be paid for free.",
                 "Set ENVIRONMENT to 'production' (or 'sandbox' while testing) with DOKU's credentials.",
             )
-        )
-    elif environment == "sandbox":
-        problems.append(
-            Problem(
-                "django_doku_checkout.W003",
+        ]
+    if values.get("ENVIRONMENT") == "sandbox":
+        return [
+            _message(
                 "warning",
-                f"{_setting_name('ENVIRONMENT')} is 'sandbox' while DEBUG is False: no real payment will be taken.",
+                "W003",
+                f"{setting_name('ENVIRONMENT')} is 'sandbox' while DEBUG is False: no real payment will be taken.",
                 "Set ENVIRONMENT to 'production' with production credentials when the shop goes live.",
             )
+        ]
+    return []
+
+
+def _published_secret_key(raw: Mapping[str, Any]) -> list[CheckMessage]:
+    if raw.get("SECRET_KEY") not in WELL_KNOWN_SECRET_KEYS:
+        return []
+    return [
+        _message(
+            "error",
+            "E028",
+            f"{setting_name('SECRET_KEY')} is a key published in django-doku-checkout's own code: anyone can "
+            "sign notifications with it.",
+            "Use the Secret Key from DOKU's back office, loaded from the environment.",
         )
-    if raw.get("SECRET_KEY") in WELL_KNOWN_SECRET_KEYS:
-        problems.append(
-            Problem(
-                "django_doku_checkout.E028",
-                "error",
-                f"{_setting_name('SECRET_KEY')} is a key published in django-doku-checkout's own code: anyone can "
-                "sign notifications with it.",
-                "Use the Secret Key from DOKU's back office, loaded from the environment.",
-            )
-        )
-    return problems
+    ]
+
+
+def find_deployment_problems(raw: object, *, debug: bool) -> list[CheckMessage]:
+    """Problems that only matter on a deployed site (``manage.py check --deploy``).
+
+    A wrong API host (E043) is reported whatever ``DEBUG`` says; the others only with
+    ``DEBUG = False``, where the site is taken to be live.
+    """
+    if not isinstance(raw, Mapping):
+        return []
+    values, _ = _read_keys(raw)
+    live = [] if debug else [*_simulator_or_sandbox_live(values), *_published_secret_key(raw)]
+    return [*live, *_api_host_not_doku(raw, values, level="error")]
 
 
 #: The settings read last: the ``DOKU_CHECKOUT`` object, ``DEBUG``, and what they gave.
@@ -543,47 +625,14 @@ def get_config() -> DokuCheckoutSettings:
 
 
 def _read(raw: object, debug: bool) -> DokuCheckoutSettings:
-    errors = [p for p in find_problems(raw, debug=debug) if p.level == "error"]
+    errors = [problem for problem in find_problems(raw, debug=debug) if problem.is_serious()]
     if errors:
-        raise DokuConfigurationError(f"{errors[0].message} {errors[0].hint}")
+        raise DokuConfigurationError(f"{errors[0].msg} {errors[0].hint}")
     assert isinstance(raw, Mapping)  # noqa: S101  (find_problems reports anything else)
-    values = {**DEFAULTS, **raw}
-    environment = values["ENVIRONMENT"]
-    connect_timeout, read_timeout = _timeouts(values["TIMEOUT"]) or (5.0, 15.0)
-    return DokuCheckoutSettings(
-        client_id=values["CLIENT_ID"],
-        secret_key=values["SECRET_KEY"],
-        environment=environment,
-        api_base_url=(values["API_BASE_URL"] or API_BASE_URLS[environment]).rstrip("/"),
-        site_url=values["SITE_URL"].rstrip("/") if values["SITE_URL"] else None,
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-        max_retries=values["MAX_RETRIES"],
-        retry_backoff=float(values["RETRY_BACKOFF"]),
-        payment_due_date=values["PAYMENT_DUE_DATE"],
-        payment_method_types=tuple(values["PAYMENT_METHOD_TYPES"]),
-        auto_redirect=values["AUTO_REDIRECT"],
-        notification_path=values["NOTIFICATION_PATH"],
-        notification_max_age=values["NOTIFICATION_MAX_AGE"],
-        notification_max_bytes=values["NOTIFICATION_MAX_BYTES"],
-        previous_secret_keys=tuple(values["PREVIOUS_SECRET_KEYS"]),
-        confirm_with_status_api=values["CONFIRM_WITH_STATUS_API"],
-        status_check_interval=values["STATUS_CHECK_INTERVAL"],
-        status_check_deadline=float(values["STATUS_CHECK_DEADLINE"]),
-        card_page_theme=dict(values["CARD_PAGE_THEME"]),
-        doku_wallet_notify_url=values["DOKU_WALLET_NOTIFY_URL"],
-        deadline=float(values["DEADLINE"]),
-        delivery_max_attempts=values["DELIVERY_MAX_ATTEMPTS"],
-        keep_rejected_notifications_days=values["KEEP_REJECTED_NOTIFICATIONS_DAYS"],
-        keep_personal_data_days=values["KEEP_PERSONAL_DATA_DAYS"],
-        delivery_backoff=values["DELIVERY_BACKOFF"],
-        delivery_lease=values["DELIVERY_LEASE"],
-        cancel_at_doku=values["CANCEL_AT_DOKU"],
-        sub_account_id=values["SUB_ACCOUNT_ID"],
-        checkout_body_hook=values["CHECKOUT_BODY_HOOK"],
-        pay_button_mode=values["PAY_BUTTON_MODE"],
-        order_url=values["ORDER_URL"],
-        failed_link_retry_after=values["FAILED_LINK_RETRY_AFTER"],
-        waiting_page_refreshes=values["WAITING_PAGE_REFRESHES"],
-        rejected_notifications_per_hour=values["REJECTED_NOTIFICATIONS_PER_HOUR"],
-    )
+    values, _ = _read_keys(raw)
+    fields = {}
+    for spec in dataclasses.fields(DokuCheckoutSettings):
+        value = values[spec.metadata["setting"].key]
+        part = spec.metadata["part"]
+        fields[spec.name] = value if part is None else value[part]
+    return DokuCheckoutSettings(**fields)

@@ -358,3 +358,60 @@ def test_w007_when_order_url_leads_nowhere(settings, order_url, warned):
 
     settings.DOKU_CHECKOUT = {**VALID, "ORDER_URL": order_url}
     assert [m.id for m in find_order_url_problems()] == (["django_doku_checkout.W007"] if warned else [])
+
+
+# --- API_BASE_URL that is not DOKU's host outside the simulator (W008, E043 with --deploy) ---------------
+
+#: docs/local-development.md's mounted simulator: the shop serves it under its own address.
+MOUNTED_SIMULATOR = "http://127.0.0.1:8000/doku-simulator"
+
+
+def run_check(*args: str) -> str:
+    """``manage.py check`` as a user runs it, failing on warnings too: what it reports, or ''."""
+    try:
+        call_command("check", "--fail-level", "WARNING", "--tag", "security", *args)
+    except SystemCheckError as raised:
+        return str(raised)
+    return ""
+
+
+def test_switching_to_sandbox_with_the_mounted_simulators_url_warns_and_fails_check_deploy(settings, monkeypatch):
+    # The settings block reads DOKU_ENVIRONMENT; the user switched it, the snippet's URL stayed.
+    settings.DEBUG = True  # startproject's default
+    settings.DOKU_CHECKOUT = {**VALID, "ENVIRONMENT": "sandbox", "API_BASE_URL": MOUNTED_SIMULATOR}
+
+    reported = run_check()
+    assert "django_doku_checkout.W008" in reported
+    assert "django_doku_checkout.E043" not in reported
+    assert (
+        "DOKU_CHECKOUT['API_BASE_URL'] is 'http://127.0.0.1:8000/doku-simulator' while "
+        "DOKU_CHECKOUT['ENVIRONMENT'] is 'sandbox': every call meant for DOKU goes to 127.0.0.1, "
+        "not to DOKU's api-sandbox.doku.com" in reported
+    )
+    assert "Remove API_BASE_URL" in reported
+    assert "'simulator'" in reported
+
+    deploy = run_check("--deploy")
+    assert "django_doku_checkout.E043" in deploy
+    assert "DOKU_CHECKOUT['API_BASE_URL'] is 'http://127.0.0.1:8000/doku-simulator'" in deploy
+
+
+@pytest.mark.parametrize(
+    ("changes", "warned"),
+    [
+        ({"ENVIRONMENT": "simulator", "API_BASE_URL": MOUNTED_SIMULATOR}, False),
+        ({"ENVIRONMENT": "sandbox"}, False),
+        ({"ENVIRONMENT": "sandbox", "API_BASE_URL": "https://api-sandbox.doku.com/"}, False),
+        ({"ENVIRONMENT": "production", "API_BASE_URL": "https://api.doku.com"}, False),
+        ({"ENVIRONMENT": "production", "API_BASE_URL": "https://api-sandbox.doku.com"}, True),
+        ({"ENVIRONMENT": "sandbox", "API_BASE_URL": "https://api.doku.com.evil.example"}, True),
+        ({"ENVIRONMENT": "production", "API_BASE_URL": "http://localhost:8765"}, True),
+    ],
+)
+def test_w008_when_api_base_url_is_not_the_environments_doku_host(settings, changes, warned):
+    settings.DEBUG = True
+    settings.DOKU_CHECKOUT = {**VALID, **changes}
+    assert [m.id for m in check_settings() if m.id.endswith("W008")] == (
+        ["django_doku_checkout.W008"] if warned else []
+    )
+    assert [m.id for m in check_deployment()] == (["django_doku_checkout.E043"] if warned else [])

@@ -1,0 +1,211 @@
+"""What a ``DOKU_CHECKOUT`` value may be: one small rule per kind of value.
+
+A rule says what it expects (the words the system check prints: "... must be <expected>,
+not <value>."), whether a value is acceptable, and how an acceptable value is read into
+:class:`~django_doku_checkout.conf.DokuCheckoutSettings`. The settings themselves, each
+with its rule, are declared once in :mod:`django_doku_checkout.conf`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.utils.module_loading import import_string
+
+from django_doku_checkout.payloads import HEX_COLOUR
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A kind of value; subclasses say which. ``expected`` completes "must be ..."."""
+
+    expected: str
+
+    def accepts(self, value: object) -> bool:
+        raise NotImplementedError
+
+    def read(self, value: Any) -> Any:
+        """An accepted value as the settings object holds it."""
+        return value
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class Text(Rule):
+    """A string with something in it, at most ``max_length`` characters."""
+
+    expected: str = "a non-empty string"
+    max_length: int | None = None
+
+    def accepts(self, value: object) -> bool:
+        if not isinstance(value, str) or not value.strip():
+            return False
+        return self.max_length is None or len(value.strip()) <= self.max_length
+
+
+@dataclass(frozen=True)
+class Choice(Rule):
+    """One of a few strings."""
+
+    choices: tuple[str, ...] = ()
+
+    def accepts(self, value: object) -> bool:
+        return value in self.choices
+
+
+def choice(*choices: str) -> Choice:
+    """``choice("a", "b", "c")`` expects "'a', 'b' or 'c'"."""
+    quoted = [repr(option) for option in choices]
+    return Choice(f"{', '.join(quoted[:-1])} or {quoted[-1]}", choices)
+
+
+@dataclass(frozen=True)
+class Flag(Rule):
+    expected: str = "True or False"
+
+    def accepts(self, value: object) -> bool:
+        return isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class WholeNumber(Rule):
+    """An ``int`` (never a ``bool``) from ``low`` to ``high``."""
+
+    low: int = 0
+    high: int = 0
+
+    def accepts(self, value: object) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and self.low <= value <= self.high
+
+
+def whole_number(low: int, high: int, expected: str | None = None) -> WholeNumber:
+    return WholeNumber(expected or f"a whole number from {low} to {high}", low, high)
+
+
+@dataclass(frozen=True)
+class Seconds(Rule):
+    """A number of seconds, whole or not, from ``low`` to ``high``; read as a ``float``."""
+
+    low: float = 0
+    high: float = 0
+
+    def accepts(self, value: object) -> bool:
+        return _is_number(value) and self.low <= value <= self.high  # type: ignore[operator]
+
+    def read(self, value: Any) -> float:
+        return float(value)
+
+
+def seconds(low: float, high: float) -> Seconds:
+    return Seconds(f"a number of seconds from {low:g} to {high:g}", low, high)
+
+
+def timeouts(value: object) -> tuple[float, float] | None:
+    """(connect, read) seconds from a positive number or a pair of them, or None when invalid."""
+    if _is_number(value):
+        return (float(value), float(value)) if value > 0 else None  # type: ignore[operator, arg-type]
+    if isinstance(value, list | tuple) and len(value) == 2:
+        pair = [timeouts(v) for v in value]
+        if pair[0] and pair[1]:
+            return (pair[0][0], pair[1][0])
+    return None
+
+
+@dataclass(frozen=True)
+class Timeouts(Rule):
+    """Connect and read timeouts: one positive number for both, or a (connect, read) pair."""
+
+    expected: str = "a positive number of seconds or a (connect, read) pair of them"
+
+    def accepts(self, value: object) -> bool:
+        return timeouts(value) is not None
+
+    def read(self, value: Any) -> tuple[float, float]:
+        return timeouts(value) or (0.0, 0.0)
+
+
+def is_http_url(value: object) -> bool:
+    if not isinstance(value, str) or not value:
+        return False
+    parts = urlsplit(value)
+    return parts.scheme in {"http", "https"} and bool(parts.netloc) and not parts.query and not parts.fragment
+
+
+@dataclass(frozen=True)
+class HttpUrl(Rule):
+    """An absolute http(s) URL without a query; a base URL is read without its trailing slash."""
+
+    expected: str = "an http(s) URL with a host and no query string"
+    base: bool = False
+
+    def accepts(self, value: object) -> bool:
+        return is_http_url(value)
+
+    def read(self, value: Any) -> Any:
+        return value.rstrip("/") if self.base and value else value
+
+
+@dataclass(frozen=True)
+class UrlPath(Rule):
+    expected: str = "a URL path starting with '/' and without a query string"
+
+    def accepts(self, value: object) -> bool:
+        return isinstance(value, str) and value.startswith("/") and "?" not in value
+
+
+@dataclass(frozen=True)
+class Strings(Rule):
+    """A list or tuple of non-empty strings; read as a tuple."""
+
+    def accepts(self, value: object) -> bool:
+        return isinstance(value, list | tuple) and all(isinstance(item, str) and item for item in value)
+
+    def read(self, value: Any) -> tuple[str, ...]:
+        return tuple(value)
+
+
+@dataclass(frozen=True)
+class Colours(Rule):
+    """A dict of hex colours under the given keys; read as a new dict."""
+
+    keys: Collection[str] = ()
+
+    def accepts(self, value: object) -> bool:
+        return isinstance(value, Mapping) and all(
+            key in self.keys and isinstance(colour, str) and HEX_COLOUR.fullmatch(colour)
+            for key, colour in value.items()
+        )
+
+    def read(self, value: Any) -> dict[str, str]:
+        return dict(value)
+
+
+def colours(*keys: str) -> Colours:
+    return Colours(f"a dict of hex colours with the keys {', '.join(keys)}", keys)
+
+
+@dataclass(frozen=True)
+class CallablePath(Rule):
+    expected: str = "the dotted path of a callable that can be imported"
+
+    def accepts(self, value: object) -> bool:
+        if not isinstance(value, str) or "." not in value:
+            return False
+        try:
+            return callable(import_string(value))
+        except ImportError:
+            return False
+
+
+@dataclass(frozen=True)
+class Name(Rule):
+    """A name or dotted path: a string with something in it and no spaces (whether it resolves is W007's)."""
+
+    def accepts(self, value: object) -> bool:
+        return isinstance(value, str) and bool(value.strip()) and " " not in value
