@@ -8,11 +8,13 @@ with its rule, are declared once in :mod:`django_doku_checkout.conf`.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.core.checks import CheckMessage, Error
+from django.core.checks import Warning as CheckWarning
 from django.utils.module_loading import import_string
 
 from django_doku_checkout.payloads import HEX_COLOUR
@@ -209,3 +211,69 @@ class Name(Rule):
 
     def accepts(self, value: object) -> bool:
         return isinstance(value, str) and bool(value.strip()) and " " not in value
+
+
+def setting_name(key: str) -> str:
+    """How messages name a key: ``DOKU_CHECKOUT['KEY']``."""
+    return f"DOKU_CHECKOUT[{key!r}]"
+
+
+def check_message(level: str, check_id: str, message: str, hint: str) -> CheckMessage:
+    kind = Error if level == "error" else CheckWarning
+    return kind(message, hint=hint, id=f"django_doku_checkout.{check_id}")
+
+
+@dataclass(frozen=True, eq=False)
+class Setting:
+    """One key of ``DOKU_CHECKOUT``: everything the app, the checks and the docs know about it.
+
+    ``default`` None means the key is optional (None is accepted) unless ``required``;
+    ``fallback`` computes the value of an unset optional key from the keys read before it.
+    ``hint`` is the fix the check suggests (the default is added to it); ``shown`` is the
+    default as the docs table shows it, when ``repr()`` would not say it well.
+    """
+
+    key: str
+    default: Any
+    rule: Rule
+    check_id: str
+    help: str
+    hint: str = ""
+    required: bool = False
+    secret: bool = False
+    fallback: Callable[[Mapping[str, Any]], Any] | None = None
+    shown: str | None = None
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not None and not self.required
+
+    def problem(self, raw: Mapping[str, Any]) -> CheckMessage | None:
+        """The check's error for this key's value in ``raw``, or None when the value is acceptable."""
+        value = raw.get(self.key, self.default)
+        if (value is None and not self.has_default and not self.required) or self.rule.accepts(value):
+            return None
+        found = "" if self.secret else f", not {value!r}"
+        hint = " ".join(filter(None, [self.hint, f"The default is {self.default!r}." if self.has_default else ""]))
+        return check_message(
+            "error", self.check_id, f"{setting_name(self.key)} must be {self.rule.expected}{found}.", hint
+        )
+
+    def read(self, raw: Mapping[str, Any], before: Mapping[str, Any]) -> Any:
+        """The acceptable value in ``raw`` as the settings object holds it; ``before``: keys read so far."""
+        value = raw.get(self.key, self.default)
+        if value is None and self.fallback is not None:
+            value = self.fallback(before)
+        return None if value is None else self.rule.read(value)
+
+    def field(self, part: int | None = None) -> Any:
+        """The dataclass field this key is read into (``part``: one item of a pair, as for TIMEOUT)."""
+        metadata = {"setting": self, "part": part}
+        if self.required:
+            return field(metadata=metadata, repr=not self.secret)
+        value = self.read({}, {})
+        if part is not None:
+            value = value[part]
+        if isinstance(value, dict):
+            return field(default_factory=lambda: dict(value), metadata=metadata, repr=not self.secret)
+        return field(default=value, metadata=metadata, repr=not self.secret)
