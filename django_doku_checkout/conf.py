@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -152,7 +152,9 @@ def _production_with_test_credentials_or_debug(values: Mapping[str, Any], debug:
     return problems
 
 
-def _api_host_not_doku(raw: Mapping[str, Any], values: Mapping[str, Any], *, level: str) -> list[CheckMessage]:
+def _api_host_not_doku(
+    raw: Mapping[str, Any], values: Mapping[str, Any], *, level: Literal["error", "warning"]
+) -> list[CheckMessage]:
     """W008 (E043 with ``--deploy``): outside the simulator, ``API_BASE_URL`` must be the environment's DOKU host.
 
     A mounted simulator's URL kept after switching ``ENVIRONMENT`` to ``"sandbox"`` sends

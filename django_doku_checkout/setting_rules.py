@@ -1,16 +1,17 @@
-"""What a ``DOKU_CHECKOUT`` value may be: one small rule per kind of value.
+"""How a ``DOKU_CHECKOUT`` key is declared (:class:`Setting`) and what its value may be (a :class:`Rule`).
 
 A rule says what it expects (the words the system check prints: "... must be <expected>,
 not <value>."), whether a value is acceptable, and how an acceptable value is read into
-:class:`~django_doku_checkout.conf.DokuCheckoutSettings`. The settings themselves, each
-with its rule, are declared once in :mod:`django_doku_checkout.conf`.
+the settings object. The keys themselves are declared once, each with its rule, in
+:mod:`django_doku_checkout.settings_table`. Every check speaks Django's ``CheckMessage``
+(:func:`check_message`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from django.core.checks import CheckMessage, Error
@@ -34,8 +35,9 @@ class Rule:
         return value
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _number(value: object) -> float | None:
+    """A number as a float; None for anything else, ``True`` and ``False`` included."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,8 @@ class Seconds(Rule):
     high: float = 0
 
     def accepts(self, value: object) -> bool:
-        return _is_number(value) and self.low <= value <= self.high  # type: ignore[operator]
+        number = _number(value)
+        return number is not None and self.low <= number <= self.high
 
     def read(self, value: Any) -> float:
         return float(value)
@@ -110,8 +113,9 @@ def seconds(low: float, high: float) -> Seconds:
 
 def timeouts(value: object) -> tuple[float, float] | None:
     """(connect, read) seconds from a positive number or a pair of them, or None when invalid."""
-    if _is_number(value):
-        return (float(value), float(value)) if value > 0 else None  # type: ignore[operator, arg-type]
+    number = _number(value)
+    if number is not None:
+        return (number, number) if number > 0 else None
     if isinstance(value, list | tuple) and len(value) == 2:
         pair = [timeouts(v) for v in value]
         if pair[0] and pair[1]:
@@ -218,7 +222,8 @@ def setting_name(key: str) -> str:
     return f"DOKU_CHECKOUT[{key!r}]"
 
 
-def check_message(level: str, check_id: str, message: str, hint: str) -> CheckMessage:
+def check_message(level: Literal["error", "warning"], check_id: str, message: str, hint: str) -> CheckMessage:
+    """A system check's message with the package's id, ``django_doku_checkout.<check_id>``."""
     kind = Error if level == "error" else CheckWarning
     return kind(message, hint=hint, id=f"django_doku_checkout.{check_id}")
 
@@ -248,10 +253,15 @@ class Setting:
     def has_default(self) -> bool:
         return self.default is not None and not self.required
 
+    @property
+    def optional(self) -> bool:
+        """None is accepted: the key has no default and is not required."""
+        return self.default is None and not self.required
+
     def problem(self, raw: Mapping[str, Any]) -> CheckMessage | None:
         """The check's error for this key's value in ``raw``, or None when the value is acceptable."""
         value = raw.get(self.key, self.default)
-        if (value is None and not self.has_default and not self.required) or self.rule.accepts(value):
+        if (value is None and self.optional) or self.rule.accepts(value):
             return None
         found = "" if self.secret else f", not {value!r}"
         hint = " ".join(filter(None, [self.hint, f"The default is {self.default!r}." if self.has_default else ""]))

@@ -85,10 +85,7 @@ def settings_table() -> str:
     rows = [
         "| key | default | accepted (check) | meaning |",
         "|---|---|---|---|",
-        *(
-            f"| `{s.key}` | {_default(s)} | {s.rule.expected} ({s.check_id}) | {s.help} |"
-            for s in SETTINGS
-        ),
+        *(f"| `{s.key}` | {_default(s)} | {s.rule.expected} ({s.check_id}) | {s.help} |" for s in SETTINGS),
     ]
     return "\n".join(rows)
 

@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from django_doku_checkout.checks import SQLITE_OPTIONS_FIX, check_deployment, check_settings, find_sqlite_problems
+from django_doku_checkout.conf import get_config
 
 VALID = {"CLIENT_ID": "BRN-0214-1714016624673", "SECRET_KEY": "SK-live-abc", "ENVIRONMENT": "sandbox"}
 
@@ -416,3 +417,26 @@ def test_w008_when_api_base_url_is_not_the_environments_doku_host(settings, chan
         ["django_doku_checkout.W008"] if warned else []
     )
     assert [m.id for m in check_deployment()] == (["django_doku_checkout.E043"] if warned else [])
+
+
+@pytest.mark.parametrize("environment", ["simulator", "sandbox"])
+def test_the_documented_mounted_simulator_switches_to_sandbox_by_environment_alone(settings, monkeypatch, environment):
+    from tests.test_documented_setup import LOCAL_DEVELOPMENT, titled_blocks
+
+    # docs/local-development.md's settings block and its mounted-simulator lines, pasted into
+    # startproject's settings; then DOKU's sandbox chosen by environment variables only.
+    blocks = titled_blocks(LOCAL_DEVELOPMENT)
+    startproject = {"INSTALLED_APPS": ["django.contrib.admin"], "DATABASES": {"default": dict(STARTPROJECT_SQLITE)}}
+    for name in ("DOKU_CLIENT_ID", "DOKU_SECRET_KEY", "DOKU_API_BASE_URL", "SITE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DOKU_ENVIRONMENT", environment)
+    if environment == "sandbox":
+        monkeypatch.setenv("DOKU_CLIENT_ID", "BRN-0214-1714016624673")
+        monkeypatch.setenv("DOKU_SECRET_KEY", "SK-from-the-sandbox-back-office")
+    exec(blocks["settings.py"] + blocks["settings.py (mounted simulator)"], startproject)  # noqa: S102 - our docs
+    settings.DEBUG = True
+    settings.DOKU_CHECKOUT = startproject["DOKU_CHECKOUT"]
+
+    assert run_check() == ""
+    expected = "http://127.0.0.1:8000/doku-simulator" if environment == "simulator" else "https://api-sandbox.doku.com"
+    assert get_config().api_base_url == expected
