@@ -481,9 +481,13 @@ def find_problems(raw: object, *, debug: bool) -> list[Problem]:
 WELL_KNOWN_SECRET_KEYS = frozenset({"simulator-secret", "simulator-secret-for-tests", "SK-test-secret-123"})
 
 
-def find_deployment_problems(raw: object, *, debug: bool) -> list[Problem]:
-    """Problems that only matter on a deployed site (``manage.py check --deploy``)."""
-    if not isinstance(raw, Mapping) or debug:
+def find_deployment_problems(raw: object) -> list[Problem]:
+    """Problems that only matter on a deployed site (``manage.py check --deploy``).
+
+    Whatever ``DEBUG`` says: ``--deploy`` means the settings are about to go live, and
+    ``startproject``'s ``DEBUG = True`` is often still on when it is first run.
+    """
+    if not isinstance(raw, Mapping):
         return []
     environment = raw.get("ENVIRONMENT", DEFAULTS["ENVIRONMENT"])
     problems = []
@@ -492,7 +496,7 @@ def find_deployment_problems(raw: object, *, debug: bool) -> list[Problem]:
             Problem(
                 "django_doku_checkout.E027",
                 "error",
-                f"{_setting_name('ENVIRONMENT')} is 'simulator' while DEBUG is False: a simulator takes any "
+                f"{_setting_name('ENVIRONMENT')} is 'simulator' on a deployed site: a simulator takes any "
                 "payment, so every order could be paid for free.",
                 "Set ENVIRONMENT to 'production' (or 'sandbox' while testing) with DOKU's credentials.",
             )
@@ -502,7 +506,7 @@ def find_deployment_problems(raw: object, *, debug: bool) -> list[Problem]:
             Problem(
                 "django_doku_checkout.W003",
                 "warning",
-                f"{_setting_name('ENVIRONMENT')} is 'sandbox' while DEBUG is False: no real payment will be taken.",
+                f"{_setting_name('ENVIRONMENT')} is 'sandbox' on a deployed site: no real payment will be taken.",
                 "Set ENVIRONMENT to 'production' with production credentials when the shop goes live.",
             )
         )
