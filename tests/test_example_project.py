@@ -35,6 +35,16 @@ def test_example_production_settings_pass_check_deploy(tmp_path):
     assert "SK-production-secret-value" not in result.stdout + result.stderr
 
 
+def test_seed_demo_names_the_address_the_shop_runs_on(tmp_path):
+    """``dev.py shop --port 8123`` sets SITE_URL: the demo admin's address is on that port, not 8000."""
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3", "SITE_URL": "http://127.0.0.1:8123"}
+    assert run_manage("migrate", "--noinput", env=env).returncode == 0
+
+    seeded = run_manage("seed_demo", env=env)
+
+    assert "Demo admin: http://127.0.0.1:8123/admin/ (user admin, password admin)" in seeded.stdout, seeded.stderr
+
+
 CUSTOMER = {"name": "Budi", "email": "budi@example.com", "address": "Jl. Sudirman 1", "city": "Jakarta"}
 
 
