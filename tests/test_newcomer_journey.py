@@ -197,7 +197,8 @@ def test_a_newcomer_pays_tests_shares_and_switches_to_sandbox_following_only_the
         # A second order's link, shared three ways from its page.
         order_page(page, shop, pks["WEB-2"])
         page.get_by_role("button", name="Create payment link").click()
-        shared = page.locator("#doku-open-link").get_attribute("href")
+        shared = page.locator("#doku-open-link").get_attribute("href") or ""
+        assert shared.startswith(f"http://127.0.0.1:{simulator_port}/")
         page.get_by_role("button", name="QR code").click()
         expect(page.locator(".doku-qr svg")).to_be_visible()
         assert shared in (page.locator(".doku-qr svg title").text_content() or "")
