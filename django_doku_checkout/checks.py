@@ -30,7 +30,7 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
 
 
 def check_deployment(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
-    return find_deployment_problems(getattr(settings, "DOKU_CHECKOUT", None), debug=settings.DEBUG)
+    return find_deployment_problems(getattr(settings, "DOKU_CHECKOUT", None))
 
 
 #: Pasted into a SQLite database's settings, this makes writers queue instead of failing.

@@ -199,7 +199,7 @@ def _simulator_or_sandbox_live(values: Mapping[str, Any]) -> list[CheckMessage]:
             check_message(
                 "error",
                 "E027",
-                f"{setting_name('ENVIRONMENT')} is 'simulator' while DEBUG is False: a simulator takes any "
+                f"{setting_name('ENVIRONMENT')} is 'simulator' on a deployed site: a simulator takes any "
                 "payment, so every order could be paid for free.",
                 "Set ENVIRONMENT to 'production' (or 'sandbox' while testing) with DOKU's credentials.",
             )
@@ -209,7 +209,7 @@ def _simulator_or_sandbox_live(values: Mapping[str, Any]) -> list[CheckMessage]:
             check_message(
                 "warning",
                 "W003",
-                f"{setting_name('ENVIRONMENT')} is 'sandbox' while DEBUG is False: no real payment will be taken.",
+                f"{setting_name('ENVIRONMENT')} is 'sandbox' on a deployed site: no real payment will be taken.",
                 "Set ENVIRONMENT to 'production' with production credentials when the shop goes live.",
             )
         ]
@@ -230,17 +230,20 @@ def _published_secret_key(raw: Mapping[str, Any]) -> list[CheckMessage]:
     ]
 
 
-def find_deployment_problems(raw: object, *, debug: bool) -> list[CheckMessage]:
+def find_deployment_problems(raw: object) -> list[CheckMessage]:
     """Problems that only matter on a deployed site (``manage.py check --deploy``).
 
-    A wrong API host (E043) is reported whatever ``DEBUG`` says; the others only with
-    ``DEBUG = False``, where the site is taken to be live.
+    ``--deploy`` means the settings are about to go live, so these are reported whatever
+    ``DEBUG`` says (startproject leaves ``DEBUG`` on).
     """
     if not isinstance(raw, Mapping):
         return []
     values, _ = _read_keys(raw)
-    live = [] if debug else [*_simulator_or_sandbox_live(values), *_published_secret_key(raw)]
-    return [*live, *_api_host_not_doku(raw, values, level="error")]
+    return [
+        *_simulator_or_sandbox_live(values),
+        *_published_secret_key(raw),
+        *_api_host_not_doku(raw, values, level="error"),
+    ]
 
 
 #: The settings read last: the ``DOKU_CHECKOUT`` object, ``DEBUG``, and what they gave.

@@ -24,6 +24,7 @@ EDGES = (
     "admin",
     "api",
     "apps",
+    "jobs",
     "management",
     "reconciliation",
     "simulator",
