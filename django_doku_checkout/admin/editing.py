@@ -86,7 +86,7 @@ def fieldsets(order: Order | None) -> _FieldsetSpec:
         (None, {"fields": (("invoice_number", "amount", "currency"), "reference")}),
     ]
     if order is not None:
-        groups.append((gettext_lazy("Status"), {"fields": (("status", "paid_at"), ("needs_review", "review_reason"))}))
+        groups.append((gettext_lazy("Status"), {"fields": ("status", "paid_at", ("needs_review", "review_reason"))}))
     groups += [
         (gettext_lazy("Customer"), {"fields": _shown(CUSTOMER_FIELDS, known)}),
         (gettext_lazy("Addresses"), {"fields": _shown(ADDRESS_FIELDS, known), "classes": ("collapse",)}),
