@@ -1,10 +1,13 @@
 """What staff may still change on an order, and how its change page groups the fields.
 
-An order's page follows Django's conventions: the order itself, then its record (status,
-money, review; always read-only), the customer, and the addresses and DOKU options
-collapsed. What DOKU already has is read-only once it has it: while a link DOKU may still
-be paid through is live, and for good once money was taken. Changing the amount of an
-unpaid order withdraws its link, so the customer and options become editable again.
+An order's page follows Django's conventions: the order itself, its status (always
+read-only), the customer, and the addresses, DOKU options, shop data and record collapsed.
+What DOKU already has is read-only once it has it. The addresses and DOKU options shape
+only DOKU's payment page, so they are read-only while a link DOKU may still be paid through
+is live (a change would not reach it); the customer's e-mail and phone also carry the shop's
+own messages (the link by e-mail or WhatsApp), so the customer stays editable until money is
+taken. From then on all of it is the record. Changing the amount of an unpaid order
+withdraws its link, so the options become editable again.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ def editable(order: Order | None) -> bool:
 
 
 def doku_has_it(order: Order | None) -> bool:
-    """Whether DOKU holds the order's customer, addresses and options: a live link, or money taken."""
+    """Whether DOKU holds the order's addresses and options: a live link, or money taken."""
     if order is None:
         return False
     return not editable(order) or services.live_link(order) is not None
@@ -82,18 +85,19 @@ def _shown(fields: tuple[Any, ...], rendered: bool) -> tuple[Any, ...]:
 def fieldsets(order: Order | None) -> _FieldsetSpec:
     """The change page's groups for ``order`` (None: the add page)."""
     known = doku_has_it(order)
+    paid = not editable(order)
     groups: list[Any] = [
         (None, {"fields": (("invoice_number", "amount", "currency"), "reference")}),
     ]
     if order is not None:
         groups.append((gettext_lazy("Status"), {"fields": ("status", "paid_at", ("needs_review", "review_reason"))}))
     groups += [
-        (gettext_lazy("Customer"), {"fields": _shown(CUSTOMER_FIELDS, known)}),
+        (gettext_lazy("Customer"), {"fields": CUSTOMER_FIELDS}),
         (gettext_lazy("Addresses"), {"fields": _shown(ADDRESS_FIELDS, known), "classes": ("collapse",)}),
         (gettext_lazy("DOKU options"), {"fields": _shown(OPTION_FIELDS, known), "classes": ("collapse",)}),
         (
             gettext_lazy("Shop data"),
-            {"fields": _shown(("metadata",), not editable(order)), "classes": ("collapse",)},
+            {"fields": _shown(("metadata",), paid), "classes": ("collapse",)},
         ),
     ]
     if order is not None:
@@ -107,9 +111,9 @@ def readonly_fields(order: Order | None) -> tuple[str, ...]:
     """What staff may not change on ``order``'s page: the record, and what DOKU already has."""
     fields: tuple[str, ...] = RECORD_FIELDS
     if not editable(order):
-        # What DOKU was paid for is the record; it no longer changes.
-        fields += PAID_FOR_FIELDS + (RENDERED["metadata"],)
+        # What DOKU was paid for, and who paid, is the record; it no longer changes.
+        fields += PAID_FOR_FIELDS + _flat(CUSTOMER_FIELDS) + (RENDERED["metadata"],)
     if doku_has_it(order):
-        known = _flat(CUSTOMER_FIELDS + ADDRESS_FIELDS + OPTION_FIELDS)
-        fields += tuple(RENDERED.get(name, name) for name in known if RENDERED.get(name, name) not in fields)
+        known = (RENDERED.get(name, name) for name in ADDRESS_FIELDS + _flat(OPTION_FIELDS))
+        fields += tuple(name for name in known if name not in fields)
     return fields
