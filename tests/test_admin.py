@@ -472,3 +472,74 @@ def test_addresses_and_payment_methods_are_fields_not_json(admin_client, order_f
         "QRIS",
         "VIRTUAL_ACCOUNT_BCA",
     }
+
+
+# --- the order page's groups ----------------------------------------------------------------------
+
+
+def _fieldset(page: str, title: str) -> str:
+    """The HTML of the change page's fieldset headed ``title``."""
+    match = re.search(rf"<fieldset[^>]*>(?:(?!</fieldset>).)*?>{re.escape(title)}</h2>.*?</fieldset>", page, re.S)
+    assert match, f"no fieldset {title!r}"
+    return match.group(0)
+
+
+def test_a_new_orders_page_is_grouped_with_addresses_and_options_collapsed(admin_client, order_factory):
+    order = order_factory(allow_tenor=[3], metadata={"booking": 42})
+    page = admin_client.get(change_url(order)).content.decode()
+
+    customer = _fieldset(page, "Customer")
+    assert 'name="customer_name"' in customer and 'name="customer_email"' in customer and "<details" not in customer
+    addresses = _fieldset(page, "Addresses")
+    assert addresses.count("<details") == 1 and 'name="shipping_address_0"' in addresses
+    options = _fieldset(page, "DOKU options")
+    assert options.count("<details") == 1
+    # Tenors are ticked, not typed as JSON.
+    assert re.search(r'<input type="checkbox" name="allow_tenor" value="3"[^>]*checked', options)
+    assert 'name="allow_tenor" value="12"' in options and "<textarea" not in options
+    assert '<select name="status"' not in page  # the status is DOKU's answer: read-only from the start
+    assert 'name="metadata"' in _fieldset(page, "Shop data")  # the shop's own data, editable until paid
+
+    data = change_form_data(order, customer_name="Siti Aminah", allow_tenor=["3", "12"])
+    assert admin_client.post(change_url(order), data).status_code == 302
+    order.refresh_from_db()
+    assert (order.customer_name, order.allow_tenor) == ("Siti Aminah", [3, 12])
+
+
+def test_a_paid_orders_page_shows_what_doku_has_read_only(admin_client, order_factory, doku_simulator):
+    order = order_factory(
+        shipping_address={"first_name": "Siti", "address": "Jl. Sudirman 1", "city": "Jakarta"},
+        payment_method_types=["VIRTUAL_ACCOUNT_BCA", "QRIS"],
+        allow_tenor=[3, 6],
+        metadata={"booking": 42},
+    )
+    doku_simulator.pay(order)
+    page = admin_client.get(change_url(order)).content.decode()
+
+    for name in ("customer_name", "customer_email", "shipping_address_0", "payment_method_types", "allow_tenor"):
+        assert f'name="{name}"' not in page, name
+    assert 'name="metadata"' not in page and "<textarea" not in page
+    assert "Siti Rahayu" in _fieldset(page, "Customer")
+    addresses = _fieldset(page, "Addresses")
+    assert "Jl. Sudirman 1" in addresses and "Jakarta" in addresses and "{" not in addresses
+    options = _fieldset(page, "DOKU options")
+    assert "Virtual Account BCA, QRIS" in options and "3 months, 6 months" in options
+    assert "&quot;booking&quot;: 42" in _fieldset(page, "Shop data")  # pretty-printed, not a text box
+
+    # A forged POST changes nothing DOKU already has.
+    data = change_form_data(order, customer_name="Someone Else", allow_tenor=["12"])
+    admin_client.post(change_url(order), data)
+    order.refresh_from_db()
+    assert (order.customer_name, order.allow_tenor) == ("Siti Rahayu", [3, 6])
+
+
+def test_addresses_and_options_are_read_only_while_a_link_is_live(admin_client, order_factory, doku_simulator):
+    order = order_factory(allow_tenor=[3])
+    services.create_payment_link(order)
+    page = admin_client.get(change_url(order)).content.decode()
+    # DOKU's page already shows them: a change would not reach it.
+    assert 'name="allow_tenor"' not in page and 'name="shipping_address_0"' not in page
+    assert "3 months" in _fieldset(page, "DOKU options")
+    # The shop sends the link by e-mail or WhatsApp itself: a mistyped address is corrected here.
+    assert 'name="customer_email"' in page and 'name="customer_phone"' in page
+    assert 'name="amount"' in page  # changing it withdraws the link (see above)

@@ -411,3 +411,31 @@ def test_a_card_authorization_is_held_not_paid(live_doku, order_factory):
     assert (order.status, link.last_transaction_status) == (OrderStatus.PENDING, "PENDING")
     check = services.check_status(order)  # the Status API says the same
     assert (check.transaction_status, check.order.status) == ("PENDING", OrderStatus.PENDING)
+
+
+def test_the_payment_page_groups_channels_by_kind_with_names_and_codes(live_doku, order_factory):
+    order = order_factory()  # no channel chosen: the page offers every channel of the account
+    shopper = requests.Session()
+    page = shopper.get(press_pay(shopper, live_doku, order.public_id).headers["Location"], timeout=5).text
+
+    legends = re.findall(r'<fieldset class="methods-group"[^>]*>\s*<legend>([^<]+)</legend>', page)
+    assert legends == [
+        "Virtual accounts",
+        "Cards",
+        "E-wallets",
+        "QRIS",
+        "Convenience stores",
+        "Paylater",
+        "Online banking and direct debit",
+    ]
+    group = re.search(r"<legend>Virtual accounts</legend>(.*?)</fieldset>", page, re.S).group(1)
+    # The bank's name for a person, the code (the radio's value, and small text) for a test.
+    assert re.search(
+        r'value="VIRTUAL_ACCOUNT_BANK_MANDIRI"[^>]*>\s*Bank Mandiri\s*<small>VIRTUAL_ACCOUNT_BANK_MANDIRI</small>',
+        group,
+    )
+    assert 'value="VIRTUAL_ACCOUNT_BCA"' in group and "QRIS" not in group
+    wallets = re.search(r"<legend>E-wallets</legend>(.*?)</fieldset>", page, re.S).group(1)
+    assert re.search(r'value="EMONEY_OVO"[^>]*>\s*OVO\s*<small>EMONEY_OVO</small>', wallets)
+    stores = re.search(r"<legend>Convenience stores</legend>(.*?)</fieldset>", page, re.S).group(1)
+    assert "Alfamart" in stores and "Indomaret" in stores
