@@ -32,7 +32,8 @@ from django_doku_checkout.models import CheckoutSession, Order, OrderEvent, Orde
 from django_doku_checkout.pacing import RateLimit
 from django_doku_checkout.services import states
 from django_doku_checkout.services.cancellations import resend_stale_cancellations
-from django_doku_checkout.services.links import newest_link, resolve_stale_claims
+from django_doku_checkout.services.link_reads import BODIES, newest_link
+from django_doku_checkout.services.links import resolve_stale_claims
 from django_doku_checkout.services.locking import locked_rows
 from django_doku_checkout.services.refunds import resend_stale_refunds
 from django_doku_checkout.services.settlement import PaymentResult, apply_payment_result
@@ -232,7 +233,7 @@ def _open_links(orders: Sequence[Order]) -> dict[int, list[CheckoutSession]]:
     """Each order's open links, newest first, read in one query."""
     links: dict[int, list[CheckoutSession]] = {order.pk: [] for order in orders}
     found = CheckoutSession.objects.filter(order_id__in=list(links), status=CheckoutSession.Status.OPEN)
-    for link in found.defer(*services.links.BODIES):
+    for link in found.defer(*BODIES):
         links[link.order_id].append(link)
     return links
 

@@ -436,12 +436,12 @@ def change_form_data(order, **overrides: Any) -> dict[str, Any]:
 
 def claim_link(order: Order):
     """The claim the pay view makes before asking DOKU (call it inside a transaction, and commit it)."""
-    from django_doku_checkout.services import claims, links
+    from django_doku_checkout.services import claims, link_requests, links
 
     return links._claim(
         order,
         kind="checkout",
-        build=lambda locked, invoice_number: links._checkout_body(locked, invoice_number, None),
+        build=lambda locked, invoice_number: link_requests.checkout_body(locked, invoice_number, None),
         ttl=claims.claim_ttl(),
     )
 

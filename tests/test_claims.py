@@ -30,7 +30,7 @@ from django_doku_checkout import services
 from django_doku_checkout.client import CHECKOUT_PATH, DokuClient
 from django_doku_checkout.exceptions import LinkInProgress
 from django_doku_checkout.models import CheckoutSession, Order, OrderStatus
-from django_doku_checkout.services import claims, links
+from django_doku_checkout.services import claims, link_claims, links
 from django_doku_checkout.simulator.store import STORE
 from tests.conftest import SANDBOX, checkout_success, claim_link, free_port, press_pay
 
@@ -45,15 +45,15 @@ def checkout_calls() -> list[str]:
     return [r.headers["Request-Id"] for r in STORE.received if r.target == CHECKOUT_PATH]
 
 
-def a_claim_in_flight(order: Order) -> links._Claim:
+def a_claim_in_flight(order: Order) -> link_claims.LinkClaim:
     """What a worker commits before it asks DOKU; the worker then dies (or hangs) without an answer."""
     with transaction.atomic():
         claim = claim_link(order)
-    assert isinstance(claim, links._Claim)
+    assert isinstance(claim, link_claims.LinkClaim)
     return claim
 
 
-def age(claim: links._Claim, seconds: float) -> None:
+def age(claim: link_claims.LinkClaim, seconds: float) -> None:
     """Make the claim ``seconds`` old, as if its worker had claimed it that long ago."""
     CheckoutSession.objects.filter(pk=claim.link.pk).update(updated_at=timezone.now() - timedelta(seconds=seconds))
 
@@ -104,7 +104,7 @@ def test_the_retry_gets_the_link_the_claiming_request_made(live_doku, order_fact
     shopper = requests.Session()
     assert press_pay(shopper, live_doku, order.public_id, timeout=ANSWER_WITHIN).status_code == 503
 
-    links._complete(claim, client=None, actor=None)  # the claiming worker records DOKU's answer
+    link_claims.complete(claim, client=None, actor=None)  # the claiming worker records DOKU's answer
     retry = shopper.get(live_doku + reverse("doku_checkout:pay", args=[order.public_id]), allow_redirects=False)
 
     assert retry.status_code == 302
@@ -286,7 +286,7 @@ def test_a_click_that_waited_for_a_claim_doku_refused_sends_nothing_itself(order
     def the_process_holding_the_claim() -> None:
         time.sleep(0.5)  # DOKU is slow for it; meanwhile the click waits for its claim
         try:
-            links._complete(claim, client=None, actor=None)  # and DOKU refuses it
+            link_claims.complete(claim, client=None, actor=None)  # and DOKU refuses it
         finally:
             connections.close_all()
 

@@ -18,7 +18,7 @@ from django_doku_checkout import services
 from django_doku_checkout.client import DokuClient
 from django_doku_checkout.models import CheckoutSession, Order, OrderStatus
 from django_doku_checkout.reconciliation import reconcile
-from django_doku_checkout.services import links
+from django_doku_checkout.services import link_claims
 from django_doku_checkout.services.settlement import PaymentResult, apply_payment_result
 from django_doku_checkout.simulator.store import STORE
 from tests.conftest import SANDBOX, assert_withdrawn, checkout_success, claim_link
@@ -131,7 +131,7 @@ def test_a_claim_left_by_a_process_that_died_after_doku_answered_is_replayed(ord
     # A process claimed the link, DOKU created it, and the process died before recording it.
     with transaction.atomic():
         claim = claim_link(order)
-    assert isinstance(claim, links._Claim)
+    assert isinstance(claim, link_claims.LinkClaim)
     first = DokuClient().create_checkout_payment(claim.body, request_id=claim.link.request_id)
     CheckoutSession.objects.filter(pk=claim.link.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
 
@@ -155,7 +155,7 @@ def test_a_fresh_claim_is_waited_for_and_its_link_shared(live_doku, order_factor
     def the_process_holding_the_claim() -> None:
         time.sleep(0.5)  # DOKU is slow for it; meanwhile the shopper clicks again
         try:
-            links._complete(claim, client=None, actor=None)
+            link_claims.complete(claim, client=None, actor=None)
         finally:
             connections.close_all()
 
@@ -194,7 +194,7 @@ def test_cancelling_while_doku_is_asked_withdraws_the_new_link(order_factory, do
         claim = claim_link(order)
     services.cancel_order(order)  # staff cancel while the shopper's link is being created
 
-    recorded = links._complete(claim, client=None, actor=None)
+    recorded = link_claims.complete(claim, client=None, actor=None)
 
     assert_withdrawn(recorded, claim, order)
 

@@ -40,7 +40,7 @@ from django_doku_checkout.models import (
     Refund,
 )
 from django_doku_checkout.payloads import encode_body
-from django_doku_checkout.services import links, states
+from django_doku_checkout.services import link_claims, states
 from django_doku_checkout.services.deliveries import lease
 from django_doku_checkout.services.locking import locked_rows
 from django_doku_checkout.services.orders import withdraw_payment_links
@@ -194,7 +194,9 @@ def test_recording_a_link_writes_the_same_rows_both_ways(
     def record() -> None:
         # The claim as committed: each run starts from the row, not from the other run's copy.
         session = CheckoutSession.objects.get(pk=claim.link.pk)
-        links._complete(links.CREATE_LINK.claim_of(session), client=None, actor=admin_user if by_staff else None)
+        link_claims.complete(
+            link_claims.CREATE_LINK.claim_of(session), client=None, actor=admin_user if by_staff else None
+        )
 
     # The link, the order and its event; the receiver's delivery is recorded after the statement.
     assert_same_rows_both_ways(record, statements=1, saves=["CheckoutSession", "Order", "OrderEvent"])
@@ -440,7 +442,7 @@ def hold_the_order(
 
 
 @pytest.fixture
-def claimed(transactional_db, order_factory, doku_simulator) -> tuple[Order, links._Claim]:
+def claimed(transactional_db, order_factory, doku_simulator) -> tuple[Order, link_claims.LinkClaim]:
     """An order and its link's committed claim, DOKU not asked yet, in autocommit as production runs."""
     order = order_factory()
     with transaction.atomic():
@@ -461,7 +463,7 @@ def test_the_record_waits_for_a_cancellation_and_withdraws_the_link(claimed):
 
     staff, _locked = hold_the_order(order, staff_cancel, seconds=release)
     started = time.monotonic()
-    recorded = links._complete(claim, client=None, actor=None)
+    recorded = link_claims.complete(claim, client=None, actor=None)
     waited = time.monotonic() - started
     staff.join()
 
@@ -539,12 +541,12 @@ def test_a_duplicate_notification_still_changes_nothing(order_factory, doku_simu
 @pytest.mark.postgres
 def test_a_claim_made_while_the_lock_was_awaited_is_found_and_shared(transactional_db, order_factory, doku_simulator):
     order = order_factory()
-    claimed: list[links._Claim] = []
+    claimed: list[link_claims.LinkClaim] = []
 
     def claim_then_send(held: Order):
         # The other request's claim: inserted while this test's request waits for the lock.
         claimed.append(claim_link(held))
-        return lambda: links._complete(claimed[0], client=None, actor=None)
+        return lambda: link_claims.complete(claimed[0], client=None, actor=None)
 
     other, _locked = hold_the_order(order, claim_then_send)
     link = services.create_payment_link(order)
@@ -621,7 +623,7 @@ def test_the_pending_event_follows_a_change_committed_while_its_record_waited(cl
         states.transition(held, OrderStatus.EXPIRED, source=OrderEvent.Source.SYSTEM)
 
     other, _locked = hold_the_order(order, seconds=0.4, late_change=expire)
-    links._complete(claim, client=None, actor=None)  # waits for the lock, then records
+    link_claims.complete(claim, client=None, actor=None)  # waits for the lock, then records
     other.join()
 
     events = list(order.events.order_by("created_at", "id").values_list("old_status", "new_status", "created_at"))
@@ -659,9 +661,9 @@ def test_a_click_that_collided_once_still_waits_for_a_claim_made_meanwhile(
             with transaction.atomic():
                 step = claim_link(Order.objects.get(pk=order.pk))
                 time.sleep(0.4)
-            if isinstance(step, links._Claim):
+            if isinstance(step, link_claims.LinkClaim):
                 other_claim.append(step.link.pk)
-                links._complete(step, client=None, actor=None)
+                link_claims.complete(step, client=None, actor=None)
         finally:
             connections.close_all()
 

@@ -6,7 +6,10 @@ concern, are internal and may change between releases:
 
 - :mod:`.orders`: creating orders from a cart, cancelling them;
 - :mod:`.links`: payment links (DOKU Checkout, card payment pages), claimed, sent and recorded
-  in short transactions, never holding a lock while DOKU is asked;
+  in short transactions, never holding a lock while DOKU is asked; behind it :mod:`.link_requests`
+  (the bodies sent), :mod:`.invoice_numbers` (one per attempt), :mod:`.payment_urls` (the URL
+  policy), :mod:`.link_reads` (the live and newest links) and :mod:`.link_claims` (a link's claim,
+  its call and the record of DOKU's answer);
 - :mod:`.shopper`: what the pay button, the return page and the JSON endpoints decide;
 - :mod:`.cancellations`: cancelling withdrawn links at DOKU (the ``CANCEL_AT_DOKU`` setting);
 - :mod:`.settlement`: what DOKU's word on a payment does to its order;
@@ -25,14 +28,11 @@ concern, are internal and may change between releases:
 from __future__ import annotations
 
 from django_doku_checkout.services.deliveries import DeliverySummary, deliver_due
-from django_doku_checkout.services.links import (
-    create_card_payment_page,
-    create_payment_link,
-    live_link,
-    payment_url_allowed,
-)
+from django_doku_checkout.services.link_reads import live_link
+from django_doku_checkout.services.links import create_card_payment_page, create_payment_link
 from django_doku_checkout.services.notifications import NotificationResponse, handle_notification
 from django_doku_checkout.services.orders import OrderNotPayable, cancel_order, create_order
+from django_doku_checkout.services.payment_urls import payment_url_allowed
 from django_doku_checkout.services.refunds import (
     RefundedMeanwhile,
     RefundNotAllowed,

@@ -10,7 +10,7 @@ from typing import Any
 from django_doku_checkout.db import atomic_with_retry
 from django_doku_checkout.models import CheckoutSession, Notification, Order, OrderStatus
 from django_doku_checkout.services import states
-from django_doku_checkout.services.links import current_link, newest_link
+from django_doku_checkout.services.link_reads import current_link, newest_link
 from django_doku_checkout.services.locking import locked_rows
 from django_doku_checkout.services.refunds import apply_doku_refund
 from django_doku_checkout.services.unit_of_work import Writes
