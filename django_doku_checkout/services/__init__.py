@@ -15,7 +15,8 @@ concern, are internal and may change between releases:
 - :mod:`.settlement`: what DOKU's word on a payment does to its order;
 - :mod:`.notifications`: DOKU's HTTP notifications;
 - :mod:`.status`: DOKU's Status API;
-- :mod:`.refunds`: refunds, full and partial: card refunds through DOKU, the others recorded by hand;
+- :mod:`.refunds`: refunds, full and partial: card refunds through DOKU, the others recorded by hand
+  (:mod:`.manual_refunds`), and DOKU's own word on them (:mod:`.refund_reports`);
 - :mod:`.sharing`: handing payment links to customers (e-mail, QR code, WhatsApp), recorded;
 - :mod:`.states`: the order state machine, the one place that knows the legal status changes;
 - :mod:`.deliveries`: the app's signals, delivered at least once to each receiver;
@@ -30,6 +31,7 @@ from __future__ import annotations
 from django_doku_checkout.services.deliveries import DeliverySummary, deliver_due
 from django_doku_checkout.services.link_reads import live_link
 from django_doku_checkout.services.links import create_card_payment_page, create_payment_link
+from django_doku_checkout.services.manual_refunds import record_manual_refund
 from django_doku_checkout.services.notifications import NotificationResponse, handle_notification
 from django_doku_checkout.services.orders import OrderNotPayable, cancel_order, create_order
 from django_doku_checkout.services.payment_urls import payment_url_allowed
@@ -37,7 +39,6 @@ from django_doku_checkout.services.refunds import (
     RefundedMeanwhile,
     RefundNotAllowed,
     RefundNotSupported,
-    record_manual_refund,
     refund_payment,
     refundable_amount,
     refunded_total,

@@ -46,7 +46,7 @@ from django_doku_checkout.redaction import redact
 from django_doku_checkout.services import states
 from django_doku_checkout.services.claims import RESEND_LIMIT, claim_ttl
 from django_doku_checkout.services.invoice_numbers import next_invoice_number
-from django_doku_checkout.services.link_claims import CREATE_LINK, LinkClaim, complete
+from django_doku_checkout.services.link_claims import CREATE_LINK, LinkClaim, Recorded, complete
 from django_doku_checkout.services.link_reads import BODIES, live_link
 from django_doku_checkout.services.link_requests import card_page_body, checkout_body
 from django_doku_checkout.services.locking import guarded
@@ -168,7 +168,7 @@ def _obtain_link(
     while True:
         try:
             # The first try lets the links' unique invoice number catch a collision, rather
-            # than ask about it on every link: collisions are rare (see _next_invoice_number).
+            # than ask about it on every link: collisions are rare (see next_invoice_number).
             step = atomic_with_retry(
                 partial(
                     _claim,
@@ -191,40 +191,53 @@ def _obtain_link(
             continue
         first_look = False
         if isinstance(step, _InFlight):
-            # Another request is asking DOKU for this order's link: wait a little for its
-            # answer, then ask the caller to come back rather than hold a worker until the
-            # claim turns stale (its process may have died: a later first look takes it over).
-            # With nothing left to wait for, the caller comes back at once: its next first
-            # look sends what this request no longer has the time to.
-            if not step.stale_in or time.monotonic() - started + CLAIM_POLL_INTERVAL > CLAIM_WAIT:
-                raise _in_progress(order, step.stale_in)
-            time.sleep(CLAIM_POLL_INTERVAL)
+            _wait_for(order, step, started)
             continue
         if isinstance(step, CheckoutSession):
             return step
-        recorded = complete(step, client=client, actor=actor)
-        if not step.own:
-            taken = recorded.link
-            if (
-                recorded.failure is None
-                and not recorded.withdrawn
-                and taken.kind == kind == CheckoutSession.Kind.CARD_PAGE
-            ):
-                # Card pages are never reused from the order's links: this one is the answer.
-                order.status, order.updated_at = recorded.order.status, recorded.order.updated_at
-                return taken
-            continue  # a stale claim was settled; look at the order again (its live link, or why not)
-        if recorded.failure is not None:
-            raise recorded.failure
-        if recorded.withdrawn:
-            if recorded.order.status in states.UNPAYABLE:
-                raise OrderNotPayable(
-                    gettext("Order %(invoice)s is %(status)s.")
-                    % {"invoice": recorded.order.invoice_number, "status": recorded.order.get_status_display().lower()}
-                )
-            continue  # the amount changed while DOKU was asked: a link for the new amount
-        order.status, order.updated_at = recorded.order.status, recorded.order.updated_at
-        return recorded.link
+        link = _handed_out(order, kind, step, complete(step, client=client, actor=actor))
+        if link is not None:
+            return link
+
+
+def _wait_for(order: Order, in_flight: _InFlight, started: float) -> None:
+    """Wait a little for another request's claim, or raise :class:`LinkInProgress` once waiting is pointless.
+
+    Another request is asking DOKU for this order's link: this one waits a little for its
+    answer, then asks the caller to come back rather than hold a worker until the claim turns
+    stale (its process may have died: a later first look takes it over). With nothing left to
+    wait for, the caller comes back at once: its next first look sends what this request no
+    longer has the time to.
+    """
+    if not in_flight.stale_in or time.monotonic() - started + CLAIM_POLL_INTERVAL > CLAIM_WAIT:
+        raise _in_progress(order, in_flight.stale_in)
+    time.sleep(CLAIM_POLL_INTERVAL)
+
+
+def _handed_out(order: Order, kind: str, claim: LinkClaim, recorded: Recorded) -> CheckoutSession | None:
+    """The link a completed claim gives the caller, or None to look at the order again.
+
+    Raises DOKU's refusal of the caller's own claim, or :class:`OrderNotPayable` when the order
+    was cancelled while DOKU was asked.
+    """
+    if not claim.own:
+        taken = recorded.link
+        if recorded.failure is None and not recorded.withdrawn and taken.kind == kind == CheckoutSession.Kind.CARD_PAGE:
+            # Card pages are never reused from the order's links: this one is the answer.
+            order.status, order.updated_at = recorded.order.status, recorded.order.updated_at
+            return taken
+        return None  # a stale claim was settled; look at the order again (its live link, or why not)
+    if recorded.failure is not None:
+        raise recorded.failure
+    if recorded.withdrawn:
+        if recorded.order.status in states.UNPAYABLE:
+            raise OrderNotPayable(
+                gettext("Order %(invoice)s is %(status)s.")
+                % {"invoice": recorded.order.invoice_number, "status": recorded.order.get_status_display().lower()}
+            )
+        return None  # the amount changed while DOKU was asked: a link for the new amount
+    order.status, order.updated_at = recorded.order.status, recorded.order.updated_at
+    return recorded.link
 
 
 def _in_progress(order: Order, stale_in: timedelta) -> LinkInProgress:

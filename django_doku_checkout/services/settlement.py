@@ -12,7 +12,7 @@ from django_doku_checkout.models import CheckoutSession, Notification, Order, Or
 from django_doku_checkout.services import states
 from django_doku_checkout.services.link_reads import current_link, newest_link
 from django_doku_checkout.services.locking import locked_rows
-from django_doku_checkout.services.refunds import apply_doku_refund
+from django_doku_checkout.services.refund_reports import apply_doku_refund
 from django_doku_checkout.services.unit_of_work import Writes
 from django_doku_checkout.text import storable
 
@@ -228,7 +228,7 @@ def _settle(
 def _refunded(
     order: Order, link: CheckoutSession, result: PaymentResult, *, source: str, notification: Notification | None
 ) -> str:
-    """DOKU refunded or voided one attempt: see :func:`.refunds.apply_doku_refund`."""
+    """DOKU refunded or voided one attempt: see :func:`.refund_reports.apply_doku_refund`."""
     return apply_doku_refund(
         order,
         link,
