@@ -271,6 +271,25 @@ def reconcile(
         summary.refunds_resent = resend_stale_refunds(client=client)
         summary.cancellations_resent = resend_stale_cancellations(client=client)
 
+    candidates = _candidates(min_age, invoice_numbers, limit)
+    _check(candidates, summary, workers, client, pace, dry_run=dry_run, progress=progress)
+    if not dry_run:
+        summary.deliveries = services.deliver_due()
+    return summary
+
+
+def _check(
+    candidates: list[int],
+    summary: ReconcileSummary,
+    workers: int,
+    client: DokuClient | None,
+    pace: RateLimit | None,
+    *,
+    dry_run: bool,
+    progress: Callable[[ReconciledOrder], None] | None,
+) -> None:
+    """Ask DOKU about the ``candidates`` (orders' pks) with ``workers`` threads; apply each answer as it comes in."""
+
     def finish(done: set[Future[list[_Answer]]]) -> None:
         """Apply the answers that came in, then release their orders with one statement."""
         finished = list(done)
@@ -284,7 +303,6 @@ def reconcile(
         finally:
             _release(orders)
 
-    candidates = _candidates(min_age, invoice_numbers, limit)
     asking: dict[Future[list[_Answer]], Order] = {}
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="doku-reconcile") as pool:
         try:
@@ -303,6 +321,3 @@ def reconcile(
         finally:
             # A run that fails (its database gone) hands its claimed orders straight back.
             _release(list(asking.values()))
-    if not dry_run:
-        summary.deliveries = services.deliver_due()
-    return summary
