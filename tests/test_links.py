@@ -22,6 +22,7 @@ from django_doku_checkout.services import link_claims
 from django_doku_checkout.services.settlement import PaymentResult, apply_payment_result
 from django_doku_checkout.simulator.store import STORE
 from tests.conftest import SANDBOX, assert_withdrawn, checkout_success, claim_link
+from tests.link_workers import killed_while_doku_is_asked, sent_body, while_doku_is_asked
 
 
 @pytest.fixture
@@ -129,16 +130,14 @@ def test_no_transaction_is_open_while_doku_is_asked_to_cancel_links(
 def test_a_claim_left_by_a_process_that_died_after_doku_answered_is_replayed(order_factory, doku_simulator):
     order = order_factory()
     # A process claimed the link, DOKU created it, and the process died before recording it.
-    with transaction.atomic():
-        claim = claim_link(order)
-    assert isinstance(claim, link_claims.LinkClaim)
-    first = DokuClient().create_checkout_payment(claim.body, request_id=claim.link.request_id)
-    CheckoutSession.objects.filter(pk=claim.link.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
+    claim = killed_while_doku_is_asked(order)
+    first = DokuClient().create_checkout_payment(sent_body(claim), request_id=claim.request_id)
+    CheckoutSession.objects.filter(pk=claim.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
 
     session = services.create_payment_link(order)
 
     # The same Request-Id went again: DOKU answered 409 with the link it had created.
-    assert session.pk == claim.link.pk
+    assert session.pk == claim.pk
     assert session.status == CheckoutSession.Status.OPEN
     assert session.payment_url == first.data["response"]["payment"]["url"]
     assert order.checkout_sessions.count() == 1
@@ -174,29 +173,28 @@ def test_a_fresh_claim_is_waited_for_and_its_link_shared(live_doku, order_factor
 
 def test_reconciliation_settles_a_claim_whose_process_died_before_asking(order_factory, doku_simulator):
     order = order_factory()
-    with transaction.atomic():
-        claim = claim_link(order)
-    CheckoutSession.objects.filter(pk=claim.link.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
+    claim = killed_while_doku_is_asked(order)
+    assert STORE.find("SIMULATOR-CLIENT", claim.invoice_number) is None  # DOKU never heard of it
+    CheckoutSession.objects.filter(pk=claim.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
 
     summary = reconcile()
 
     assert summary.claims_settled == 1
-    claim.link.refresh_from_db()
-    assert claim.link.status == CheckoutSession.Status.OPEN
-    assert claim.link.payment_url.startswith("http://testserver/doku-simulator/pay/")
-    assert STORE.find("SIMULATOR-CLIENT", claim.link.invoice_number) is not None
+    claim.refresh_from_db()
+    assert claim.status == CheckoutSession.Status.OPEN
+    assert claim.payment_url.startswith("http://testserver/doku-simulator/pay/")
+    assert STORE.find("SIMULATOR-CLIENT", claim.invoice_number) is not None
     assert reconcile().claims_settled == 0
 
 
 def test_cancelling_while_doku_is_asked_withdraws_the_new_link(order_factory, doku_simulator):
     order = order_factory()
-    with transaction.atomic():
-        claim = claim_link(order)
-    services.cancel_order(order)  # staff cancel while the shopper's link is being created
 
-    recorded = link_claims.complete(claim, client=None, actor=None)
+    # Staff cancel while the shopper's link is being created.
+    with while_doku_is_asked(lambda: services.cancel_order(order)), pytest.raises(services.OrderNotPayable):
+        services.create_payment_link(order)
 
-    assert_withdrawn(recorded, claim, order)
+    assert_withdrawn(order)
 
 
 def test_views_ask_doku_outside_atomic_requests(
