@@ -18,10 +18,9 @@ from django_doku_checkout import services
 from django_doku_checkout.client import DokuClient
 from django_doku_checkout.models import CheckoutSession, Order, OrderStatus
 from django_doku_checkout.reconciliation import reconcile
-from django_doku_checkout.services import link_claims
 from django_doku_checkout.services.settlement import PaymentResult, apply_payment_result
 from django_doku_checkout.simulator.store import STORE
-from tests.conftest import SANDBOX, assert_withdrawn, checkout_success, claim_link
+from tests.conftest import SANDBOX, assert_withdrawn, checkout_success
 from tests.link_workers import killed_while_doku_is_asked, sent_body, while_doku_is_asked
 
 
@@ -148,24 +147,29 @@ def test_a_claim_left_by_a_process_that_died_after_doku_answered_is_replayed(ord
 @pytest.mark.postgres
 def test_a_fresh_claim_is_waited_for_and_its_link_shared(live_doku, order_factory):
     order = order_factory()
-    with transaction.atomic():
-        claim = claim_link(order)
+    claimed = threading.Event()
+    made: list[CheckoutSession] = []
+
+    def doku_is_slow() -> None:
+        claimed.set()  # the holder's claim is committed: the click below finds it in flight
+        time.sleep(0.5)  # DOKU is slow for it; meanwhile the shopper clicks again
 
     def the_process_holding_the_claim() -> None:
-        time.sleep(0.5)  # DOKU is slow for it; meanwhile the shopper clicks again
         try:
-            link_claims.complete(claim, client=None, actor=None)
+            made.append(services.create_payment_link(order))
         finally:
             connections.close_all()
 
-    holder = threading.Thread(target=the_process_holding_the_claim)
-    holder.start()
-    started = time.monotonic()
-    session = services.create_payment_link(order)
-    waited = time.monotonic() - started
-    holder.join()
+    with while_doku_is_asked(doku_is_slow):
+        holder = threading.Thread(target=the_process_holding_the_claim)
+        holder.start()
+        assert claimed.wait(10)
+        started = time.monotonic()
+        session = services.create_payment_link(order)
+        waited = time.monotonic() - started
+        holder.join()
 
-    assert session.pk == claim.link.pk
+    assert [session.pk] == [link.pk for link in made]
     assert 0.3 < waited < 5
     assert order.checkout_sessions.count() == 1
     assert len(STORE.sessions) == 1

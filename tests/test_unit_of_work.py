@@ -49,6 +49,7 @@ from django_doku_checkout.signals import order_status_changed
 from django_doku_checkout.simulator.store import STORE
 from django_doku_checkout.testing import CLIENT_ID, SECRET_KEY
 from tests.conftest import SANDBOX, assert_withdrawn, checkout_success, claim_link
+from tests.link_workers import while_doku_is_asked
 
 ONE_STATEMENT = connection.vendor == "postgresql"
 #: Every table a change of the app may write.
@@ -441,19 +442,12 @@ def hold_the_order(
     return thread, locked
 
 
-@pytest.fixture
-def claimed(transactional_db, order_factory, doku_simulator) -> tuple[Order, link_claims.LinkClaim]:
-    """An order and its link's committed claim, DOKU not asked yet, in autocommit as production runs."""
-    order = order_factory()
-    with transaction.atomic():
-        claim = claim_link(order)
-    return order, claim
-
-
 @pytest.mark.postgres
-def test_the_record_waits_for_a_cancellation_and_withdraws_the_link(claimed):
-    order, claim = claimed
+def test_the_record_waits_for_a_cancellation_and_withdraws_the_link(transactional_db, order_factory, doku_simulator):
+    order = order_factory()
     release = 0.6
+    staff: list[threading.Thread] = []
+    started: list[float] = []
 
     def staff_cancel(held: Order) -> None:
         writes = Writes()
@@ -461,14 +455,17 @@ def test_the_record_waits_for_a_cancellation_and_withdraws_the_link(claimed):
         withdraw_payment_links(held, writes)
         writes.flush()
 
-    staff, _locked = hold_the_order(order, staff_cancel, seconds=release)
-    started = time.monotonic()
-    recorded = link_claims.complete(claim, client=None, actor=None)
-    waited = time.monotonic() - started
-    staff.join()
+    def staff_cancel_while_doku_is_asked() -> None:
+        staff.append(hold_the_order(order, staff_cancel, seconds=release)[0])
+        started.append(time.monotonic())
+
+    with while_doku_is_asked(staff_cancel_while_doku_is_asked), pytest.raises(services.OrderNotPayable):
+        services.create_payment_link(order)
+    waited = time.monotonic() - started[0]
+    staff[0].join()
 
     assert waited > release / 2  # the record waited for the order's lock
-    assert_withdrawn(recorded, claim, order)
+    assert_withdrawn(order)
     assert list(order.events.values_list("new_status", flat=True)) == [OrderStatus.CANCELLED]
 
 
@@ -616,15 +613,21 @@ def test_without_use_tz_a_second_click_gets_the_same_link(settings, order_factor
 
 
 @pytest.mark.postgres
-def test_the_pending_event_follows_a_change_committed_while_its_record_waited(claimed):
-    order, claim = claimed
+def test_the_pending_event_follows_a_change_committed_while_its_record_waited(
+    transactional_db, order_factory, doku_simulator
+):
+    order = order_factory()
+    others: list[threading.Thread] = []
 
     def expire(held: Order) -> None:  # once the record below is already waiting for the lock
         states.transition(held, OrderStatus.EXPIRED, source=OrderEvent.Source.SYSTEM)
 
-    other, _locked = hold_the_order(order, seconds=0.4, late_change=expire)
-    link_claims.complete(claim, client=None, actor=None)  # waits for the lock, then records
-    other.join()
+    def hold_the_order_while_doku_is_asked() -> None:
+        others.append(hold_the_order(order, seconds=0.4, late_change=expire)[0])
+
+    with while_doku_is_asked(hold_the_order_while_doku_is_asked):
+        services.create_payment_link(order)  # its record waits for the lock, then records
+    others[0].join()
 
     events = list(order.events.order_by("created_at", "id").values_list("old_status", "new_status", "created_at"))
     assert [(old, new) for old, new, _at in events] == [
