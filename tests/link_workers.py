@@ -23,15 +23,15 @@ from django_doku_checkout.models import CheckoutSession, Order
 
 
 class _DokuEdge(requests.adapters.BaseAdapter):
-    """The way to DOKU: ``before`` runs when a Checkout request leaves, then the usual way carries it."""
+    """The way to DOKU: ``before`` runs when a request to ``path`` leaves, then the usual way carries it."""
 
-    def __init__(self, before: Callable[[], object]) -> None:
+    def __init__(self, before: Callable[[], object], path: str) -> None:
         super().__init__()
-        self.before = before
+        self.before, self.path = before, path
         self.usual = DokuClient.transport_adapter or requests.adapters.HTTPAdapter()
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
-        if (request.path_url or "").endswith(CHECKOUT_PATH):
+        if (request.path_url or "").endswith(self.path):
             self.before()
         return self.usual.send(request, *args, **kwargs)
 
@@ -40,9 +40,9 @@ class _DokuEdge(requests.adapters.BaseAdapter):
 
 
 @contextmanager
-def _edge(before: Callable[[], object]) -> Iterator[None]:
+def _edge(before: Callable[[], object], path: str) -> Iterator[None]:
     usual = DokuClient.transport_adapter
-    DokuClient.transport_adapter = _DokuEdge(before)
+    DokuClient.transport_adapter = _DokuEdge(before, path)
     try:
         yield
     finally:
@@ -54,21 +54,26 @@ def _killed() -> None:
     raise SystemExit(1)
 
 
-def killed_while_doku_is_asked(order: Order) -> CheckoutSession:
-    """A worker creating ``order``'s link is killed while DOKU is asked; returns the claim it left in flight.
+def worker_killed_while_doku_is_asked(work: Callable[[], object], *, path: str = CHECKOUT_PATH) -> None:
+    """``work`` runs until its request to ``path`` leaves for DOKU; then its worker is killed.
 
-    The claim it committed (its ``creating`` link, Request-Id and exact bytes) stays as it
-    was, with no answer recorded; DOKU never received it.
+    What it committed before asking DOKU (a claim: its Request-Id and exact bytes) stays as it
+    was, with no answer recorded; DOKU never received the request.
     """
-    with _edge(_killed), pytest.raises(SystemExit):
-        services.create_payment_link(order)
+    with _edge(_killed, path), pytest.raises(SystemExit):
+        work()
+
+
+def killed_while_doku_is_asked(order: Order) -> CheckoutSession:
+    """A worker creating ``order``'s link is killed while DOKU is asked; returns the claim it left in flight."""
+    worker_killed_while_doku_is_asked(lambda: services.create_payment_link(order))
     return order.checkout_sessions.get(status=CheckoutSession.Status.CREATING)
 
 
 @contextmanager
-def while_doku_is_asked(meanwhile: Callable[[], object]) -> Iterator[None]:
-    """Within it, ``meanwhile`` runs each time a Checkout request leaves for DOKU, before DOKU answers it."""
-    with _edge(meanwhile):
+def while_doku_is_asked(meanwhile: Callable[[], object], *, path: str = CHECKOUT_PATH) -> Iterator[None]:
+    """Within it, ``meanwhile`` runs each time a request to ``path`` leaves for DOKU, before DOKU answers it."""
+    with _edge(meanwhile, path):
         yield
 
 
