@@ -231,7 +231,8 @@ def _line_items(checker: Checker, body: Mapping[str, Any], offer: Offer) -> None
     for index, item in enumerate(items):
         if not isinstance(item, Mapping):
             continue
-        if indodana and item.get("category") not in payment_methods.INDODANA_CATEGORIES:
+        category = item.get("category")
+        if indodana and not (isinstance(category, str) and category in payment_methods.INDODANA_CATEGORIES):
             checker.error(f"order.line_items[{index}].category must be one of DOKU's Indodana categories")
         if offer.no_symbols:
             for key in ("id", "name"):

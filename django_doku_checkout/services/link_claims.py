@@ -73,6 +73,8 @@ def _store_response(link: CheckoutSession, response: DokuResponse) -> None:
 
 @dataclass(frozen=True)
 class Recorded:
+    """What recording DOKU's answer to a link's claim left: the order and the link as recorded, and DOKU's refusal if any."""
+
     order: Order
     link: CheckoutSession
     failure: DokuError | None = None
