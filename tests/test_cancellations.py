@@ -11,7 +11,7 @@ import requests
 from django.urls import reverse
 
 from django_doku_checkout import services
-from django_doku_checkout.client import DokuClient
+from django_doku_checkout.client import CHECKOUT_CANCELLATION_PATH, DokuClient
 from django_doku_checkout.exceptions import DokuAPIError
 from django_doku_checkout.models import CheckoutSession, OrderStatus
 from django_doku_checkout.services.cancellations import links_payable_at_doku
@@ -19,6 +19,7 @@ from django_doku_checkout.simulator import actions
 from django_doku_checkout.simulator.faults import HEADER, Faults
 from django_doku_checkout.simulator.store import STORE
 from tests.conftest import CLIENT_ID, SANDBOX, checkout_success, close_thread_connections
+from tests.link_workers import worker_killed_while_doku_is_asked
 
 CANCEL_TARGET = "/checkout/v3/cancellations"
 
@@ -371,31 +372,32 @@ def test_a_cancel_that_timed_out_is_resent_by_reconciliation_with_its_request_id
 def test_the_next_cancel_resends_a_cancellation_whose_process_died_with_its_request_id(
     live_doku, order_factory, doku_settings
 ):
-    from django.db import transaction
-
     from django_doku_checkout.reconciliation import reconcile
-    from django_doku_checkout.services import cancellations
 
     doku_settings(CANCEL_AT_DOKU=True)
     order = order_factory(payment_method_types=["VIRTUAL_ACCOUNT_BCA"])
     link = services.create_payment_link(order)
     # A process committed its cancellation, DOKU cancelled the link, and the process died
     # before it heard back (nor withdrew the link or cancelled the order).
-    with transaction.atomic():
-        claim = cancellations._claim(link, anew=False)
-    DokuClient().cancel_checkout(claim.body, request_id=claim.request_id)
+    worker_killed_while_doku_is_asked(lambda: services.cancel_order(order), path=CHECKOUT_CANCELLATION_PATH)
+    link.refresh_from_db()
+    order.refresh_from_db()
+    assert (order.status, link.status) == (OrderStatus.PENDING, CheckoutSession.Status.OPEN)
+    request_id = link.cancel_request_id
+    DokuClient().cancel_checkout(json.loads(link.cancel_request_payload), request_id=request_id)
     age_the_cancellation(link)
     # Reconciliation leaves the cancellation of a link still open to the order's next cancellation.
     assert reconcile().cancellations_resent == 0
-    assert cancel_request_ids() == [claim.request_id]
+    assert cancel_request_ids() == [request_id]
 
     services.cancel_order(order)
 
-    assert cancel_request_ids() == [claim.request_id] * 2
+    assert cancel_request_ids() == [request_id] * 2
     link.refresh_from_db()
+    order.refresh_from_db()
     assert order.status == OrderStatus.CANCELLED and link.status == CheckoutSession.Status.CANCELLED
     assert link.cancelled_at_doku is not None and link.doku_cancel_error == ""
-    assert link.cancel_request_id == claim.request_id and link.cancel_request_payload == ""
+    assert link.cancel_request_id == request_id and link.cancel_request_payload == ""
     assert links_payable_at_doku(order) == []
 
 

@@ -40,7 +40,7 @@ from django_doku_checkout.models import (
     Refund,
 )
 from django_doku_checkout.payloads import encode_body
-from django_doku_checkout.services import links, states
+from django_doku_checkout.services import link_claims, states
 from django_doku_checkout.services.deliveries import lease
 from django_doku_checkout.services.locking import locked_rows
 from django_doku_checkout.services.orders import withdraw_payment_links
@@ -49,6 +49,7 @@ from django_doku_checkout.signals import order_status_changed
 from django_doku_checkout.simulator.store import STORE
 from django_doku_checkout.testing import CLIENT_ID, SECRET_KEY
 from tests.conftest import SANDBOX, assert_withdrawn, checkout_success, claim_link
+from tests.link_workers import while_doku_is_asked
 
 ONE_STATEMENT = connection.vendor == "postgresql"
 #: Every table a change of the app may write.
@@ -194,7 +195,9 @@ def test_recording_a_link_writes_the_same_rows_both_ways(
     def record() -> None:
         # The claim as committed: each run starts from the row, not from the other run's copy.
         session = CheckoutSession.objects.get(pk=claim.link.pk)
-        links._complete(links.CREATE_LINK.claim_of(session), client=None, actor=admin_user if by_staff else None)
+        link_claims.complete(
+            link_claims.CREATE_LINK.claim_of(session), client=None, actor=admin_user if by_staff else None
+        )
 
     # The link, the order and its event; the receiver's delivery is recorded after the statement.
     assert_same_rows_both_ways(record, statements=1, saves=["CheckoutSession", "Order", "OrderEvent"])
@@ -439,19 +442,12 @@ def hold_the_order(
     return thread, locked
 
 
-@pytest.fixture
-def claimed(transactional_db, order_factory, doku_simulator) -> tuple[Order, links._Claim]:
-    """An order and its link's committed claim, DOKU not asked yet, in autocommit as production runs."""
-    order = order_factory()
-    with transaction.atomic():
-        claim = claim_link(order)
-    return order, claim
-
-
 @pytest.mark.postgres
-def test_the_record_waits_for_a_cancellation_and_withdraws_the_link(claimed):
-    order, claim = claimed
+def test_the_record_waits_for_a_cancellation_and_withdraws_the_link(transactional_db, order_factory, doku_simulator):
+    order = order_factory()
     release = 0.6
+    staff: list[threading.Thread] = []
+    started: list[float] = []
 
     def staff_cancel(held: Order) -> None:
         writes = Writes()
@@ -459,14 +455,17 @@ def test_the_record_waits_for_a_cancellation_and_withdraws_the_link(claimed):
         withdraw_payment_links(held, writes)
         writes.flush()
 
-    staff, _locked = hold_the_order(order, staff_cancel, seconds=release)
-    started = time.monotonic()
-    recorded = links._complete(claim, client=None, actor=None)
-    waited = time.monotonic() - started
-    staff.join()
+    def staff_cancel_while_doku_is_asked() -> None:
+        staff.append(hold_the_order(order, staff_cancel, seconds=release)[0])
+        started.append(time.monotonic())
+
+    with while_doku_is_asked(staff_cancel_while_doku_is_asked), pytest.raises(services.OrderNotPayable):
+        services.create_payment_link(order)
+    waited = time.monotonic() - started[0]
+    staff[0].join()
 
     assert waited > release / 2  # the record waited for the order's lock
-    assert_withdrawn(recorded, claim, order)
+    assert_withdrawn(order)
     assert list(order.events.values_list("new_status", flat=True)) == [OrderStatus.CANCELLED]
 
 
@@ -539,12 +538,12 @@ def test_a_duplicate_notification_still_changes_nothing(order_factory, doku_simu
 @pytest.mark.postgres
 def test_a_claim_made_while_the_lock_was_awaited_is_found_and_shared(transactional_db, order_factory, doku_simulator):
     order = order_factory()
-    claimed: list[links._Claim] = []
+    claimed: list[link_claims.LinkClaim] = []
 
     def claim_then_send(held: Order):
         # The other request's claim: inserted while this test's request waits for the lock.
         claimed.append(claim_link(held))
-        return lambda: links._complete(claimed[0], client=None, actor=None)
+        return lambda: link_claims.complete(claimed[0], client=None, actor=None)
 
     other, _locked = hold_the_order(order, claim_then_send)
     link = services.create_payment_link(order)
@@ -614,15 +613,21 @@ def test_without_use_tz_a_second_click_gets_the_same_link(settings, order_factor
 
 
 @pytest.mark.postgres
-def test_the_pending_event_follows_a_change_committed_while_its_record_waited(claimed):
-    order, claim = claimed
+def test_the_pending_event_follows_a_change_committed_while_its_record_waited(
+    transactional_db, order_factory, doku_simulator
+):
+    order = order_factory()
+    others: list[threading.Thread] = []
 
     def expire(held: Order) -> None:  # once the record below is already waiting for the lock
         states.transition(held, OrderStatus.EXPIRED, source=OrderEvent.Source.SYSTEM)
 
-    other, _locked = hold_the_order(order, seconds=0.4, late_change=expire)
-    links._complete(claim, client=None, actor=None)  # waits for the lock, then records
-    other.join()
+    def hold_the_order_while_doku_is_asked() -> None:
+        others.append(hold_the_order(order, seconds=0.4, late_change=expire)[0])
+
+    with while_doku_is_asked(hold_the_order_while_doku_is_asked):
+        services.create_payment_link(order)  # its record waits for the lock, then records
+    others[0].join()
 
     events = list(order.events.order_by("created_at", "id").values_list("old_status", "new_status", "created_at"))
     assert [(old, new) for old, new, _at in events] == [
@@ -659,9 +664,9 @@ def test_a_click_that_collided_once_still_waits_for_a_claim_made_meanwhile(
             with transaction.atomic():
                 step = claim_link(Order.objects.get(pk=order.pk))
                 time.sleep(0.4)
-            if isinstance(step, links._Claim):
+            if isinstance(step, link_claims.LinkClaim):
                 other_claim.append(step.link.pk)
-                links._complete(step, client=None, actor=None)
+                link_claims.complete(step, client=None, actor=None)
         finally:
             connections.close_all()
 
