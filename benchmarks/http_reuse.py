@@ -14,7 +14,7 @@ import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import requests
@@ -120,8 +120,13 @@ def naive_link(order: Any, base: str, config: Any) -> None:
         order.save(update_fields=["status", "updated_at"])
 
 
-def bench_http(count: int, rounds: int = 3) -> dict[str, Any]:
-    """``count`` sequential links each way, in ``rounds`` alternating rounds; seconds, connections, ratio."""
+def bench_http(
+    count: int, rounds: int = 3, doku: Callable[[], contextlib.AbstractContextManager[str]] | None = None
+) -> dict[str, Any]:
+    """``count`` sequential links each way, in ``rounds`` alternating rounds; seconds, connections, ratio.
+
+    ``doku`` serves DOKU and yields its base URL: the standalone simulator unless given.
+    """
     from django.test import override_settings
 
     from django_doku_checkout import services
@@ -130,7 +135,7 @@ def bench_http(count: int, rounds: int = 3) -> dict[str, Any]:
     per_round = max(1, count // rounds)
     seconds = {"ours": 0.0, "naive": 0.0}
     connections = {"ours": 0, "naive": 0}
-    with standalone_simulator() as base, override_settings(DOKU_CHECKOUT=simulator_settings(base)):
+    with (doku or standalone_simulator)() as base, override_settings(DOKU_CHECKOUT=simulator_settings(base)):
         config = get_config()
         for warm in make_orders(20, "HTTP-warm"):
             naive_link(warm, base, config)

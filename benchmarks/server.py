@@ -18,16 +18,22 @@ LOADGEN = ROOT / "benchmarks" / "loadgen.py"
 
 
 @contextmanager
-def gunicorn(*, workers: int = 2) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    """Serve ``benchmarks.site`` with gunicorn's sync workers on a free loopback port."""
+def gunicorn(
+    *, workers: int = 2, threads: int = 1, port: int | None = None, env: dict[str, str] | None = None
+) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """Serve ``benchmarks.site`` with gunicorn on a loopback port (free unless given).
+
+    ``threads`` above 1 runs gunicorn's ``gthread`` workers, ``threads`` requests at once each.
+    """
     from tests.conftest import free_port, wait_until_serving
 
-    port = free_port()
+    port = port or free_port()
     server = subprocess.Popen(  # noqa: S603 - our own server
         [sys.executable, "-m", "gunicorn", "benchmarks.site.wsgi:application"]
-        + ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--backlog", "256", "--log-level", "warning"],
+        + ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads)]
+        + ["--backlog", "256", "--log-level", "warning"],
         cwd=ROOT,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.site.settings"},
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.site.settings", **(env or {})},
     )
     try:
         wait_until_serving(f"http://127.0.0.1:{port}")

@@ -1,0 +1,270 @@
+"""Benchmark 8: a 12.12 sale at DOKU's real latency, on one app server and on two.
+
+gunicorn serves the shop with ``processes`` × ``threads`` (``gthread``) on PostgreSQL. DOKU
+is the stand-in (benchmarks/doku_standin.py, its own process): every call answered after
+300 ms ± 100 ms, 1 % 503s and some calls held past the client's read timeout, each link paid
+by a signed notification 1 to 5 s later, sent in bursts. ``shoppers`` concurrent shoppers
+(benchmarks/shoppers.py, their own process) open an order, click pay and come back to the
+return page. With ``servers=2`` two gunicorn masters on two ports share the database, as two
+machines would, and each runs ``doku_checkout_deliver`` and ``doku_checkout_reconcile``
+(``--min-age 0``: every pending order, racing the notifications) in a loop during the sale.
+
+Afterwards the database is asked what must never happen: a notification DOKU sent whose
+order is not paid, an order paid twice, more than one live link for an order, a receiver
+called twice for one change (or never). The limit a thread pool allows is
+``processes × threads × servers`` pay clicks per DOKU time of one click; the CPU's is the
+cores over the servers' CPU seconds per click; the lower one is the target's base.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from benchmarks.common import ROOT, empty_tables, make_orders
+from benchmarks.server import gunicorn, worker_pids
+
+STANDIN = ROOT / "benchmarks" / "doku_standin.py"
+SHOPPERS = ROOT / "benchmarks" / "shoppers.py"
+RUNNERS = ROOT / "benchmarks" / "runners.py"
+#: How long the notifications still due after the last shopper may take to arrive.
+DRAIN_SECONDS = 60
+
+
+@contextlib.contextmanager
+def doku_standin(notify: list[str], **options: float) -> Iterator[str]:
+    """The stand-in in its own process; its base URL. ``options``: latency, jitter, errors, timeouts, hang."""
+    from django.conf import settings
+
+    from tests.conftest import free_port, wait_until_serving
+
+    port = free_port()
+    flags = [f"--{name}={value}" for name, value in options.items()]
+    keys = settings.DOKU_CHECKOUT  # the shop's: its notifications are signed with them
+    server = subprocess.Popen(  # noqa: S603 - our own stand-in
+        [sys.executable, str(STANDIN), "--port", str(port), "--notify", ",".join(notify or ["http://127.0.0.1:9"])]
+        + ["--client-id", keys["CLIENT_ID"], "--secret-key", keys["SECRET_KEY"], *flags],
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_serving(base)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def instant_doku() -> contextlib.AbstractContextManager[str]:
+    """The stand-in answering at once, never failing: the app's own cost per link (benchmark 2's sides)."""
+    return doku_standin([], latency=0, jitter=0, errors=0, timeouts=0)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU seconds the processes have used."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(FileNotFoundError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def report_of(base: str) -> dict[str, Any]:
+    return dict(requests.get(base + "/_report", timeout=30).json())
+
+
+def drain(base: str) -> dict[str, Any]:
+    """The stand-in's report once every notification due has been sent (at most DRAIN_SECONDS)."""
+    give_up = time.monotonic() + DRAIN_SECONDS
+    report = report_of(base)
+    while report["notifications_to_send"] and time.monotonic() < give_up:
+        time.sleep(0.5)
+        report = report_of(base)
+    return report
+
+
+def zero_counts(standin: dict[str, Any], shoppers: dict[str, Any]) -> dict[str, int]:
+    """What must never happen, counted in the database after the run."""
+    from django.db.models import Count
+
+    from benchmarks.site.models import ReceiverCall
+    from django_doku_checkout.models import CheckoutSession, Delivery, OrderEvent, OrderStatus
+    from django_doku_checkout.services.deliveries import receiver_path
+    from benchmarks.site.receivers import record
+
+    notified = set(standin["notified"])
+    paid_links = CheckoutSession.objects.filter(invoice_number__in=notified, order__status=OrderStatus.PAID)
+    live = (CheckoutSession.Status.CREATING, CheckoutSession.Status.OPEN, CheckoutSession.Status.PAID)
+    ours = Delivery.objects.filter(receiver=receiver_path(record))
+    calls_per_delivery = ReceiverCall.objects.values("delivery_id").annotate(calls=Count("id"))
+    return {
+        "lost notifications": len(notified) - paid_links.count(),
+        "double payments": OrderEvent.objects.filter(new_status=OrderStatus.PAID)
+        .values("order_id")
+        .annotate(times=Count("id"))
+        .filter(times__gt=1)
+        .count(),
+        "5xx": sum(count for status, count in shoppers["unexpected"].items() if status.split()[-1].startswith("5"))
+        + sum(count for status, count in standin["notification_statuses"].items() if status.startswith("5")),
+        "orders with more than one live link": CheckoutSession.objects.filter(status__in=live)
+        .values("order_id")
+        .annotate(links=Count("id"))
+        .filter(links__gt=1)
+        .count(),
+        "receiver calls twice for one change": calls_per_delivery.filter(calls__gt=1).count(),
+        "changes never delivered": ours.exclude(pk__in=ReceiverCall.objects.values("delivery_id")).count(),
+    }
+
+
+def bench_sale(
+    *,
+    orders: int,
+    processes: int,
+    threads: int,
+    shoppers: int,
+    servers: int = 1,
+    latency: float = 0.3,
+    notification_threads: int = 4,
+) -> dict[str, Any]:
+    """One sale; its throughput against the limits, its latencies and its zero counts.
+
+    ``notification_threads`` above 0 serves DOKU's notifications from a pool of their own on
+    each server (one process, that many threads), as the deployment recipe routes them; 0
+    sends them to the shoppers' pool, where they wait behind pay clicks held by DOKU.
+    """
+    from tests.conftest import free_port
+
+    from benchmarks.site.models import ReceiverCall
+    from django_doku_checkout.models import OrderStatus, Order
+
+    empty_tables()
+    ReceiverCall.objects.all().delete()
+    public_ids = [str(order.public_id) for order in make_orders(orders, "SALE")]
+    ports = [free_port() for _ in range(servers)]
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
+    notification_ports = [free_port() for _ in range(servers)] if notification_threads else ports
+    notified = [f"http://127.0.0.1:{port}" for port in notification_ports]
+    with (
+        doku_standin(notified, latency=latency, jitter=latency / 3) as doku,
+        contextlib.ExitStack() as stack,
+        tempfile.TemporaryDirectory() as scratch,
+    ):
+        env = {"DOKU_STANDIN_URL": doku, "DATABASE_URL": os.environ["DATABASE_URL"]}
+        masters = [
+            stack.enter_context(gunicorn(workers=processes, threads=threads, port=port, env=env))[1] for port in ports
+        ]
+        if notification_threads:
+            masters += [
+                stack.enter_context(gunicorn(workers=1, threads=notification_threads, port=port, env=env))[1]
+                for port in notification_ports
+            ]
+        workers = [pid for master in masters for pid in worker_pids(master)]
+        stop = Path(scratch) / "stop"
+        runners = [
+            subprocess.Popen(  # noqa: S603 - our own runners, one per app server
+                [sys.executable, str(RUNNERS), "--stop-file", str(stop), "--max-seconds", "900"],
+                cwd=ROOT,
+                env={**os.environ, **env, "DJANGO_SETTINGS_MODULE": "benchmarks.site.settings"},
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in (ports if servers > 1 else [])
+        ]
+        listed = Path(scratch) / "orders.json"
+        listed.write_text(json.dumps(public_ids))
+        cpu_before = cpu_seconds(workers)
+        load_before = os.getloadavg()
+        finished = subprocess.run(  # noqa: S603 - our own shoppers
+            [sys.executable, str(SHOPPERS), str(listed), "--base", ",".join(bases), "--shoppers", str(shoppers)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        cpu_used = cpu_seconds(workers) - cpu_before
+        load_after = os.getloadavg()
+        visits = json.loads(finished.stdout)
+        standin = drain(doku)
+        stop.touch()
+        runner_reports = [json.loads(runner.communicate(timeout=120)[0] or "{}") for runner in runners]
+    paid = Order.objects.filter(status=OrderStatus.PAID).count()
+    clicks = visits["pay"]["count"]
+    doku_per_click = standin["doku_mean_seconds"] * standin["calls"]["checkout"] / max(1, clicks)
+    thread_limit = processes * threads * servers / doku_per_click if doku_per_click else 0.0
+    cpu_limit = (os.cpu_count() or 1) * clicks / cpu_used if cpu_used else 0.0
+    limit = min(thread_limit, cpu_limit) if cpu_limit else thread_limit
+    per_second = clicks / visits["seconds"]
+    return {
+        "orders": orders,
+        "processes": processes,
+        "threads": threads,
+        "servers": servers,
+        "shoppers": shoppers,
+        "notification_threads": notification_threads,
+        "latency": latency,
+        "seconds": visits["seconds"],
+        "pay_per_second": per_second,
+        "paid": paid,
+        "doku_seconds_per_click": doku_per_click,
+        "thread_limit": thread_limit,
+        "cpu_limit": cpu_limit,
+        "limit": limit,
+        "ratio": per_second / limit if limit else 0.0,
+        "pay": visits["pay"],
+        "open": visits["open"],
+        "return": visits["return"],
+        "notification": {
+            "p50_ms": standin["notification_p50_ms"],
+            "p99_ms": standin["notification_p99_ms"],
+            "max_ms": standin["notification_max_ms"],
+            "count": standin["notifications_sent"],
+        },
+        "doku_calls": standin["calls"],
+        "unexpected": visits["unexpected"],
+        "notification_statuses": standin["notification_statuses"],
+        "zero": zero_counts(standin, visits),
+        "runners": runner_reports,
+        "load": [round(value, 2) for value in (*load_before, *load_after)],
+    }
+
+
+if __name__ == "__main__":
+    # Development: one quick sale, printed. The one-command run is benchmarks/run.py.
+    import argparse
+
+    sys.path.insert(0, str(ROOT))
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database", default=os.environ.get("DOKU_TEST_POSTGRES_URL", ""))
+    parser.add_argument("--orders", type=int, default=200)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--shoppers", type=int, default=8)
+    parser.add_argument("--servers", type=int, default=1)
+    parser.add_argument("--notification-threads", type=int, default=4)
+    options = parser.parse_args()
+    from benchmarks.common import setup_django
+
+    setup_django(options.database)
+    print(
+        json.dumps(
+            bench_sale(
+                orders=options.orders,
+                processes=options.processes,
+                threads=options.threads,
+                shoppers=options.shoppers,
+                servers=options.servers,
+                notification_threads=options.notification_threads,
+            ),
+            indent=1,
+        )
+    )

@@ -1,0 +1,16 @@
+"""The benchmark site as an app: its receivers' record (benchmark 8, two servers)."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class SiteConfig(AppConfig):
+    name = "benchmarks.site"
+    label = "benchmark_site"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from benchmarks.site import receivers
+
+        receivers.connect()
