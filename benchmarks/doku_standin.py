@@ -87,7 +87,11 @@ class Standin:
                     "message": ["SUCCESS"],
                     "response": {
                         "order": {"invoice_number": invoice, "amount": body["order"]["amount"]},
-                        "payment": {"url": PAYMENT_URL.format(token=token), "token_id": token, "expired_date": "20991231235959"},
+                        "payment": {
+                            "url": PAYMENT_URL.format(token=token),
+                            "token_id": token,
+                            "expired_date": "20991231235959",
+                        },
                     },
                 }
             ).encode()

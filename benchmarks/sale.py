@@ -99,9 +99,9 @@ def zero_counts(standin: dict[str, Any], shoppers: dict[str, Any]) -> dict[str, 
     from django.db.models import Count
 
     from benchmarks.site.models import ReceiverCall
+    from benchmarks.site.receivers import record
     from django_doku_checkout.models import CheckoutSession, Delivery, OrderEvent, OrderStatus
     from django_doku_checkout.services.deliveries import receiver_path
-    from benchmarks.site.receivers import record
 
     notified = set(standin["notified"])
     paid_links = CheckoutSession.objects.filter(invoice_number__in=notified, order__status=OrderStatus.PAID)
@@ -143,10 +143,9 @@ def bench_sale(
     each server (one process, that many threads), as the deployment recipe routes them; 0
     sends them to the shoppers' pool, where they wait behind pay clicks held by DOKU.
     """
-    from tests.conftest import free_port
-
     from benchmarks.site.models import ReceiverCall
-    from django_doku_checkout.models import OrderStatus, Order
+    from django_doku_checkout.models import Order, OrderStatus
+    from tests.conftest import free_port
 
     empty_tables()
     ReceiverCall.objects.all().delete()

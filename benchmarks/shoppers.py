@@ -28,7 +28,9 @@ STEPS = ("open", "pay", "return")
 EXPECTED = {"open": 200, "pay": 302, "return": 200}
 
 
-def shop(base: str, public_id: str, session: requests.Session, timings: dict[str, list[float]], statuses: Counter[str]) -> bool:
+def shop(
+    base: str, public_id: str, session: requests.Session, timings: dict[str, list[float]], statuses: Counter[str]
+) -> bool:
     """One shopper's visit; whether every step answered as it should."""
     ok = True
     for step in STEPS:

@@ -14,3 +14,6 @@ class ReceiverCall(models.Model):
     new_status = models.CharField(max_length=20, blank=True)
     pid = models.IntegerField()
     called_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.signal} for order {self.order_id} (delivery {self.delivery_id})"
