@@ -19,7 +19,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import setup_django  # noqa: E402
-from benchmarks.report import write_results  # noqa: E402
+from benchmarks.report import write_results, write_sale  # noqa: E402
 
 
 def arguments() -> argparse.Namespace:
@@ -38,7 +38,22 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--sale-orders", type=int, default=10_000, help="benchmark 7: pending orders")
     parser.add_argument("--sale-workers", type=int, default=32, help="benchmark 7: reconcile --workers")
     parser.add_argument("--sale-latency", type=float, default=0.05, help="benchmark 7: DOKU's answer time, s")
+    parser.add_argument("--sale-shop-orders", type=int, default=3000, help="benchmark 8: orders the shoppers buy")
+    parser.add_argument("--sale-processes", type=int, default=2, help="benchmark 8: gunicorn processes per server")
+    parser.add_argument("--sale-threads", type=int, default=16, help="benchmark 8: threads per process")
+    parser.add_argument("--sale-shoppers", type=int, default=48, help="benchmark 8: concurrent shoppers")
+    parser.add_argument("--sale-links", type=int, default=300, help="benchmark 8: links each way against instant DOKU")
+    parser.add_argument(
+        "--quick", action="store_true", help="benchmark 8 small (300 orders, 2 x 4 threads, 12 shoppers): development"
+    )
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated benchmarks to run (e.g. sale); RESULTS.md keeps the others' last results",
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.sale_shop_orders, args.sale_threads, args.sale_shoppers, args.sale_links = 300, 4, 12, 100
     if not args.database.startswith(("postgres://", "postgresql://")):
         parser.error(
             "--database (or DOKU_TEST_POSTGRES_URL) must be a PostgreSQL URL: gunicorn and the scaling runs need it"
@@ -53,6 +68,7 @@ def main() -> None:
     from benchmarks.link_creation import bench_link_creation
     from benchmarks.queries import bench_queries
     from benchmarks.reconciliation import bench_reconciliation
+    from benchmarks.sale import bench_sales
     from benchmarks.scaling import bench_scaling
     from benchmarks.throughput import bench_memory, bench_throughput
 
@@ -71,14 +87,21 @@ def main() -> None:
             "reconciliation",
             lambda: bench_reconciliation(args.sale_orders, args.sale_workers, args.sale_latency),
         ),
+        ("sale", lambda: bench_sales(args)),
     ]
+    if args.only:
+        chosen = set(args.only.split(","))
+        steps = [(name, bench) for name, bench in steps if name in chosen]
     results: dict[str, Any] = {}
     for name, bench in steps:
         started = time.perf_counter()
         print(f"{name} ...", flush=True)
         results[name] = bench()
         print(f"{name} done in {time.perf_counter() - started:.0f} s", flush=True)
-    write_results(args, results)
+    if set(results) == {"sale"}:
+        write_sale(results["sale"])  # the others' last results stay
+    else:
+        write_results(args, results)
     print((Path(__file__).parent / "RESULTS.md").read_text())
 
 

@@ -140,7 +140,7 @@ def bench_sale(
     """One sale; its throughput against the limits, its latencies and its zero counts.
 
     ``notification_threads`` above 0 serves DOKU's notifications from a pool of their own on
-    each server (one process, that many threads), as the deployment recipe routes them; 0
+    each server (two processes, that many threads each), as the deployment recipe routes them; 0
     sends them to the shoppers' pool, where they wait behind pay clicks held by DOKU.
     """
     from benchmarks.site.models import ReceiverCall
@@ -165,7 +165,7 @@ def bench_sale(
         ]
         if notification_threads:
             masters += [
-                stack.enter_context(gunicorn(workers=1, threads=notification_threads, port=port, env=env))[1]
+                stack.enter_context(gunicorn(workers=2, threads=notification_threads, port=port, env=env))[1]
                 for port in notification_ports
             ]
         workers = [pid for master in masters for pid in worker_pids(master)]
@@ -237,33 +237,18 @@ def bench_sale(
     }
 
 
-if __name__ == "__main__":
-    # Development: one quick sale, printed. The one-command run is benchmarks/run.py.
-    import argparse
+def bench_sales(args: Any) -> dict[str, Any]:
+    """Benchmark 8 as run.py runs it: the app's own cost against an instant DOKU, then the sale on one server and on two."""
+    from benchmarks.http_reuse import bench_http
 
-    sys.path.insert(0, str(ROOT))
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database", default=os.environ.get("DOKU_TEST_POSTGRES_URL", ""))
-    parser.add_argument("--orders", type=int, default=200)
-    parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--shoppers", type=int, default=8)
-    parser.add_argument("--servers", type=int, default=1)
-    parser.add_argument("--notification-threads", type=int, default=4)
-    options = parser.parse_args()
-    from benchmarks.common import setup_django
-
-    setup_django(options.database)
-    print(
-        json.dumps(
-            bench_sale(
-                orders=options.orders,
-                processes=options.processes,
-                threads=options.threads,
-                shoppers=options.shoppers,
-                servers=options.servers,
-                notification_threads=options.notification_threads,
-            ),
-            indent=1,
-        )
-    )
+    sizes = {
+        "orders": args.sale_shop_orders,
+        "processes": args.sale_processes,
+        "threads": args.sale_threads,
+        "shoppers": args.sale_shoppers,
+    }
+    return {
+        "instant": bench_http(args.sale_links, doku=instant_doku),
+        "one": bench_sale(**sizes, servers=1),
+        "two": bench_sale(**{**sizes, "shoppers": 2 * args.sale_shoppers}, servers=2),
+    }

@@ -21,7 +21,11 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     # The servers are polled at "/" until they answer; those 404s are not news.
-    "loggers": {"django.request": {"level": "ERROR"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        # make_orders' invoice numbers ("SALE-1") draw a warning about card payments on every link.
+        "django_doku_checkout.services.link_requests": {"level": "ERROR"},
+    },
 }
 if os.environ.get("DOKU_STANDIN_URL"):
     # The sale: DOKU's latency, retries with DOKU's pauses, a read timeout its slow answers
