@@ -135,6 +135,13 @@ def sale_rows(sale: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
     ]
 
 
+def limited_by(run: dict[str, Any]) -> str:
+    """Which limit was the lower one, in words."""
+    if run["cpu_limit"] and run["cpu_limit"] < run["thread_limit"]:
+        return "the CPU: the machine ran out of cores before the threads ran out waiting for DOKU"
+    return "the threads waiting for DOKU (processes × threads ÷ DOKU's time per click)"
+
+
 def _sale_run(name: str, run: dict[str, Any]) -> list[str]:
     def step(figures: dict[str, float]) -> str:
         return f"{figures['p50_ms']:.0f} ms / {figures['p99_ms']:.0f} ms"
@@ -146,8 +153,10 @@ def _sale_run(name: str, run: dict[str, Any]) -> list[str]:
         f"| pay clicks a second | **{run['pay_per_second']:.1f}** in {run['seconds']:.0f} s; {run['paid']:,} orders paid |",
         f"| the limit: threads ÷ DOKU's time per click ({run['doku_seconds_per_click'] * 1000:.0f} ms) "
         f"| {run['thread_limit']:.1f} a second |",
-        f"| the limit: CPU ({run['cpu_limit']:.1f} a second from the servers' CPU seconds per click) | "
-        f"{'lower: the base' if run['cpu_limit'] and run['cpu_limit'] < run['thread_limit'] else 'higher'} |",
+        f"| the limit: the machine's CPU ({run['cpu_ms_per_click']['whole run']:.0f} ms of CPU per click for the "
+        f"whole run, {run['cpu_ms_per_click']['servers']:.0f} ms of it in the app servers) | "
+        f"{run['cpu_limit']:.1f} a second |",
+        f"| what limited throughput | {limited_by(run)} |",
         f"| **ratio to the limit** | **{run['ratio']:.2f}×** |",
         f"| open order, p50 / p99 | {step(run['open'])} |",
         f"| pay, p50 / p99 | {step(run['pay'])} |",

@@ -13,7 +13,9 @@ Afterwards the database is asked what must never happen: a notification DOKU sen
 order is not paid, an order paid twice, more than one live link for an order, a receiver
 called twice for one change (or never). The limit a thread pool allows is
 ``processes × threads × servers`` pay clicks per DOKU time of one click; the CPU's is the
-cores over the servers' CPU seconds per click; the lower one is the target's base.
+cores over the CPU seconds per click of every process in the run (the servers, their
+PostgreSQL backends, the stand-in and the shoppers all share this machine); the lower one
+is the target's base.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -42,8 +45,11 @@ DRAIN_SECONDS = 60
 
 
 @contextlib.contextmanager
-def doku_standin(notify: list[str], **options: float) -> Iterator[str]:
-    """The stand-in in its own process; its base URL. ``options``: latency, jitter, errors, timeouts, hang."""
+def doku_standin(notify: list[str], pids: list[int] | None = None, **options: float) -> Iterator[str]:
+    """The stand-in in its own process (its pid added to ``pids``); its base URL.
+
+    ``options``: latency, jitter, errors, timeouts, hang (doku_standin.py's flags).
+    """
     from django.conf import settings
 
     from tests.conftest import free_port, wait_until_serving
@@ -55,6 +61,8 @@ def doku_standin(notify: list[str], **options: float) -> Iterator[str]:
         [sys.executable, str(STANDIN), "--port", str(port), "--notify", ",".join(notify or ["http://127.0.0.1:9"])]
         + ["--client-id", keys["CLIENT_ID"], "--secret-key", keys["SECRET_KEY"], *flags],
     )
+    if pids is not None:
+        pids.append(server.pid)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_serving(base)
@@ -69,15 +77,29 @@ def instant_doku() -> contextlib.AbstractContextManager[str]:
     return doku_standin([], latency=0, jitter=0, errors=0, timeouts=0)
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User and system CPU seconds the processes have used."""
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User and system CPU seconds each process has used."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
+    used = {}
     for pid in pids:
         with contextlib.suppress(FileNotFoundError):
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-    return total / ticks
+            used[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
+def database_backends() -> list[int]:
+    """The PostgreSQL server processes connected to this run's database (the servers' connections)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        return [pid for (pid,) in cursor.fetchall()]
+
+
+def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds used between two readings; a process started in between counts from zero."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 def report_of(base: str) -> dict[str, Any]:
@@ -147,6 +169,7 @@ def bench_sale(
     from django_doku_checkout.models import Order, OrderStatus
     from tests.conftest import free_port
 
+    standin_pids: list[int] = []
     empty_tables()
     ReceiverCall.objects.all().delete()
     public_ids = [str(order.public_id) for order in make_orders(orders, "SALE")]
@@ -155,7 +178,7 @@ def bench_sale(
     notification_ports = [free_port() for _ in range(servers)] if notification_threads else ports
     notified = [f"http://127.0.0.1:{port}" for port in notification_ports]
     with (
-        doku_standin(notified, latency=latency, jitter=latency / 3) as doku,
+        doku_standin(notified, standin_pids, latency=latency, jitter=latency / 3) as doku,
         contextlib.ExitStack() as stack,
         tempfile.TemporaryDirectory() as scratch,
     ):
@@ -182,7 +205,10 @@ def bench_sale(
         ]
         listed = Path(scratch) / "orders.json"
         listed.write_text(json.dumps(public_ids))
-        cpu_before = cpu_seconds(workers)
+        # The CPU bound counts every process of the run, on this machine: the servers, their
+        # PostgreSQL backends, DOKU's stand-in and the shoppers (who would be elsewhere in a sale).
+        cpu_before = cpu_seconds(workers + standin_pids + database_backends())
+        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         load_before = os.getloadavg()
         finished = subprocess.run(  # noqa: S603 - our own shoppers
             [sys.executable, str(SHOPPERS), str(listed), "--base", ",".join(bases), "--shoppers", str(shoppers)],
@@ -190,7 +216,10 @@ def bench_sale(
             text=True,
             check=True,
         )
-        cpu_used = cpu_seconds(workers) - cpu_before
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        shoppers_cpu = children.ru_utime + children.ru_stime - children_before.ru_utime - children_before.ru_stime
+        servers_cpu = cpu_used(cpu_before, cpu_seconds(workers))
+        run_cpu = cpu_used(cpu_before, cpu_seconds(workers + standin_pids + database_backends())) + shoppers_cpu
         load_after = os.getloadavg()
         visits = json.loads(finished.stdout)
         standin = drain(doku)
@@ -200,7 +229,7 @@ def bench_sale(
     clicks = visits["pay"]["count"]
     doku_per_click = standin["doku_mean_seconds"] * standin["calls"]["checkout"] / max(1, clicks)
     thread_limit = processes * threads * servers / doku_per_click if doku_per_click else 0.0
-    cpu_limit = (os.cpu_count() or 1) * clicks / cpu_used if cpu_used else 0.0
+    cpu_limit = (os.cpu_count() or 1) * clicks / run_cpu if run_cpu else 0.0
     limit = min(thread_limit, cpu_limit) if cpu_limit else thread_limit
     per_second = clicks / visits["seconds"]
     return {
@@ -217,6 +246,10 @@ def bench_sale(
         "doku_seconds_per_click": doku_per_click,
         "thread_limit": thread_limit,
         "cpu_limit": cpu_limit,
+        "cpu_ms_per_click": {
+            "servers": servers_cpu / max(1, clicks) * 1000,
+            "whole run": run_cpu / max(1, clicks) * 1000,
+        },
         "limit": limit,
         "ratio": per_second / limit if limit else 0.0,
         "pay": visits["pay"],
