@@ -127,7 +127,9 @@ def bench_http(
 
     ``doku`` serves DOKU and yields its base URL: the standalone simulator unless given.
     """
+    from django.db import connection
     from django.test import override_settings
+    from django.test.utils import CaptureQueriesContext
 
     from django_doku_checkout import services
     from django_doku_checkout.conf import get_config
@@ -151,8 +153,21 @@ def bench_http(
                     before = opened["count"]
                     seconds[name] += timed(run)
                     connections[name] += opened["count"] - before
+        # Round trips per link, counted apart from the timed rounds (capturing costs time).
+        round_trips = {}
+        for name, link in (
+            ("ours", services.create_payment_link),
+            ("naive", lambda order: naive_link(order, base, config)),
+        ):
+            counted = make_orders(10, f"HTTP-count-{name}")
+            with CaptureQueriesContext(connection) as captured:
+                for order in counted:
+                    link(order)
+            round_trips[name] = len(captured) / 10
     links = per_round * rounds
     return {
+        "ours_round_trips": round_trips["ours"],
+        "naive_round_trips": round_trips["naive"],
         "count": links,
         "ours_seconds": seconds["ours"],
         "naive_seconds": seconds["naive"],

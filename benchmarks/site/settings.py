@@ -27,7 +27,9 @@ LOGGING = {
         "django_doku_checkout.services.link_requests": {"level": "ERROR"},
     },
 }
-if os.environ.get("DOKU_STANDIN_URL"):
+#: The receivers that record every call (benchmarks/site/receivers.py): the sale's processes only.
+BENCHMARK_RECEIVERS = bool(os.environ.get("DOKU_STANDIN_URL"))
+if BENCHMARK_RECEIVERS:
     # The sale: DOKU's latency, retries with DOKU's pauses, a read timeout its slow answers
     # outlive (the stand-in holds some calls 3 s), the return page's Status API throttle as shipped.
     DOKU_CHECKOUT = {
