@@ -14,7 +14,6 @@ class DokuCheckoutAppConfig(AppConfig):
     def ready(self) -> None:
         from django_doku_checkout.checks import (
             check_capacity,
-            check_connection_limits,
             check_csp,
             check_deployment,
             check_order_url,
@@ -35,7 +34,5 @@ class DokuCheckoutAppConfig(AppConfig):
         # reads settings, so a plain `manage.py check` must show it.
         checks.register(check_sqlite, "sqlite")
         checks.register(check_deployment, checks.Tags.security, deploy=True)
-        # gunicorn's numbers, where GUNICORN_CMD_ARGS gives them; W011 asks PostgreSQL, so only
-        # `check --database` runs it.
+        # gunicorn's numbers, where GUNICORN_CMD_ARGS gives them.
         checks.register(check_capacity, "capacity")
-        checks.register(check_connection_limits, checks.Tags.database)

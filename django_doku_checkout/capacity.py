@@ -8,9 +8,9 @@ environment sees them. Without it nothing here is knowable and nothing is report
   ``--timeout``: a sync worker waiting for a slow DOKU is killed mid-call.
 - W010: ``--threads`` above a psycopg pool's ``max_size``: the threads beyond it wait for a
   connection (30 s by default) while DOKU keeps the others busy.
-- W011: ``--workers`` × the connections each holds (one per thread, or the pool's
-  ``max_size``) above PostgreSQL's ``max_connections`` less its reserved ones: the last to
-  connect is refused (run with ``manage.py check --database default``, which asks the server).
+
+PostgreSQL's ``max_connections`` is not checked: it is knowable only by asking the server in
+SQL, and only the unit of work talks SQL. docs/deployment.md shows the count to make.
 """
 
 from __future__ import annotations
@@ -99,39 +99,3 @@ def find_pool_problems(server: Server | None, databases: Mapping[str, Mapping[st
                 )
             )
     return messages
-
-
-def connections_per_server(server: Server, database: Mapping[str, Any]) -> int:
-    """The connections one gunicorn master's workers may hold at once: a pool's size, or one per thread."""
-    size = pool_size(database)
-    return server.workers * (size if size is not None else server.threads)
-
-
-def find_connection_limit_problems(
-    server: Server | None, alias: str, database: Mapping[str, Any], available: int
-) -> list[CheckMessage]:
-    """W011: one app server alone may open more connections than PostgreSQL allows (``available``)."""
-    if server is None:
-        return []
-    needed = connections_per_server(server, database)
-    if needed <= available:
-        return []
-    return [
-        CheckWarning(
-            f"gunicorn's {server.workers} workers may hold {needed} connections to DATABASES[{alias!r}] "
-            f"(GUNICORN_CMD_ARGS, one per thread or the pool's max_size) but PostgreSQL accepts {available} "
-            "(max_connections less superuser_reserved_connections): the last to connect are refused, with a 500.",
-            hint="Raise max_connections (and count every app server, runner and cron job), or lower workers × "
-            "threads; PgBouncer in transaction mode lets many threads share fewer server connections.",
-            id="django_doku_checkout.W011",
-        )
-    ]
-
-
-def available_connections(connection: Any) -> int:
-    """PostgreSQL's ``max_connections`` less the connections it keeps for superusers."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int"
-        )
-        return int(cursor.fetchone()[0])

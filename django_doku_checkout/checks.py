@@ -15,16 +15,9 @@ from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error
 from django.core.checks import Warning as CheckWarning
-from django.db import connections
 from django.urls import NoReverseMatch, reverse
 
-from django_doku_checkout.capacity import (
-    available_connections,
-    find_connection_limit_problems,
-    find_pool_problems,
-    find_timeout_problems,
-    gunicorn_server,
-)
+from django_doku_checkout.capacity import find_pool_problems, find_timeout_problems, gunicorn_server
 from django_doku_checkout.conf import find_deployment_problems, find_problems, get_config
 from django_doku_checkout.csp import blocked_directives, origin, required_sources, shop_policies
 from django_doku_checkout.exceptions import DokuConfigurationError
@@ -199,18 +192,3 @@ def check_capacity(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
     except DokuConfigurationError:
         deadline = 0  # the settings checks report it
     return [*find_timeout_problems(server, deadline), *find_pool_problems(server, settings.DATABASES)]
-
-
-def check_connection_limits(
-    app_configs: Sequence[Any] | None = None, databases: Sequence[str] | None = None, **kwargs: Any
-) -> list[CheckMessage]:
-    """W011 for each PostgreSQL database ``check --database`` names: it asks the server its limit."""
-    server = gunicorn_server(os.environ)
-    if server is None or not databases:
-        return []
-    messages: list[CheckMessage] = []
-    for alias in databases:
-        if connections[alias].vendor == "postgresql":
-            available = available_connections(connections[alias])
-            messages += find_connection_limit_problems(server, alias, settings.DATABASES[alias], available)
-    return messages

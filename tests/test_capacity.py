@@ -1,14 +1,13 @@
-"""The server's configuration against DOKU's deadline and the database's connections (W009-W011)."""
+"""The server's configuration against DOKU's deadline and the database's pool (W009, W010)."""
 
 from __future__ import annotations
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
-from django.db import connection
 
 from django_doku_checkout.capacity import Server, find_pool_problems, gunicorn_server
-from django_doku_checkout.checks import check_capacity, check_connection_limits
+from django_doku_checkout.checks import check_capacity
 
 POSTGRES = {"ENGINE": "django.db.backends.postgresql", "NAME": "shop"}
 
@@ -70,21 +69,3 @@ def test_nothing_is_reported_without_gunicorns_numbers(monkeypatch, settings):
     settings.DOKU_CHECKOUT = {**settings.DOKU_CHECKOUT, "DEADLINE": 29}
     assert check_capacity() == []
     assert find_pool_problems(None, {"shop": {**POSTGRES, "OPTIONS": {"pool": True}}}) == []
-
-
-@pytest.mark.postgres
-@pytest.mark.django_db
-def test_more_connections_than_postgresql_accepts_is_w011(monkeypatch):
-    if connection.vendor != "postgresql":
-        pytest.skip("asks PostgreSQL for max_connections")
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW max_connections")
-        limit = int(cursor.fetchone()[0])
-    monkeypatch.setenv("GUNICORN_CMD_ARGS", f"--workers {limit} --threads 2")
-    [message] = check_connection_limits(databases=["default"])
-    assert message.id == "django_doku_checkout.W011"
-    assert f"may hold {limit * 2} connections" in message.msg
-    monkeypatch.setenv("GUNICORN_CMD_ARGS", "--workers 2 --threads 4")
-    assert check_connection_limits(databases=["default"]) == []
-    # Only `check --database` asks the server: a plain check never connects for it.
-    assert check_connection_limits(databases=None) == []

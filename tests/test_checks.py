@@ -216,7 +216,7 @@ def test_check_ids_are_never_reused_and_listed_in_the_readme():
     root = Path(__file__).parents[1]
     package = root / "django_doku_checkout"
     # The keys' own ids are declared in settings_table.py; the rules across keys are in conf.py.
-    # capacity.py: gunicorn's numbers against DEADLINE and the database (W009-W011).
+    # capacity.py: gunicorn's numbers against DEADLINE and the database (W009, W010).
     source = "".join(
         (package / name).read_text() for name in ("settings_table.py", "conf.py", "checks.py", "capacity.py")
     )
