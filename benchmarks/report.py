@@ -201,12 +201,31 @@ def _sale(sale: dict[str, Any]) -> list[str]:
         f"{instant['naive_ms']:.2f} ms | {instant.get('naive_round_trips', 0):g} | {instant['naive_connections']} |",
         f"| **ratio** (target ≤ 2×) | **{instant['ratio']:.2f}×** | | |",
         "",
-        "Round trips counted with Django's query capture (BEGIN and COMMIT are not queries to it: the app's two "
-        "transactions add two of each to its count, the hand-rolled one's adds one). Where they go is in "
-        "README.md (benchmark 1: the claim committed before DOKU is asked, the lock and the reads after it, "
-        "the record).",
+        "Round trips counted with Django's query capture, BEGIN and COMMIT included; README.md (benchmark 8) "
+        "goes through them one by one. Per notification the side by side is benchmark 3 (the app's endpoint "
+        "against the floor view, in the same gunicorn).",
         "",
-        "Per notification the side by side is benchmark 3 (the app's endpoint against the floor view, same gunicorn).",
+        *_closing(sale),
+    ]
+
+
+def _closing(sale: dict[str, Any]) -> list[str]:
+    """The closing note: the table's figures in a sentence each, and what limited throughput."""
+    one, two, instant = sale["one"], sale["two"], sale["instant"]
+    zeros = sum(one["zero"].values()) + sum(two["zero"].values())
+    load = max(one["load"][3], two["load"][3])
+    return [
+        "**Closing note.** "
+        f"One server served {one['pay_per_second']:.1f} pay clicks a second, {one['ratio']:.2f}× its limit of "
+        f"{one['limit']:.1f}; two servers {two['pay_per_second']:.1f}, {two['ratio']:.2f}× of {two['limit']:.1f}. "
+        f"What limited throughput: on one server {limited_by(one)}; on two {limited_by(two)}. "
+        f"DOKU's notifications took {one['notification']['p99_ms']:.0f} ms and {two['notification']['p99_ms']:.0f} ms "
+        f"at the 99th percentile (target 100 ms). "
+        + ("Nothing that must never happen happened: every count is 0. " if not zeros else f"{zeros} counts not 0. ")
+        + f"Against an instant DOKU a link cost {instant['ours_ms']:.2f} ms, {instant['ratio']:.2f}× the hand-rolled "
+        f"{instant['naive_ms']:.2f} ms ({instant.get('ours_round_trips', 0):g} round trips against "
+        f"{instant.get('naive_round_trips', 0):g}). The load average reached {load:.1f} on {os.cpu_count()} CPUs "
+        "during the run: on a shared machine the limits measured are the machine's, not the app's.",
     ]
 
 

@@ -10,6 +10,7 @@ the same run (absolute times drift on shared machines; ratios hold). Not part of
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -51,6 +52,7 @@ def arguments() -> argparse.Namespace:
         default="",
         help="comma-separated benchmarks to run (e.g. sale); RESULTS.md keeps the others' last results",
     )
+    parser.add_argument("--json", type=Path, default=None, help="also write the raw figures to this file")
     args = parser.parse_args()
     if args.quick:
         args.sale_shop_orders, args.sale_threads, args.sale_shoppers, args.sale_links = 300, 4, 12, 100
@@ -98,6 +100,8 @@ def main() -> None:
         print(f"{name} ...", flush=True)
         results[name] = bench()
         print(f"{name} done in {time.perf_counter() - started:.0f} s", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1, default=str))
     if set(results) == {"sale"}:
         write_sale(results["sale"])  # the others' last results stay
     else:
