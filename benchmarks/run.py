@@ -41,8 +41,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--sale-latency", type=float, default=0.05, help="benchmark 7: DOKU's answer time, s")
     parser.add_argument("--sale-shop-orders", type=int, default=3000, help="benchmark 8: orders the shoppers buy")
     parser.add_argument("--sale-processes", type=int, default=2, help="benchmark 8: gunicorn processes per server")
-    parser.add_argument("--sale-threads", type=int, default=16, help="benchmark 8: threads per process")
-    parser.add_argument("--sale-shoppers", type=int, default=48, help="benchmark 8: concurrent shoppers")
+    parser.add_argument("--sale-threads", type=int, default=8, help="benchmark 8: threads per process")
+    parser.add_argument("--sale-shoppers", type=int, default=32, help="benchmark 8: concurrent shoppers")
     parser.add_argument("--sale-links", type=int, default=300, help="benchmark 8: links each way against instant DOKU")
     parser.add_argument(
         "--quick", action="store_true", help="benchmark 8 small (300 orders, 2 x 4 threads, 12 shoppers): development"
