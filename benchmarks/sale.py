@@ -11,7 +11,7 @@ machines would, and each runs ``doku_checkout_deliver`` and ``doku_checkout_reco
 
 Afterwards the database is asked what must never happen: a notification DOKU sent whose
 order is not paid, an order paid twice, more than one live link for an order, a receiver
-called twice for one change (or never). The limit a thread pool allows is
+called twice for one change (or never), a deadlock PostgreSQL detected. The limit a thread pool allows is
 ``processes × threads × servers`` pay clicks per DOKU time of one click; the CPU's is the
 cores over the CPU seconds per click of every process in the run (the servers, their
 PostgreSQL backends, the stand-in and the shoppers all share this machine); the lower one
@@ -97,6 +97,15 @@ def database_backends() -> list[int]:
         return [pid for (pid,) in cursor.fetchall()]
 
 
+def deadlocks() -> int:
+    """The deadlocks PostgreSQL has detected in this run's database so far."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
+        return int(cursor.fetchone()[0])
+
+
 def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
     """CPU seconds used between two readings; a process started in between counts from zero."""
     return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
@@ -116,7 +125,7 @@ def drain(base: str) -> dict[str, Any]:
     return report
 
 
-def zero_counts(standin: dict[str, Any], shoppers: dict[str, Any]) -> dict[str, int]:
+def zero_counts(standin: dict[str, Any], shoppers: dict[str, Any], deadlocked: int) -> dict[str, int]:
     """What must never happen, counted in the database after the run."""
     from django.db.models import Count
 
@@ -146,6 +155,7 @@ def zero_counts(standin: dict[str, Any], shoppers: dict[str, Any]) -> dict[str, 
         .count(),
         "receiver calls twice for one change": calls_per_delivery.filter(calls__gt=1).count(),
         "changes never delivered": ours.exclude(pk__in=ReceiverCall.objects.values("delivery_id")).count(),
+        "deadlocks": deadlocked,
     }
 
 
@@ -173,6 +183,7 @@ def bench_sale(
     empty_tables()
     ReceiverCall.objects.all().delete()
     public_ids = [str(order.public_id) for order in make_orders(orders, "SALE")]
+    deadlocks_before = deadlocks()
     ports = [free_port() for _ in range(servers)]
     bases = [f"http://127.0.0.1:{port}" for port in ports]
     notification_ports = [free_port() for _ in range(servers)] if notification_threads else ports
@@ -264,7 +275,7 @@ def bench_sale(
         "doku_calls": standin["calls"],
         "unexpected": visits["unexpected"],
         "notification_statuses": standin["notification_statuses"],
-        "zero": zero_counts(standin, visits),
+        "zero": zero_counts(standin, visits, deadlocks() - deadlocks_before),
         "runners": runner_reports,
         "load": [round(value, 2) for value in (*load_before, *load_after)],
     }
