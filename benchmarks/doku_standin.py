@@ -60,6 +60,7 @@ class Standin:
         self.notification_ms: list[float] = []
         self.notification_statuses: dict[str, int] = {}
         self.in_flight = 0
+        self.bursts: list[int] = []  # notifications sent at once, per burst
         self.targets = itertools.cycle(args.notify.split(","))
         self.senders = ThreadPoolExecutor(max_workers=args.senders)
 
@@ -119,6 +120,8 @@ class Standin:
                 while self.due and self.due[0][0] <= now:
                     burst.append(heapq.heappop(self.due)[1])
                 self.in_flight += len(burst)
+                if burst:
+                    self.bursts.append(len(burst))
             for invoice in burst:
                 self.senders.submit(self.notify, invoice, next(self.targets))
             time.sleep(max(0.0, int(now) + 1 - time.time()))
@@ -173,6 +176,8 @@ class Standin:
                 "notification_p50_ms": quantiles[49],
                 "notification_p99_ms": quantiles[98],
                 "notification_max_ms": latencies[-1] if latencies else 0.0,
+                "largest_burst": max(self.bursts, default=0),
+                "median_burst": statistics.median(self.bursts) if self.bursts else 0,
             }
 
 

@@ -162,7 +162,8 @@ def _sale_run(name: str, run: dict[str, Any]) -> list[str]:
         f"| pay, p50 / p99 | {step(run['pay'])} |",
         f"| return page, p50 / p99 | {step(run['return'])} |",
         f"| notification, p50 / p99 (max) | {step(run['notification'])} ({run['notification']['max_ms']:.0f} ms), "
-        f"{run['notification']['count']:,} sent |",
+        f"{run['notification']['count']:,} sent, in bursts of {run['notification'].get('median_burst', 0):g} "
+        f"(median) to {run['notification'].get('largest_burst', 0)} at once |",
         f"| DOKU's calls | {calls['checkout']:,} Checkout, {calls['status']:,} status; {calls['errors_503']} answered 503, "
         f"{calls['held']} held past the read timeout, {calls['replayed']} replayed (409) |",
         *[f"| {zero} | {count} |" for zero, count in run["zero"].items()],
@@ -220,7 +221,9 @@ def _closing(sale: dict[str, Any]) -> list[str]:
         f"{one['limit']:.1f}; two servers {two['pay_per_second']:.1f}, {two['ratio']:.2f}× of {two['limit']:.1f}. "
         f"What limited throughput: on one server {limited_by(one)}; on two {limited_by(two)}. "
         f"DOKU's notifications took {one['notification']['p99_ms']:.0f} ms and {two['notification']['p99_ms']:.0f} ms "
-        f"at the 99th percentile (target 100 ms). "
+        f"at the 99th percentile (target 100 ms), arriving up to {one['notification'].get('largest_burst', 0)} at once: "
+        "the last of a burst waits for the ones before it, at least the burst times a notification's CPU time "
+        "divided by the cores. "
         + ("Nothing that must never happen happened: every count is 0. " if not zeros else f"{zeros} counts not 0. ")
         + f"Against an instant DOKU a link cost {instant['ours_ms']:.2f} ms, {instant['ratio']:.2f}× the hand-rolled "
         f"{instant['naive_ms']:.2f} ms ({instant.get('ours_round_trips', 0):g} round trips against "

@@ -271,6 +271,8 @@ def bench_sale(
             "p99_ms": standin["notification_p99_ms"],
             "max_ms": standin["notification_max_ms"],
             "count": standin["notifications_sent"],
+            "largest_burst": standin["largest_burst"],
+            "median_burst": standin["median_burst"],
         },
         "doku_calls": standin["calls"],
         "unexpected": visits["unexpected"],
