@@ -177,7 +177,8 @@ def _sale(sale: dict[str, Any]) -> list[str]:
     return [
         "## 8. A sale at DOKU's latency",
         "",
-        "gunicorn's `gthread` workers on PostgreSQL; DOKU is `doku_standin.py` in its own process (300 ms ± 100 ms, "
+        (f"Run {sale['when']}. " if "when" in sale else "")
+        + "gunicorn's `gthread` workers on PostgreSQL; DOKU is `doku_standin.py` in its own process (300 ms ± 100 ms, "
         "1 % 503s, 0.5 % held 3 s past the 2 s read timeout, a paying notification 1 to 5 s after each link, "
         "sent in bursts at each whole second); the shoppers (`shoppers.py`, their own process) open the shop's order "
         "page, click pay and come back to the return page. DOKU's notifications go to a pool of their own "

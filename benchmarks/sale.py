@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -293,9 +294,11 @@ def bench_sales(args: Any) -> dict[str, Any]:
         "threads": args.sale_threads,
         "shoppers": args.sale_shoppers,
     }
+    started = datetime.now(UTC)
     return {
         "instant": bench_http(args.sale_links, doku=instant_doku),
         "one": bench_sale(**sizes, servers=1),
         # The same threads split over two machines: PostgreSQL's 100 connections hold both runs.
         "two": bench_sale(**{**sizes, "threads": max(1, args.sale_threads // 2)}, servers=2),
+        "when": f"{started:%Y-%m-%d %H:%M} to {datetime.now(UTC):%H:%M} UTC",
     }
