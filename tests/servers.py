@@ -23,7 +23,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +32,19 @@ import pytest
 from django.db import connections
 from django.db.utils import load_backend
 
-from tests.conftest import CLIENT_ID, ROOT, SECRET, free_port, wait_until_serving
+from tests.doku import CLIENT_ID, SECRET
+from tests.waiting import wait_until_serving
+
+ROOT = Path(__file__).parents[1]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on now, for a server a test starts."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -218,15 +229,3 @@ def standalone_simulator(notification_url: str) -> Iterator[str]:
         yield url
     finally:
         _stop(process)
-
-
-def wait_for(condition: Callable[[], Any], *, seconds: float = 10, interval: float = 0.05) -> Any:
-    """Poll ``condition`` until it returns something true (its value), or fail after ``seconds``."""
-    give_up = time.monotonic() + seconds
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > give_up:
-            raise AssertionError(f"Not true within {seconds} s: {condition}")
-        time.sleep(interval)

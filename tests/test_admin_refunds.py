@@ -30,7 +30,10 @@ from django_doku_checkout.simulator import actions
 from django_doku_checkout.simulator.faults import Faults
 from django_doku_checkout.simulator.store import STORE, SimulatedSession
 from tests import test_autocommit
-from tests.conftest import CLIENT_ID, csrf, on_postgresql, running_example_shop, staff_session
+from tests.doku import CLIENT_ID
+from tests.example_shop import running_example_shop
+from tests.pages import csrf, staff_session
+from tests.races import on_postgresql
 from tests.test_autocommit import Browser
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -16,7 +16,8 @@ from django.utils import timezone
 from django_doku_checkout import services
 from django_doku_checkout.exceptions import DokuTransportError
 from django_doku_checkout.models import CheckoutSession, OrderStatus
-from tests.conftest import CLIENT_ID, SANDBOX, SECRET, csrf
+from tests.doku import CLIENT_ID, SANDBOX, SECRET
+from tests.pages import csrf
 
 
 def api_pay(client, order, **headers):

@@ -25,7 +25,8 @@ from django_doku_checkout.simulator import notifier
 from django_doku_checkout.simulator.actions import settle
 from django_doku_checkout.simulator.faults import Faults
 from django_doku_checkout.simulator.store import STORE
-from tests.conftest import CLIENT_ID, SECRET, change_form_data, staff_session
+from tests.doku import CLIENT_ID, SECRET
+from tests.pages import change_form_data, staff_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -19,7 +19,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.conftest import running_example_shop
+from tests.example_shop import running_example_shop
 
 pytestmark = pytest.mark.browser
 

@@ -18,7 +18,8 @@ from django_doku_checkout.services.cancellations import links_payable_at_doku
 from django_doku_checkout.simulator import actions
 from django_doku_checkout.simulator.faults import HEADER, Faults
 from django_doku_checkout.simulator.store import STORE
-from tests.conftest import CLIENT_ID, SANDBOX, checkout_success, close_thread_connections
+from tests.doku import CLIENT_ID, SANDBOX, checkout_success
+from tests.races import close_thread_connections
 
 CANCEL_TARGET = "/checkout/v3/cancellations"
 
@@ -93,7 +94,7 @@ def test_without_the_setting_doku_is_not_asked_and_staff_are_told(live_doku, ord
 def test_changing_the_amount_cancels_the_old_link_at_doku(
     live_doku, order_factory, doku_settings, admin_client, methods, cancelled
 ):
-    from tests.conftest import change_form_data
+    from tests.pages import change_form_data
     from tests.test_admin import change_url
 
     doku_settings(CANCEL_AT_DOKU=True)
@@ -119,7 +120,7 @@ def test_changing_the_amount_cancels_the_old_link_at_doku(
 def test_without_the_setting_an_amount_change_says_the_old_link_can_still_be_paid(
     live_doku, order_factory, admin_client
 ):
-    from tests.conftest import change_form_data
+    from tests.pages import change_form_data
     from tests.test_admin import change_url
 
     order = order_factory()

@@ -32,7 +32,10 @@ from django_doku_checkout.exceptions import LinkInProgress
 from django_doku_checkout.models import CheckoutSession, Order, OrderStatus
 from django_doku_checkout.services import claims, links
 from django_doku_checkout.simulator.store import STORE
-from tests.conftest import SANDBOX, checkout_success, claim_link, free_port, press_pay
+from tests.claiming import claim_link
+from tests.doku import SANDBOX, checkout_success
+from tests.pages import press_pay
+from tests.servers import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

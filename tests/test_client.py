@@ -14,7 +14,7 @@ import responses
 from django_doku_checkout import signatures
 from django_doku_checkout.client import DokuClient, error_messages
 from django_doku_checkout.exceptions import DokuAPIError, DokuTransportError
-from tests.conftest import CLIENT_ID, SANDBOX, SECRET, checkout_success
+from tests.doku import CLIENT_ID, SANDBOX, SECRET, checkout_success
 
 BODY = {"order": {"amount": 20000, "invoice_number": "INV-20210231-0001"}, "payment": {"payment_due_date": 60}}
 CHECKOUT_URL = SANDBOX + "/checkout/v1/payment"

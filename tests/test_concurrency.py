@@ -21,7 +21,8 @@ from django_doku_checkout.reconciliation import reconcile
 from django_doku_checkout.services.locking import locked_rows
 from django_doku_checkout.simulator.faults import Faults
 from django_doku_checkout.simulator.store import STORE
-from tests.conftest import CLIENT_ID, at_once, notification_sender, paid_quietly
+from tests.doku import CLIENT_ID, notification_sender, paid_quietly
+from tests.races import at_once
 
 pytestmark = pytest.mark.postgres
 
@@ -122,7 +123,7 @@ def test_admin_save_during_a_payment_keeps_the_payment(order_factory, admin_user
     from django.urls import reverse
 
     from django_doku_checkout.models import Order
-    from tests.conftest import change_form_data
+    from tests.pages import change_form_data
 
     order = order_factory(status=OrderStatus.PENDING)
     data = change_form_data(order, customer_name="Siti Rahma")

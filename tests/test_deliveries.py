@@ -22,7 +22,7 @@ from django_doku_checkout import services, signals
 from django_doku_checkout.models import Delivery, Order, OrderStatus
 from django_doku_checkout.services import after_response, states
 from django_doku_checkout.services.locking import locked_rows
-from tests.conftest import notification_sender, paid_quietly
+from tests.doku import notification_sender, paid_quietly
 
 #: What the shop's receivers did, in order: (receiver, invoice number, detail).
 calls: list[tuple[str, str, str]] = []

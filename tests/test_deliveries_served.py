@@ -25,8 +25,10 @@ from django_doku_checkout import services, signatures
 from django_doku_checkout.models import Delivery, Order, OrderStatus
 from django_doku_checkout.payloads import encode_body
 from django_doku_checkout.simulator import notifier
-from tests.conftest import CLIENT_ID, SECRET, csrf, free_port, press_pay
-from tests.servers import Shop, standalone_simulator, wait_for
+from tests.doku import CLIENT_ID, SECRET
+from tests.pages import csrf, press_pay
+from tests.servers import Shop, free_port, standalone_simulator
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 

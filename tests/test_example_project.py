@@ -8,7 +8,8 @@ import time
 import pytest
 import requests
 
-from tests.conftest import csrf, run_manage, status_of
+from tests.example_shop import run_manage
+from tests.pages import csrf, status_of
 
 # Subprocesses and servers for seconds per test: the full cells of the matrix only (noxfile.py).
 pytestmark = pytest.mark.slow

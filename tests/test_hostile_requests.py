@@ -19,7 +19,7 @@ from django_doku_checkout import services, signatures
 from django_doku_checkout.models import Notification, OrderStatus
 from django_doku_checkout.payloads import encode_body
 from django_doku_checkout.services.notifications import REJECTED_BODY_BYTES, reprocess_notification
-from tests.conftest import CLIENT_ID, SECRET
+from tests.doku import CLIENT_ID, SECRET
 
 
 def post(base: str, body: bytes, *, secret: str | None = SECRET) -> requests.Response:
@@ -207,7 +207,7 @@ def test_a_get_of_the_pay_url_never_creates_a_link(live_doku, order_factory):
 
 
 def test_a_forged_host_header_cannot_steer_the_shopper(live_doku, order_factory, doku_settings):
-    from tests.conftest import press_pay
+    from tests.pages import press_pay
 
     doku_settings(SITE_URL="https://toko.example.id")
     order = order_factory()

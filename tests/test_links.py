@@ -21,7 +21,8 @@ from django_doku_checkout.reconciliation import reconcile
 from django_doku_checkout.services import links
 from django_doku_checkout.services.settlement import PaymentResult, apply_payment_result
 from django_doku_checkout.simulator.store import STORE
-from tests.conftest import SANDBOX, assert_withdrawn, checkout_success, claim_link
+from tests.claiming import assert_withdrawn, claim_link
+from tests.doku import SANDBOX, checkout_success
 
 
 @pytest.fixture
@@ -108,7 +109,7 @@ def test_no_transaction_is_open_while_doku_is_asked_for_refunds(
 def test_no_transaction_is_open_while_doku_is_asked_to_cancel_links(
     transactional_db, order_factory, doku_asked_in, doku_settings, admin_client
 ):
-    from tests.conftest import change_form_data
+    from tests.pages import change_form_data
     from tests.test_admin import change_url
 
     doku_settings(CANCEL_AT_DOKU=True)

@@ -16,7 +16,7 @@ from django_doku_checkout.models import Order
 from django_doku_checkout.payloads import LineItemData
 from django_doku_checkout.simulator import actions
 from django_doku_checkout.simulator.store import STORE
-from tests.conftest import CLIENT_ID
+from tests.doku import CLIENT_ID
 
 ITEMS = [LineItemData(name="Kopi Toraja 250g", price=85_000, quantity=2)]
 

@@ -21,7 +21,7 @@ from django_doku_checkout.reconciliation import reconcile
 from django_doku_checkout.simulator.actions import settle
 from django_doku_checkout.simulator.store import STORE
 from django_doku_checkout.testing import CLIENT_ID as SIMULATOR_CLIENT_ID
-from tests.conftest import sale_after_an_outage
+from tests.doku import sale_after_an_outage
 
 pytestmark = pytest.mark.django_db
 

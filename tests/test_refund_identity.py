@@ -29,7 +29,9 @@ from django_doku_checkout.simulator import actions, notifier
 from django_doku_checkout.simulator.faults import Faults
 from django_doku_checkout.simulator.merchants import merchants
 from django_doku_checkout.simulator.store import STORE, SimulatedSession
-from tests.conftest import CLIENT_ID, at_once, close_thread_connections, staff_session
+from tests.doku import CLIENT_ID
+from tests.pages import staff_session
+from tests.races import at_once, close_thread_connections
 from tests.test_refunds import paid_order, refund_at_doku, refund_requests, resend_at_doku, send_from_doku
 
 FAILING = Faults(error_rate=1)  # DOKU answers 503 to every attempt and refunds nothing

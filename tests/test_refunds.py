@@ -17,7 +17,7 @@ from django_doku_checkout.simulator import actions, notifier
 from django_doku_checkout.simulator.faults import Faults
 from django_doku_checkout.simulator.merchants import merchants
 from django_doku_checkout.simulator.store import STORE, SimulatedRefund, SimulatedSession
-from tests.conftest import CLIENT_ID, SECRET
+from tests.doku import CLIENT_ID, SECRET
 
 REFUND_TARGET = "/cancellation/credit-card/refund"
 

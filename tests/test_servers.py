@@ -10,7 +10,8 @@ import requests
 from django.urls import reverse
 
 from django_doku_checkout.models import Notification, Order
-from tests.servers import running, wait_for
+from tests.servers import running
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ from django_doku_checkout.models import CheckoutSession, OrderEvent, OrderStatus
 from django_doku_checkout.redaction import REDACTED
 from django_doku_checkout.services.orders import new_invoice_number
 from django_doku_checkout.signals import order_status_changed, payment_succeeded
-from tests.conftest import SANDBOX, checkout_success
+from tests.doku import SANDBOX, checkout_success
 
 CHECKOUT_URL = SANDBOX + "/checkout/v1/payment"
 pytestmark = pytest.mark.django_db(transaction=False)

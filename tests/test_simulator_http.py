@@ -19,7 +19,8 @@ from django_doku_checkout.payloads import encode_body
 from django_doku_checkout.simulator import notifier
 from django_doku_checkout.simulator.faults import Faults
 from django_doku_checkout.simulator.store import STORE
-from tests.conftest import CLIENT_ID, SECRET, press_pay, staff_session
+from tests.doku import CLIENT_ID, SECRET
+from tests.pages import press_pay, staff_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

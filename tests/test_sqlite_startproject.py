@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import csrf, run_manage, running_example_shop, staff_session, status_of
+from tests.example_shop import run_manage, running_example_shop
+from tests.pages import csrf, staff_session, status_of
 
 # Subprocesses and servers for seconds per test: the full cells of the matrix only (noxfile.py).
 pytestmark = pytest.mark.slow

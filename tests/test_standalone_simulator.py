@@ -11,7 +11,8 @@ import requests
 from django_doku_checkout.client import DokuClient
 from django_doku_checkout.conf import DokuCheckoutSettings
 from django_doku_checkout.exceptions import DokuAPIError
-from tests.conftest import free_port, wait_until_serving
+from tests.servers import free_port
+from tests.waiting import wait_until_serving
 
 # Subprocesses and servers for seconds per test: the full cells of the matrix only (noxfile.py).
 pytestmark = pytest.mark.slow

@@ -48,7 +48,8 @@ from django_doku_checkout.services.unit_of_work import Writes
 from django_doku_checkout.signals import order_status_changed
 from django_doku_checkout.simulator.store import STORE
 from django_doku_checkout.testing import CLIENT_ID, SECRET_KEY
-from tests.conftest import SANDBOX, assert_withdrawn, checkout_success, claim_link
+from tests.claiming import assert_withdrawn, claim_link
+from tests.doku import SANDBOX, checkout_success
 
 ONE_STATEMENT = connection.vendor == "postgresql"
 #: Every table a change of the app may write.
