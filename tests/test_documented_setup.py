@@ -137,7 +137,8 @@ def checked_report(project: Path, imports: str) -> dict[str, str]:
     imports and the report): a Django start-up costs a second or two on a busy machine.
     """
     shell = manage(project, "shell", "--no-imports", "-c", imports + REPORT)
-    assert shell.returncode == 0 and "System check identified no issues" in shell.stdout, shell.stdout + shell.stderr
+    assert shell.returncode == 0, shell.stdout + shell.stderr
+    assert "System check identified no issues" in shell.stdout, shell.stdout + shell.stderr
     return json.loads(shell.stdout.split("REPORT", 1)[1])
 
 
@@ -223,9 +224,8 @@ def test_the_local_development_receivers_and_pytest_example_pass_as_written(bloc
         text=True,
         timeout=300,
     )
-    assert result.returncode == 0 and re.search(r"^2 passed", result.stdout, re.MULTILINE), (
-        result.stdout[-3000:] + result.stderr[-2000:]
-    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert re.search(r"^2 passed", result.stdout, re.MULTILINE), result.stdout[-3000:] + result.stderr[-2000:]
 
 
 def test_every_relative_link_in_the_readme_names_a_file_of_the_repository():

@@ -33,7 +33,8 @@ def test_notify_sends_a_correctly_signed_notification(doku_simulator, order_fact
     doku_simulator.expire(order)  # creates the link without paying
     assert doku_simulator.notify(order, "SUCCESS", amount=1) == 200
     order.refresh_from_db()
-    assert order.needs_review and order.status == OrderStatus.PENDING
+    assert order.needs_review
+    assert order.status == OrderStatus.PENDING
     stored = Notification.objects.get()
     assert stored.signature_valid is True
     assert stored.outcome == Notification.Outcome.FLAGGED

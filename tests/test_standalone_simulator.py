@@ -69,4 +69,5 @@ def test_standalone_simulator_help_names_the_program_and_explains_every_option()
         ("--secret-key", "SECRET_KEY"),
         ("--notification-url", "notification endpoint"),
     ]:
-        assert option in result.stdout and explained in result.stdout
+        assert option in result.stdout
+        assert explained in result.stdout

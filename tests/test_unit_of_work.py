@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import threading
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -50,6 +49,7 @@ from django_doku_checkout.simulator.store import STORE
 from django_doku_checkout.testing import CLIENT_ID, SECRET_KEY
 from tests.claiming import assert_withdrawn, claim_link
 from tests.doku import SANDBOX, checkout_success
+from tests.waiting import WAIT_SECONDS, wait_until_waiting_on_a_lock
 
 ONE_STATEMENT = connection.vendor == "postgresql"
 #: Every table a change of the app may write.
@@ -410,13 +410,30 @@ def test_a_receiver_of_order_status_changed_still_gets_its_delivery(
     assert Delivery.objects.get(order=order).status == Delivery.Status.DELIVERED
 
 
-def hold_the_order(
-    order: Order, change=None, *, seconds: float = 0.6, late_change=None
-) -> tuple[threading.Thread, threading.Event]:
-    """Another transaction that locks ``order``, runs ``change`` with it and commits ``seconds`` later.
+class Holder(threading.Thread):
+    """A thread whose failure is the test's: ``join`` raises what ``run`` raised."""
 
-    ``late_change`` runs at the end of the wait, just before the commit. What ``change``
-    returns, if anything, runs after the commit.
+    error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except BaseException as err:  # noqa: BLE001 - raised again by join
+            self.error = err
+
+    def join(self, timeout: float | None = None) -> None:
+        super().join(timeout)
+        if self.error is not None:
+            raise self.error
+
+
+def hold_the_order(order: Order, change=None, *, waiters: int = 1, late_change=None) -> tuple[Holder, threading.Event]:
+    """Another transaction that locks ``order``, runs ``change`` with it and commits once
+    ``waiters`` other transactions wait on a lock (PostgreSQL's ``pg_stat_activity``).
+
+    ``late_change`` runs then, just before the commit. What ``change`` returns, if anything,
+    runs after the commit. If nobody waits, the holder's ``join`` raises: the test's
+    transaction never reached the lock.
     """
     locked = threading.Event()
 
@@ -426,7 +443,7 @@ def hold_the_order(
                 held = locked_rows(Order.objects).get(pk=order.pk)
                 after = change(held) if change else None
                 locked.set()
-                time.sleep(seconds)
+                wait_until_waiting_on_a_lock(waiters, what="the test's transaction, for the order's lock")
                 if late_change:
                     late_change(held)
             if after is not None:
@@ -434,9 +451,9 @@ def hold_the_order(
         finally:
             connections.close_all()
 
-    thread = threading.Thread(target=run)
+    thread = Holder(target=run)
     thread.start()
-    assert locked.wait(5)
+    assert locked.wait(WAIT_SECONDS)
     return thread, locked
 
 
@@ -452,7 +469,6 @@ def claimed(transactional_db, order_factory, doku_simulator) -> tuple[Order, lin
 @pytest.mark.postgres
 def test_the_record_waits_for_a_cancellation_and_withdraws_the_link(claimed):
     order, claim = claimed
-    release = 0.6
 
     def staff_cancel(held: Order) -> None:
         writes = Writes()
@@ -460,13 +476,10 @@ def test_the_record_waits_for_a_cancellation_and_withdraws_the_link(claimed):
         withdraw_payment_links(held, writes)
         writes.flush()
 
-    staff, _locked = hold_the_order(order, staff_cancel, seconds=release)
-    started = time.monotonic()
+    staff, _locked = hold_the_order(order, staff_cancel)
     recorded = links._complete(claim, client=None, actor=None)
-    waited = time.monotonic() - started
-    staff.join()
+    staff.join()  # the staff commit only once the record waits for the order's lock
 
-    assert waited > release / 2  # the record waited for the order's lock
     assert_withdrawn(recorded, claim, order)
     assert list(order.events.values_list("new_status", flat=True)) == [OrderStatus.CANCELLED]
 
@@ -621,7 +634,7 @@ def test_the_pending_event_follows_a_change_committed_while_its_record_waited(cl
     def expire(held: Order) -> None:  # once the record below is already waiting for the lock
         states.transition(held, OrderStatus.EXPIRED, source=OrderEvent.Source.SYSTEM)
 
-    other, _locked = hold_the_order(order, seconds=0.4, late_change=expire)
+    other, _locked = hold_the_order(order, late_change=expire)
     links._complete(claim, client=None, actor=None)  # waits for the lock, then records
     other.join()
 
@@ -636,12 +649,12 @@ def test_the_pending_event_follows_a_change_committed_while_its_record_waited(cl
 
 
 @pytest.mark.postgres
-def test_a_click_that_collided_once_still_waits_for_a_claim_made_meanwhile(
+def test_a_click_that_waited_behind_a_failed_attempt_shares_the_claim_made_meanwhile(
     transactional_db, order_factory, doku_simulator
 ):
-    # A failed attempt is recorded while a staff member's click waits for the lock; while its
-    # retry waits again, another click claims the next attempt. The staff click must share
-    # that claim, never send a second one while it is in flight.
+    # A failed attempt is recorded while two clicks wait for the lock: a shopper's, first in
+    # the lock's queue, and a staff member's. The shopper's click claims the next attempt; the
+    # staff click must share that claim, never send a second one while it is in flight.
     order = order_factory()
     other_claim: list = []
 
@@ -656,19 +669,18 @@ def test_a_click_that_collided_once_still_waits_for_a_claim_made_meanwhile(
 
     def another_click() -> None:
         try:
-            time.sleep(0.1)
             with transaction.atomic():
                 step = claim_link(Order.objects.get(pk=order.pk))
-                time.sleep(0.4)
             if isinstance(step, links._Claim):
                 other_claim.append(step.link.pk)
                 links._complete(step, client=None, actor=None)
         finally:
             connections.close_all()
 
-    first, _locked = hold_the_order(order, record_a_failed_attempt, seconds=0.4)
-    second = threading.Thread(target=another_click)
+    first, _locked = hold_the_order(order, record_a_failed_attempt, waiters=2)
+    second = Holder(target=another_click)
     second.start()
+    wait_until_waiting_on_a_lock(what="the other click, for the order's lock")
     link = services.create_payment_link(order, actor=None)
     first.join()
     second.join()
@@ -676,14 +688,19 @@ def test_a_click_that_collided_once_still_waits_for_a_claim_made_meanwhile(
     live = CheckoutSession.objects.filter(order=order).exclude(status=CheckoutSession.Status.ERROR)
     assert list(live.values_list("pk", flat=True)) == [link.pk]
     assert len(STORE.sessions) == 1  # DOKU was asked for one link
-    assert other_claim in ([], [link.pk])
+    assert other_claim == [link.pk]  # the other click's claim, shared by the staff click
 
 
 class SlowToCancel:
-    """DOKU taking a second to cancel a Checkout link."""
+    """DOKU still cancelling a Checkout link when a notification arrives: it answers once the
+    notification waits for the order's lock (``asked`` is set when DOKU is first asked)."""
+
+    def __init__(self) -> None:
+        self.asked = threading.Event()
 
     def cancel_checkout(self, body: dict, *, request_id: str | None = None) -> None:
-        time.sleep(1.0)
+        self.asked.set()
+        wait_until_waiting_on_a_lock(what="the notification, for the order's lock")
 
 
 @pytest.mark.postgres
@@ -701,11 +718,12 @@ def test_a_notification_during_a_shops_own_cancelling_transaction_does_not_deadl
         payment_url="https://sandbox.doku.com/cc/1",
     )
     cancelled: list[str] = []
+    doku = SlowToCancel()
 
     def shop_cancels_in_its_own_transaction() -> None:
         try:
             with transaction.atomic():  # ATOMIC_REQUESTS, or the shop's own block
-                services.cancel_order(Order.objects.get(pk=order.pk), client=SlowToCancel())
+                services.cancel_order(Order.objects.get(pk=order.pk), client=doku)
             cancelled.append("ok")
         except Exception as err:  # noqa: BLE001 - the test reports it
             cancelled.append(repr(err))
@@ -714,7 +732,7 @@ def test_a_notification_during_a_shops_own_cancelling_transaction_does_not_deadl
 
     shop = threading.Thread(target=shop_cancels_in_its_own_transaction)
     shop.start()
-    time.sleep(0.4)  # the card page's answer is recorded; DOKU is being asked about the other link
+    assert doku.asked.wait(WAIT_SECONDS)  # the card page's answer is recorded; DOKU is being asked about the other link
     paid = notify(card_page, amount=order.amount)  # locks the order, then the link
     shop.join()
 
@@ -794,7 +812,8 @@ def test_a_shops_router_is_asked_about_each_row_as_save_asks_it(order_factory, s
     writes.insert(event)
     writes.flush()
 
-    assert order in RecordsWhatItIsAsked.asked and event in RecordsWhatItIsAsked.asked
+    assert order in RecordsWhatItIsAsked.asked
+    assert event in RecordsWhatItIsAsked.asked
 
 
 @pytest.mark.django_db(transaction=True)
@@ -823,4 +842,5 @@ def test_a_key_to_a_row_inserted_earlier_in_the_same_unit_is_written(order_facto
     writes.flush()
 
     order.refresh_from_db()
-    assert link.pk is not None and order.paid_link_id == link.pk
+    assert link.pk is not None
+    assert order.paid_link_id == link.pk
