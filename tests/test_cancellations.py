@@ -390,33 +390,45 @@ def test_a_cancel_that_timed_out_is_resent_by_reconciliation_with_its_request_id
 def test_the_next_cancel_resends_a_cancellation_whose_process_died_with_its_request_id(
     live_doku, order_factory, doku_settings
 ):
-    from django.db import transaction
-
     from django_doku_checkout.reconciliation import reconcile
-    from django_doku_checkout.services import cancellations
+
+    class ProcessDied(BaseException):
+        """Nothing catches it: the process is gone."""
+
+    class DiesAfterAsking:
+        """A process that asks DOKU to cancel a link and dies before it hears back."""
+
+        def __init__(self) -> None:
+            self.request_ids: list[str | None] = []
+
+        def cancel_checkout(self, body: dict, *, request_id: str | None = None) -> None:
+            DokuClient().cancel_checkout(body, request_id=request_id)
+            self.request_ids.append(request_id)
+            raise ProcessDied
 
     doku_settings(CANCEL_AT_DOKU=True)
     order = order_factory(payment_method_types=["VIRTUAL_ACCOUNT_BCA"])
     link = services.create_payment_link(order)
     # A process committed its cancellation, DOKU cancelled the link, and the process died
     # before it heard back (nor withdrew the link or cancelled the order).
-    with transaction.atomic():
-        claim = cancellations._claim(link, anew=False)
-    DokuClient().cancel_checkout(claim.body, request_id=claim.request_id)
+    dying = DiesAfterAsking()
+    with pytest.raises(ProcessDied):
+        services.cancel_order(order, client=dying)
+    (request_id,) = dying.request_ids
     age_the_cancellation(link)
     # Reconciliation leaves the cancellation of a link still open to the order's next cancellation.
     assert reconcile().cancellations_resent == 0
-    assert cancel_request_ids() == [claim.request_id]
+    assert cancel_request_ids() == [request_id]
 
     services.cancel_order(order)
 
-    assert cancel_request_ids() == [claim.request_id] * 2
+    assert cancel_request_ids() == [request_id] * 2
     link.refresh_from_db()
     assert order.status == OrderStatus.CANCELLED
     assert link.status == CheckoutSession.Status.CANCELLED
     assert link.cancelled_at_doku is not None
     assert link.doku_cancel_error == ""
-    assert link.cancel_request_id == claim.request_id
+    assert link.cancel_request_id == request_id
     assert link.cancel_request_payload == ""
     assert links_payable_at_doku(order) == []
 
