@@ -28,6 +28,7 @@ from django.utils.connection import ConnectionDoesNotExist
 
 import django_doku_checkout
 from django_doku_checkout import reconciliation, services, signatures
+from django_doku_checkout.client import STATUS_PATH
 from django_doku_checkout.models import (
     CheckoutSession,
     Delivery,
@@ -241,11 +242,13 @@ def test_a_notification_writes_the_same_rows_both_ways(
 def test_expiring_overdue_links_writes_the_same_rows_both_ways(order_factory, doku_api, receiver_of_every_change):
     doku_api.post(SANDBOX + "/checkout/v1/payment", json=checkout_success())
     order = order_factory()
-    services.create_payment_link(order)
+    link = services.create_payment_link(order)
     order.checkout_sessions.update(expires_at=timezone.now() - timedelta(hours=1))
+    doku_api.get(SANDBOX + STATUS_PATH.format(identifier=link.invoice_number), status=404)  # DOKU forgot it
 
     def expire() -> None:
-        assert reconciliation._expire_overdue(Order.objects.get(pk=order.pk), dry_run=False) == OrderStatus.EXPIRED
+        summary = reconciliation.reconcile(min_age=timedelta(0), invoice_numbers=[order.invoice_number])
+        assert [line.new_status for line in summary.orders] == [OrderStatus.EXPIRED]
 
     assert_same_rows_both_ways(expire, statements=1, saves=["CheckoutSession", "Order", "OrderEvent"])
 
