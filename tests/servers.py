@@ -12,6 +12,9 @@ wrote:
 
 The server, and the workers it forked, are stopped when the test ends (TERM, then KILL of
 its whole process group): nothing is left behind. Tests using it are ``slow``.
+
+Here too: the standalone simulator (``standalone_simulator``), and what any server a test
+starts needs (``ROOT``, the repository, and ``free_port``), the example shop's included.
 """
 
 from __future__ import annotations
