@@ -79,16 +79,12 @@ def shop(extra: list[str]) -> None:
     if not port.isdigit():
         sys.exit(f"--port must be a number, not {port!r}")
     manage = ROOT / "example_project" / "manage.py"
+    # The example's simulator calls back to the shop, and seed_demo prints the admin's
+    # address: SITE_URL must name the port it runs on.
+    site_url = os.environ.get("SITE_URL", f"http://127.0.0.1:{port}")
     run(PYTHON, manage, "migrate", "--noinput")
-    run(PYTHON, manage, "seed_demo")
-    # The example's simulator calls back to the shop: SITE_URL must name the port it runs on.
-    run(
-        PYTHON,
-        manage,
-        "runserver",
-        f"127.0.0.1:{port}",
-        SITE_URL=os.environ.get("SITE_URL", f"http://127.0.0.1:{port}"),
-    )
+    run(PYTHON, manage, "seed_demo", SITE_URL=site_url)
+    run(PYTHON, manage, "runserver", f"127.0.0.1:{port}", SITE_URL=site_url)
 
 
 def screenshots(extra: list[str]) -> None:

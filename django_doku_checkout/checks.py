@@ -1,4 +1,9 @@
-"""System checks for ``DOKU_CHECKOUT`` and the database; the ids are listed in the README and never reused."""
+"""System checks for ``DOKU_CHECKOUT``, the URLconf, the CSP and the database.
+
+The ids are listed in the README and never reused; :data:`RETIRED_CHECK_IDS` keeps those
+no check raises any more. The settings' own checks are built in :mod:`django_doku_checkout.conf`
+from each key's declaration.
+"""
 
 from __future__ import annotations
 
@@ -11,25 +16,21 @@ from django.core.checks import CheckMessage, Error
 from django.core.checks import Warning as CheckWarning
 from django.urls import NoReverseMatch, reverse
 
-from django_doku_checkout.conf import Problem, find_deployment_problems, find_problems, get_config
+from django_doku_checkout.conf import find_deployment_problems, find_problems, get_config
 from django_doku_checkout.csp import blocked_directives, origin, required_sources, shop_policies
 from django_doku_checkout.exceptions import DokuConfigurationError
 from django_doku_checkout.order_urls import order_url_resolver
 
-
-def _as_messages(problems: list[Problem]) -> list[CheckMessage]:
-    return [
-        (Error if problem.level == "error" else CheckWarning)(problem.message, hint=problem.hint, id=problem.id)
-        for problem in problems
-    ]
+#: Ids no check raises any more: listed so that none is ever given to another problem.
+RETIRED_CHECK_IDS = ("django_doku_checkout.E038", "django_doku_checkout.E039")
 
 
 def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
-    return _as_messages(find_problems(getattr(settings, "DOKU_CHECKOUT", None), debug=settings.DEBUG))
+    return find_problems(getattr(settings, "DOKU_CHECKOUT", None), debug=settings.DEBUG)
 
 
 def check_deployment(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
-    return _as_messages(find_deployment_problems(getattr(settings, "DOKU_CHECKOUT", None), debug=settings.DEBUG))
+    return find_deployment_problems(getattr(settings, "DOKU_CHECKOUT", None))
 
 
 #: Pasted into a SQLite database's settings, this makes writers queue instead of failing.

@@ -251,3 +251,42 @@ def label(code: str) -> str:
     Bank and scheme acronyms (BCA, BNI, BRI, QRIS, OVO, DANA, CIMB …) stay in capitals.
     """
     return " ".join(_WORDS.get(word, word) for word in code.split("_") if word)
+
+
+#: The kinds of channel DOKU's payment page groups its channels by, in its order, and the
+#: code prefixes (or whole codes) of each; a code no kind names is one of the "others".
+KINDS = (
+    ("Virtual accounts", ("VIRTUAL_ACCOUNT_",)),
+    ("Cards", (CREDIT_CARD, KARTU_KREDIT_INDONESIA)),
+    ("E-wallets", ("EMONEY_",)),
+    ("QRIS", ("QRIS",)),
+    ("Convenience stores", ("ONLINE_TO_OFFLINE_",)),
+    ("Paylater", ("PEER_TO_PEER_",)),
+)
+OTHER_KIND = "Online banking and direct debit"
+
+
+def kind(code: str) -> str:
+    """The group DOKU's page shows a channel in: ``VIRTUAL_ACCOUNT_BCA`` -> ``Virtual accounts``."""
+    for title, prefixes in KINDS:
+        if any(code.startswith(prefix) if prefix.endswith("_") else code == prefix for prefix in prefixes):
+            return title
+    return OTHER_KIND
+
+
+def name(code: str) -> str:
+    """A channel's name within its group, as DOKU's page shows it: ``VIRTUAL_ACCOUNT_BANK_MANDIRI`` -> ``Bank Mandiri``."""
+    for _, prefixes in KINDS:
+        for prefix in prefixes:
+            if prefix.endswith("_") and code.startswith(prefix):
+                return label(code.removeprefix(prefix))
+    return label(code)
+
+
+def grouped(codes: list[str]) -> list[tuple[str, list[str]]]:
+    """``codes`` by :func:`kind`, in the order of DOKU's page; a kind without codes is left out."""
+    order = [title for title, _ in KINDS] + [OTHER_KIND]
+    groups: dict[str, list[str]] = {title: [] for title in order}
+    for code in codes:
+        groups[kind(code)].append(code)
+    return [(title, sorted(groups[title], key=name)) for title in order if groups[title]]

@@ -24,6 +24,7 @@ from django_doku_checkout.services.shopper import (
     answer_failure,
     attempt_failed,
     live_payment_url,
+    pay_until,
     refresh_pending,
     shopper_order,
     start_payment,
@@ -93,6 +94,7 @@ class CallbackView(View):
             "attempt_failed": attempt_failed(order),
             "back_url": back_to_order_url(order),
             "waiting": order.status == OrderStatus.PENDING and self.outcome != "cancel",
+            "pay_until": pay_until(order),
         }
         if context["waiting"]:
             context.update(self._refresh(request))

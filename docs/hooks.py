@@ -1,10 +1,14 @@
-"""MkDocs hook: pages of the site that live elsewhere in the repository, included rather than copied.
+"""MkDocs hooks: pages that live elsewhere in the repository, and the settings table, included rather than copied.
 
 ``CHANGELOG.md``, ``CONTRIBUTING.md`` and the benchmarks' ``README.md`` and ``RESULTS.md`` are written (and
 regenerated, for RESULTS.md) where they are. Each becomes a page of the site under the name
 below, its relative links rewritten so that a link that works on the repository (such as
 ``../docs/reliability.md`` from ``benchmarks/README.md``) works on the site too. A link to a
 file that is not on the site is left as it is, and the strict build reports it.
+
+The table of ``DOKU_CHECKOUT``'s keys on the settings page is generated from their
+declaration (``django_doku_checkout/settings_table.py``) where the page says
+``<!-- settings-table -->``: a key, its default, its rule or its help is written once.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
+
+from django_doku_checkout.settings_table import SETTINGS, Setting
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,3 +64,33 @@ def on_files(files: Files, config: Any) -> Files:
         text = (ROOT / repository_path).read_text(encoding="utf-8")
         files.append(File.generated(config, page_path, content=rewrite_links(text, repository_path, page_path)))
     return files
+
+
+#: Where the settings page shows the table of keys.
+SETTINGS_TABLE = "<!-- settings-table -->"
+
+
+def _default(setting: Setting) -> str:
+    if setting.required:
+        return "required"
+    if setting.shown is not None:
+        return setting.shown
+    if isinstance(setting.default, str):
+        return f'`"{setting.default}"`'
+    return f"`{setting.default!r}`"
+
+
+def settings_table() -> str:
+    """The Markdown table of every key: default, what the check accepts (and its id), meaning."""
+    rows = [
+        "| key | default | accepted (check) | meaning |",
+        "|---|---|---|---|",
+        *(f"| `{s.key}` | {_default(s)} | {s.rule.expected} ({s.check_id}) | {s.help} |" for s in SETTINGS),
+    ]
+    return "\n".join(rows)
+
+
+def on_page_markdown(markdown: str, page: Page, config: Any, files: Files) -> str:
+    if page.file.src_uri == "settings.md":
+        return markdown.replace(SETTINGS_TABLE, settings_table())
+    return markdown

@@ -73,7 +73,6 @@ def change_form_data(order: Order, **overrides: Any) -> dict[str, Any]:
         "customer_email": order.customer_email,
         "customer_phone": order.customer_phone,
         "metadata": "{}",
-        "allow_tenor": "[]",
         "_save": "Save",
     }
     # Every inline posts its management form, read-only ones too.

@@ -153,7 +153,8 @@ def test_a_refund_form_rendered_again_asks_before_refunding_again(staff, order_f
     refused = staff.post(refund_url(order), {"amount": 30_000, "key": second}, expect=200).text
 
     assert "This order was refunded minutes ago; tick the box to refund it again." in text_of(refused)
-    assert "Rp 30.000 at" in text_of(refused) and 'name="again"' in refused
+    assert "Rp 30.000 at" in text_of(refused)
+    assert 'name="again"' in refused
     assert [r.amount for r in session.refunds] == [30_000]
     staff.post(refund_url(order), {"amount": 30_000, "key": second, "again": "on"}, expect=302)
     assert [r.amount for r in session.refunds] == [30_000, 30_000]  # staff said it is another refund
@@ -167,7 +168,8 @@ def test_a_refund_form_without_its_key_refunds_nothing(staff, order_factory):
     page = staff.post(refund_url(order), {"amount": 40_000}, expect=200).text
 
     assert 'class="errorlist' in page
-    assert session.refunds == [] and not order.refunds.exists()
+    assert session.refunds == []
+    assert not order.refunds.exists()
 
 
 @pytest.fixture
@@ -292,7 +294,8 @@ def test_a_refund_doku_failed_with_5xx_offers_resend_not_a_second_refund(staff, 
     doku_faults()
 
     text = text_of(staff.get(refund_url(order)).text)
-    assert "pending at DOKU" in text and "Try again later" not in text
+    assert "pending at DOKU" in text
+    assert "Try again later" not in text
     assert "Paid Rp 100.000; nothing is left to refund." in text
     refund = order.refunds.get()
     staff.post(resend_url(refund), expect=302)
@@ -335,7 +338,8 @@ def test_the_bulk_refund_asks_first_and_its_confirmation_refunds_once(staff, ord
 
     page = staff.post(changelist(), {"action": "refund_payments", "_selected_action": selected}, expect=200).text
 
-    assert session.refunds == [] and not Refund.objects.exists()  # nothing refunded before confirming
+    assert session.refunds == []
+    assert not Refund.objects.exists()
     text = text_of(page)
     assert "Are you sure" in text
     plan = dict(re.findall(r'<tr class="doku-refund-(?:plan|skip)" data-invoice="([^"]+)">(.*?)</tr>', page, re.S))
@@ -354,7 +358,8 @@ def test_the_bulk_refund_asks_first_and_its_confirmation_refunds_once(staff, ord
     again = staff.post(changelist(), confirm, expect=200).text  # the confirmation sent twice
 
     assert "Rp 100.000 refunded by DOKU; the order is now Refunded." in text_of(report)
-    assert "already" in text_of(again) and "nothing was sent to DOKU again" in text_of(again)
+    assert "already" in text_of(again)
+    assert "nothing was sent to DOKU again" in text_of(again)
     assert [r.amount for r in session.refunds] == [100_000]
     assert len(set(refund_request_ids())) == 1
     assert_books_match_doku(card, session)
@@ -383,7 +388,8 @@ def test_refunding_needs_the_view_permission_too(live_doku, order_factory, djang
     tab.post(resend_url(refund), expect=403)
     tab.post(changelist(), {"action": "refund_payments", "_selected_action": [order.pk], "post": "yes"}, expect=403)
 
-    assert set(refund_request_ids()) == {refund.request_id} and session.refunds == []
+    assert set(refund_request_ids()) == {refund.request_id}
+    assert session.refunds == []
     clerk.user_permissions.add(Permission.objects.get(codename="view_order"))
     assert 'name="key"' in tab.get(refund_url(order)).text
     tab.http.close()

@@ -193,6 +193,42 @@ def test_staff_create_links_for_phone_orders_and_see_them_paid(page: Page, examp
     screenshot(page, "staff-2-order-with-live-link")
 
 
+def test_staff_open_a_paid_order_grouped_and_read_only(page: Page, example_shop: str):
+    """A paid order's page: what DOKU has is shown, not offered for editing; the addresses and
+    DOKU options are collapsed until opened; the page fits in little more than a screen."""
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(example_shop + "/admin/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "admin")
+    page.click('input[type="submit"]')
+    page.goto(example_shop + "/admin/django_doku_checkout/order/?q=DEMO-PHONE-1")
+    page.locator("tr", has_text="DEMO-PHONE-1").locator("input.action-select").check()
+    page.select_option('select[name="action"]', "create_payment_links")
+    page.click('button[name="index"]')
+    link = page.locator("#doku-report a.doku-payment-url").first.get_attribute("href")
+    customer = page.context.new_page()
+    customer.goto(link)
+    customer.check('input[value="VIRTUAL_ACCOUNT_BCA"]')
+    customer.click("button.pay")
+    wait_for_status(customer, "Paid")
+    customer.close()
+
+    page.goto(example_shop + "/admin/django_doku_checkout/order/?q=DEMO-PHONE-1")
+    page.click("text=DEMO-PHONE-1")
+    expect(page.locator(".field-status .readonly")).to_have_text("Paid")
+    expect(page.locator(".fieldBox.field-customer_name .readonly")).to_have_text("Budi Santoso")
+    expect(page.locator("input, textarea, select").and_(page.locator('[name^="customer_"]'))).to_have_count(0)
+    options = page.locator("fieldset", has=page.locator("summary", has_text="DOKU options"))
+    expect(options.locator(".field-payment_methods_display")).to_be_hidden()  # collapsed
+    options.locator("summary").click()
+    expect(options.locator(".field-payment_methods_display .readonly")).to_have_text(
+        "Every channel active on the account"
+    )
+    options.locator("summary").click()
+    assert page.evaluate("document.documentElement.scrollHeight") < 3000
+    screenshot(page, "staff-3-paid-order")
+
+
 def test_staff_send_a_link_by_whatsapp_in_a_new_tab(page: Page, example_shop: str):
     """The share button posts into a new tab, which then opens WhatsApp. Chromium must send the
     admin's Origin with the post (with rel="noreferrer" it sent Origin: null: Django's CSRF check
@@ -233,7 +269,8 @@ def test_staff_send_a_link_by_whatsapp_in_a_new_tab(page: Page, example_shop: st
 
 def test_the_shop_enforces_its_policy(page: Page, example_shop: str):
     policy = page.goto(example_shop + "/").headers["content-security-policy"]
-    assert "default-src 'self'" in policy and "form-action 'self'" in policy
+    assert "default-src 'self'" in policy
+    assert "form-action 'self'" in policy
     assert "unsafe-inline" not in policy
 
 

@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from django_doku_checkout.checks import SQLITE_OPTIONS_FIX, check_deployment, check_settings, find_sqlite_problems
+from django_doku_checkout.conf import get_config
 
 VALID = {"CLIENT_ID": "BRN-0214-1714016624673", "SECRET_KEY": "SK-live-abc", "ENVIRONMENT": "sandbox"}
 
@@ -134,8 +135,8 @@ def test_deploy_check_refuses_free_payments_and_warns_about_the_sandbox(settings
     messages = check_deployment()
     assert ids(messages) == expected
     assert all(m.is_serious() == m.id.split(".")[1].startswith("E") for m in messages)
-    settings.DEBUG = True
-    assert check_deployment() == []
+    settings.DEBUG = True  # --deploy means "about to deploy", whatever DEBUG says
+    assert ids(check_deployment()) == expected
 
 
 def test_deploy_check_is_quiet_for_production(settings):
@@ -214,7 +215,8 @@ def test_sqlite_check_is_registered_and_names_the_alias(db):
 def test_check_ids_are_never_reused_and_listed_in_the_readme():
     root = Path(__file__).parents[1]
     package = root / "django_doku_checkout"
-    source = (package / "conf.py").read_text() + (package / "checks.py").read_text()
+    # The keys' own ids are declared in settings_table.py; the rules across keys are in conf.py.
+    source = "".join((package / name).read_text() for name in ("settings_table.py", "conf.py", "checks.py"))
     found = [f.split(".")[-1] for f in re.findall(r'"((?:django_doku_checkout\.)?[EW]0\d\d)"', source)]
     # E001 covers "missing" and "not a dict"; every other id is raised from one place only.
     assert found.count("E001") == 2
@@ -358,3 +360,86 @@ def test_w007_when_order_url_leads_nowhere(settings, order_url, warned):
 
     settings.DOKU_CHECKOUT = {**VALID, "ORDER_URL": order_url}
     assert [m.id for m in find_order_url_problems()] == (["django_doku_checkout.W007"] if warned else [])
+
+
+# --- API_BASE_URL that is not DOKU's host outside the simulator (W008, E043 with --deploy) ---------------
+
+#: docs/local-development.md's mounted simulator: the shop serves it under its own address.
+MOUNTED_SIMULATOR = "http://127.0.0.1:8000/doku-simulator"
+
+
+def run_check(*args: str) -> str:
+    """``manage.py check`` as a user runs it, failing on warnings too: what it reports, or ''."""
+    try:
+        call_command("check", "--fail-level", "WARNING", "--tag", "security", *args)
+    except SystemCheckError as raised:
+        return str(raised)
+    return ""
+
+
+def test_switching_to_sandbox_with_the_mounted_simulators_url_warns_and_fails_check_deploy(settings, monkeypatch):
+    # The settings block reads DOKU_ENVIRONMENT; the user switched it, the snippet's URL stayed.
+    settings.DEBUG = True  # startproject's default
+    settings.DOKU_CHECKOUT = {**VALID, "ENVIRONMENT": "sandbox", "API_BASE_URL": MOUNTED_SIMULATOR}
+
+    reported = run_check()
+    assert "django_doku_checkout.W008" in reported
+    assert "django_doku_checkout.E043" not in reported
+    assert (
+        "DOKU_CHECKOUT['API_BASE_URL'] is 'http://127.0.0.1:8000/doku-simulator' while "
+        "DOKU_CHECKOUT['ENVIRONMENT'] is 'sandbox': every call meant for DOKU goes to 127.0.0.1, "
+        "not to DOKU's api-sandbox.doku.com" in reported
+    )
+    assert "Remove API_BASE_URL" in reported
+    assert "'simulator'" in reported
+
+    deploy = run_check("--deploy")
+    assert "django_doku_checkout.E043" in deploy
+    assert "DOKU_CHECKOUT['API_BASE_URL'] is 'http://127.0.0.1:8000/doku-simulator'" in deploy
+
+
+@pytest.mark.parametrize(
+    ("changes", "warned"),
+    [
+        ({"ENVIRONMENT": "simulator", "API_BASE_URL": MOUNTED_SIMULATOR}, False),
+        ({"ENVIRONMENT": "sandbox"}, False),
+        ({"ENVIRONMENT": "sandbox", "API_BASE_URL": "https://api-sandbox.doku.com/"}, False),
+        ({"ENVIRONMENT": "production", "API_BASE_URL": "https://api.doku.com"}, False),
+        ({"ENVIRONMENT": "production", "API_BASE_URL": "https://api-sandbox.doku.com"}, True),
+        ({"ENVIRONMENT": "sandbox", "API_BASE_URL": "https://api.doku.com.evil.example"}, True),
+        ({"ENVIRONMENT": "production", "API_BASE_URL": "http://localhost:8765"}, True),
+    ],
+)
+def test_w008_when_api_base_url_is_not_the_environments_doku_host(settings, changes, warned):
+    settings.DEBUG = True
+    settings.DOKU_CHECKOUT = {**VALID, **changes}
+    assert [m.id for m in check_settings() if m.id.endswith("W008")] == (
+        ["django_doku_checkout.W008"] if warned else []
+    )
+    # E027/W003 (simulator or sandbox about to go live) are the deploy check's other findings here.
+    assert [m.id for m in check_deployment() if m.id.endswith("E043")] == (
+        ["django_doku_checkout.E043"] if warned else []
+    )
+
+
+@pytest.mark.parametrize("environment", ["simulator", "sandbox"])
+def test_the_documented_mounted_simulator_switches_to_sandbox_by_environment_alone(settings, monkeypatch, environment):
+    from tests.test_documented_setup import LOCAL_DEVELOPMENT, titled_blocks
+
+    # docs/local-development.md's settings block and its mounted-simulator lines, pasted into
+    # startproject's settings; then DOKU's sandbox chosen by environment variables only.
+    blocks = titled_blocks(LOCAL_DEVELOPMENT)
+    startproject = {"INSTALLED_APPS": ["django.contrib.admin"], "DATABASES": {"default": dict(STARTPROJECT_SQLITE)}}
+    for name in ("DOKU_CLIENT_ID", "DOKU_SECRET_KEY", "DOKU_API_BASE_URL", "SITE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DOKU_ENVIRONMENT", environment)
+    if environment == "sandbox":
+        monkeypatch.setenv("DOKU_CLIENT_ID", "BRN-0214-1714016624673")
+        monkeypatch.setenv("DOKU_SECRET_KEY", "SK-from-the-sandbox-back-office")
+    exec(blocks["settings.py"] + blocks["settings.py (mounted simulator)"], startproject)  # noqa: S102 - our docs
+    settings.DEBUG = True
+    settings.DOKU_CHECKOUT = startproject["DOKU_CHECKOUT"]
+
+    assert run_check() == ""
+    expected = "http://127.0.0.1:8000/doku-simulator" if environment == "simulator" else "https://api-sandbox.doku.com"
+    assert get_config().api_base_url == expected

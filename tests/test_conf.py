@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
+from pathlib import Path
+
 import pytest
 
-from django_doku_checkout.conf import get_config
+from django_doku_checkout.conf import DEFAULTS, SETTINGS, DokuCheckoutSettings, get_config
 from django_doku_checkout.exceptions import DokuConfigurationError
 
 
@@ -50,3 +54,38 @@ def test_missing_setting_raises(settings):
     del settings.DOKU_CHECKOUT
     with pytest.raises(DokuConfigurationError, match="DOKU_CHECKOUT setting is missing"):
         get_config()
+
+
+def docs_hooks():
+    """docs/hooks.py, the MkDocs hook that writes the settings page's table."""
+    path = Path(__file__).parents[1] / "docs" / "hooks.py"
+    spec = importlib.util.spec_from_file_location("docs_hooks", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_settings_page_table_is_generated_from_the_declaration():
+    hooks = docs_hooks()
+    page = (Path(__file__).parents[1] / "docs" / "settings.md").read_text(encoding="utf-8")
+    assert page.count(hooks.SETTINGS_TABLE) == 1
+    assert "| `CLIENT_ID` |" not in page  # no hand-written copy beside the generated one
+
+    rows = hooks.settings_table().splitlines()[2:]
+    assert [row.split(" | ")[0] for row in rows] == [f"| `{key}`" for key in DEFAULTS]
+    assert "| `DELIVERY_LEASE` | `300` | a whole number from 60 to 86400 (E042) | seconds a process" in "\n".join(rows)
+    assert "| `API_BASE_URL` | per environment | an http(s) URL" in rows[3]
+
+
+def test_each_key_is_declared_once_with_its_own_check_id():
+    keys = [setting.key for setting in SETTINGS]
+    assert len(keys) == len(set(keys)) == len(DEFAULTS)
+    check_ids = [setting.check_id for setting in SETTINGS]
+    assert len(check_ids) == len(set(check_ids))
+    assert all(setting.help and setting.rule.expected for setting in SETTINGS)
+    # Every field of the settings object is read from a declared key; TIMEOUT fills two.
+    declared = [spec.metadata["setting"].key for spec in dataclasses.fields(DokuCheckoutSettings)]
+    assert declared.count("TIMEOUT") == 2
+    assert set(declared) == set(keys)

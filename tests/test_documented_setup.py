@@ -88,13 +88,41 @@ def blocks() -> dict[str, str]:
     return titled_blocks(README, LOCAL_DEVELOPMENT, INTEGRATION)
 
 
+def documented_names(blocks: dict[str, str]) -> tuple[str, str]:
+    """The project's and the app's names in the page's ``startproject`` and ``startapp`` commands."""
+    terminal = blocks["terminal"]
+    project = re.search(r"^django-admin startproject (\w+) \.$", terminal, re.MULTILINE)
+    app = re.search(r"^python manage\.py startapp (\w+)$", terminal, re.MULTILINE)
+    assert project, terminal
+    assert app, terminal
+    return project.group(1), app.group(1)
+
+
 @pytest.fixture(scope="module")
-def fresh_project(tmp_path_factory) -> Path:
-    """``django-admin startproject mysite .`` and ``manage.py startapp shop``, as the page says."""
+def app_name(blocks) -> str:
+    return documented_names(blocks)[1]
+
+
+@pytest.fixture(scope="module")
+def fresh_project(tmp_path_factory, blocks) -> Path:
+    """``django-admin startproject mysite .`` and ``manage.py startapp <app>``, as the page says."""
+    project_name, app_name = documented_names(blocks)
     project = tmp_path_factory.mktemp("pristine")
-    subprocess.run([sys.executable, "-m", "django", "startproject", "mysite", str(project)], check=True)  # noqa: S603
-    subprocess.run([sys.executable, "manage.py", "startapp", "shop"], cwd=project, check=True)  # noqa: S603
+    subprocess.run([sys.executable, "-m", "django", "startproject", project_name, str(project)], check=True)  # noqa: S603
+    subprocess.run([sys.executable, "manage.py", "startapp", app_name], cwd=project, check=True)  # noqa: S603
     return project
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("project_name", ["mysite", "shop", "myshop", "toko"])
+def test_the_documented_app_name_works_beside_a_project_named_as_a_newcomer_names_one(blocks, project_name, tmp_path):
+    """``startapp`` refuses a name a project already took: the page's app must not be one a shop's project is called."""
+    app_name = documented_names(blocks)[1]
+    subprocess.run([sys.executable, "-m", "django", "startproject", project_name, str(tmp_path)], check=True)  # noqa: S603
+    started = subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", "startapp", app_name], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert started.returncode == 0, started.stderr
 
 
 def newcomer_environment() -> dict[str, str]:
@@ -199,7 +227,7 @@ def test_the_mounted_simulator_passes_check_and_calls_the_shop_back(blocks, fres
 
 
 @pytest.mark.slow
-def test_the_local_development_receivers_and_pytest_example_pass_as_written(blocks, fresh_project, tmp_path):
+def test_the_local_development_receivers_and_pytest_example_pass_as_written(blocks, app_name, fresh_project, tmp_path):
     project = paste(
         fresh_project,
         tmp_path,
@@ -208,15 +236,15 @@ def test_the_local_development_receivers_and_pytest_example_pass_as_written(bloc
         "settings.py (receivers)",
         "urls.py",
         files={
-            "shop/receivers.py": "shop/receivers.py",
-            "shop/apps.py": "shop/apps.py",
-            "shop/tests.py": "shop/tests.py",
+            f"{app_name}/receivers.py": f"{app_name}/receivers.py",
+            f"{app_name}/apps.py": f"{app_name}/apps.py",
+            f"{app_name}/tests.py": f"{app_name}/tests.py",
             "conftest.py": "conftest.py",
             "pytest.ini": "pytest.ini",
         },
     )
     result = subprocess.run(  # noqa: S603 - pytest on the pasted project
-        # As the page says: plain `pytest`, which must find startapp's shop/tests.py by itself.
+        # As the page says: plain `pytest`, which must find startapp's <app>/tests.py by itself.
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
         cwd=project,
         env=newcomer_environment(),

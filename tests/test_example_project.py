@@ -36,6 +36,35 @@ def test_example_production_settings_pass_check_deploy(tmp_path):
     assert "SK-production-secret-value" not in result.stdout + result.stderr
 
 
+def test_example_refuses_its_published_secret_key_with_debug_off(tmp_path):
+    """Started as a user deploys it (DEBUG off, DOKU's production keys) but without DJANGO_SECRET_KEY."""
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
+        "DJANGO_DEBUG": "False",
+        "DJANGO_ALLOWED_HOSTS": "shop.example.com",
+        "SITE_URL": "https://shop.example.com",
+        "DOKU_ENVIRONMENT": "production",
+        "DOKU_CLIENT_ID": "BRN-0214-1714016624673",
+        "DOKU_SECRET_KEY": "SK-production-secret-value",
+    }
+    for command in (["check"], ["runserver", "--noreload", "127.0.0.1:1"]):
+        result = run_manage(*command, env=env)
+
+        assert result.returncode != 0
+        assert "ImproperlyConfigured: DJANGO_DEBUG is False but DJANGO_SECRET_KEY is not set" in result.stderr
+        assert "Set DJANGO_SECRET_KEY to a long random value" in result.stderr
+
+
+def test_seed_demo_names_the_address_the_shop_runs_on(tmp_path):
+    """``dev.py shop --port 8123`` sets SITE_URL: the demo admin's address is on that port, not 8000."""
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3", "SITE_URL": "http://127.0.0.1:8123"}
+    assert run_manage("migrate", "--noinput", env=env).returncode == 0
+
+    seeded = run_manage("seed_demo", env=env)
+
+    assert "Demo admin: http://127.0.0.1:8123/admin/ (user admin, password admin)" in seeded.stdout, seeded.stderr
+
+
 CUSTOMER = {"name": "Budi", "email": "budi@example.com", "address": "Jl. Sudirman 1", "city": "Jakarta"}
 
 

@@ -18,10 +18,8 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.core.validators import MaxValueValidator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -33,6 +31,7 @@ from django.utils.translation import gettext_lazy
 
 from django_doku_checkout import services
 from django_doku_checkout.admin import operations
+from django_doku_checkout.admin.forms import RefundForm
 from django_doku_checkout.exceptions import DokuError
 from django_doku_checkout.formatting import format_rupiah
 from django_doku_checkout.models import Order, Refund
@@ -47,41 +46,6 @@ else:  # the admin classes are not subscriptable at run time
 def new_key() -> str:
     """A fresh idempotency key for one rendering of a form that moves money."""
     return uuid4().hex
-
-
-class RefundForm(forms.Form):
-    """The Refund button's form: how much, and why; for channels without a refund API, DOKU's reference.
-
-    ``key`` is issued when the form is rendered; the refund it makes is found by it again.
-    """
-
-    amount = forms.IntegerField(label=gettext_lazy("Amount"), min_value=1, help_text=gettext_lazy("Whole rupiah."))
-    reason = forms.CharField(label=gettext_lazy("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    reference = forms.CharField(
-        label=gettext_lazy("DOKU back office reference"),
-        required=False,
-        max_length=128,
-        help_text=gettext_lazy("The refund's reference in DOKU's back office, for the books."),
-    )
-    key = forms.CharField(widget=forms.HiddenInput, max_length=64)
-    #: The newest of the order's refunds when the form was rendered (0: none): one made since,
-    #: in another tab or by another staff member, makes the service refuse until staff confirm.
-    seen = forms.IntegerField(widget=forms.HiddenInput, min_value=0, required=False)
-
-    def __init__(self, *args: Any, left: int, recent: list[Refund], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["amount"].validators.append(MaxValueValidator(left))
-        self.fields["amount"].widget.attrs["max"] = left
-        if recent:
-            # A form rendered again (Back, which fetches the page anew; a second tab) has a new
-            # key: a refund made minutes ago must be confirmed as another one, never repeated by habit.
-            self.fields["again"] = forms.BooleanField(
-                label=gettext_lazy("This is another refund"),
-                help_text=gettext_lazy("Not a repeat of the recent refund above."),
-                error_messages={
-                    "required": gettext_lazy("This order was refunded minutes ago; tick the box to refund it again.")
-                },
-            )
 
 
 #: How long a refund makes the Refund form ask whether the next one is another refund.

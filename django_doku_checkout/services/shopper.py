@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.core.cache import cache
@@ -192,3 +192,11 @@ def _status_check_due(order: Order) -> bool:
 def attempt_failed(order: Order) -> bool:
     """Whether DOKU reported the last payment attempt on the order's newest link as failed."""
     return order.status == OrderStatus.PENDING and getattr(order, "newest_link_outcome", "") == "FAILED"
+
+
+def pay_until(order: Order) -> datetime | None:
+    """When the link the shopper can still pay the order on expires, for the order's page; None without one."""
+    if order.status not in (OrderStatus.CREATED, OrderStatus.PENDING):
+        return None
+    link = live_link(order)
+    return link.expires_at if link is not None else None

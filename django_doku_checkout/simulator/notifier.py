@@ -82,44 +82,10 @@ def notification_body(
         "channel": {"id": channel},
     }
     reference = str(abs(hash((session.token_id, status))) % 10**7).zfill(7)
-    if service == "VIRTUAL_ACCOUNT":
-        paid_at = (session.transaction_date or timezone.now()).astimezone(WIB)
-        request_id, reference_number = reference[:6], reference[-5:]
-        body["virtual_account_info"] = {"virtual_account_number": "8889" + reference.zfill(12)}
-        body["virtual_account_payment"] = {
-            "date": f"{paid_at:%Y%m%d%H%M%S}",  # WIB, as DOKU writes it
-            "systrace_number": reference[:6],
-            "reference_number": reference_number,
-            "channel_code": "",
-            "request_id": request_id,
-            "identifier": [
-                {"name": "REQUEST_ID", "value": request_id},
-                {"name": "REFERENCE", "value": reference_number},
-                {"name": "CHANNEL_TYPE", "value": "6014"},
-            ],
-        }
-    elif service == "CREDIT_CARD":
-        raw_customer = session.body.get("customer")
-        customer: dict[str, Any] = raw_customer if isinstance(raw_customer, dict) else {}
+    body.update(_channel_sections(session, service, status, reference))
+    if service == "CREDIT_CARD":
         body["transaction"]["type"] = session.transaction_type or "SALE"
         body["channel"]["name"] = "Credit Card"
-        body["customer"] = {"name": customer.get("name", ""), "email": customer.get("email", "")}
-        approved = status == "SUCCESS" or session.transaction_type == "AUTHORIZE"
-        body["card_payment"] = {
-            "masked_card_number": "411111******1111",
-            "approval_code": reference[:6] if approved else "",
-            "response_code": "00" if approved else "05",
-            "response_message": "PAYMENT APPROVED" if approved else "DO NOT HONOR",
-            "issuer": "PT. BANK SIMULATOR",
-            "brand": "VISA",
-            "three_d_secure_status": "TRUE",
-        }
-    elif service == "ONLINE_TO_OFFLINE":
-        body["online_to_offline_info"] = {"payment_code": "3" + reference.zfill(11)}
-    elif service == "QRIS":
-        body["qris_payment"] = {"issuer": "SIMULATOR", "reference_number": reference}
-    elif service == "EMONEY":
-        body["emoney_payment"] = {"account_id": "0812****" + reference[-4:], "approval_code": reference}
     if refund is not None:
         # DOKU names the refund: its type, and (but for a void) its amount as a string; the
         # approval code is the one the refund API answered with.
@@ -129,6 +95,49 @@ def notification_body(
             body["refund"]["amount"] = str(refund.amount)
     body["additional_info"] = {"origin": dict(ORIGIN)}
     return body
+
+
+def _channel_sections(session: SimulatedSession, service: str, status: str, reference: str) -> dict[str, Any]:
+    """The sections a notification adds for its channel's kind (``virtual_account_info``, ``card_payment`` ...)."""
+    if service == "VIRTUAL_ACCOUNT":
+        paid_at = (session.transaction_date or timezone.now()).astimezone(WIB)
+        request_id, reference_number = reference[:6], reference[-5:]
+        return {
+            "virtual_account_info": {"virtual_account_number": "8889" + reference.zfill(12)},
+            "virtual_account_payment": {
+                "date": f"{paid_at:%Y%m%d%H%M%S}",  # WIB, as DOKU writes it
+                "systrace_number": reference[:6],
+                "reference_number": reference_number,
+                "channel_code": "",
+                "request_id": request_id,
+                "identifier": [
+                    {"name": "REQUEST_ID", "value": request_id},
+                    {"name": "REFERENCE", "value": reference_number},
+                    {"name": "CHANNEL_TYPE", "value": "6014"},
+                ],
+            },
+        }
+    if service == "CREDIT_CARD":
+        raw_customer = session.body.get("customer")
+        customer: dict[str, Any] = raw_customer if isinstance(raw_customer, dict) else {}
+        approved = status == "SUCCESS" or session.transaction_type == "AUTHORIZE"
+        return {
+            "customer": {"name": customer.get("name", ""), "email": customer.get("email", "")},
+            "card_payment": {
+                "masked_card_number": "411111******1111",
+                "approval_code": reference[:6] if approved else "",
+                "response_code": "00" if approved else "05",
+                "response_message": "PAYMENT APPROVED" if approved else "DO NOT HONOR",
+                "issuer": "PT. BANK SIMULATOR",
+                "brand": "VISA",
+                "three_d_secure_status": "TRUE",
+            },
+        }
+    return {
+        "ONLINE_TO_OFFLINE": {"online_to_offline_info": {"payment_code": "3" + reference.zfill(11)}},
+        "QRIS": {"qris_payment": {"issuer": "SIMULATOR", "reference_number": reference}},
+        "EMONEY": {"emoney_payment": {"account_id": "0812****" + reference[-4:], "approval_code": reference}},
+    }.get(service, {})
 
 
 def signed_headers(merchant: Merchant, url_path: str, body: bytes) -> dict[str, str]:

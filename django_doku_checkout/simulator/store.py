@@ -11,7 +11,11 @@ from typing import Any
 
 from django.utils import timezone
 
+from django_doku_checkout.payment_methods import KNOWN_METHODS
 from django_doku_checkout.simulator.faults import Faults
+
+#: What a session that names no channel offers: every channel of DOKU's demo account.
+DEMO_METHODS = sorted(KNOWN_METHODS - {"EMONEY_SHOPEEPAY", "VIRTUAL_ACCOUNT_BANK_SYARIAH_MANDIRI"})
 
 
 @dataclass
@@ -81,6 +85,13 @@ class SimulatedSession:
         payment = self.body.get("payment")
         methods = payment.get("payment_method_types") if isinstance(payment, dict) else None
         return list(methods) if isinstance(methods, list) else []
+
+    @property
+    def offered_methods(self) -> list[str]:
+        """The channels the hosted page offers: a card page's card, the requested ones, or every demo one."""
+        if self.kind == "card_page":
+            return ["CREDIT_CARD"]
+        return self.requested_methods or DEMO_METHODS
 
     def is_expired(self, now: datetime | None = None) -> bool:
         return self.status == "EXPIRED" or (self.status != "SUCCESS" and (now or timezone.now()) >= self.expires_at)

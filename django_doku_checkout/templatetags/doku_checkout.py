@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django import template
 from django.template.loader import render_to_string
 from django.templatetags.static import static
@@ -9,7 +11,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from django_doku_checkout.conf import PAY_BUTTON_MODES, get_config
-from django_doku_checkout.formatting import format_rupiah
+from django_doku_checkout.formatting import format_moment, format_rupiah
 from django_doku_checkout.models import Order
 from django_doku_checkout.services import states
 
@@ -63,6 +65,12 @@ def _nonce(context: template.Context) -> str:
 def doku_script(context: template.Context, path: str) -> SafeString:
     """A deferred ``<script>`` for one of the app's static files, with the page's CSP nonce if it has one."""
     return render_to_string("django_doku_checkout/script.html", {"src": static(path), "nonce": _nonce(context)})
+
+
+@register.filter
+def doku_moment(moment: datetime | None) -> str:
+    """``{{ link.expires_at|doku_moment }}``: ``Dec. 4, 2026, 1:26 p.m. WIB``, in the shop's zone (WIB by default)."""
+    return format_moment(moment) if moment is not None else ""
 
 
 @register.filter

@@ -21,7 +21,16 @@ environ.Env.read_env(BASE_DIR / ".env")
 
 # Dangerous: the defaults below are for a local demo only. Set them in production.
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
-SECRET_KEY = env("DJANGO_SECRET_KEY", default="example-shop-insecure-development-key")
+# The fallback key is published with this code: anyone could sign sessions and reset tokens
+# with it. With DEBUG off the shop refuses to start rather than run on it.
+PUBLISHED_SECRET_KEY = "example-shop-insecure-development-key"
+SECRET_KEY = env("DJANGO_SECRET_KEY", default=PUBLISHED_SECRET_KEY)
+if not DEBUG and SECRET_KEY == PUBLISHED_SECRET_KEY:
+    raise ImproperlyConfigured(
+        "DJANGO_DEBUG is False but DJANGO_SECRET_KEY is not set, so the example shop would sign sessions with "
+        "the key published in its code. Set DJANGO_SECRET_KEY to a long random value, for example the output of "
+        "python -c 'from django.core.management.utils import get_random_secret_key; print(get_random_secret_key())'."
+    )
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 

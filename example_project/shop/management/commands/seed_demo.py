@@ -5,6 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
+from django.urls import reverse
 
 from django_doku_checkout.models import Order
 from django_doku_checkout.payloads import LineItemData
@@ -54,7 +55,9 @@ class Command(BaseCommand):
             if not User.objects.filter(username="admin").exists():
                 # Dangerous outside a local demo: a known password. Only created with DEBUG on.
                 User.objects.create_superuser("admin", "admin@example.com", "admin")
-            self.stdout.write("Demo admin: http://127.0.0.1:8000/admin/ (user admin, password admin)")
+            # SITE_URL is where the shop runs (dev.py shop --port sets it), so the address works as printed.
+            admin = settings.SITE_URL.rstrip("/") + reverse("admin:index")
+            self.stdout.write(f"Demo admin: {admin} (user admin, password admin)")
         else:
             self.stdout.write("Create a staff user with: python example_project/manage.py createsuperuser")
         self.stdout.write(f"{len(PRODUCTS)} demo products and {len(PHONE_ORDERS)} phone orders ready.")

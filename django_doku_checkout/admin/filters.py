@@ -1,0 +1,52 @@
+"""The order list's own filters: by the channel a payment used, and by failed signal deliveries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Exists, OuterRef, QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from django_doku_checkout import payment_methods
+from django_doku_checkout.models import CheckoutSession, Delivery, Order
+
+
+class DeliveryFailedFilter(admin.SimpleListFilter):
+    """Orders with a receiver that failed and has not succeeded since."""
+
+    title = gettext_lazy("signal delivery")
+    parameter_name = "delivery"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("failed", _("A receiver failed"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        if self.value() != "failed":
+            return queryset
+        failed = Delivery.objects.filter(order=OuterRef("pk"), attempts__gt=0).exclude(status=Delivery.Status.DELIVERED)
+        return queryset.filter(Exists(failed))
+
+
+class PaymentMethodFilter(admin.SimpleListFilter):
+    """Orders by the DOKU channel a payment was made or attempted with."""
+
+    title = gettext_lazy("payment method")
+    parameter_name = "payment_channel"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        channels = (
+            CheckoutSession.objects.exclude(payment_channel="")
+            .order_by("payment_channel")
+            .values_list("payment_channel", flat=True)
+            .distinct()
+        )
+        return [(channel, payment_methods.label(channel)) for channel in channels]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        if not self.value():
+            return queryset
+        used = CheckoutSession.objects.filter(order=OuterRef("pk"), payment_channel=self.value())
+        return queryset.filter(Exists(used))
