@@ -32,7 +32,8 @@ from django_doku_checkout.models import CheckoutSession, Order, OrderEvent, Orde
 from django_doku_checkout.pacing import RateLimit
 from django_doku_checkout.services import states
 from django_doku_checkout.services.cancellations import resend_stale_cancellations
-from django_doku_checkout.services.links import newest_link, resolve_stale_claims
+from django_doku_checkout.services.link_reads import BODIES, newest_link
+from django_doku_checkout.services.links import resolve_stale_claims
 from django_doku_checkout.services.locking import locked_rows
 from django_doku_checkout.services.refunds import resend_stale_refunds
 from django_doku_checkout.services.settlement import PaymentResult, apply_payment_result
@@ -232,7 +233,7 @@ def _open_links(orders: Sequence[Order]) -> dict[int, list[CheckoutSession]]:
     """Each order's open links, newest first, read in one query."""
     links: dict[int, list[CheckoutSession]] = {order.pk: [] for order in orders}
     found = CheckoutSession.objects.filter(order_id__in=list(links), status=CheckoutSession.Status.OPEN)
-    for link in found.defer(*services.links.BODIES):
+    for link in found.defer(*BODIES):
         links[link.order_id].append(link)
     return links
 
@@ -270,6 +271,25 @@ def reconcile(
         summary.refunds_resent = resend_stale_refunds(client=client)
         summary.cancellations_resent = resend_stale_cancellations(client=client)
 
+    candidates = _candidates(min_age, invoice_numbers, limit)
+    _check(candidates, summary, workers, client, pace, dry_run=dry_run, progress=progress)
+    if not dry_run:
+        summary.deliveries = services.deliver_due()
+    return summary
+
+
+def _check(
+    candidates: list[int],
+    summary: ReconcileSummary,
+    workers: int,
+    client: DokuClient | None,
+    pace: RateLimit | None,
+    *,
+    dry_run: bool,
+    progress: Callable[[ReconciledOrder], None] | None,
+) -> None:
+    """Ask DOKU about the ``candidates`` (orders' pks) with ``workers`` threads; apply each answer as it comes in."""
+
     def finish(done: set[Future[list[_Answer]]]) -> None:
         """Apply the answers that came in, then release their orders with one statement."""
         finished = list(done)
@@ -283,7 +303,6 @@ def reconcile(
         finally:
             _release(orders)
 
-    candidates = _candidates(min_age, invoice_numbers, limit)
     asking: dict[Future[list[_Answer]], Order] = {}
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="doku-reconcile") as pool:
         try:
@@ -302,6 +321,3 @@ def reconcile(
         finally:
             # A run that fails (its database gone) hands its claimed orders straight back.
             _release(list(asking.values()))
-    if not dry_run:
-        summary.deliveries = services.deliver_due()
-    return summary

@@ -57,7 +57,7 @@ class DokuSimulator:
 
     def session_for(self, order: Order) -> SimulatedSession:
         """The simulated DOKU session behind the order's newest payment link."""
-        from django_doku_checkout.services.links import newest_link
+        from django_doku_checkout.services.link_reads import newest_link
         from django_doku_checkout.simulator.store import STORE
 
         link = newest_link(order)

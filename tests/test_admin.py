@@ -13,7 +13,7 @@ from django.urls import reverse
 from django_doku_checkout import payloads, services
 from django_doku_checkout.client import DokuClient
 from django_doku_checkout.models import CheckoutSession, LineItem, Notification, Order, OrderEvent, OrderStatus
-from django_doku_checkout.services.links import build_checkout_data
+from django_doku_checkout.services.link_requests import build_checkout_data
 from tests.pages import change_form_data
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ import requests
 from django.urls import reverse
 
 from django_doku_checkout import services
-from django_doku_checkout.client import DokuClient
+from django_doku_checkout.client import CHECKOUT_CANCELLATION_PATH, DokuClient
 from django_doku_checkout.exceptions import DokuAPIError
 from django_doku_checkout.models import CheckoutSession, OrderStatus
 from django_doku_checkout.services.cancellations import links_payable_at_doku
@@ -18,6 +18,7 @@ from django_doku_checkout.simulator import actions
 from django_doku_checkout.simulator.faults import HEADER, Faults
 from django_doku_checkout.simulator.store import STORE
 from tests.doku import CLIENT_ID, SANDBOX, checkout_success
+from tests.link_workers import worker_killed_while_doku_is_asked
 from tests.races import close_thread_connections
 from tests.waiting import wait_for
 
@@ -392,29 +393,17 @@ def test_the_next_cancel_resends_a_cancellation_whose_process_died_with_its_requ
 ):
     from django_doku_checkout.reconciliation import reconcile
 
-    class ProcessDied(BaseException):
-        """Nothing catches it: the process is gone."""
-
-    class DiesAfterAsking:
-        """A process that asks DOKU to cancel a link and dies before it hears back."""
-
-        def __init__(self) -> None:
-            self.request_ids: list[str | None] = []
-
-        def cancel_checkout(self, body: dict, *, request_id: str | None = None) -> None:
-            DokuClient().cancel_checkout(body, request_id=request_id)
-            self.request_ids.append(request_id)
-            raise ProcessDied
-
     doku_settings(CANCEL_AT_DOKU=True)
     order = order_factory(payment_method_types=["VIRTUAL_ACCOUNT_BCA"])
     link = services.create_payment_link(order)
     # A process committed its cancellation, DOKU cancelled the link, and the process died
     # before it heard back (nor withdrew the link or cancelled the order).
-    dying = DiesAfterAsking()
-    with pytest.raises(ProcessDied):
-        services.cancel_order(order, client=dying)
-    (request_id,) = dying.request_ids
+    worker_killed_while_doku_is_asked(lambda: services.cancel_order(order), path=CHECKOUT_CANCELLATION_PATH)
+    link.refresh_from_db()
+    order.refresh_from_db()
+    assert (order.status, link.status) == (OrderStatus.PENDING, CheckoutSession.Status.OPEN)
+    request_id = link.cancel_request_id
+    DokuClient().cancel_checkout(json.loads(link.cancel_request_payload), request_id=request_id)
     age_the_cancellation(link)
     # Reconciliation leaves the cancellation of a link still open to the order's next cancellation.
     assert reconcile().cancellations_resent == 0
@@ -424,6 +413,7 @@ def test_the_next_cancel_resends_a_cancellation_whose_process_died_with_its_requ
 
     assert cancel_request_ids() == [request_id] * 2
     link.refresh_from_db()
+    order.refresh_from_db()
     assert order.status == OrderStatus.CANCELLED
     assert link.status == CheckoutSession.Status.CANCELLED
     assert link.cancelled_at_doku is not None

@@ -28,13 +28,13 @@ from django.utils import timezone
 
 from django_doku_checkout import services
 from django_doku_checkout.client import CHECKOUT_PATH, DokuClient
-from django_doku_checkout.exceptions import LinkInProgress
+from django_doku_checkout.exceptions import DokuAPIError, LinkInProgress
 from django_doku_checkout.models import CheckoutSession, Order, OrderStatus
 from django_doku_checkout.services import claims, links
 from django_doku_checkout.services.locking import locked_rows
 from django_doku_checkout.simulator.store import STORE
-from tests.claiming import claim_link
 from tests.doku import SANDBOX, checkout_success
+from tests.link_workers import killed_while_doku_is_asked, sent_body, while_doku_is_asked
 from tests.pages import press_pay
 from tests.servers import free_port
 from tests.waiting import wait_until_waiting_on_a_lock
@@ -50,17 +50,14 @@ def checkout_calls() -> list[str]:
     return [r.headers["Request-Id"] for r in STORE.received if r.target == CHECKOUT_PATH]
 
 
-def a_claim_in_flight(order: Order) -> links._Claim:
-    """What a worker commits before it asks DOKU; the worker then dies (or hangs) without an answer."""
-    with transaction.atomic():
-        claim = claim_link(order)
-    assert isinstance(claim, links._Claim)
-    return claim
+def a_claim_in_flight(order: Order) -> CheckoutSession:
+    """What a worker commits before it asks DOKU; the worker then dies without an answer."""
+    return killed_while_doku_is_asked(order)
 
 
-def age(claim: links._Claim, seconds: float) -> None:
+def age(claim: CheckoutSession, seconds: float) -> None:
     """Make the claim ``seconds`` old, as if its worker had claimed it that long ago."""
-    CheckoutSession.objects.filter(pk=claim.link.pk).update(updated_at=timezone.now() - timedelta(seconds=seconds))
+    CheckoutSession.objects.filter(pk=claim.pk).update(updated_at=timezone.now() - timedelta(seconds=seconds))
 
 
 def quiet_about(caplog) -> list[str]:
@@ -105,16 +102,21 @@ def test_api_pay_answers_503_with_retry_after_while_a_claim_is_in_flight(live_do
 
 def test_the_retry_gets_the_link_the_claiming_request_made(live_doku, order_factory):
     order = order_factory()
-    claim = a_claim_in_flight(order)
     shopper = requests.Session()
-    assert press_pay(shopper, live_doku, order.public_id, timeout=ANSWER_WITHIN).status_code == 503
+    clicks: list[requests.Response] = []
 
-    links._complete(claim, client=None, actor=None)  # the claiming worker records DOKU's answer
+    def the_shopper_clicks_again() -> None:
+        clicks.append(press_pay(shopper, live_doku, order.public_id, timeout=ANSWER_WITHIN))
+
+    # The claiming request: DOKU answers it once the shopper's second click was answered.
+    with while_doku_is_asked(the_shopper_clicks_again):
+        link = services.create_payment_link(order)
     retry = shopper.get(live_doku + reverse("doku_checkout:pay", args=[order.public_id]), allow_redirects=False)
 
+    assert [click.status_code for click in clicks] == [503]
     assert retry.status_code == 302
-    assert retry.headers["Location"] == CheckoutSession.objects.get(pk=claim.link.pk).payment_url
-    assert checkout_calls() == [claim.link.request_id]
+    assert retry.headers["Location"] == link.payment_url
+    assert checkout_calls() == [link.request_id]
 
 
 def test_a_click_that_has_waited_does_not_take_over_a_claim_turning_stale(live_doku, order_factory):
@@ -135,14 +137,14 @@ def test_a_click_that_finds_a_stale_claim_takes_it_over_with_the_same_request_id
     order = order_factory()
     claim = a_claim_in_flight(order)
     # The dead worker's request reached DOKU, which created the link; its answer was lost.
-    first = DokuClient().create_checkout_payment(claim.body, request_id=claim.link.request_id)
+    first = DokuClient().create_checkout_payment(sent_body(claim), request_id=claim.request_id)
     age(claim, claims.claim_ttl().total_seconds() + 1)
 
     answer = requests.post(live_doku + reverse("doku_checkout:api_pay", args=[order.public_id]), timeout=ANSWER_WITHIN)
 
     assert answer.status_code == 200, answer.text
     assert answer.json()["payment_url"] == first.data["response"]["payment"]["url"]
-    assert checkout_calls() == [claim.link.request_id] * 2  # replayed: DOKU answered 409
+    assert checkout_calls() == [claim.request_id] * 2  # replayed: DOKU answered 409
     assert len(STORE.sessions) == 1
     assert order.checkout_sessions.get().status == CheckoutSession.Status.OPEN
 
@@ -290,28 +292,35 @@ def test_a_click_that_waited_for_a_claim_doku_refused_sends_nothing_itself(order
     """It has spent its time waiting: a call of its own (up to DEADLINE) might outlive the worker."""
     doku_api.post(SANDBOX + CHECKOUT_PATH, status=400, json={"error_messages": ["order.amount must greater than 0"]})
     order = order_factory()
-    claim = a_claim_in_flight(order)
+    claimed = threading.Event()
+
+    def doku_is_slow() -> None:
+        # The holder's claim is committed: the click below finds it in flight. DOKU is slow for
+        # it; meanwhile the click comes. Sequencing, not the protocol: the order is held until
+        # the click waits for it, so the click's first look (first in the lock's queue) comes
+        # before the holder records DOKU's answer.
+        with transaction.atomic():
+            locked_rows(Order.objects).get(pk=order.pk)
+            claimed.set()
+            wait_until_waiting_on_a_lock(what="the click, for the order's lock")
 
     def the_process_holding_the_claim() -> None:
         try:
-            # DOKU is slow for it; meanwhile the click comes. Sequencing, not the protocol: the
-            # order is held until the click waits for it, so the click's first look (which
-            # comes first in the lock's queue) sees the claim in flight.
-            with transaction.atomic():
-                locked_rows(Order.objects).get(pk=order.pk)
-                wait_until_waiting_on_a_lock(what="the click, for the order's lock")
-            links._complete(claim, client=None, actor=None)  # and DOKU refuses it
+            with pytest.raises(DokuAPIError):
+                services.create_payment_link(order)  # and DOKU refuses it
         finally:
             connections.close_all()
 
-    holder = threading.Thread(target=the_process_holding_the_claim)
-    holder.start()
-    started = time.monotonic()
-    try:
-        with pytest.raises(LinkInProgress) as raised:
-            services.create_payment_link(order)  # as staff do: no FAILED_LINK_RETRY_AFTER
-    finally:
-        holder.join()
+    with while_doku_is_asked(doku_is_slow):
+        holder = threading.Thread(target=the_process_holding_the_claim)
+        holder.start()
+        assert claimed.wait(10)
+        started = time.monotonic()
+        try:
+            with pytest.raises(LinkInProgress) as raised:
+                services.create_payment_link(order)  # as staff do: no FAILED_LINK_RETRY_AFTER
+        finally:
+            holder.join()
 
     assert time.monotonic() - started < links.CLAIM_WAIT
     assert raised.value.retry_after == 1  # nothing left to wait for: the retry sends its own

@@ -19,10 +19,13 @@ from django_doku_checkout.client import DokuClient
 from django_doku_checkout.models import CheckoutSession, Order, OrderStatus
 from django_doku_checkout.reconciliation import reconcile
 from django_doku_checkout.services import links
+from django_doku_checkout.services.locking import locked_rows
 from django_doku_checkout.services.settlement import PaymentResult, apply_payment_result
 from django_doku_checkout.simulator.store import STORE
-from tests.claiming import assert_withdrawn, claim_link
+from tests.claiming import assert_withdrawn
 from tests.doku import SANDBOX, checkout_success
+from tests.link_workers import killed_while_doku_is_asked, sent_body, while_doku_is_asked
+from tests.waiting import wait_until_waiting_on_a_lock
 
 
 @pytest.fixture
@@ -130,16 +133,14 @@ def test_no_transaction_is_open_while_doku_is_asked_to_cancel_links(
 def test_a_claim_left_by_a_process_that_died_after_doku_answered_is_replayed(order_factory, doku_simulator):
     order = order_factory()
     # A process claimed the link, DOKU created it, and the process died before recording it.
-    with transaction.atomic():
-        claim = claim_link(order)
-    assert isinstance(claim, links._Claim)
-    first = DokuClient().create_checkout_payment(claim.body, request_id=claim.link.request_id)
-    CheckoutSession.objects.filter(pk=claim.link.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
+    claim = killed_while_doku_is_asked(order)
+    first = DokuClient().create_checkout_payment(sent_body(claim), request_id=claim.request_id)
+    CheckoutSession.objects.filter(pk=claim.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
 
     session = services.create_payment_link(order)
 
     # The same Request-Id went again: DOKU answered 409 with the link it had created.
-    assert session.pk == claim.link.pk
+    assert session.pk == claim.pk
     assert session.status == CheckoutSession.Status.OPEN
     assert session.payment_url == first.data["response"]["payment"]["url"]
     assert order.checkout_sessions.count() == 1
@@ -150,54 +151,64 @@ def test_a_claim_left_by_a_process_that_died_after_doku_answered_is_replayed(ord
 @pytest.mark.postgres
 def test_a_fresh_claim_is_waited_for_and_its_link_shared(live_doku, order_factory):
     order = order_factory()
-    with transaction.atomic():
-        claim = claim_link(order)
+    claimed = threading.Event()
+    made: list[CheckoutSession] = []
+
+    def doku_is_slow() -> None:
+        # The holder's claim is committed: the click below finds it in flight. DOKU is slow for
+        # it; meanwhile the shopper clicks again. Sequencing, not the protocol: the order is held
+        # until the click waits for it, so the click's first look (first in the lock's queue)
+        # comes before the holder records DOKU's answer, and the click waits for the claim.
+        with transaction.atomic():
+            locked_rows(Order.objects).get(pk=order.pk)
+            claimed.set()
+            wait_until_waiting_on_a_lock(what="the shopper's click, for the order's lock")
 
     def the_process_holding_the_claim() -> None:
-        time.sleep(0.5)  # DOKU is slow for it; meanwhile the shopper clicks again
         try:
-            links._complete(claim, client=None, actor=None)
+            made.append(services.create_payment_link(order))
         finally:
             connections.close_all()
 
-    holder = threading.Thread(target=the_process_holding_the_claim)
-    holder.start()
-    started = time.monotonic()
-    session = services.create_payment_link(order)
-    waited = time.monotonic() - started
-    holder.join()
+    with while_doku_is_asked(doku_is_slow):
+        holder = threading.Thread(target=the_process_holding_the_claim)
+        holder.start()
+        assert claimed.wait(10)
+        started = time.monotonic()
+        session = services.create_payment_link(order)
+        waited = time.monotonic() - started
+        holder.join()
 
-    assert session.pk == claim.link.pk
-    assert 0.3 < waited < 5
+    assert [session.pk] == [link.pk for link in made]
+    assert waited < links.CLAIM_WAIT
     assert order.checkout_sessions.count() == 1
     assert len(STORE.sessions) == 1
 
 
 def test_reconciliation_settles_a_claim_whose_process_died_before_asking(order_factory, doku_simulator):
     order = order_factory()
-    with transaction.atomic():
-        claim = claim_link(order)
-    CheckoutSession.objects.filter(pk=claim.link.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
+    claim = killed_while_doku_is_asked(order)
+    assert STORE.find("SIMULATOR-CLIENT", claim.invoice_number) is None  # DOKU never heard of it
+    CheckoutSession.objects.filter(pk=claim.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
 
     summary = reconcile()
 
     assert summary.claims_settled == 1
-    claim.link.refresh_from_db()
-    assert claim.link.status == CheckoutSession.Status.OPEN
-    assert claim.link.payment_url.startswith("http://testserver/doku-simulator/pay/")
-    assert STORE.find("SIMULATOR-CLIENT", claim.link.invoice_number) is not None
+    claim.refresh_from_db()
+    assert claim.status == CheckoutSession.Status.OPEN
+    assert claim.payment_url.startswith("http://testserver/doku-simulator/pay/")
+    assert STORE.find("SIMULATOR-CLIENT", claim.invoice_number) is not None
     assert reconcile().claims_settled == 0
 
 
 def test_cancelling_while_doku_is_asked_withdraws_the_new_link(order_factory, doku_simulator):
     order = order_factory()
-    with transaction.atomic():
-        claim = claim_link(order)
-    services.cancel_order(order)  # staff cancel while the shopper's link is being created
 
-    recorded = links._complete(claim, client=None, actor=None)
+    # Staff cancel while the shopper's link is being created.
+    with while_doku_is_asked(lambda: services.cancel_order(order)), pytest.raises(services.OrderNotPayable):
+        services.create_payment_link(order)
 
-    assert_withdrawn(recorded, claim, order)
+    assert_withdrawn(order)
 
 
 def test_views_ask_doku_outside_atomic_requests(

@@ -327,6 +327,18 @@ def test_method_specific_mandatory_fields(method, expected):
     assert errors_of(body_for("VIRTUAL_ACCOUNT_BCA")) == []
 
 
+@pytest.mark.parametrize("category", [{"name": "travel"}, ["travel"]])
+def test_a_category_that_is_not_text_is_reported_when_indodana_is_offered(category):
+    """Any JSON is read without raising (the simulator reads what a client sends): Indodana's
+    category check once raised TypeError on a JSON object or list."""
+    body = mutate("order.line_items", [{**full_body()["order"]["line_items"][0], "category": category}])
+
+    errors = errors_of(body)
+
+    assert "order.line_items[0].category must be a string" in errors
+    assert "order.line_items[0].category must be one of DOKU's Indodana categories" in errors
+
+
 def test_methods_needing_line_items_refuse_a_body_without_them():
     body = build_checkout_body(CheckoutData(invoice_number="INV1", amount=5000, payment_method_types=["JENIUS_PAY"]))
     assert "order.line_items must be filled" in errors_of(body)

@@ -23,7 +23,8 @@ from django_doku_checkout.client import DokuClient
 from django_doku_checkout.exceptions import DokuAPIError, DokuTransportError
 from django_doku_checkout.models import Notification, Order, OrderStatus, Refund
 from django_doku_checkout.payloads import encode_body
-from django_doku_checkout.services.refunds import dokus_code, resend_stale_refunds
+from django_doku_checkout.services.refund_reports import dokus_code
+from django_doku_checkout.services.refunds import resend_stale_refunds
 from django_doku_checkout.simulator import actions, notifier
 from django_doku_checkout.simulator.faults import Faults
 from django_doku_checkout.simulator.merchants import merchants

@@ -40,7 +40,7 @@ from django_doku_checkout.models import (
     Refund,
 )
 from django_doku_checkout.payloads import encode_body
-from django_doku_checkout.services import links, states
+from django_doku_checkout.services import link_claims, states
 from django_doku_checkout.services.deliveries import lease
 from django_doku_checkout.services.locking import locked_rows
 from django_doku_checkout.services.orders import withdraw_payment_links
@@ -50,6 +50,7 @@ from django_doku_checkout.simulator.store import STORE
 from django_doku_checkout.testing import CLIENT_ID, SECRET_KEY
 from tests.claiming import assert_withdrawn, claim_link
 from tests.doku import SANDBOX, checkout_success
+from tests.link_workers import while_doku_is_asked
 from tests.waiting import WAIT_SECONDS, wait_until_waiting_on_a_lock
 
 ONE_STATEMENT = connection.vendor == "postgresql"
@@ -196,7 +197,9 @@ def test_recording_a_link_writes_the_same_rows_both_ways(
     def record() -> None:
         # The claim as committed: each run starts from the row, not from the other run's copy.
         session = CheckoutSession.objects.get(pk=claim.link.pk)
-        links._complete(links.CREATE_LINK.claim_of(session), client=None, actor=admin_user if by_staff else None)
+        link_claims.complete(
+            link_claims.CREATE_LINK.claim_of(session), client=None, actor=admin_user if by_staff else None
+        )
 
     # The link, the order and its event; the receiver's delivery is recorded after the statement.
     assert_same_rows_both_ways(record, statements=1, saves=["CheckoutSession", "Order", "OrderEvent"])
@@ -460,18 +463,10 @@ def hold_the_order(order: Order, change=None, *, waiters: int = 1, late_change=N
     return thread, locked
 
 
-@pytest.fixture
-def claimed(transactional_db, order_factory, doku_simulator) -> tuple[Order, links._Claim]:
-    """An order and its link's committed claim, DOKU not asked yet, in autocommit as production runs."""
-    order = order_factory()
-    with transaction.atomic():
-        claim = claim_link(order)
-    return order, claim
-
-
 @pytest.mark.postgres
-def test_the_record_waits_for_a_cancellation_and_withdraws_the_link(claimed):
-    order, claim = claimed
+def test_the_record_waits_for_a_cancellation_and_withdraws_the_link(transactional_db, order_factory, doku_simulator):
+    order = order_factory()
+    staff: list[threading.Thread] = []
 
     def staff_cancel(held: Order) -> None:
         writes = Writes()
@@ -479,11 +474,14 @@ def test_the_record_waits_for_a_cancellation_and_withdraws_the_link(claimed):
         withdraw_payment_links(held, writes)
         writes.flush()
 
-    staff, _locked = hold_the_order(order, staff_cancel)
-    recorded = links._complete(claim, client=None, actor=None)
-    staff.join()  # the staff commit only once the record waits for the order's lock
+    def staff_cancel_while_doku_is_asked() -> None:
+        staff.append(hold_the_order(order, staff_cancel)[0])
 
-    assert_withdrawn(recorded, claim, order)
+    with while_doku_is_asked(staff_cancel_while_doku_is_asked), pytest.raises(services.OrderNotPayable):
+        services.create_payment_link(order)
+    staff[0].join()  # the staff commit only once the record waits for the order's lock
+
+    assert_withdrawn(order)
     assert list(order.events.values_list("new_status", flat=True)) == [OrderStatus.CANCELLED]
 
 
@@ -556,12 +554,12 @@ def test_a_duplicate_notification_still_changes_nothing(order_factory, doku_simu
 @pytest.mark.postgres
 def test_a_claim_made_while_the_lock_was_awaited_is_found_and_shared(transactional_db, order_factory, doku_simulator):
     order = order_factory()
-    claimed: list[links._Claim] = []
+    claimed: list[link_claims.LinkClaim] = []
 
     def claim_then_send(held: Order):
         # The other request's claim: inserted while this test's request waits for the lock.
         claimed.append(claim_link(held))
-        return lambda: links._complete(claimed[0], client=None, actor=None)
+        return lambda: link_claims.complete(claimed[0], client=None, actor=None)
 
     other, _locked = hold_the_order(order, claim_then_send)
     link = services.create_payment_link(order)
@@ -631,15 +629,21 @@ def test_without_use_tz_a_second_click_gets_the_same_link(settings, order_factor
 
 
 @pytest.mark.postgres
-def test_the_pending_event_follows_a_change_committed_while_its_record_waited(claimed):
-    order, claim = claimed
+def test_the_pending_event_follows_a_change_committed_while_its_record_waited(
+    transactional_db, order_factory, doku_simulator
+):
+    order = order_factory()
+    others: list[threading.Thread] = []
 
     def expire(held: Order) -> None:  # once the record below is already waiting for the lock
         states.transition(held, OrderStatus.EXPIRED, source=OrderEvent.Source.SYSTEM)
 
-    other, _locked = hold_the_order(order, late_change=expire)
-    links._complete(claim, client=None, actor=None)  # waits for the lock, then records
-    other.join()
+    def hold_the_order_while_doku_is_asked() -> None:
+        others.append(hold_the_order(order, late_change=expire)[0])
+
+    with while_doku_is_asked(hold_the_order_while_doku_is_asked):
+        services.create_payment_link(order)  # its record waits for the lock, then records
+    others[0].join()
 
     events = list(order.events.order_by("created_at", "id").values_list("old_status", "new_status", "created_at"))
     assert [(old, new) for old, new, _at in events] == [
@@ -674,9 +678,9 @@ def test_a_click_that_waited_behind_a_failed_attempt_shares_the_claim_made_meanw
         try:
             with transaction.atomic():
                 step = claim_link(Order.objects.get(pk=order.pk))
-            if isinstance(step, links._Claim):
+            if isinstance(step, link_claims.LinkClaim):
                 other_claim.append(step.link.pk)
-                links._complete(step, client=None, actor=None)
+                link_claims.complete(step, client=None, actor=None)
         finally:
             connections.close_all()
 

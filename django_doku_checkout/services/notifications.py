@@ -20,7 +20,7 @@ from django_doku_checkout.db import atomic_with_retry
 from django_doku_checkout.exceptions import DokuError, DokuSignatureError
 from django_doku_checkout.models import CheckoutSession, Notification, Order, OrderEvent
 from django_doku_checkout.redaction import redact
-from django_doku_checkout.services.links import BODIES
+from django_doku_checkout.services.link_reads import BODIES
 from django_doku_checkout.services.locking import locked_rows
 from django_doku_checkout.services.settlement import (
     PaymentResult,

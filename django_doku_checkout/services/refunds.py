@@ -8,11 +8,11 @@ Three ways a refund happens, one :class:`~django_doku_checkout.models.Refund` ro
   staff members refunding at once can never give back more than was paid), *call* DOKU with
   nothing locked, *record* DOKU's answer with the order locked again.
 - **Other channels** have no refund API a Checkout merchant can call: staff refund them in
-  DOKU's back office and record it with :func:`record_manual_refund`.
+  DOKU's back office and record it with :func:`.manual_refunds.record_manual_refund`.
 - **DOKU's own word** (a ``REFUNDED`` or ``VOIDED`` notification or status answer for the
   attempt that paid) is matched to refunds by identity (DOKU's approval code), never by
   amount: a repeat is a duplicate, a refund made in DOKU's back office is recorded, one that
-  cannot be attributed is flagged for staff: :func:`apply_doku_refund`. A ``requested``
+  cannot be attributed is flagged for staff: :func:`.refund_reports.apply_doku_refund`. A ``requested``
   refund is settled only by its own answer; reconciliation resends those left waiting
   (:func:`resend_stale_refunds`).
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from uuid import uuid4
+from functools import partial
 
 from django.db import IntegrityError
 from django.db.models import Sum
@@ -107,7 +107,7 @@ def refundable_by_api(link: CheckoutSession | None) -> bool:
 # --- succeeding --------------------------------------------------------------------------------------
 
 
-def _succeed(order: Order, refund: Refund, *, source: str, notification: Notification | None = None) -> None:
+def record_success(order: Order, refund: Refund, *, source: str, notification: Notification | None = None) -> None:
     """Mark ``refund`` succeeded for a locked ``order``, move the order's status and announce it once."""
     refund.status = Refund.Status.SUCCEEDED
     refund.completed_at = timezone.now()
@@ -125,7 +125,7 @@ def _succeed(order: Order, refund: Refund, *, source: str, notification: Notific
     announce(order, [("payment_refunded", {"refund": refund.pk, "source": source})], event=event)
 
 
-def _reserve(
+def reserve(
     order: Order, amount: int | None, *, last_refund_seen: int | None = None
 ) -> tuple[Order, CheckoutSession, int]:
     """Lock the order and check a refund of ``amount`` (None: all that is left); returns what to refund.
@@ -175,7 +175,7 @@ def _reserve(
     return locked, link, wanted
 
 
-def _source(actor: Actor) -> str:
+def event_source(actor: Actor) -> str:
     return OrderEvent.Source.ADMIN if saved_user(actor) is not None else OrderEvent.Source.SYSTEM
 
 
@@ -206,7 +206,7 @@ def refund_payment(
     asked, then its answer recorded. Raises :class:`RefundNotAllowed` before sending anything
     for an order that is not paid or an amount above what is left, :class:`RefundNotSupported`
     for a payment that is not by card (refund it in DOKU's back office, then
-    :func:`record_manual_refund`), and :class:`DokuAPIError` when DOKU refuses (the refund is
+    :func:`.manual_refunds.record_manual_refund`), and :class:`DokuAPIError` when DOKU refuses (the refund is
     then ``failed``). When DOKU could not be reached, :class:`DokuTransportError` is raised and
     the refund stays ``requested``, its amount reserved: :func:`resend_refund` repeats the same
     request, which DOKU answers with its first answer if it already refunded.
@@ -220,44 +220,51 @@ def refund_payment(
     two forms rendered before either refunded make one refund, not two.
     """
 
-    def claim() -> tuple[Refund, bool]:
-        made = _made_with(order, key)
-        if made is not None:
-            return made, False
-        locked, link, wanted = _reserve(order, amount, last_refund_seen=last_refund_seen)
-        if not refundable_by_api(link):
-            raise RefundNotSupported(
-                gettext(
-                    "Order %(invoice)s was paid with %(channel)s, which DOKU cannot refund through its API. "
-                    "Refund it in DOKU's back office, then record that refund here."
-                )
-                % {"invoice": locked.invoice_number, "channel": link.payment_channel or gettext("an unknown channel")}
-            )
-        body = {
-            "order": {"invoice_number": link.invoice_number},
-            # DOKU's id of the payment; our Request-Id for the link when DOKU did not send it.
-            "payment": {"original_request_id": link.original_request_id or link.request_id},
-            "refund": {"amount": wanted},
-        }
-        refund = Refund(
-            order=locked,
-            checkout_session=link,
-            amount=wanted,
-            reason=reason,
-            method=Refund.Method.CARD_API,
-            status=Refund.Status.REQUESTED,
-            idempotency_key=key or None,
-            actor=saved_user(actor),
-        )
-        REFUND.stake(refund, body)
-        refund.save(force_insert=True)
-        return refund, True
-
-    refund, claimed = _claim_once(claim, order, key)
+    claim = partial(
+        _claim_refund, order, amount, reason=reason, actor=actor, key=key, last_refund_seen=last_refund_seen
+    )
+    refund, claimed = claim_once(claim, order, key)
     return _send(REFUND.claim_of(refund), client) if claimed else refund
 
 
-def _made_with(order: Order, key: str | None) -> Refund | None:
+def _claim_refund(
+    order: Order, amount: int | None, *, reason: str, actor: Actor, key: str | None, last_refund_seen: int | None
+) -> tuple[Refund, bool]:
+    """With the order locked: the refund made with ``key`` already (and False), or a new claim (and True)."""
+    made = made_with(order, key)
+    if made is not None:
+        return made, False
+    locked, link, wanted = reserve(order, amount, last_refund_seen=last_refund_seen)
+    if not refundable_by_api(link):
+        raise RefundNotSupported(
+            gettext(
+                "Order %(invoice)s was paid with %(channel)s, which DOKU cannot refund through its API. "
+                "Refund it in DOKU's back office, then record that refund here."
+            )
+            % {"invoice": locked.invoice_number, "channel": link.payment_channel or gettext("an unknown channel")}
+        )
+    body = {
+        "order": {"invoice_number": link.invoice_number},
+        # DOKU's id of the payment; our Request-Id for the link when DOKU did not send it.
+        "payment": {"original_request_id": link.original_request_id or link.request_id},
+        "refund": {"amount": wanted},
+    }
+    refund = Refund(
+        order=locked,
+        checkout_session=link,
+        amount=wanted,
+        reason=reason,
+        method=Refund.Method.CARD_API,
+        status=Refund.Status.REQUESTED,
+        idempotency_key=key or None,
+        actor=saved_user(actor),
+    )
+    REFUND.stake(refund, body)
+    refund.save(force_insert=True)
+    return refund, True
+
+
+def made_with(order: Order, key: str | None) -> Refund | None:
     """Lock ``order``; the refund a staff form with ``key`` already made for it, if any."""
     if not key:
         return None
@@ -270,7 +277,7 @@ def _made_with(order: Order, key: str | None) -> Refund | None:
     return made
 
 
-def _claim_once(claim: Callable[[], tuple[Refund, bool]], order: Order, key: str | None) -> tuple[Refund, bool]:
+def claim_once(claim: Callable[[], tuple[Refund, bool]], order: Order, key: str | None) -> tuple[Refund, bool]:
     """Run ``claim`` in a transaction; a key taken meanwhile (the unique constraint) yields its refund."""
     try:
         return atomic_with_retry(claim)
@@ -347,7 +354,7 @@ def _record(claim: Claim, reply: Answer) -> tuple[Refund, DokuError | None]:
         current.doku_reference = storable(answer.get("approval_code"), 128)
         if answer.get("status") == "SUCCESS":
             current.error_message = ""
-            _succeed(order, current, source=_source(current.actor))
+            record_success(order, current, source=event_source(current.actor))
             return current, None
         error = response.data.get("error")  # a refusal DOKU replays with 409 for a resent Request-Id
         message = (
@@ -387,179 +394,3 @@ def _partial_refused(failure: DokuAPIError) -> DokuAPIError:
         request_id=failure.request_id,
         body=failure.body,
     )
-
-
-# --- refunds made in DOKU's back office ---------------------------------------------------------------
-
-
-def record_manual_refund(
-    order: Order,
-    amount: int | None = None,
-    *,
-    reason: str = "",
-    actor: Actor = None,
-    reference: str = "",
-    key: str | None = None,
-    last_refund_seen: int | None = None,
-) -> Refund:
-    """Record a refund staff made in DOKU's back office (channels without a refund API); returns it.
-
-    Nothing is sent to DOKU. The same checks as :func:`refund_payment` apply, and the refund
-    counts, moves the order and announces ``payment_refunded`` like any other. ``key`` works
-    as for :func:`refund_payment`: a form sent twice records its refund once.
-    """
-
-    def record() -> tuple[Refund, bool]:
-        made = _made_with(order, key)
-        if made is not None:
-            return made, False
-        locked, link, wanted = _reserve(order, amount, last_refund_seen=last_refund_seen)
-        refund = Refund.objects.create(
-            order=locked,
-            checkout_session=link,
-            amount=wanted,
-            reason=reason,
-            method=Refund.Method.MANUAL,
-            request_id=f"manual-{uuid4()}",
-            doku_reference=reference[:128],
-            idempotency_key=key or None,
-            actor=saved_user(actor),
-        )
-        _succeed(locked, refund, source=_source(actor))
-        return refund, True
-
-    refund, _recorded = _claim_once(record, order, key)
-    order.refresh_from_db(fields=["status", "updated_at"])
-    return refund
-
-
-# --- DOKU's word: REFUNDED and VOIDED ------------------------------------------------------------------
-
-
-def dokus_code(refund: Refund) -> str:
-    """DOKU's approval code of ``refund``, once known ("" before).
-
-    A refund staff recorded by hand keeps their back-office reference in ``doku_reference``;
-    DOKU's code, learnt from DOKU's report of it, is kept with DOKU's word in ``response_body``.
-    """
-    if refund.method == Refund.Method.MANUAL:
-        code = refund.response_body.get("approval_code") if isinstance(refund.response_body, dict) else None
-        return code if isinstance(code, str) else ""
-    return refund.doku_reference
-
-
-def _remember_dokus_code(refund: Refund, code: str) -> None:
-    """Name ``refund`` by DOKU's code from now on: its next repeat is known by it."""
-    if refund.method == Refund.Method.MANUAL:
-        refund.response_body = {**refund.response_body, "approval_code": code[:128]}
-        refund.save(update_fields=["response_body", "updated_at"])
-    else:
-        refund.doku_reference = code[:128]
-        refund.save(update_fields=["doku_reference", "updated_at"])
-
-
-def apply_doku_refund(
-    order: Order,
-    link: CheckoutSession,
-    *,
-    status: str,
-    refund_type: str,
-    amount: int | None,
-    reference: str = "",
-    source: str,
-    notification: Notification | None,
-) -> str:
-    """DOKU refunded or voided ``link``; record it for a locked ``order`` unless it is known; returns an outcome.
-
-    Only the attempt that paid the order refunds it. A refund of another attempt (a second,
-    duplicate payment) is flagged for review and never refunds the order; a ``VOIDED`` of an
-    attempt that did not pay released an authorization, and is recorded only.
-
-    DOKU's word is matched to refunds **by identity, never by amount**. ``reference`` is
-    DOKU's ``refund.approval_code``: one naming a succeeded refund is a duplicate (DOKU
-    repeats its last refund in every status answer, and retries notifications). A refund
-    still ``requested`` is settled only by its own answer (:func:`refund_payment`,
-    :func:`resend_refund`), never from here: while one may still be in flight this answers
-    ``UNCONFIRMED`` (DOKU is answered 503 and sends it again, by when the API's answer has
-    named it); after that, a report the app cannot attribute is flagged for staff with what
-    DOKU said, and recorded nowhere else. With no refund requested, a report without a
-    reference that repeats the amount of a succeeded refund is a duplicate; anything else is
-    a refund made in DOKU's back office, recorded as one if it fits in what is left.
-
-    The amount is ``refund.amount``; a ``VOID`` or ``FULL_REFUND`` without one is the whole
-    paid amount. A ``REFUNDED`` without an amount refunds nothing by itself: it is flagged.
-    """
-    outcome = Notification.Outcome
-    what = f"DOKU reported {status} ({refund_type or 'no type'}) for {link.invoice_number}"
-    paying = paying_link(order) if order.money_taken else None
-    if paying is None or paying.pk != link.pk:
-        if status == "VOIDED":
-            return outcome.IGNORED  # an authorization released: no money was taken
-        # A refund of a duplicate payment on another attempt, or of an order that is not paid:
-        # the money is real, the order's status is not DOKU's to change here.
-        states.flag_for_review(order, f"{what}, which did not pay the order; the order was not changed.")
-        return outcome.FLAGGED
-    refunds = list(order.refunds.all())
-    named = next((r for r in refunds if reference and dokus_code(r) == reference), None)
-    if named is not None:
-        if named.status == Refund.Status.SUCCEEDED:
-            return outcome.DUPLICATE
-        # DOKU says it made a refund the books hold as failed (or requested with DOKU's code): staff decide.
-        states.flag_for_review(
-            order, f"{what}, approval code {reference}, which names refund {named.pk} recorded as {named.status}."
-        )
-        return outcome.FLAGGED
-    whole = refund_type in ("VOID", "FULL_REFUND")
-    wanted = amount if amount is not None else (order.amount if whole else None)
-    told = f"{what} of {wanted if wanted is not None else 'no amount'}" + (
-        f", approval code {reference}" if reference else ""
-    )
-    requested = [r for r in refunds if r.status == Refund.Status.REQUESTED]
-    if requested:
-        # It may be one of them, or another refund made meanwhile: never settle one by its amount.
-        if any(REFUND.stale_in(r) for r in requested):
-            return outcome.UNCONFIRMED  # its API answer is on its way and will name it
-        ids = ", ".join(str(r.pk) for r in requested)
-        states.flag_for_review(
-            order,
-            f"{told}, which cannot be told apart from refund(s) {ids} still waiting for DOKU's answer; "
-            "nothing was recorded. Resend them: DOKU's answer settles each.",
-        )
-        return outcome.FLAGGED
-    succeeded = [r for r in refunds if r.status == Refund.Status.SUCCEEDED]
-    refunded = sum(r.amount for r in succeeded)
-    if wanted is None:
-        if refunded >= order.amount:
-            return outcome.DUPLICATE  # all was refunded already: nothing more can have been
-        states.flag_for_review(
-            order, f"{told}; nothing was recorded: record the refund by hand from DOKU's back office."
-        )
-        return outcome.FLAGGED
-    # A refund already known by another of DOKU's codes is another refund; one recorded by hand
-    # carries the back office's reference (staff's text), which says nothing about DOKU's code.
-    # A report with a code repeats only a refund DOKU has not named yet; it then names it, so
-    # another refund of the same amount (another code) is never taken for it.
-    same = next((r for r in succeeded if r.amount == wanted and not (reference and dokus_code(r))), None)
-    if same is not None:
-        if reference:
-            _remember_dokus_code(same, reference)
-        return outcome.DUPLICATE
-    left = order.amount - refunded
-    if not 0 < wanted <= left:
-        states.flag_for_review(
-            order, f"{told}, more than the {left} left to refund of {order.amount}; recorded for staff."
-        )
-        return outcome.FLAGGED
-    refund = Refund.objects.create(
-        order=order,
-        checkout_session=link,
-        amount=wanted,
-        method=Refund.Method.DOKU,
-        request_id=f"doku-{uuid4()}",
-        refund_type=refund_type,
-        doku_reference=reference[:128],
-        notification=notification,
-        reason=what,
-    )
-    _succeed(order, refund, source=source, notification=notification)
-    return outcome.PROCESSED

@@ -10,9 +10,9 @@ from typing import Any
 from django_doku_checkout.db import atomic_with_retry
 from django_doku_checkout.models import CheckoutSession, Notification, Order, OrderStatus
 from django_doku_checkout.services import states
-from django_doku_checkout.services.links import current_link, newest_link
+from django_doku_checkout.services.link_reads import current_link, newest_link
 from django_doku_checkout.services.locking import locked_rows
-from django_doku_checkout.services.refunds import apply_doku_refund
+from django_doku_checkout.services.refund_reports import apply_doku_refund
 from django_doku_checkout.services.unit_of_work import Writes
 from django_doku_checkout.text import storable
 
@@ -163,72 +163,91 @@ def _settle(
 
     Changes ``link.status`` in memory; the caller saves the link.
     """
-    outcome = Notification.Outcome
     status = result.transaction_status
     if status == "SUCCESS":
-        # DOKU may leave the currency out for rupiah; an order in another currency must be confirmed.
-        currency_ok = result.currency == order.currency or (result.currency is None and order.currency == "IDR")
-        if result.amount != order.amount or not currency_ok:
-            states.flag_for_review(
-                order,
-                f"DOKU reported SUCCESS for {result.invoice_number} with {result.currency or order.currency} "
-                f"{result.amount}, but the order is {order.currency} {order.amount}; not marked paid.",
-                writes=writes,
-            )
-            return outcome.FLAGGED
-        if order.money_taken:
-            if link.status == CheckoutSession.Status.PAID:
-                return outcome.DUPLICATE
-            link.status = CheckoutSession.Status.PAID
-            states.flag_for_review(
-                order,
-                f"Possible double payment: {result.invoice_number} paid after the order was already paid.",
-                writes=writes,
-            )
-            return outcome.FLAGGED
-        if not states.can_transition(order.status, OrderStatus.PAID):
-            states.flag_for_review(
-                order,
-                f"DOKU reported SUCCESS for {result.invoice_number} but the order is {order.status}.",
-                writes=writes,
-            )
-            return outcome.FLAGGED
-        link.status = CheckoutSession.Status.PAID
-        order.paid_link = link  # what a refund gives back; saved with the transition
-        states.transition(
-            order,
-            OrderStatus.PAID,
-            source=source,
-            notification=notification,
-            note=f"{result.channel} SUCCESS",
-            writes=writes,
-        )
-        return outcome.PROCESSED
-
+        return _succeeded(order, link, result, source=source, notification=notification, writes=writes)
     if status == "EXPIRED" or (status == "PENDING" and result.order_status == "ORDER_EXPIRED"):
-        if link.status == CheckoutSession.Status.OPEN:
-            link.status = CheckoutSession.Status.EXPIRED
-        # Only the newest attempt's expiry expires the order: an older link running out
-        # says nothing about a newer one the shopper may still pay.
-        newest = newest_link(order)
-        if newest == link and states.can_transition(order.status, OrderStatus.EXPIRED):
-            states.transition(order, OrderStatus.EXPIRED, source=source, notification=notification, writes=writes)
-            return outcome.PROCESSED
-        return outcome.IGNORED
-
+        return _expired(order, link, source=source, notification=notification, writes=writes)
     if status in ("REFUNDED", "VOIDED"):
         return _refunded(order, link, result, source=source, notification=notification)
     # FAILED: DOKU Checkout lets the shopper retry with another channel on the same
     # page, so a failed attempt is recorded on the link and the order stays payable.
     # PENDING (a card AUTHORIZE too: held, not taken), TIMEOUT, REDIRECT and unknown
     # statuses are recorded only.
+    return Notification.Outcome.IGNORED
+
+
+def _succeeded(
+    order: Order,
+    link: CheckoutSession,
+    result: PaymentResult,
+    *,
+    source: str,
+    notification: Notification | None,
+    writes: Writes,
+) -> str:
+    """DOKU took the money on ``link``: the order is paid, unless the amount, the currency or the order say otherwise."""
+    outcome = Notification.Outcome
+    # DOKU may leave the currency out for rupiah; an order in another currency must be confirmed.
+    currency_ok = result.currency == order.currency or (result.currency is None and order.currency == "IDR")
+    if result.amount != order.amount or not currency_ok:
+        states.flag_for_review(
+            order,
+            f"DOKU reported SUCCESS for {result.invoice_number} with {result.currency or order.currency} "
+            f"{result.amount}, but the order is {order.currency} {order.amount}; not marked paid.",
+            writes=writes,
+        )
+        return outcome.FLAGGED
+    if order.money_taken:
+        if link.status == CheckoutSession.Status.PAID:
+            return outcome.DUPLICATE
+        link.status = CheckoutSession.Status.PAID
+        states.flag_for_review(
+            order,
+            f"Possible double payment: {result.invoice_number} paid after the order was already paid.",
+            writes=writes,
+        )
+        return outcome.FLAGGED
+    if not states.can_transition(order.status, OrderStatus.PAID):
+        states.flag_for_review(
+            order,
+            f"DOKU reported SUCCESS for {result.invoice_number} but the order is {order.status}.",
+            writes=writes,
+        )
+        return outcome.FLAGGED
+    link.status = CheckoutSession.Status.PAID
+    order.paid_link = link  # what a refund gives back; saved with the transition
+    states.transition(
+        order,
+        OrderStatus.PAID,
+        source=source,
+        notification=notification,
+        note=f"{result.channel} SUCCESS",
+        writes=writes,
+    )
+    return outcome.PROCESSED
+
+
+def _expired(
+    order: Order, link: CheckoutSession, *, source: str, notification: Notification | None, writes: Writes
+) -> str:
+    """``link`` ran out at DOKU: the order expires when it was the newest attempt."""
+    outcome = Notification.Outcome
+    if link.status == CheckoutSession.Status.OPEN:
+        link.status = CheckoutSession.Status.EXPIRED
+    # Only the newest attempt's expiry expires the order: an older link running out
+    # says nothing about a newer one the shopper may still pay.
+    newest = newest_link(order)
+    if newest == link and states.can_transition(order.status, OrderStatus.EXPIRED):
+        states.transition(order, OrderStatus.EXPIRED, source=source, notification=notification, writes=writes)
+        return outcome.PROCESSED
     return outcome.IGNORED
 
 
 def _refunded(
     order: Order, link: CheckoutSession, result: PaymentResult, *, source: str, notification: Notification | None
 ) -> str:
-    """DOKU refunded or voided one attempt: see :func:`.refunds.apply_doku_refund`."""
+    """DOKU refunded or voided one attempt: see :func:`.refund_reports.apply_doku_refund`."""
     return apply_doku_refund(
         order,
         link,

@@ -21,7 +21,8 @@ from django_doku_checkout import payloads
 from django_doku_checkout.exceptions import DokuError
 from django_doku_checkout.formatting import format_rupiah
 from django_doku_checkout.models import Actor, CheckoutSession, Order, OrderEvent, saved_user
-from django_doku_checkout.services.links import create_payment_link, payment_url_allowed
+from django_doku_checkout.services.links import create_payment_link
+from django_doku_checkout.services.payment_urls import payment_url_allowed
 
 #: The e-mail's templates: override them in the shop's templates folder.
 EMAIL_TEMPLATES = (

@@ -33,8 +33,10 @@ from django_doku_checkout.exceptions import (
     RecentLinkFailure,
 )
 from django_doku_checkout.models import CheckoutSession, Order, OrderStatus
-from django_doku_checkout.services.links import create_payment_link, live_link, payment_url_allowed
+from django_doku_checkout.services.link_reads import live_link
+from django_doku_checkout.services.links import create_payment_link
 from django_doku_checkout.services.orders import OrderNotPayable
+from django_doku_checkout.services.payment_urls import payment_url_allowed
 from django_doku_checkout.services.status import check_status
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from django_doku_checkout import payloads
 from django_doku_checkout.client import DokuClient, error_messages
 from django_doku_checkout.exceptions import DokuAPIError
 from django_doku_checkout.models import CheckoutSession, Notification, Order, OrderEvent
-from django_doku_checkout.services.links import newest_link
+from django_doku_checkout.services.link_reads import newest_link
 from django_doku_checkout.services.settlement import PaymentResult, apply_payment_result, parse_payment_result
 
 

@@ -1,0 +1,48 @@
+"""Reading an order's links: the newest DOKU made, the live one a shopper may still pay on, the current one under the lock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from django_doku_checkout.models import CheckoutSession, Order
+from django_doku_checkout.services.locking import guarded
+
+#: A link this close to DOKU's expiry is not handed to a shopper again.
+REUSE_MARGIN = timedelta(minutes=2)
+#: A link's stored request and response: for people reading the admin, never for decisions,
+#: so reads that decide leave them out (they are the largest columns).
+BODIES = ("request_body", "response_body")
+
+
+def newest_link(order: Order) -> CheckoutSession | None:
+    """The order's newest link DOKU created (failed attempts and claims left out), whatever its status."""
+    return order.checkout_sessions.exclude(
+        status__in=(CheckoutSession.Status.ERROR, CheckoutSession.Status.CREATING)
+    ).first()
+
+
+def live_link(order: Order, links: Iterable[CheckoutSession] | None = None) -> CheckoutSession | None:
+    """The order's newest Checkout link a shopper can still pay on, if any.
+
+    ``links`` are the order's links, newest first, when the caller has already read them.
+    """
+    cutoff = timezone.now() + REUSE_MARGIN
+    for link in order.checkout_sessions.defer(*BODIES) if links is None else links:
+        if (
+            link.kind == CheckoutSession.Kind.CHECKOUT
+            and link.status == CheckoutSession.Status.OPEN
+            and link.payment_url
+            and link.expires_at is not None
+            and link.expires_at > cutoff
+        ):
+            return link
+    return None
+
+
+def current_link(locked: Order, **lookup: Any) -> CheckoutSession:
+    """A link of the ``locked`` order, read after its lock was taken, so current (the order's lock guards its links)."""
+    return guarded(CheckoutSession.objects.defer(*BODIES), locked).get(**lookup)
