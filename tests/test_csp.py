@@ -171,3 +171,15 @@ def test_w006_when_the_policy_blocks_the_popups_stylesheet(settings, policy, hin
     assert [m.hint for m in warnings] == ([hint] if hint else [])
     if hint:
         assert "DOKU's pop-up" in warnings[0].msg and "stylesheet" in warnings[0].msg
+
+
+def test_the_documented_production_policy_is_what_doku_sources_gives():
+    """docs/shopper.md spells out the production policy; it says what doku_sources() adds."""
+    from django_doku_checkout.csp import doku_sources
+
+    text = (Path(__file__).parents[1] / "docs" / "shopper.md").read_text()
+    documented = {
+        directive: json.loads(f"[{sources}]")
+        for directive, sources in re.findall(r'^    "([a-z-]+)": \[CSP\.SELF, (.+?)\],', text, re.MULTILINE)
+    }
+    assert documented == doku_sources("production")
