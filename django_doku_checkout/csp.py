@@ -51,8 +51,8 @@ def doku_urls(environment: str, api_base_url: str, *, popup: bool) -> dict[str, 
     them under its ``api_base_url``.
     """
     simulator = environment not in PAYMENT_PAGE_HOSTS
-    pages = (origin(api_base_url),) if simulator else PAYMENT_PAGE_HOSTS[environment]
-    needed = {"form-action": pages}
+    pages: tuple[str, ...] = (origin(api_base_url),) if simulator else PAYMENT_PAGE_HOSTS[environment]
+    needed: dict[str, tuple[str, ...]] = {"form-action": pages}
     if popup:
         needed["script-src"] = (checkout_js_url(environment, api_base_url),)
         needed["frame-src"] = pages

@@ -32,7 +32,7 @@ PAY_BUTTON_MODES = ("redirect", "popup")
 #: pay button redirects to and what the pop-up frames. The sandbox hands out
 #: ``staging.doku.com/checkout-link-v2/…`` links; its documentation shows ``sandbox.doku.com``.
 #: Sources: docs/going-live.md's open questions; tests/doku_traffic/payment_urls.json.
-PAYMENT_PAGE_HOSTS = {
+PAYMENT_PAGE_HOSTS: dict[str, tuple[str, ...]] = {
     "sandbox": ("https://staging.doku.com", "https://sandbox.doku.com"),
     "production": ("https://checkout.doku.com", "https://jokul.doku.com"),
 }
@@ -46,7 +46,7 @@ CHECKOUT_JS_HOSTS = {"sandbox": "https://sandbox.doku.com", "production": "https
 #: come from: integrators' copies of the script name ``jokul.doku.com`` whatever the environment,
 #: so the sandbox's script may name either host.
 CHECKOUT_CSS_PATH = "/jokul-checkout-js/v1/jokul-checkout-1.0.0.css"
-CHECKOUT_CSS_HOSTS = {
+CHECKOUT_CSS_HOSTS: dict[str, tuple[str, ...]] = {
     "sandbox": ("https://sandbox.doku.com", "https://jokul.doku.com"),
     "production": ("https://jokul.doku.com",),
 }
