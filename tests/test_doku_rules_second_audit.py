@@ -288,3 +288,23 @@ def test_a_split_rule_goes_beside_the_sub_account(live_doku, doku_settings):
         {"id": "SAC-MAIN-1", "split_rule_id": "SR-MAIN"},
         {"id": "SAC-BRANCH-7", "split_rule_id": "SR-BRANCH"},
     ]
+
+
+def test_reconciliation_finds_a_payment_made_in_the_recovery_window(doku_simulator):
+    from django_doku_checkout.reconciliation import reconcile
+
+    order = recoverable_order()
+    link = services.create_payment_link(order)
+    doku_simulator.expire(order)
+    assert order.status == OrderStatus.EXPIRED
+    session = doku_simulator.session_for(order)
+    doku_simulator.set_faults(drop_notifications=True)  # the recovered payment's notification is lost
+    actions.settle(session, "pay", "VIRTUAL_ACCOUNT_BCA")
+    Order.objects.filter(pk=order.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+
+    [line] = reconcile().orders
+
+    assert (line.invoice_number, line.new_status) == (order.invoice_number, OrderStatus.PAID)
+    link.refresh_from_db()
+    assert link.status == CheckoutSession.Status.PAID
+    assert not reconcile(min_age=timedelta(0)).orders  # a paid order is not asked again

@@ -4,30 +4,49 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('django_doku_checkout', '0008_cancellation_claim'),
+        ("django_doku_checkout", "0008_cancellation_claim"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='checkoutsession',
-            name='recoverable_until',
-            field=models.DateTimeField(blank=True, help_text='With abandoned-cart recovery, DOKU still takes a payment on the expired link until then.', null=True, verbose_name='recoverable until'),
+            model_name="checkoutsession",
+            name="recoverable_until",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="With abandoned-cart recovery, DOKU still takes a payment on the expired link until then.",
+                null=True,
+                verbose_name="recoverable until",
+            ),
         ),
         migrations.AddField(
-            model_name='order',
-            name='split_rule_id',
-            field=models.CharField(blank=True, help_text="DOKU split rule of this order's sub account; sent only with the order's own sub account.", max_length=64, verbose_name='split rule'),
+            model_name="order",
+            name="split_rule_id",
+            field=models.CharField(
+                blank=True,
+                help_text="DOKU split rule of this order's sub account; sent only with the order's own sub account.",
+                max_length=64,
+                verbose_name="split rule",
+            ),
         ),
         migrations.AlterField(
-            model_name='order',
-            name='expired_recovered_cart',
-            field=models.PositiveIntegerField(blank=True, help_text='How long after the link expires DOKU still takes its payment (at most 44640, 31 days).', null=True, verbose_name='recovered cart expires after (minutes)'),
+            model_name="order",
+            name="expired_recovered_cart",
+            field=models.PositiveIntegerField(
+                blank=True,
+                help_text="How long after the link expires DOKU still takes its payment (at most 44640, 31 days).",
+                null=True,
+                verbose_name="recovered cart expires after (minutes)",
+            ),
         ),
         migrations.AlterField(
-            model_name='order',
-            name='recover_abandoned_cart',
-            field=models.BooleanField(blank=True, help_text='DOKU keeps the payment link payable after it expires, for the minutes below: a shopper who left the payment page can still pay it then.', null=True, verbose_name='recover abandoned cart'),
+            model_name="order",
+            name="recover_abandoned_cart",
+            field=models.BooleanField(
+                blank=True,
+                help_text="DOKU keeps the payment link payable after it expires, for the minutes below: a shopper who left the payment page can still pay it then.",
+                null=True,
+                verbose_name="recover abandoned cart",
+            ),
         ),
     ]

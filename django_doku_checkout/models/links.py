@@ -47,9 +47,7 @@ class CheckoutSession(models.Model):
         _("recoverable until"),
         null=True,
         blank=True,
-        help_text=_(
-            "With abandoned-cart recovery, DOKU still takes a payment on the expired link until then."
-        ),
+        help_text=_("With abandoned-cart recovery, DOKU still takes a payment on the expired link until then."),
     )
     payment_channel = models.CharField(_("payment channel"), max_length=64, blank=True)
     last_transaction_status = models.CharField(_("last DOKU transaction status"), max_length=32, blank=True)

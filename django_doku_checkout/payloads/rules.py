@@ -8,11 +8,11 @@ amount) is a small named function among the table's steps.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
-from urllib.parse import urlsplit
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django_doku_checkout import payment_methods
 from django_doku_checkout.payloads.bodies import BARE_HEX_COLOUR, CustomerData, LineItemData, compact
@@ -337,10 +337,9 @@ def recovery_window(order: object) -> timedelta | None:
     """
     if not isinstance(order, Mapping) or order.get("recover_abandoned_cart") is not True:
         return None
-    minutes = order.get("expired_recovered_cart")
-    if not is_int(minutes) or not 1 <= minutes <= MAX_EXPIRED_RECOVERED_CART:
-        minutes = MAX_EXPIRED_RECOVERED_CART
-    return timedelta(minutes=minutes)
+    asked = order.get("expired_recovered_cart")
+    minutes = asked if isinstance(asked, int) and not isinstance(asked, bool) else 0
+    return timedelta(minutes=minutes if 1 <= minutes <= MAX_EXPIRED_RECOVERED_CART else MAX_EXPIRED_RECOVERED_CART)
 
 
 def validate_checkout_body(body: object) -> ValidationResult:

@@ -113,7 +113,9 @@ class SimulatedSession:
     @property
     def recovered(self) -> bool:
         """Paid after its due date, in the recovery window: DOKU's ``ORDER_RECOVERED``."""
-        return self.status == "SUCCESS" and self.transaction_date is not None and self.transaction_date > self.expires_at
+        return (
+            self.status == "SUCCESS" and self.transaction_date is not None and self.transaction_date > self.expires_at
+        )
 
 
 @dataclass
