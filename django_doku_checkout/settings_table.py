@@ -299,6 +299,15 @@ class DokuCheckoutSettings:
         "DOKU sub account payments settle to (`additional_info.account.id`); an order's `sub_account_id` overrides it",
         hint="Copy it from DOKU's back office (Sub Account); leave it out to settle to the main account.",
     ).field()
+    sub_account_split_rule_id: str | None = Setting(
+        "SUB_ACCOUNT_SPLIT_RULE_ID",
+        None,
+        rules.Text("a DOKU split rule id (a string of up to 64 characters) or None", max_length=64),
+        "E044",
+        "split rule DOKU divides `SUB_ACCOUNT_ID`'s payments by (`additional_info.account.split_rule_id`), "
+        "sent only with that sub account; an order with its own `sub_account_id` sends its own `split_rule_id`",
+        hint="Copy it from DOKU's back office (Sub Account, Split Rule); it needs SUB_ACCOUNT_ID.",
+    ).field()
     checkout_body_hook: str | None = Setting(
         "CHECKOUT_BODY_HOOK",
         None,

@@ -329,6 +329,13 @@ def changelist() -> str:
     return reverse("admin:django_doku_checkout_order_changelist")
 
 
+def test_a_transfer_refund_says_what_doku_needs(staff, order_factory):
+    """DOKU refunds a non-card Checkout payment on a support request with the customer's bank details."""
+    page = text_of(staff.get(refund_url(paid_by_transfer(order_factory))).text)
+    assert "support request" in page and "bank account" in page
+    assert "back office" not in page
+
+
 def test_the_bulk_refund_asks_first_and_its_confirmation_refunds_once(staff, order_factory):
     card, session = paid_by_card(order_factory)
     transfer = paid_by_transfer(order_factory)
@@ -344,7 +351,7 @@ def test_the_bulk_refund_asks_first_and_its_confirmation_refunds_once(staff, ord
     assert "Are you sure" in text
     plan = dict(re.findall(r'<tr class="doku-refund-(?:plan|skip)" data-invoice="([^"]+)">(.*?)</tr>', page, re.S))
     assert "Rp 100.000" in plan[card.invoice_number]
-    assert "back office" in text_of(plan[transfer.invoice_number])
+    assert "support request" in text_of(plan[transfer.invoice_number])
     assert "Nothing to refund" in text_of(plan[unpaid.invoice_number])
     confirm = {
         "action": "refund_payments",

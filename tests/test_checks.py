@@ -460,3 +460,16 @@ def test_the_documented_mounted_simulator_switches_to_sandbox_by_environment_alo
     assert run_check() == ""
     expected = "http://127.0.0.1:8000/doku-simulator" if environment == "simulator" else "https://api-sandbox.doku.com"
     assert get_config().api_base_url == expected
+
+
+def test_e045_a_split_rule_without_a_sub_account_is_refused(settings):
+    # DOKU takes a split rule only beside the sub account it divides: without SUB_ACCOUNT_ID the
+    # rule would never be sent, and the shop's split silently not made.
+    settings.DOKU_CHECKOUT = {**VALID, "SUB_ACCOUNT_SPLIT_RULE_ID": "RULE-1"}
+    messages = [m for m in check_settings() if m.id.endswith("E045")]
+    assert [m.id for m in messages] == ["django_doku_checkout.E045"]
+    assert "SUB_ACCOUNT_SPLIT_RULE_ID" in messages[0].msg
+    assert "SUB_ACCOUNT_ID" in messages[0].hint
+
+    settings.DOKU_CHECKOUT = {**VALID, "SUB_ACCOUNT_SPLIT_RULE_ID": "RULE-1", "SUB_ACCOUNT_ID": "SAC-1"}
+    assert [m.id for m in check_settings() if m.id.endswith("E045")] == []

@@ -68,7 +68,7 @@ def test_without_options_the_settings_apply_and_nothing_else_is_sent(live_doku, 
 def override_notification_url(order: Order, body: dict[str, Any]) -> dict[str, Any]:
     """A shop's hook: its own notification URL for bookings, which DOKU added after this app was written."""
     if order.reference.startswith("booking:"):
-        body["additional_info"]["override_notification_url"] = "https://shop.example.com/hooks/doku/"
+        body["additional_info"]["override_notification_url"] = "https://branch.example.com/doku/notification/"
     return body
 
 
@@ -84,7 +84,8 @@ def test_the_body_hook_shapes_what_is_sent(live_doku, doku_settings):
     services.create_payment_link(order)
 
     assert (
-        sent_checkout_body()["additional_info"]["override_notification_url"] == "https://shop.example.com/hooks/doku/"
+        sent_checkout_body()["additional_info"]["override_notification_url"]
+        == "https://branch.example.com/doku/notification/"
     )
     assert order.checkout_sessions.get().request_body["additional_info"]["override_notification_url"]
 

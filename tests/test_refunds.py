@@ -187,7 +187,9 @@ def test_a_refund_of_another_channel_is_recorded_by_hand(live_doku, order_factor
     order, _session = paid_order(order_factory, method="VIRTUAL_ACCOUNT_BCA")
     signal_log.clear()
 
-    with pytest.raises(services.RefundNotSupported, match="Refund it in DOKU's back office"):
+    with pytest.raises(
+        services.RefundNotSupported, match="DOKU refunds it on a support request with the customer's bank account"
+    ):
         refund_at_doku(order)
     assert not refund_requests()
     assert not Refund.objects.exists()
@@ -446,7 +448,7 @@ def test_staff_record_a_back_office_refund_of_a_virtual_account(live_doku, order
 
     form = admin_client.get(refund_url(order)).content.decode()
     assert "DOKU has no refund API for VIRTUAL_ACCOUNT_BCA payments" in form
-    assert "back office" in form
+    assert "support request" in form
     data = {"amount": 100_000, "reason": "Cancelled trip", "reference": "BO-77", "key": form_key(form)}
     admin_client.post(refund_url(order), data)
     admin_client.post(refund_url(order), data)  # sent twice: recorded once
@@ -482,7 +484,7 @@ def test_the_refund_action_refunds_cards_in_full_and_skips_the_rest(live_doku, o
 
     assert "Rp 100.000 refunded by DOKU; the order is now Refunded." in page
     assert "Not on the confirmation page: nothing was sent to DOKU." in page  # the other two
-    assert "refund it in DOKU&#x27;s back office" in asked
+    assert "DOKU refunds it on a support request with the customer&#x27;s bank account" in asked
     assert "Nothing to refund: the order is created" in asked
     assert [o.status for o in Order.objects.filter(pk__in=[card.pk, transfer.pk]).order_by("pk")] == [
         OrderStatus.REFUNDED,
