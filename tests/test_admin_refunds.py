@@ -332,7 +332,8 @@ def changelist() -> str:
 def test_a_transfer_refund_says_what_doku_needs(staff, order_factory):
     """DOKU refunds a non-card Checkout payment on a support request with the customer's bank details."""
     page = text_of(staff.get(refund_url(paid_by_transfer(order_factory))).text)
-    assert "support request" in page and "bank account" in page
+    assert "support request" in page
+    assert "bank account" in page
     assert "back office" not in page
 
 

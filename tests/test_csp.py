@@ -170,7 +170,8 @@ def test_w006_when_the_policy_blocks_the_popups_stylesheet(settings, policy, hin
     warnings = csp_warnings()
     assert [m.hint for m in warnings] == ([hint] if hint else [])
     if hint:
-        assert "DOKU's pop-up" in warnings[0].msg and "stylesheet" in warnings[0].msg
+        assert "DOKU's pop-up" in warnings[0].msg
+        assert "stylesheet" in warnings[0].msg
 
 
 def test_the_documented_production_policy_is_what_doku_sources_gives():

@@ -26,8 +26,8 @@ from django_doku_checkout.services.cancellations import links_payable_at_doku
 from django_doku_checkout.simulator import actions
 from django_doku_checkout.simulator.store import STORE
 from django_doku_checkout.testing import CLIENT_ID, SECRET_KEY
-from tests.conftest import CLIENT_ID as TESTS_CLIENT_ID
-from tests.conftest import SANDBOX
+from tests.doku import CLIENT_ID as TESTS_CLIENT_ID
+from tests.doku import SANDBOX
 from tests.test_views import signed_post
 
 TRAFFIC = Path(__file__).parent / "doku_traffic"
@@ -77,7 +77,8 @@ def test_a_payment_in_the_recovery_window_pays_the_expired_order(live_doku):
     assert STORE.wait_until_idle(10)
 
     order.refresh_from_db()
-    assert order.status == OrderStatus.PAID and not order.needs_review
+    assert order.status == OrderStatus.PAID
+    assert not order.needs_review
     answer = DokuClient().get_status(link.invoice_number).data
     assert (answer["order"]["status"], answer["transaction"]["status"]) == ("ORDER_RECOVERED", "SUCCESS")
 
@@ -232,7 +233,7 @@ OVERRIDE: dict[str, str] = {}
 
 
 def test_the_override_notification_url_must_keep_the_configured_path(live_doku, doku_settings):
-    doku_settings(CHECKOUT_BODY_HOOK="tests.test_doku_rules_second_audit.override_hook")
+    doku_settings(CHECKOUT_BODY_HOOK="tests.test_doku_rules.override_hook")
     OVERRIDE["url"] = "https://branch.example.com/somewhere/else/"
     with pytest.raises(DokuValidationError) as refused:
         services.create_payment_link(services.create_order(line_items=ITEMS))
