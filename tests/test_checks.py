@@ -469,7 +469,7 @@ def test_e045_a_split_rule_without_a_sub_account_is_refused(settings):
     messages = [m for m in check_settings() if m.id.endswith("E045")]
     assert [m.id for m in messages] == ["django_doku_checkout.E045"]
     assert "SUB_ACCOUNT_SPLIT_RULE_ID" in messages[0].msg
-    assert "SUB_ACCOUNT_ID" in messages[0].hint
+    assert "SUB_ACCOUNT_ID" in (messages[0].hint or "")
 
     settings.DOKU_CHECKOUT = {**VALID, "SUB_ACCOUNT_SPLIT_RULE_ID": "RULE-1", "SUB_ACCOUNT_ID": "SAC-1"}
     assert [m.id for m in check_settings() if m.id.endswith("E045")] == []
