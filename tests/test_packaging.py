@@ -27,6 +27,9 @@ SHIPPED = [
     "django_doku_checkout/py.typed",
 ]
 
+#: Every migration a release ships, in order: nothing released depends on anything before 0001.
+MIGRATIONS = ["0001_initial.py", "__init__.py"]
+
 
 def build(kind: str, source: Path, out: Path) -> Path:
     subprocess.run(  # noqa: S603 - the build frontend on our own project
@@ -54,6 +57,9 @@ def test_wheel_holds_templates_static_locale_and_migrations_only(artifacts):
     names = zipfile.ZipFile(artifacts["wheel"]).namelist()
     for shipped in SHIPPED:
         assert shipped in names
+    # 0.1.0 starts the schema with one initial migration; each later release appends its own here.
+    migrations = sorted(name for name in names if name.startswith("django_doku_checkout/migrations/"))
+    assert migrations == [f"django_doku_checkout/migrations/{name}" for name in MIGRATIONS]
     assert not [name for name in names if name.startswith(("tests/", "example_project/", "benchmarks/", "docs/"))]
     entry_points = next(name for name in names if name.endswith("entry_points.txt"))
     assert "django_doku_checkout.testing" in zipfile.ZipFile(artifacts["wheel"]).read(entry_points).decode()
