@@ -200,13 +200,19 @@ def build_distributions(out: Path, python: str | Path = PYTHON) -> tuple[Path, P
     from the environment, so nothing is downloaded.
     """
     out.mkdir(parents=True, exist_ok=True)
-    build = [str(python), "-m", "build", "--no-isolation", "--outdir", str(out)]
-    subprocess.run([*build, "--sdist", str(ROOT)], check=True, capture_output=True)  # noqa: S603 (our own project)
+
+    def build(kind: str, source: Path) -> None:
+        command = [str(python), "-m", "build", "--no-isolation", f"--{kind}", "--outdir", str(out), str(source)]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603 (our own project)
+        if result.returncode:
+            sys.exit(f"Building the {kind} failed:\n{result.stdout}{result.stderr}")
+
+    build("sdist", ROOT)
     [sdist] = out.glob("*.tar.gz")
     with tempfile.TemporaryDirectory() as unpacked, tarfile.open(sdist) as archive:
         archive.extractall(unpacked, filter="data")
         [source] = Path(unpacked).iterdir()
-        subprocess.run([*build, "--wheel", str(source)], check=True, capture_output=True)  # noqa: S603
+        build("wheel", source)
     [wheel] = out.glob("*.whl")
     return sdist, wheel
 
