@@ -104,6 +104,8 @@ def order_placed(page: Page, shop: str, *, keep: str = "") -> None:
     page.fill("#id_phone", "0812 3456 7890")
     page.click("#place-order")
     expect(page.locator(".doku-order-status")).to_have_text("Created")
+    # The pop-up's script is deferred: a click before the load event is the ordinary POST to DOKU's page.
+    page.wait_for_load_state("load")
 
 
 def wait_for_status(page: Page, label: str) -> None:
