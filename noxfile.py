@@ -1,4 +1,7 @@
-"""The test matrix, run by ``python3 dev.py test`` (or ``.venv/bin/nox`` for one cell).
+"""The test matrix, run by ``python3 dev.py test --matrix`` and so by CI (or ``.venv/bin/nox`` for one cell).
+
+``python3 dev.py test`` without ``--matrix`` is the local loop: the whole suite on .venv's one
+Python and Django, without nox.
 
 Every supported Python (3.11-3.13) x Django (5.2 LTS, 6.0, 6.1) x database (SQLite,
 PostgreSQL) is a cell; Django 6.x needs Python 3.12+, so 3.11 has Django 5.2 only.

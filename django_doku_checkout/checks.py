@@ -124,7 +124,7 @@ def check_wiring(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> lis
 
 
 def find_csp_problems() -> list[CheckMessage]:
-    """W006: the shop's Content Security Policy would block DOKU's page (or, in pop-up mode, its script).
+    """W006: the shop's Content Security Policy would block DOKU's page (or, in pop-up mode, its script, frame or stylesheet).
 
     The hint is the line to add. Pages that pass ``mode="popup"`` themselves while
     ``PAY_BUTTON_MODE`` is ``"redirect"`` need the pop-up's sources too: see docs/shopper.md.
@@ -137,20 +137,26 @@ def find_csp_problems() -> list[CheckMessage]:
     site = origin(config.site_url) if config.site_url else None
     messages: list[CheckMessage] = []
     for setting, policy in shop_policies(settings):
-        for directive, source in blocked_directives(policy, needed, site_origin=site):
+        for blocked in blocked_directives(policy, needed, site_origin=site):
+            sources = " and ".join(repr(source) for source in blocked.sources)
             messages.append(
                 CheckWarning(
-                    f"{setting}[{directive!r}] does not allow {source}: browsers will block "
-                    + (
-                        "the pay button's redirect to DOKU's payment page."
-                        if directive == "form-action"
-                        else "DOKU's pop-up (its Checkout JS and payment page)."
-                    ),
-                    hint=f"Add {source!r} to {setting}[{directive!r}].",
+                    f"{setting}[{blocked.directive!r}] does not allow {', '.join(blocked.sources)}: browsers will "
+                    f"block {_BLOCKED[blocked.needed]}",
+                    hint=f"Add {sources} to {setting}[{blocked.directive!r}].",
                     id="django_doku_checkout.W006",
                 )
             )
     return messages
+
+
+#: What a browser blocks when the policy leaves DOKU out of each directive the app needs.
+_BLOCKED = {
+    "form-action": "the pay button's redirect to DOKU's payment page.",
+    "script-src": "DOKU's pop-up (its Checkout JS).",
+    "frame-src": "DOKU's pop-up (its payment page in a frame).",
+    "style-src": "the styles of DOKU's pop-up (its stylesheet): the modal shows unstyled over the shop.",
+}
 
 
 def check_csp(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:

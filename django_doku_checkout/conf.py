@@ -22,11 +22,14 @@ from django_doku_checkout.setting_rules import Setting, check_message, setting_n
 from django_doku_checkout.settings_table import (
     API_BASE_URLS,
     CARD_PAGE_THEME_KEYS,
+    CHECKOUT_CSS_HOSTS,
+    CHECKOUT_CSS_PATH,
     CHECKOUT_JS_HOSTS,
     CHECKOUT_JS_PATH,
     DEFAULTS,
     ENVIRONMENTS,
     PAY_BUTTON_MODES,
+    PAYMENT_PAGE_HOSTS,
     SETTINGS,
     DokuCheckoutSettings,
     settings_object,
@@ -35,10 +38,13 @@ from django_doku_checkout.settings_table import (
 __all__ = [
     "API_BASE_URLS",
     "CARD_PAGE_THEME_KEYS",
+    "CHECKOUT_CSS_HOSTS",
+    "CHECKOUT_CSS_PATH",
     "CHECKOUT_JS_HOSTS",
     "CHECKOUT_JS_PATH",
     "DEFAULTS",
     "ENVIRONMENTS",
+    "PAYMENT_PAGE_HOSTS",
     "PAY_BUTTON_MODES",
     "SETTINGS",
     "WELL_KNOWN_SECRET_KEYS",
@@ -179,6 +185,21 @@ def _api_host_not_doku(
     ]
 
 
+def _split_rule_without_sub_account(values: Mapping[str, Any]) -> list[CheckMessage]:
+    """E045: DOKU takes a split rule only beside the sub account it divides; alone it would be dropped."""
+    if not values.get("SUB_ACCOUNT_SPLIT_RULE_ID") or values.get("SUB_ACCOUNT_ID"):
+        return []
+    return [
+        check_message(
+            "error",
+            "E045",
+            f"{setting_name('SUB_ACCOUNT_SPLIT_RULE_ID')} is set without {setting_name('SUB_ACCOUNT_ID')}: "
+            "DOKU applies a split rule only to its sub account's payments, so it would never be sent.",
+            "Set SUB_ACCOUNT_ID to the sub account the rule belongs to, or remove SUB_ACCOUNT_SPLIT_RULE_ID.",
+        )
+    ]
+
+
 def find_problems(raw: object, *, debug: bool) -> list[CheckMessage]:
     """Every problem with a raw ``DOKU_CHECKOUT`` value, as ``manage.py check`` reports it."""
     if not isinstance(raw, Mapping):
@@ -190,6 +211,7 @@ def find_problems(raw: object, *, debug: bool) -> list[CheckMessage]:
         *_attempt_longer_than_deadline(values),
         *_production_with_test_credentials_or_debug(values, debug),
         *_api_host_not_doku(raw, values, level="warning"),
+        *_split_rule_without_sub_account(values),
     ]
 
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from django_doku_checkout import services
@@ -87,10 +87,23 @@ class ReconcileSummary:
         )
 
 
+def _checked(now: datetime) -> Q:
+    """The orders a run asks DOKU about: pending ones, and expired ones DOKU may still take a payment on.
+
+    With abandoned-cart recovery an expired link stays payable at DOKU until its
+    ``recoverable_until``: a payment then whose notification is lost is found like any other.
+    """
+    recoverable = CheckoutSession.objects.filter(
+        order=OuterRef("pk"), status=CheckoutSession.Status.EXPIRED, recoverable_until__gt=now
+    )
+    return Q(status=OrderStatus.PENDING) | Q(Exists(recoverable), status=OrderStatus.EXPIRED)
+
+
 def due_orders(min_age: timedelta) -> QuerySet[Order]:
-    """Pending orders unchanged for ``min_age``, the oldest first: what a run checks."""
-    pending = Order.objects.filter(status=OrderStatus.PENDING, updated_at__lte=timezone.now() - min_age)
-    return pending.order_by("updated_at", "id")
+    """Orders to check unchanged for ``min_age``, the oldest first: what a run checks (see :func:`_checked`)."""
+    now = timezone.now()
+    due = Order.objects.filter(_checked(now), updated_at__lte=now - min_age)
+    return due.order_by("updated_at", "id")
 
 
 def _candidates(min_age: timedelta, invoice_numbers: Sequence[str], limit: int | None) -> list[int]:
@@ -209,7 +222,7 @@ def _claim(pks: Sequence[int], summary: ReconcileSummary) -> list[Order]:
     def claim() -> list[Order]:
         orders = list(
             locked_rows(Order.objects, skip_locked=True)
-            .filter(pk__in=pks, status=OrderStatus.PENDING)
+            .filter(_checked(now), pk__in=pks)
             .filter(Q(status_check_claimed_until__isnull=True) | Q(status_check_claimed_until__lt=now))
         )
         Order.objects.filter(pk__in=[order.pk for order in orders]).update(status_check_claimed_until=now + CLAIM_LEASE)
@@ -219,7 +232,7 @@ def _claim(pks: Sequence[int], summary: ReconcileSummary) -> list[Order]:
     if len(orders) < len(pks):
         # Settled since the candidates were listed, or being checked by another run.
         others = set(pks) - {order.pk for order in orders}
-        summary.skipped_locked += Order.objects.filter(pk__in=others, status=OrderStatus.PENDING).count()
+        summary.skipped_locked += Order.objects.filter(_checked(now), pk__in=others).count()
     place = {pk: index for index, pk in enumerate(pks)}
     return sorted(orders, key=lambda order: place[order.pk])
 
@@ -230,9 +243,13 @@ def _release(orders: Sequence[Order]) -> None:
 
 
 def _open_links(orders: Sequence[Order]) -> dict[int, list[CheckoutSession]]:
-    """Each order's open links, newest first, read in one query."""
+    """Each order's open links (and expired ones in their recovery window), newest first, read in one query."""
     links: dict[int, list[CheckoutSession]] = {order.pk: [] for order in orders}
-    found = CheckoutSession.objects.filter(order_id__in=list(links), status=CheckoutSession.Status.OPEN)
+    found = CheckoutSession.objects.filter(
+        Q(status=CheckoutSession.Status.OPEN)
+        | Q(status=CheckoutSession.Status.EXPIRED, recoverable_until__gt=timezone.now()),
+        order_id__in=list(links),
+    )
     for link in found.defer(*BODIES):
         links[link.order_id].append(link)
     return links

@@ -28,10 +28,34 @@ API_BASE_URLS = {
 #: How ``{% doku_pay_button %}`` opens DOKU's page: a redirect, or DOKU's pop-up over the shop.
 PAY_BUTTON_MODES = ("redirect", "popup")
 
+#: The hosts DOKU's payment pages (``payment.url``) were seen on, per environment: where the
+#: pay button redirects to and what the pop-up frames. The sandbox hands out
+#: ``staging.doku.com/checkout-link-v2/…`` links; its documentation shows ``sandbox.doku.com``.
+#: Sources: docs/going-live.md's open questions; tests/doku_traffic/payment_urls.json.
+PAYMENT_PAGE_HOSTS: dict[str, tuple[str, ...]] = {
+    "sandbox": ("https://staging.doku.com", "https://sandbox.doku.com"),
+    "production": ("https://checkout.doku.com", "https://jokul.doku.com"),
+}
+
 #: DOKU's Checkout JS, which opens the pay page as a pop-up (``loadJokulCheckout``), per environment.
 #: The simulator serves a stand-in at the same path under its own ``API_BASE_URL``.
 CHECKOUT_JS_PATH = "/jokul-checkout-js/v1/jokul-checkout-1.0.0.js"
 CHECKOUT_JS_HOSTS = {"sandbox": "https://sandbox.doku.com", "production": "https://jokul.doku.com"}
+
+#: The stylesheet DOKU's Checkout JS adds to the shop's page for its modal, and the hosts it may
+#: come from: integrators' copies of the script name ``jokul.doku.com`` whatever the environment,
+#: so the sandbox's script may name either host.
+CHECKOUT_CSS_PATH = "/jokul-checkout-js/v1/jokul-checkout-1.0.0.css"
+CHECKOUT_CSS_HOSTS: dict[str, tuple[str, ...]] = {
+    "sandbox": ("https://sandbox.doku.com", "https://jokul.doku.com"),
+    "production": ("https://jokul.doku.com",),
+}
+
+
+def checkout_js_url(environment: str, api_base_url: str) -> str:
+    """Where DOKU's Checkout JS is loaded from: DOKU's host, or the simulator's stand-in under ``api_base_url``."""
+    return (CHECKOUT_JS_HOSTS.get(environment) or api_base_url) + CHECKOUT_JS_PATH
+
 
 #: The colours a card payment page can be given (DOKU's ``override_configuration.themes``).
 CARD_PAGE_THEME_KEYS = ("background_color", "font_color", "button_background_color", "button_font_color")
@@ -275,6 +299,15 @@ class DokuCheckoutSettings:
         "DOKU sub account payments settle to (`additional_info.account.id`); an order's `sub_account_id` overrides it",
         hint="Copy it from DOKU's back office (Sub Account); leave it out to settle to the main account.",
     ).field()
+    sub_account_split_rule_id: str | None = Setting(
+        "SUB_ACCOUNT_SPLIT_RULE_ID",
+        None,
+        rules.Text("a DOKU split rule id (a string of up to 64 characters) or None", max_length=64),
+        "E044",
+        "split rule DOKU divides `SUB_ACCOUNT_ID`'s payments by (`additional_info.account.split_rule_id`), "
+        "sent only with that sub account; an order with its own `sub_account_id` sends its own `split_rule_id`",
+        hint="Copy it from DOKU's back office (Sub Account, Split Rule); it needs SUB_ACCOUNT_ID.",
+    ).field()
     checkout_body_hook: str | None = Setting(
         "CHECKOUT_BODY_HOOK",
         None,
@@ -321,8 +354,7 @@ class DokuCheckoutSettings:
     @property
     def checkout_js_url(self) -> str:
         """Where DOKU's Checkout JS is loaded from: DOKU's host, or the simulator's stand-in."""
-        host = CHECKOUT_JS_HOSTS.get(self.environment) if self.environment != "simulator" else None
-        return (host or self.api_base_url) + CHECKOUT_JS_PATH
+        return checkout_js_url(self.environment, self.api_base_url)
 
     @property
     def verification_keys(self) -> tuple[str, ...]:

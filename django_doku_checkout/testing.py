@@ -90,7 +90,7 @@ class DokuSimulator:
         return self._settle(order, "authorize", "CREDIT_CARD")
 
     def expire(self, order: Order) -> None:
-        """Let the payment link expire at the simulator (DOKU sends no notification for this)."""
+        """Let the payment link expire at the simulator and DOKU send its expired notification."""
         self._settle(order, "expire", "")
 
     def settle(self, order: Order) -> None:

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import os
 
+from tests.doku import CLIENT_ID, SECRET
 from tests.settings import *  # noqa: F403 - the test project, served
 from tests.settings import INSTALLED_APPS
 
 SITE_URL = os.environ["SERVED_SITE_URL"]
-# The credentials of tests.conftest (not imported: it imports the app's models).
-CLIENT_ID = "MCH-0001-10791114622547"
-SECRET = "SK-test-secret-123"  # noqa: S105 - the tests' published key
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.served.ServedConfig"]
 

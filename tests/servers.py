@@ -12,6 +12,9 @@ wrote:
 
 The server, and the workers it forked, are stopped when the test ends (TERM, then KILL of
 its whole process group): nothing is left behind. Tests using it are ``slow``.
+
+Here too: the standalone simulator (``standalone_simulator``), and what any server a test
+starts needs (``ROOT``, the repository, and ``free_port``), the example shop's included.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +35,19 @@ import pytest
 from django.db import connections
 from django.db.utils import load_backend
 
-from tests.conftest import CLIENT_ID, ROOT, SECRET, free_port, wait_until_serving
+from tests.doku import CLIENT_ID, SECRET
+from tests.waiting import wait_until_serving
+
+ROOT = Path(__file__).parents[1]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on now, for a server a test starts."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -218,15 +232,3 @@ def standalone_simulator(notification_url: str) -> Iterator[str]:
         yield url
     finally:
         _stop(process)
-
-
-def wait_for(condition: Callable[[], Any], *, seconds: float = 10, interval: float = 0.05) -> Any:
-    """Poll ``condition`` until it returns something true (its value), or fail after ``seconds``."""
-    give_up = time.monotonic() + seconds
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > give_up:
-            raise AssertionError(f"Not true within {seconds} s: {condition}")
-        time.sleep(interval)

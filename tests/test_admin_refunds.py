@@ -30,7 +30,10 @@ from django_doku_checkout.simulator import actions
 from django_doku_checkout.simulator.faults import Faults
 from django_doku_checkout.simulator.store import STORE, SimulatedSession
 from tests import test_autocommit
-from tests.conftest import CLIENT_ID, csrf, on_postgresql, running_example_shop, staff_session
+from tests.doku import CLIENT_ID
+from tests.example_shop import running_example_shop
+from tests.pages import csrf, staff_session
+from tests.races import on_postgresql
 from tests.test_autocommit import Browser
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -150,7 +153,8 @@ def test_a_refund_form_rendered_again_asks_before_refunding_again(staff, order_f
     refused = staff.post(refund_url(order), {"amount": 30_000, "key": second}, expect=200).text
 
     assert "This order was refunded minutes ago; tick the box to refund it again." in text_of(refused)
-    assert "Rp 30.000 at" in text_of(refused) and 'name="again"' in refused
+    assert "Rp 30.000 at" in text_of(refused)
+    assert 'name="again"' in refused
     assert [r.amount for r in session.refunds] == [30_000]
     staff.post(refund_url(order), {"amount": 30_000, "key": second, "again": "on"}, expect=302)
     assert [r.amount for r in session.refunds] == [30_000, 30_000]  # staff said it is another refund
@@ -164,7 +168,8 @@ def test_a_refund_form_without_its_key_refunds_nothing(staff, order_factory):
     page = staff.post(refund_url(order), {"amount": 40_000}, expect=200).text
 
     assert 'class="errorlist' in page
-    assert session.refunds == [] and not order.refunds.exists()
+    assert session.refunds == []
+    assert not order.refunds.exists()
 
 
 @pytest.fixture
@@ -289,7 +294,8 @@ def test_a_refund_doku_failed_with_5xx_offers_resend_not_a_second_refund(staff, 
     doku_faults()
 
     text = text_of(staff.get(refund_url(order)).text)
-    assert "pending at DOKU" in text and "Try again later" not in text
+    assert "pending at DOKU" in text
+    assert "Try again later" not in text
     assert "Paid Rp 100.000; nothing is left to refund." in text
     refund = order.refunds.get()
     staff.post(resend_url(refund), expect=302)
@@ -323,6 +329,14 @@ def changelist() -> str:
     return reverse("admin:django_doku_checkout_order_changelist")
 
 
+def test_a_transfer_refund_says_what_doku_needs(staff, order_factory):
+    """DOKU refunds a non-card Checkout payment on a support request with the customer's bank details."""
+    page = text_of(staff.get(refund_url(paid_by_transfer(order_factory))).text)
+    assert "support request" in page
+    assert "bank account" in page
+    assert "back office" not in page
+
+
 def test_the_bulk_refund_asks_first_and_its_confirmation_refunds_once(staff, order_factory):
     card, session = paid_by_card(order_factory)
     transfer = paid_by_transfer(order_factory)
@@ -332,12 +346,13 @@ def test_the_bulk_refund_asks_first_and_its_confirmation_refunds_once(staff, ord
 
     page = staff.post(changelist(), {"action": "refund_payments", "_selected_action": selected}, expect=200).text
 
-    assert session.refunds == [] and not Refund.objects.exists()  # nothing refunded before confirming
+    assert session.refunds == []
+    assert not Refund.objects.exists()
     text = text_of(page)
     assert "Are you sure" in text
     plan = dict(re.findall(r'<tr class="doku-refund-(?:plan|skip)" data-invoice="([^"]+)">(.*?)</tr>', page, re.S))
     assert "Rp 100.000" in plan[card.invoice_number]
-    assert "back office" in text_of(plan[transfer.invoice_number])
+    assert "support request" in text_of(plan[transfer.invoice_number])
     assert "Nothing to refund" in text_of(plan[unpaid.invoice_number])
     confirm = {
         "action": "refund_payments",
@@ -351,7 +366,8 @@ def test_the_bulk_refund_asks_first_and_its_confirmation_refunds_once(staff, ord
     again = staff.post(changelist(), confirm, expect=200).text  # the confirmation sent twice
 
     assert "Rp 100.000 refunded by DOKU; the order is now Refunded." in text_of(report)
-    assert "already" in text_of(again) and "nothing was sent to DOKU again" in text_of(again)
+    assert "already" in text_of(again)
+    assert "nothing was sent to DOKU again" in text_of(again)
     assert [r.amount for r in session.refunds] == [100_000]
     assert len(set(refund_request_ids())) == 1
     assert_books_match_doku(card, session)
@@ -380,7 +396,8 @@ def test_refunding_needs_the_view_permission_too(live_doku, order_factory, djang
     tab.post(resend_url(refund), expect=403)
     tab.post(changelist(), {"action": "refund_payments", "_selected_action": [order.pk], "post": "yes"}, expect=403)
 
-    assert set(refund_request_ids()) == {refund.request_id} and session.refunds == []
+    assert set(refund_request_ids()) == {refund.request_id}
+    assert session.refunds == []
     clerk.user_permissions.add(Permission.objects.get(codename="view_order"))
     assert 'name="key"' in tab.get(refund_url(order)).text
     tab.http.close()

@@ -25,7 +25,8 @@ from django_doku_checkout.simulator import notifier
 from django_doku_checkout.simulator.actions import settle
 from django_doku_checkout.simulator.faults import Faults
 from django_doku_checkout.simulator.store import STORE
-from tests.conftest import CLIENT_ID, SECRET, change_form_data, staff_session
+from tests.doku import CLIENT_ID, SECRET
+from tests.pages import change_form_data, staff_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -147,7 +148,8 @@ def test_create_link_button(staff, live_doku, order_factory):
     page = press(staff, order, "create-link")
 
     session = order.checkout_sessions.get()
-    assert session.kind == CheckoutSession.Kind.CHECKOUT and session.status == CheckoutSession.Status.OPEN
+    assert session.kind == CheckoutSession.Kind.CHECKOUT
+    assert session.status == CheckoutSession.Status.OPEN
     assert session.payment_url == live_doku + reverse("doku_simulator:page", args=[session.token_id])
     assert STORE.find(CLIENT_ID, session.invoice_number) is not None
     assert session.payment_url in page
@@ -164,7 +166,8 @@ def test_card_page_button(staff, order_factory):
     page = press(staff, order, "card-page")
 
     session = order.checkout_sessions.get()
-    assert session.kind == CheckoutSession.Kind.CARD_PAGE and session.payment_url in page
+    assert session.kind == CheckoutSession.Kind.CARD_PAGE
+    assert session.payment_url in page
     order.refresh_from_db()
     assert order.status == OrderStatus.PENDING
     assert admin_event(order).new_status == OrderStatus.PENDING
@@ -179,7 +182,8 @@ def test_check_status_button(staff, order_factory):
 
     assert "SUCCESS" in page
     order.refresh_from_db()
-    assert order.status == OrderStatus.PAID and order.paid_at
+    assert order.status == OrderStatus.PAID
+    assert order.paid_at
     assert order.events.get(new_status=OrderStatus.PAID).source == OrderEvent.Source.STATUS_CHECK
     assert order.checkout_sessions.get().status == CheckoutSession.Status.PAID
 
@@ -241,8 +245,10 @@ def test_create_payment_links_action(staff, order_factory):
     for order in orders:
         order.refresh_from_db()
         session = order.checkout_sessions.get()
-        assert session.kind == CheckoutSession.Kind.CHECKOUT and session.payment_url in html
-        assert order.status == OrderStatus.PENDING and admin_event(order).actor.username == "admin"
+        assert session.kind == CheckoutSession.Kind.CHECKOUT
+        assert session.payment_url in html
+        assert order.status == OrderStatus.PENDING
+        assert admin_event(order).actor.username == "admin"
 
 
 def test_create_card_payment_pages_action(staff, order_factory):
@@ -303,7 +309,8 @@ def test_reprocess_action(staff, shopper, order_factory, doku_settings):
     )
     assert answer.status_code == 503  # so DOKU retries
     failed = Notification.objects.get()
-    assert failed.outcome == Notification.Outcome.UNCONFIRMED and failed.signature_valid
+    assert failed.outcome == Notification.Outcome.UNCONFIRMED
+    assert failed.signature_valid
     STORE.set_faults(CLIENT_ID, Faults())
     changelist = reverse("admin:django_doku_checkout_notification_changelist")
     assert 'value="reprocess"' in staff.get(changelist).text
@@ -313,7 +320,8 @@ def test_reprocess_action(staff, shopper, order_factory, doku_settings):
     assert "1 notification reprocessed" in staff.get(changelist).text
     failed.refresh_from_db()
     order.refresh_from_db()
-    assert failed.outcome == Notification.Outcome.PROCESSED and order.status == OrderStatus.PAID
+    assert failed.outcome == Notification.Outcome.PROCESSED
+    assert order.status == OrderStatus.PAID
     assert order.events.get(new_status=OrderStatus.PAID).notification == failed
 
 
@@ -329,10 +337,12 @@ def test_shopper_pays_on_the_hosted_page(shopper, live_doku, order_factory):
     hosted = shopper.post(pay, expect=302).headers["Location"]
 
     session = order.checkout_sessions.get()
-    assert hosted == session.payment_url and hosted.startswith(live_doku)
+    assert hosted == session.payment_url
+    assert hosted.startswith(live_doku)
     page = shopper.get(hosted)
     token = CSRF_FIELD.search(page.text)
-    assert token and order.invoice_number in page.text
+    assert token
+    assert order.invoice_number in page.text
     paid = shopper.post(
         hosted, {"csrfmiddlewaretoken": token.group(1), "action": "pay", "method": "VIRTUAL_ACCOUNT_BCA"}, expect=302
     )
@@ -368,7 +378,8 @@ def test_shopper_leaves_the_hosted_page(shopper, live_doku, order_factory):
 
     assert back == live_doku + reverse("doku_checkout:cancel", args=[order.public_id])
     html = shopper.get(back).text
-    assert "You left the payment page" in html and "doku-order-status-pending" in html
+    assert "You left the payment page" in html
+    assert "doku-order-status-pending" in html
     order.refresh_from_db()
     assert order.status == OrderStatus.PENDING
 

@@ -19,7 +19,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.conftest import running_example_shop
+from tests.example_shop import running_example_shop
 
 pytestmark = pytest.mark.browser
 
@@ -104,6 +104,8 @@ def order_placed(page: Page, shop: str, *, keep: str = "") -> None:
     page.fill("#id_phone", "0812 3456 7890")
     page.click("#place-order")
     expect(page.locator(".doku-order-status")).to_have_text("Created")
+    # The pop-up's script is deferred: a click before the load event is the ordinary POST to DOKU's page.
+    page.wait_for_load_state("load")
 
 
 def wait_for_status(page: Page, label: str) -> None:
@@ -269,15 +271,22 @@ def test_staff_send_a_link_by_whatsapp_in_a_new_tab(page: Page, example_shop: st
 
 def test_the_shop_enforces_its_policy(page: Page, example_shop: str):
     policy = page.goto(example_shop + "/").headers["content-security-policy"]
-    assert "default-src 'self'" in policy and "form-action 'self'" in policy
+    assert "default-src 'self'" in policy
+    assert "form-action 'self'" in policy
     assert "unsafe-inline" not in policy
 
 
 def test_popup_opens_dokus_page_over_the_shop(page: Page, cross_site_shop: str):
+    """DOKU's Checkout JS (the simulator's faithful stand-in) frames the page with its stylesheet, CSP-clean."""
     order_placed(page, cross_site_shop)
-    page.click(".doku-pay-button")
-    frame = page.frame_locator("#jokul-checkout-frame")
+    with page.expect_response(lambda response: response.url.endswith("/jokul-checkout-1.0.0.css")) as stylesheet:
+        page.click(".doku-pay-button")
+    assert stylesheet.value.ok
+    modal = page.locator("#jokul_checkout_modal")
+    expect(modal).to_have_css("position", "fixed")  # DOKU's stylesheet applies: the shop's style-src allows it
+    frame = page.frame_locator("#jokul_checkout_modal iframe")
     expect(frame.locator("#invoice")).to_be_visible()
+    assert modal.locator("iframe").get_attribute("src").endswith("/?view=iframe")
     expect(page.locator(".doku-order-status")).to_be_visible()  # the shop is still underneath
     screenshot(page, "popup-1-doku-over-the-shop")
     frame.locator('input[value="VIRTUAL_ACCOUNT_BCA"]').check()
@@ -287,14 +296,24 @@ def test_popup_opens_dokus_page_over_the_shop(page: Page, cross_site_shop: str):
 
 
 def test_popup_stops_polling_once_closed(page: Page, cross_site_shop: str):
-    """A tab left open after the shopper closes DOKU's pop-up (twice) asks api_status no more."""
+    """Closing DOKU's pop-up hides its modal (closeJokul), as DOKU's script does: api_status is asked once more, then no more.
+
+    Twice: the second Pay click opens the new link (DOKU's script would show the first,
+    hidden modal again by its id) and starts one poller, which stops as well.
+    """
     order_placed(page, cross_site_shop)
     polls: list[str] = []
     page.on("request", lambda request: polls.append(request.url) if "/doku/api/status/" in request.url else None)
-    for _ in range(2):  # each Pay click opened another poller, and none stopped
+    modal = page.locator("#jokul_checkout_modal")
+    for _ in range(2):
         with page.expect_request(lambda request: "/doku/api/status/" in request.url):
             page.click(".doku-pay-button")
-        page.click("#jokul-checkout-close")
+        expect(modal).to_be_visible()
+        # Closing asks once more (DOKU's page also closes the pop-up after a payment), then no more.
+        with page.expect_request(lambda request: "/doku/api/status/" in request.url):
+            page.frame_locator("#jokul_checkout_modal iframe").locator("#close-popup").click()
+        expect(modal).to_be_hidden()
+        expect(modal).to_have_count(1)  # hidden, not removed
     asked = len(polls)
     page.wait_for_timeout(7_000)  # longer than the next two delays (4.5 s, 6.75 s)
     assert len(polls) == asked

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import pytest
 import requests
@@ -18,8 +17,10 @@ from django_doku_checkout.services.cancellations import links_payable_at_doku
 from django_doku_checkout.simulator import actions
 from django_doku_checkout.simulator.faults import HEADER, Faults
 from django_doku_checkout.simulator.store import STORE
-from tests.conftest import CLIENT_ID, SANDBOX, checkout_success, close_thread_connections
+from tests.doku import CLIENT_ID, SANDBOX, checkout_success
 from tests.link_workers import worker_killed_while_doku_is_asked
+from tests.races import close_thread_connections
+from tests.waiting import wait_for
 
 CANCEL_TARGET = "/checkout/v3/cancellations"
 
@@ -45,7 +46,8 @@ def test_cancelling_an_order_cancels_its_link_at_doku(live_doku, order_factory, 
 
     link.refresh_from_db()
     assert (order.status, link.status) == (OrderStatus.CANCELLED, CheckoutSession.Status.CANCELLED)
-    assert link.cancelled_at_doku is not None and link.doku_cancel_error == ""
+    assert link.cancelled_at_doku is not None
+    assert link.doku_cancel_error == ""
     # DOKU's Cancel Order names the order by its invoice number and the Request-Id that created it.
     assert cancel_requests() == [
         {"order": {"invoice_number": link.invoice_number}, "payment": {"original_request_id": link.request_id}}
@@ -65,15 +67,18 @@ def test_a_link_doku_cannot_cancel_is_reported(live_doku, order_factory, doku_se
     page = cancel_in_the_admin(admin_client, order)
 
     link.refresh_from_db()
-    assert link.status == CheckoutSession.Status.CANCELLED and link.cancelled_at_doku is None
+    assert link.status == CheckoutSession.Status.CANCELLED
+    assert link.cancelled_at_doku is None
     assert "UNSUPPORTED_CHANNEL" in link.doku_cancel_error
-    assert "DOKU could not cancel these links, which can still be paid" in page and link.invoice_number in page
+    assert "DOKU could not cancel these links, which can still be paid" in page
+    assert link.invoice_number in page
     assert links_payable_at_doku(order) == [link]
     assert len(cancel_requests()) == 1
     actions.settle(STORE.find(CLIENT_ID, link.invoice_number), "pay", "CREDIT_CARD")  # DOKU still takes it
     assert STORE.wait_until_idle(10)
     order.refresh_from_db()
-    assert order.status == OrderStatus.CANCELLED and order.needs_review
+    assert order.status == OrderStatus.CANCELLED
+    assert order.needs_review
 
 
 def test_without_the_setting_doku_is_not_asked_and_staff_are_told(live_doku, order_factory, admin_client):
@@ -94,7 +99,7 @@ def test_without_the_setting_doku_is_not_asked_and_staff_are_told(live_doku, ord
 def test_changing_the_amount_cancels_the_old_link_at_doku(
     live_doku, order_factory, doku_settings, admin_client, methods, cancelled
 ):
-    from tests.conftest import change_form_data
+    from tests.pages import change_form_data
     from tests.test_admin import change_url
 
     doku_settings(CANCEL_AT_DOKU=True)
@@ -113,14 +118,15 @@ def test_changing_the_amount_cancels_the_old_link_at_doku(
     if cancelled:
         assert "withdrawn and cancelled at DOKU" in messages
     else:
-        assert "DOKU could not cancel it and it can still be paid" in messages and old.invoice_number in messages
+        assert "DOKU could not cancel it and it can still be paid" in messages
+        assert old.invoice_number in messages
     assert len(cancel_requests()) == 1
 
 
 def test_without_the_setting_an_amount_change_says_the_old_link_can_still_be_paid(
     live_doku, order_factory, admin_client
 ):
-    from tests.conftest import change_form_data
+    from tests.pages import change_form_data
     from tests.test_admin import change_url
 
     order = order_factory()
@@ -167,7 +173,8 @@ def test_a_409_repeating_a_refusal_is_a_refusal(doku_api, refusal):
     with pytest.raises(DokuAPIError) as refused:
         DokuClient().cancel_checkout({"order": {"invoice_number": "INV-1"}, "payment": {"original_request_id": "r"}})
 
-    assert refused.value.replayed and refused.value.status_code == 409
+    assert refused.value.replayed
+    assert refused.value.status_code == 409
     assert refused.value.body == refusal
     assert "its first answer, repeated" in str(refused.value)
     assert len({call.request.headers["Request-Id"] for call in doku_api.calls}) == 1
@@ -184,7 +191,8 @@ def test_a_409_repeating_a_refusal_is_a_refusal(doku_api, refusal):
 def test_a_409_repeating_an_answer_is_that_answer(doku_api, answer):
     doku_api.post(SANDBOX + "/checkout/v3/cancellations", status=409, json=answer)
     replay = DokuClient().cancel_checkout({"order": {"invoice_number": "INV-1"}})
-    assert replay.replayed and replay.data == answer
+    assert replay.replayed
+    assert replay.data == answer
 
 
 def test_a_replayed_refusal_leaves_the_link_payable_and_staff_warned(
@@ -200,10 +208,12 @@ def test_a_replayed_refusal_leaves_the_link_payable_and_staff_warned(
     page = cancel_in_the_admin(admin_client, order)
 
     link.refresh_from_db()
-    assert link.status == CheckoutSession.Status.CANCELLED and link.cancelled_at_doku is None
+    assert link.status == CheckoutSession.Status.CANCELLED
+    assert link.cancelled_at_doku is None
     assert "Merchant not support cancel order" in link.doku_cancel_error
     assert links_payable_at_doku(order) == [link]
-    assert "DOKU could not cancel these links, which can still be paid" in page and link.invoice_number in page
+    assert "DOKU could not cancel these links, which can still be paid" in page
+    assert link.invoice_number in page
     sent = [json.loads(c.request.body) for c in doku_api.calls if c.request.url.endswith("/cancellations")]
     assert (
         sent
@@ -235,10 +245,12 @@ def test_the_simulator_repeats_its_refusal_to_a_retried_cancellation(live_doku, 
     watcher.join()
 
     link.refresh_from_db()
-    assert link.cancelled_at_doku is None and "UNSUPPORTED_CHANNEL" in link.doku_cancel_error
+    assert link.cancelled_at_doku is None
+    assert "UNSUPPORTED_CHANNEL" in link.doku_cancel_error
     assert links_payable_at_doku(order) == [link]
     attempts = [r.headers["Request-Id"] for r in STORE.received if r.target == CANCEL_TARGET]
-    assert len(attempts) == 2 and len(set(attempts)) == 1
+    assert len(attempts) == 2
+    assert len(set(attempts)) == 1
     assert not STORE.find(CLIENT_ID, link.invoice_number).cancelled
     server_threads_done()
 
@@ -290,11 +302,14 @@ def test_a_link_doku_creates_after_its_order_was_cancelled_is_cancelled_at_doku_
         thread.join(15)
     STORE.set_faults(CLIENT_ID, Faults())
 
-    assert len(raised) == 1 and isinstance(raised[0], OrderNotPayable)
+    assert len(raised) == 1
+    assert isinstance(raised[0], OrderNotPayable)
     link.refresh_from_db()
-    assert link.status == CheckoutSession.Status.CANCELLED and link.payment_url
+    assert link.status == CheckoutSession.Status.CANCELLED
+    assert link.payment_url
     # DOKU's answer came for a withdrawn link: it is cancelled at DOKU at once, not left payable.
-    assert link.cancelled_at_doku is not None and link.doku_cancel_error == ""
+    assert link.cancelled_at_doku is not None
+    assert link.doku_cancel_error == ""
     assert STORE.find(CLIENT_ID, link.invoice_number).cancelled
     assert links_payable_at_doku(order) == []
 
@@ -342,8 +357,10 @@ def test_a_cancel_that_timed_out_is_resent_by_reconciliation_with_its_request_id
     STORE.set_faults(CLIENT_ID, Faults())
 
     link.refresh_from_db()
-    assert order.status == OrderStatus.CANCELLED and link.status == CheckoutSession.Status.CANCELLED
-    assert link.cancelled_at_doku is None and "timed out" in link.doku_cancel_error
+    assert order.status == OrderStatus.CANCELLED
+    assert link.status == CheckoutSession.Status.CANCELLED
+    assert link.cancelled_at_doku is None
+    assert "timed out" in link.doku_cancel_error
     assert links_payable_at_doku(order) == [link]  # for all we know, DOKU still takes payment
     assert STORE.find(CLIENT_ID, link.invoice_number).cancelled is cancelled  # DOKU did answer; we never heard
     first = cancel_request_ids()
@@ -359,9 +376,11 @@ def test_a_cancel_that_timed_out_is_resent_by_reconciliation_with_its_request_id
     link.refresh_from_db()
     assert (link.cancelled_at_doku is not None) is cancelled
     if cancelled:
-        assert link.doku_cancel_error == "" and links_payable_at_doku(order) == []
+        assert link.doku_cancel_error == ""
+        assert links_payable_at_doku(order) == []
     else:
-        assert "UNSUPPORTED_CHANNEL" in link.doku_cancel_error and links_payable_at_doku(order) == [link]
+        assert "UNSUPPORTED_CHANNEL" in link.doku_cancel_error
+        assert links_payable_at_doku(order) == [link]
     # DOKU's answer is recorded: nothing is left to send again.
     age_the_cancellation(link)
     assert reconcile().cancellations_resent == 0
@@ -395,9 +414,12 @@ def test_the_next_cancel_resends_a_cancellation_whose_process_died_with_its_requ
     assert cancel_request_ids() == [request_id] * 2
     link.refresh_from_db()
     order.refresh_from_db()
-    assert order.status == OrderStatus.CANCELLED and link.status == CheckoutSession.Status.CANCELLED
-    assert link.cancelled_at_doku is not None and link.doku_cancel_error == ""
-    assert link.cancel_request_id == request_id and link.cancel_request_payload == ""
+    assert order.status == OrderStatus.CANCELLED
+    assert link.status == CheckoutSession.Status.CANCELLED
+    assert link.cancelled_at_doku is not None
+    assert link.doku_cancel_error == ""
+    assert link.cancel_request_id == request_id
+    assert link.cancel_request_payload == ""
     assert links_payable_at_doku(order) == []
 
 
@@ -410,7 +432,9 @@ def test_the_simulator_answers_a_repeated_cancellation_with_its_first_answer(liv
     first = DokuClient().cancel_checkout(body, request_id="cancel-1")
     repeat = DokuClient().cancel_checkout(body, request_id="cancel-1")
 
-    assert not first.replayed and repeat.replayed and repeat.status_code == 409
+    assert not first.replayed
+    assert repeat.replayed
+    assert repeat.status_code == 409
     assert repeat.data == first.data
 
 
@@ -443,10 +467,9 @@ def test_a_link_made_while_doku_is_asked_to_cancel_the_order_is_cancelled_at_dok
     thread = threading.Thread(target=staff_cancel)
     thread.start()
     try:
-        deadline = time.monotonic() + 10
-        while not cancel_request_ids():  # DOKU is being asked to cancel the old link
-            assert time.monotonic() < deadline and thread.is_alive(), raised
-            time.sleep(0.01)
+        # DOKU is being asked to cancel the old link (or the staff's cancel has failed).
+        wait_for(lambda: cancel_request_ids() or not thread.is_alive(), what="DOKU asked to cancel the old link")
+        assert cancel_request_ids(), raised
         new = services.create_payment_link(order)  # the shopper's click, in the window
     finally:
         thread.join(15)
@@ -454,7 +477,8 @@ def test_a_link_made_while_doku_is_asked_to_cancel_the_order_is_cancelled_at_dok
     assert raised == []
     order.refresh_from_db()
     new.refresh_from_db()
-    assert new.pk != old.pk and order.status == OrderStatus.CANCELLED
+    assert new.pk != old.pk
+    assert order.status == OrderStatus.CANCELLED
     assert new.status == CheckoutSession.Status.CANCELLED
     assert STORE.find(CLIENT_ID, new.invoice_number).cancelled  # DOKU cancelled it too
     assert new.cancelled_at_doku is not None

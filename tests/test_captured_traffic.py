@@ -22,8 +22,8 @@ from django_doku_checkout.reconciliation import reconcile
 from django_doku_checkout.services.settlement import apply_payment_result
 from django_doku_checkout.services.status import fetch_status
 from django_doku_checkout.testing import CLIENT_ID, SECRET_KEY
-from tests.conftest import CLIENT_ID as TESTS_CLIENT_ID
-from tests.conftest import SANDBOX, SECRET
+from tests.doku import CLIENT_ID as TESTS_CLIENT_ID
+from tests.doku import SANDBOX, SECRET
 from tests.test_views import signed_post
 
 TRAFFIC = Path(__file__).parent / "doku_traffic"

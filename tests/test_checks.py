@@ -269,37 +269,47 @@ def csp_warnings():
     return find_csp_problems()
 
 
+SANDBOX_PAGES = "'https://staging.doku.com' and 'https://sandbox.doku.com'"
+PRODUCTION_PAGES = "'https://checkout.doku.com' and 'https://jokul.doku.com'"
+
+
 @pytest.mark.parametrize(
-    ("policy", "blocked"),
+    ("policy", "hint"),
     [
-        ({"default-src": ["'self'"], "form-action": ["'self'"]}, ["form-action"]),
-        ({"default-src": ["'self'"], "form-action": ["'self'", "https://sandbox.doku.com"]}, []),
-        ({"form-action": ["'self'", "https://*.doku.com"]}, []),
-        ({"form-action": ["https:"]}, []),
-        ({"default-src": ["'self'"]}, []),  # form-action does not fall back to default-src
+        ({"default-src": ["'self'"], "form-action": ["'self'"]}, SANDBOX_PAGES),
+        # The sandbox hands out staging.doku.com links; its documentation shows sandbox.doku.com.
+        (
+            {"default-src": ["'self'"], "form-action": ["'self'", "https://sandbox.doku.com"]},
+            "'https://staging.doku.com'",
+        ),
+        ({"form-action": ["'self'", "https://staging.doku.com", "https://sandbox.doku.com"]}, None),
+        ({"form-action": ["'self'", "https://*.doku.com"]}, None),
+        ({"form-action": ["https:"]}, None),
+        ({"default-src": ["'self'"]}, None),  # form-action does not fall back to default-src
     ],
 )
-def test_w006_when_the_policy_blocks_the_redirect_to_doku(settings, policy, blocked):
+def test_w006_when_the_policy_blocks_the_redirect_to_doku(settings, policy, hint):
     settings.DOKU_CHECKOUT = {**VALID, "ENVIRONMENT": "sandbox"}
     settings.SECURE_CSP = policy
     warnings = csp_warnings()
-    assert [m.id for m in warnings] == ["django_doku_checkout.W006"] * len(blocked)
-    if blocked:
-        assert "SECURE_CSP['form-action'] does not allow https://sandbox.doku.com" in warnings[0].msg
-        assert warnings[0].hint == "Add 'https://sandbox.doku.com' to SECURE_CSP['form-action']."
+    assert [m.id for m in warnings] == (["django_doku_checkout.W006"] if hint else [])
+    if hint:
+        assert "SECURE_CSP['form-action'] does not allow https://staging.doku.com" in warnings[0].msg
+        assert "the pay button's redirect to DOKU's payment page" in warnings[0].msg
+        assert warnings[0].hint == f"Add {hint} to SECURE_CSP['form-action']."
 
 
 def test_w006_for_the_popup_reads_django_csp_and_the_fallbacks(settings):
     settings.DOKU_CHECKOUT = {**VALID, "ENVIRONMENT": "production", "PAY_BUTTON_MODE": "popup"}
-    settings.CONTENT_SECURITY_POLICY = {
-        "DIRECTIVES": {"default-src": ["'self'"], "form-action": ["'self'", "https://jokul.doku.com"]}
-    }
+    doku = ["https://checkout.doku.com", "https://jokul.doku.com"]
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": ["'self'"], "form-action": ["'self'", *doku]}}
     hints = [m.hint for m in csp_warnings()]
     assert hints == [
         """Add 'https://jokul.doku.com' to CONTENT_SECURITY_POLICY["DIRECTIVES"]['script-src'].""",
-        """Add 'https://jokul.doku.com' to CONTENT_SECURITY_POLICY["DIRECTIVES"]['frame-src'].""",
+        f"""Add {PRODUCTION_PAGES} to CONTENT_SECURITY_POLICY["DIRECTIVES"]['frame-src'].""",
+        """Add 'https://jokul.doku.com' to CONTENT_SECURITY_POLICY["DIRECTIVES"]['style-src'].""",
     ]
-    settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]["default-src"] = ["'self'", "https://jokul.doku.com"]
+    settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]["default-src"] = ["'self'", *doku]
     assert csp_warnings() == []
 
 
@@ -313,27 +323,34 @@ def test_w006_for_the_popup_reads_django_csp_and_the_fallbacks(settings):
         ),
         (
             {"default-src": ["'self'", "https://jokul.doku.com"], "child-src": ["'self'"]},
-            ["Add 'https://jokul.doku.com' to SECURE_CSP['frame-src']."],
+            [f"Add {PRODUCTION_PAGES} to SECURE_CSP['frame-src']."],
         ),
-        ({"default-src": ["'self'"], "child-src": ["https://jokul.doku.com"], "script-src": ["*.doku.com"]}, []),
+        (
+            {"default-src": ["'self'"], "child-src": ["https://jokul.doku.com"], "script-src": ["*.doku.com"]},
+            ["Add 'https://checkout.doku.com' to SECURE_CSP['frame-src']."],
+        ),
         # CSP3 host sources: scheme-less, wildcard subdomains, a path, an explicit port.
         ({"default-src": ["'self'", "*.doku.com"]}, []),
-        ({"default-src": ["jokul.doku.com"]}, []),
-        ({"default-src": ["https://jokul.doku.com:443/jokul-checkout-js/"]}, []),
+        ({"default-src": ["jokul.doku.com", "checkout.doku.com"]}, []),
+        ({"default-src": ["https://jokul.doku.com:443/jokul-checkout-js/", "https://checkout.doku.com"]}, []),
         (
-            {"default-src": ["https://jokul.doku.com/checkout/"]},
+            {"default-src": ["https://jokul.doku.com/checkout/", "https://checkout.doku.com"]},
             ["Add 'https://jokul.doku.com' to SECURE_CSP['script-src']."],  # the script's path is elsewhere
         ),
         (
             {"default-src": ["https://*.doku.com:8443", "http://doku.com"]},
             ["Add 'https://jokul.doku.com' to SECURE_CSP['script-src']."]
-            + ["Add 'https://jokul.doku.com' to SECURE_CSP['frame-src']."],
+            + [f"Add {PRODUCTION_PAGES} to SECURE_CSP['frame-src']."],
         ),
     ],
 )
 def test_w006_follows_csps_fallbacks_and_host_source_matching(settings, policy, hints):
     settings.DOKU_CHECKOUT = {**VALID, "ENVIRONMENT": "production", "PAY_BUTTON_MODE": "popup"}
-    settings.SECURE_CSP = {"form-action": ["'self'", "https://jokul.doku.com"], **policy}
+    settings.SECURE_CSP = {
+        "form-action": ["'self'", "https://checkout.doku.com", "https://jokul.doku.com"],
+        "style-src": ["'self'", "https://jokul.doku.com"],
+        **policy,
+    }
     assert [m.hint for m in csp_warnings()] == hints
 
 
@@ -446,3 +463,16 @@ def test_the_documented_mounted_simulator_switches_to_sandbox_by_environment_alo
     assert run_check() == ""
     expected = "http://127.0.0.1:8000/doku-simulator" if environment == "simulator" else "https://api-sandbox.doku.com"
     assert get_config().api_base_url == expected
+
+
+def test_e045_a_split_rule_without_a_sub_account_is_refused(settings):
+    # DOKU takes a split rule only beside the sub account it divides: without SUB_ACCOUNT_ID the
+    # rule would never be sent, and the shop's split silently not made.
+    settings.DOKU_CHECKOUT = {**VALID, "SUB_ACCOUNT_SPLIT_RULE_ID": "RULE-1"}
+    messages = [m for m in check_settings() if m.id.endswith("E045")]
+    assert [m.id for m in messages] == ["django_doku_checkout.E045"]
+    assert "SUB_ACCOUNT_SPLIT_RULE_ID" in messages[0].msg
+    assert "SUB_ACCOUNT_ID" in (messages[0].hint or "")
+
+    settings.DOKU_CHECKOUT = {**VALID, "SUB_ACCOUNT_SPLIT_RULE_ID": "RULE-1", "SUB_ACCOUNT_ID": "SAC-1"}
+    assert [m.id for m in check_settings() if m.id.endswith("E045")] == []

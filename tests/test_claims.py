@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from django.db import connections
+from django.db import connections, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -31,9 +31,13 @@ from django_doku_checkout.client import CHECKOUT_PATH, DokuClient
 from django_doku_checkout.exceptions import DokuAPIError, LinkInProgress
 from django_doku_checkout.models import CheckoutSession, Order, OrderStatus
 from django_doku_checkout.services import claims, links
+from django_doku_checkout.services.locking import locked_rows
 from django_doku_checkout.simulator.store import STORE
-from tests.conftest import SANDBOX, checkout_success, free_port, press_pay
+from tests.doku import SANDBOX, checkout_success
 from tests.link_workers import killed_while_doku_is_asked, sent_body, while_doku_is_asked
+from tests.pages import press_pay
+from tests.servers import free_port
+from tests.waiting import wait_until_waiting_on_a_lock
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -156,7 +160,8 @@ def test_staff_creating_a_link_while_a_claim_is_in_flight_are_told_to_retry(live
 
     assert response.status_code == 200
     page = response.content.decode()
-    assert "still being prepared" in page and order.invoice_number in page
+    assert "still being prepared" in page
+    assert order.invoice_number in page
     assert checkout_calls() == []
 
 
@@ -257,8 +262,10 @@ def test_a_worker_killed_holding_a_claim_never_costs_a_click_a_500(gunicorn_shop
         page = press_pay(requests.Session(), shop.url, order.public_id, timeout=ANSWER_WITHIN)
         took = time.monotonic() - started
 
-        assert retry.status_code == 503 and int(retry.headers["Retry-After"]) >= 1, retry.text
-        assert page.status_code == 503 and "still being prepared" in page.text
+        assert retry.status_code == 503, retry.text
+        assert int(retry.headers["Retry-After"]) >= 1, retry.text
+        assert page.status_code == 503
+        assert "still being prepared" in page.text
         assert took < 2 * ANSWER_WITHIN
         claim = order.checkout_sessions.get()
         assert claim.status == CheckoutSession.Status.CREATING
@@ -274,7 +281,8 @@ def test_a_worker_killed_holding_a_claim_never_costs_a_click_a_500(gunicorn_shop
         assert taken.json()["payment_url"] == "https://sandbox.doku.com/checkout-link-v2/held"
         assert doku.request_ids == [claim.request_id] * 2
         assert order.checkout_sessions.get().status == CheckoutSession.Status.OPEN
-        assert "Internal Server Error" not in shop.log() and "Traceback" not in shop.log()
+        assert "Internal Server Error" not in shop.log()
+        assert "Traceback" not in shop.log()
     finally:
         doku.close()
 
@@ -287,8 +295,14 @@ def test_a_click_that_waited_for_a_claim_doku_refused_sends_nothing_itself(order
     claimed = threading.Event()
 
     def doku_is_slow() -> None:
-        claimed.set()  # the holder's claim is committed: the click below finds it in flight
-        time.sleep(0.5)  # DOKU is slow for it; meanwhile the click waits for its claim
+        # The holder's claim is committed: the click below finds it in flight. DOKU is slow for
+        # it; meanwhile the click comes. Sequencing, not the protocol: the order is held until
+        # the click waits for it, so the click's first look (first in the lock's queue) comes
+        # before the holder records DOKU's answer.
+        with transaction.atomic():
+            locked_rows(Order.objects).get(pk=order.pk)
+            claimed.set()
+            wait_until_waiting_on_a_lock(what="the click, for the order's lock")
 
     def the_process_holding_the_claim() -> None:
         try:

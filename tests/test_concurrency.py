@@ -21,7 +21,9 @@ from django_doku_checkout.reconciliation import reconcile
 from django_doku_checkout.services.locking import locked_rows
 from django_doku_checkout.simulator.faults import Faults
 from django_doku_checkout.simulator.store import STORE
-from tests.conftest import CLIENT_ID, at_once, notification_sender, paid_quietly
+from tests.doku import CLIENT_ID, notification_sender, paid_quietly
+from tests.races import at_once
+from tests.waiting import wait_until_waiting_on_a_lock
 
 pytestmark = pytest.mark.postgres
 
@@ -78,7 +80,8 @@ def test_notification_and_status_check_at_once(live_doku, order_factory, signal_
 
         code, check = at_once(notification_sender(live_doku, order), partial(services.check_status, order))
 
-        assert code == 200 and check.transaction_status == "SUCCESS"
+        assert code == 200
+        assert check.transaction_status == "SUCCESS"
         events = list(order.events.filter(new_status=OrderStatus.PAID))
         assert len(events) == 1
         sources.add(events[0].source)
@@ -122,7 +125,7 @@ def test_admin_save_during_a_payment_keeps_the_payment(order_factory, admin_user
     from django.urls import reverse
 
     from django_doku_checkout.models import Order
-    from tests.conftest import change_form_data
+    from tests.pages import change_form_data
 
     order = order_factory(status=OrderStatus.PENDING)
     # The shop's reference: what a paid order's page still lets staff change (its customer is then the record).
@@ -144,7 +147,7 @@ def test_admin_save_during_a_payment_keeps_the_payment(order_factory, admin_user
         locked = locked_rows(Order.objects).get(pk=order.pk)
         staff = threading.Thread(target=staff_saves_the_form)
         staff.start()
-        wait_for_a_lock_wait()
+        wait_until_waiting_on_a_lock(what="the admin's save, for the order's lock")
         locked.status = OrderStatus.PAID
         locked.save(update_fields=["status", "updated_at"])
     staff.join(timeout=10)
@@ -152,22 +155,3 @@ def test_admin_save_during_a_payment_keeps_the_payment(order_factory, admin_user
     assert statuses == [302]
     assert order.reference == "booking:42"
     assert order.status == OrderStatus.PAID  # without the lock on read, the save wrote "pending" back
-
-
-def wait_for_a_lock_wait(timeout: float = 5.0) -> None:
-    """Until another connection waits on a row lock this one holds."""
-    import time
-
-    from django.db import connection
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_stat_clear_snapshot()")  # else a transaction sees one frozen snapshot
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-            )
-            if cursor.fetchone()[0]:
-                return
-        time.sleep(0.05)
-    raise AssertionError("the admin's save never waited for the order's lock")

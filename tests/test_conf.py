@@ -60,7 +60,8 @@ def docs_hooks():
     """docs/hooks.py, the MkDocs hook that writes the settings page's table."""
     path = Path(__file__).parents[1] / "docs" / "hooks.py"
     spec = importlib.util.spec_from_file_location("docs_hooks", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

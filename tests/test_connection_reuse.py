@@ -7,6 +7,7 @@ server counts the connections it accepts.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -17,8 +18,12 @@ from django.urls import reverse
 from django_doku_checkout import services
 from django_doku_checkout.client import DokuClient
 from django_doku_checkout.exceptions import DokuAPIError
+from django_doku_checkout.models import OrderStatus
 from django_doku_checkout.reconciliation import reconcile
 from django_doku_checkout.services import shopper
+from django_doku_checkout.simulator.faults import Faults
+from django_doku_checkout.simulator.store import STORE
+from tests.doku import CLIENT_ID
 
 
 @pytest.fixture
@@ -62,13 +67,21 @@ def test_the_default_path_keeps_one_connection_to_doku(
     assert len(accepted) == 3
 
 
-def test_the_return_page_shares_the_connection_with_its_own_budget(live_doku, doku_settings):
+def test_the_return_page_asks_doku_on_the_shared_connection_within_its_own_budget(
+    transactional_db, live_doku, order_factory, accepted, doku_settings
+):
     doku_settings(TIMEOUT=(4, 9), MAX_RETRIES=2, STATUS_CHECK_DEADLINE=1.5)
-    short = shopper._status_check_client()
+    order = order_factory()
+    services.create_payment_link(order)  # this thread's connection to DOKU, opened
+    STORE.set_faults(CLIENT_ID, Faults(latency=5))  # DOKU answers later than the return page waits
 
-    assert short.session is DokuClient().session
-    assert (short.config.connect_timeout, short.config.read_timeout, short.config.max_retries) == (1.5, 1.5, 0)
-    assert short.config.deadline == 1.5
+    started = time.monotonic()
+    shown = shopper.refresh_pending(order)
+    took = time.monotonic() - started
+
+    assert shown.status == OrderStatus.PENDING  # DOKU's answer never came in time: shown as it was
+    assert took < 4.5  # one attempt of STATUS_CHECK_DEADLINE, not TIMEOUT's 9 s (with 2 retries)
+    assert len(accepted) == 1  # on the connection the link was made on
 
 
 def test_a_settings_change_gives_a_new_session(live_doku, doku_settings, accepted):

@@ -22,7 +22,8 @@ from django_doku_checkout import services, signals
 from django_doku_checkout.models import Delivery, Order, OrderStatus
 from django_doku_checkout.services import after_response, states
 from django_doku_checkout.services.locking import locked_rows
-from tests.conftest import notification_sender, paid_quietly
+from tests.doku import notification_sender, paid_quietly
+from tests.waiting import WAIT_SECONDS
 
 #: What the shop's receivers did, in order: (receiver, invoice number, detail).
 calls: list[tuple[str, str, str]] = []
@@ -145,7 +146,8 @@ def test_retries_back_off_then_give_up_and_flag_the_order(
         assert len(services.deliver_due().failed) == 1
     delivery.refresh_from_db()
 
-    assert waits[0] in range(55, 61) and waits[1] in range(115, 121)  # 60 s, then doubled
+    assert waits[0] in range(55, 61)
+    assert waits[1] in range(115, 121)
     assert (delivery.status, delivery.attempts) == (Delivery.Status.FAILED, 3)
     order.refresh_from_db()
     assert order.needs_review
@@ -161,10 +163,15 @@ def test_retries_back_off_then_give_up_and_flag_the_order(
 
 def test_a_rolled_back_change_announces_nothing(transactional_db, order_factory, receivers):
     order = order_factory()
-    with pytest.raises(RuntimeError), transaction.atomic():
-        locked = locked_rows(Order.objects).get(pk=order.pk)
-        states.transition(locked, OrderStatus.CANCELLED, source="system")
-        raise RuntimeError("the shop's view failed after the change")
+
+    def the_shops_view() -> None:
+        with transaction.atomic():
+            locked = locked_rows(Order.objects).get(pk=order.pk)
+            states.transition(locked, OrderStatus.CANCELLED, source="system")
+            raise RuntimeError("the shop's view failed after the change")
+
+    with pytest.raises(RuntimeError, match="failed after the change"):
+        the_shops_view()
     assert calls == []
     assert not Delivery.objects.exists()
 
@@ -207,11 +214,11 @@ def test_two_delivery_runs_at_once_call_a_receiver_once(transactional_db, order_
     order = order_factory()
     failures["crm_sync"] = 1
     services.cancel_order(order)
-    started = threading.Event()
+    started, looked = threading.Event(), threading.Event()
 
     def slow_crm(sender, order, new_status, **kwargs):
         started.set()
-        time.sleep(0.5)  # the other run looks meanwhile
+        looked.wait(WAIT_SECONDS)  # the other run looks meanwhile
         calls.append(("crm_sync", order.invoice_number, new_status))
 
     slow_crm.__qualname__ = crm_sync.__qualname__  # the same receiver, now slow
@@ -227,8 +234,9 @@ def test_two_delivery_runs_at_once_call_a_receiver_once(transactional_db, order_
 
     first = threading.Thread(target=run)
     first.start()
-    started.wait(5)
-    run()
+    assert started.wait(WAIT_SECONDS)
+    run()  # the other run, while the first is in the receiver
+    looked.set()
     first.join()
     signals.order_status_changed.disconnect(slow_crm)
 

@@ -93,7 +93,8 @@ def documented_names(blocks: dict[str, str]) -> tuple[str, str]:
     terminal = blocks["terminal"]
     project = re.search(r"^django-admin startproject (\w+) \.$", terminal, re.MULTILINE)
     app = re.search(r"^python manage\.py startapp (\w+)$", terminal, re.MULTILINE)
-    assert project and app, terminal
+    assert project, terminal
+    assert app, terminal
     return project.group(1), app.group(1)
 
 
@@ -164,7 +165,8 @@ def checked_report(project: Path, imports: str) -> dict[str, str]:
     imports and the report): a Django start-up costs a second or two on a busy machine.
     """
     shell = manage(project, "shell", "--no-imports", "-c", imports + REPORT)
-    assert shell.returncode == 0 and "System check identified no issues" in shell.stdout, shell.stdout + shell.stderr
+    assert shell.returncode == 0, shell.stdout + shell.stderr
+    assert "System check identified no issues" in shell.stdout, shell.stdout + shell.stderr
     return json.loads(shell.stdout.split("REPORT", 1)[1])
 
 
@@ -250,9 +252,8 @@ def test_the_local_development_receivers_and_pytest_example_pass_as_written(bloc
         text=True,
         timeout=300,
     )
-    assert result.returncode == 0 and re.search(r"^2 passed", result.stdout, re.MULTILINE), (
-        result.stdout[-3000:] + result.stderr[-2000:]
-    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert re.search(r"^2 passed", result.stdout, re.MULTILINE), result.stdout[-3000:] + result.stderr[-2000:]
 
 
 def test_every_relative_link_in_the_readme_names_a_file_of_the_repository():

@@ -18,10 +18,14 @@ from django_doku_checkout import services
 from django_doku_checkout.client import DokuClient
 from django_doku_checkout.models import CheckoutSession, Order, OrderStatus
 from django_doku_checkout.reconciliation import reconcile
+from django_doku_checkout.services import links
+from django_doku_checkout.services.locking import locked_rows
 from django_doku_checkout.services.settlement import PaymentResult, apply_payment_result
 from django_doku_checkout.simulator.store import STORE
-from tests.conftest import SANDBOX, assert_withdrawn, checkout_success
+from tests.claiming import assert_withdrawn
+from tests.doku import SANDBOX, checkout_success
 from tests.link_workers import killed_while_doku_is_asked, sent_body, while_doku_is_asked
+from tests.waiting import wait_until_waiting_on_a_lock
 
 
 @pytest.fixture
@@ -108,7 +112,7 @@ def test_no_transaction_is_open_while_doku_is_asked_for_refunds(
 def test_no_transaction_is_open_while_doku_is_asked_to_cancel_links(
     transactional_db, order_factory, doku_asked_in, doku_settings, admin_client
 ):
-    from tests.conftest import change_form_data
+    from tests.pages import change_form_data
     from tests.test_admin import change_url
 
     doku_settings(CANCEL_AT_DOKU=True)
@@ -151,8 +155,14 @@ def test_a_fresh_claim_is_waited_for_and_its_link_shared(live_doku, order_factor
     made: list[CheckoutSession] = []
 
     def doku_is_slow() -> None:
-        claimed.set()  # the holder's claim is committed: the click below finds it in flight
-        time.sleep(0.5)  # DOKU is slow for it; meanwhile the shopper clicks again
+        # The holder's claim is committed: the click below finds it in flight. DOKU is slow for
+        # it; meanwhile the shopper clicks again. Sequencing, not the protocol: the order is held
+        # until the click waits for it, so the click's first look (first in the lock's queue)
+        # comes before the holder records DOKU's answer, and the click waits for the claim.
+        with transaction.atomic():
+            locked_rows(Order.objects).get(pk=order.pk)
+            claimed.set()
+            wait_until_waiting_on_a_lock(what="the shopper's click, for the order's lock")
 
     def the_process_holding_the_claim() -> None:
         try:
@@ -170,7 +180,7 @@ def test_a_fresh_claim_is_waited_for_and_its_link_shared(live_doku, order_factor
         holder.join()
 
     assert [session.pk] == [link.pk for link in made]
-    assert 0.3 < waited < 5
+    assert waited < links.CLAIM_WAIT
     assert order.checkout_sessions.count() == 1
     assert len(STORE.sessions) == 1
 

@@ -19,7 +19,8 @@ def test_migrations_are_up_to_date(db):
 
 def test_order_public_id_is_random_and_amount_integer(order_factory):
     first, second = order_factory(), order_factory()
-    assert isinstance(first.public_id, uuid.UUID) and first.public_id.version == 4
+    assert isinstance(first.public_id, uuid.UUID)
+    assert first.public_id.version == 4
     assert first.public_id != second.public_id
     assert Order._meta.get_field("amount").get_internal_type() == "PositiveBigIntegerField"
     assert first.line_items_total() == first.amount == 240_000

@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.conftest import free_port, wait_until_serving
+from tests.servers import free_port
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.test_documented_setup import (
     INTEGRATION,
@@ -38,6 +38,7 @@ from tests.test_documented_setup import (
     paste,
     titled_blocks,
 )
+from tests.waiting import wait_until_serving
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -141,7 +142,8 @@ def test_a_newcomer_pays_tests_shares_and_switches_to_sandbox_following_only_the
         [sys.executable, "manage.py", "check", "--deploy"], cwd=project, env=env, capture_output=True, text=True
     )
     assert deploy.returncode != 0
-    assert "django_doku_checkout.E027" in deploy.stderr and "django_doku_checkout.E028" in deploy.stderr
+    assert "django_doku_checkout.E027" in deploy.stderr
+    assert "django_doku_checkout.E028" in deploy.stderr
 
     (simulator_args,) = {tuple(command) for command in documented_simulator_commands(LOCAL_DEVELOPMENT)}
     simulator_args = tuple(
@@ -187,7 +189,8 @@ def test_a_newcomer_pays_tests_shares_and_switches_to_sandbox_following_only_the
         order_page(page, shop, pks["WEB-1"])
         page.get_by_role("button", name="Create payment link").click()
         link = page.locator("#doku-open-link").get_attribute("href")
-        assert link and link.startswith(f"http://127.0.0.1:{simulator_port}/")
+        assert link
+        assert link.startswith(f"http://127.0.0.1:{simulator_port}/")
         customer = context.new_page()
         customer.goto(link)
         customer.click("button.pay")
@@ -220,16 +223,18 @@ def test_a_newcomer_pays_tests_shares_and_switches_to_sandbox_following_only_the
         # The receiver the page wrote sent its receipt for the paid order, printed by runserver.
         assert "Subject: Receipt for WEB-1" in printed
         # The link's e-mail, with its expiry in WIB (startproject's TIME_ZONE is UTC).
-        assert "Subject: Payment link for order WEB-2" in printed and shared in printed
+        assert "Subject: Payment link for order WEB-2" in printed
+        assert shared in printed
         assert re.search(r"The link can be used until [A-Z][a-z]{2}\.? \d+, \d{4}, [^\n]+ WIB\.\n", printed), printed
 
     history = json.loads(run(project, env, "manage.py", "shell", "-c", HISTORY).split("HISTORY", 1)[1])
     assert history["WEB-1"][0] == "paid"
     notes = " ".join(history["WEB-2"][1])
-    assert (
-        "QR code of payment link" in notes and "opened in WhatsApp" in notes and "e-mailed to siti@example.com" in notes
-    )
-    assert opened and len(opened) == 1
+    assert "QR code of payment link" in notes
+    assert "opened in WhatsApp" in notes
+    assert "e-mailed to siti@example.com" in notes
+    assert opened
+    assert len(opened) == 1
 
     # The page's tests, with the page's command: plain `pytest` in the project.
     tests = run(project, newcomer_environment(), "-m", "pytest", "-q", "-p", "no:cacheprovider")

@@ -16,7 +16,7 @@ from django_doku_checkout.models import Order
 from django_doku_checkout.payloads import LineItemData
 from django_doku_checkout.simulator import actions
 from django_doku_checkout.simulator.store import STORE
-from tests.conftest import CLIENT_ID
+from tests.doku import CLIENT_ID
 
 ITEMS = [LineItemData(name="Kopi Toraja 250g", price=85_000, quantity=2)]
 
@@ -68,7 +68,7 @@ def test_without_options_the_settings_apply_and_nothing_else_is_sent(live_doku, 
 def override_notification_url(order: Order, body: dict[str, Any]) -> dict[str, Any]:
     """A shop's hook: its own notification URL for bookings, which DOKU added after this app was written."""
     if order.reference.startswith("booking:"):
-        body["additional_info"]["override_notification_url"] = "https://shop.example.com/hooks/doku/"
+        body["additional_info"]["override_notification_url"] = "https://branch.example.com/doku/notification/"
     return body
 
 
@@ -84,7 +84,8 @@ def test_the_body_hook_shapes_what_is_sent(live_doku, doku_settings):
     services.create_payment_link(order)
 
     assert (
-        sent_checkout_body()["additional_info"]["override_notification_url"] == "https://shop.example.com/hooks/doku/"
+        sent_checkout_body()["additional_info"]["override_notification_url"]
+        == "https://branch.example.com/doku/notification/"
     )
     assert order.checkout_sessions.get().request_body["additional_info"]["override_notification_url"]
 
@@ -121,4 +122,5 @@ def test_reference_and_metadata_round_trip_to_signals_and_back(live_doku, signal
     assert Order.objects.get(reference="booking:42").pk == order.pk  # from the shop's object to its order
     changelist = reverse("admin:django_doku_checkout_order_changelist")
     found = admin_client.get(changelist, {"q": "booking:42"}).content.decode()
-    assert order.invoice_number in found and "booking:42" in found
+    assert order.invoice_number in found
+    assert "booking:42" in found

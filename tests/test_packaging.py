@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+import dev
+
 # Subprocesses and servers for seconds per test: the full cells of the matrix only (noxfile.py).
 pytestmark = pytest.mark.slow
 
@@ -27,33 +29,36 @@ SHIPPED = [
     "django_doku_checkout/py.typed",
 ]
 
-
-def build(kind: str, source: Path, out: Path) -> Path:
-    subprocess.run(  # noqa: S603 - the build frontend on our own project
-        [sys.executable, "-m", "build", f"--{kind}", "--no-isolation", "--outdir", str(out), str(source)],
-        check=True,
-        capture_output=True,
-    )
-    [artifact] = out.glob("*.whl" if kind == "wheel" else "*.tar.gz")
-    return artifact
+#: Every migration a release ships, in order: nothing released depends on anything before 0001.
+MIGRATIONS = ["0001_initial.py", "__init__.py"]
 
 
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("dist")
-    sdist = build("sdist", ROOT, out / "sdist")
-    unpacked = out / "unpacked"
-    with tarfile.open(sdist) as archive:
-        archive.extractall(unpacked, filter="data")
-    # The wheel is built from the sdist, as pip does: whatever the sdist lacks, the wheel lacks.
-    wheel = build("wheel", next(unpacked.iterdir()), out / "wheel")
+    # As `python3 dev.py release` builds them: the wheel from the sdist, as pip does.
+    sdist, wheel = dev.build_distributions(tmp_path_factory.mktemp("dist"), python=sys.executable)
     return {"sdist": sdist, "wheel": wheel}
+
+
+def test_twine_check_passes_on_the_sdist_and_the_wheel(artifacts):
+    # PyPI's own checks of the metadata and of the README it renders as the project's page.
+    result = subprocess.run(  # noqa: S603 - twine on our own artifacts
+        [sys.executable, "-m", "twine", "check", "--strict", str(artifacts["sdist"]), str(artifacts["wheel"])],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("PASSED") == 2, result.stdout
 
 
 def test_wheel_holds_templates_static_locale_and_migrations_only(artifacts):
     names = zipfile.ZipFile(artifacts["wheel"]).namelist()
     for shipped in SHIPPED:
         assert shipped in names
+    # 0.1.0 starts the schema with one initial migration; each later release appends its own here.
+    migrations = sorted(name for name in names if name.startswith("django_doku_checkout/migrations/"))
+    assert migrations == [f"django_doku_checkout/migrations/{name}" for name in MIGRATIONS]
     assert not [name for name in names if name.startswith(("tests/", "example_project/", "benchmarks/", "docs/"))]
     entry_points = next(name for name in names if name.endswith("entry_points.txt"))
     assert "django_doku_checkout.testing" in zipfile.ZipFile(artifacts["wheel"]).read(entry_points).decode()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from django_doku_checkout import services
 from django_doku_checkout.models import Notification, OrderStatus
 
 
@@ -30,10 +31,11 @@ def test_fail_keeps_the_order_payable_and_expire_expires_it(doku_simulator, orde
 
 def test_notify_sends_a_correctly_signed_notification(doku_simulator, order_factory):
     order = order_factory()
-    doku_simulator.expire(order)  # creates the link without paying
+    services.create_payment_link(order)  # the link, unpaid
     assert doku_simulator.notify(order, "SUCCESS", amount=1) == 200
     order.refresh_from_db()
-    assert order.needs_review and order.status == OrderStatus.PENDING
+    assert order.needs_review
+    assert order.status == OrderStatus.PENDING
     stored = Notification.objects.get()
     assert stored.signature_valid is True
     assert stored.outcome == Notification.Outcome.FLAGGED

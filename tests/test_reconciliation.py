@@ -21,7 +21,7 @@ from django_doku_checkout.reconciliation import reconcile
 from django_doku_checkout.simulator.actions import settle
 from django_doku_checkout.simulator.store import STORE
 from django_doku_checkout.testing import CLIENT_ID as SIMULATOR_CLIENT_ID
-from tests.conftest import sale_after_an_outage
+from tests.doku import sale_after_an_outage
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +62,8 @@ def test_dry_run_reports_and_changes_nothing(order_factory, doku_simulator):
     assert output.rstrip().splitlines()[-1].startswith("Dry run, nothing changed.")
     order.refresh_from_db()
     session = order.checkout_sessions.get()
-    assert order.status == OrderStatus.PENDING and session.last_transaction_status == ""
+    assert order.status == OrderStatus.PENDING
+    assert session.last_transaction_status == ""
     assert not order.events.filter(new_status=OrderStatus.PAID).exists()
 
 
@@ -87,7 +88,8 @@ def test_links_long_past_expiry_that_doku_does_not_know_are_expired(order_factor
     order.refresh_from_db()
     session.refresh_from_db()
     assert "unknown to DOKU" in output
-    assert session.status == CheckoutSession.Status.EXPIRED and order.status == OrderStatus.EXPIRED
+    assert session.status == CheckoutSession.Status.EXPIRED
+    assert order.status == OrderStatus.EXPIRED
 
 
 def test_a_payment_on_an_older_open_link_is_found(order_factory, doku_simulator):
@@ -101,7 +103,8 @@ def test_a_payment_on_an_older_open_link_is_found(order_factory, doku_simulator)
 
     order.refresh_from_db()
     assert order.status == OrderStatus.PAID
-    assert f"{older.invoice_number}: SUCCESS" in line.detail and f"{newer.invoice_number}: PENDING" in line.detail
+    assert f"{older.invoice_number}: SUCCESS" in line.detail
+    assert f"{newer.invoice_number}: PENDING" in line.detail
 
 
 def test_status_api_down_fails_loudly_and_changes_nothing(order_factory, doku_simulator):

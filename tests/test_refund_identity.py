@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -30,8 +29,11 @@ from django_doku_checkout.simulator import actions, notifier
 from django_doku_checkout.simulator.faults import Faults
 from django_doku_checkout.simulator.merchants import merchants
 from django_doku_checkout.simulator.store import STORE, SimulatedSession
-from tests.conftest import CLIENT_ID, at_once, close_thread_connections, staff_session
+from tests.doku import CLIENT_ID
+from tests.pages import staff_session
+from tests.races import at_once, close_thread_connections
 from tests.test_refunds import paid_order, refund_at_doku, refund_requests, resend_at_doku, send_from_doku
+from tests.waiting import wait_for
 
 FAILING = Faults(error_rate=1)  # DOKU answers 503 to every attempt and refunds nothing
 
@@ -97,7 +99,8 @@ def test_a_status_check_repeating_refund_1_never_settles_refund_2(live_doku, ord
     # And the resend still does what it must: DOKU now makes #2.
     assert resend_at_doku(second).status == Refund.Status.SUCCEEDED
     assert_books_match_doku(order, session)
-    assert session.refunded == 60_000 and not order.needs_review
+    assert session.refunded == 60_000
+    assert not order.needs_review
 
 
 def test_dokus_retry_of_refund_1s_notification_never_settles_refund_2(live_doku, order_factory):
@@ -140,17 +143,15 @@ def test_a_refund_doku_refuses_is_failed_while_refund_1s_notification_lands(live
         # The test watches DOKU, not the database: the refund is claimed (committed) before
         # it is sent, and in-memory SQLite's shared cache refuses a read of a table another
         # thread is writing ("database table is locked") instead of waiting.
-        deadline = time.monotonic() + 10
-        while len(refund_requests()) == refund_calls:
-            assert time.monotonic() < deadline, "refund #2 never reached DOKU"
-            time.sleep(0.01)
+        wait_for(lambda: len(refund_requests()) > refund_calls, what="refund #2 reaching DOKU")
         send_from_doku(session, "REFUNDED", session.refunds[0])
         assert order.refunds.get(status=Refund.Status.REQUESTED)  # still waiting: not settled by #1's word
     finally:
         thread.join(15)
     STORE.set_faults(CLIENT_ID, Faults())
 
-    assert len(raised) == 1 and isinstance(raised[0], DokuAPIError), raised  # never reported as refunded
+    assert len(raised) == 1, raised
+    assert isinstance(raised[0], DokuAPIError), raised  # never reported as refunded
     second = order.refunds.exclude(doku_reference=session.refunds[0].approval_code).get()
     assert second.status == Refund.Status.FAILED
     assert_books_match_doku(order, session)  # 20,000, not 40,000
@@ -172,14 +173,16 @@ def test_the_nastiest_sequence_keeps_the_books_equal_to_what_doku_did(live_doku,
     STORE.set_faults(CLIENT_ID, Faults())
     assert STORE.wait_until_idle(10)  # DOKU's REFUNDED of #2 came meanwhile, unnamed: DOKU sends it again later
     second.refresh_from_db()
-    assert second.status == Refund.Status.REQUESTED and session.refunded == 60_000
+    assert second.status == Refund.Status.REQUESTED
+    assert session.refunded == 60_000
     # 6. Later, reconciliation resends #2: DOKU replays its first answer with 409, naming #2.
     Refund.objects.filter(pk=second.pk).update(updated_at=timezone.now() - timedelta(minutes=5))
     summary = reconciliation.reconcile()
     assert STORE.wait_until_idle(10)
     assert summary.refunds_resent == 1
     second.refresh_from_db()
-    assert second.status == Refund.Status.SUCCEEDED and second.doku_reference == session.refunds[1].approval_code
+    assert second.status == Refund.Status.SUCCEEDED
+    assert second.doku_reference == session.refunds[1].approval_code
     send_from_doku(session, "REFUNDED", session.refunds[1])  # 7. DOKU's notification of #2 again
     services.check_status(order)  # 8. and its status answer
     # 9. #3 refused by DOKU while #1's notification lands once more.
@@ -211,10 +214,12 @@ def test_a_report_the_app_cannot_attribute_is_flagged_for_staff_and_settles_noth
     stuck.refresh_from_db()
     assert stuck.status == Refund.Status.REQUESTED  # never settled by a report that does not name it
     order.refresh_from_db()
-    assert order.needs_review and "cannot be told apart from refund(s)" in order.review_reason
+    assert order.needs_review
+    assert "cannot be told apart from refund(s)" in order.review_reason
     assert session.refunds[0].approval_code in order.review_reason
     flagged = Notification.objects.get(transaction_status="REFUNDED")
-    assert flagged.outcome == Notification.Outcome.FLAGGED and session.refunds[0].approval_code in flagged.body
+    assert flagged.outcome == Notification.Outcome.FLAGGED
+    assert session.refunds[0].approval_code in flagged.body
     assert services.refunded_total(order) == 0  # the books say less than DOKU did, and staff are told
 
 
@@ -228,7 +233,8 @@ def test_dokus_report_of_a_back_office_refund_staff_recorded_by_hand_is_a_duplic
 
     assert outcomes() == [Notification.Outcome.DUPLICATE]
     order.refresh_from_db()
-    assert services.refunded_total(order) == session.refunded == 40_000 and not order.needs_review
+    assert services.refunded_total(order) == session.refunded == 40_000
+    assert not order.needs_review
     assert order.refunds.get().doku_reference == "BO-REF-1"  # staff's reference is kept
 
 
@@ -275,7 +281,8 @@ def test_dokus_notification_of_an_api_refund_races_its_answer(live_doku, order_f
         send_from_doku(session, "VOIDED", session.refunds[0])
     assert STORE.wait_until_idle(10)
     voided = STORE.notifications[-1]
-    assert voided.transaction_status == "VOIDED" and voided.finished
+    assert voided.transaction_status == "VOIDED"
+    assert voided.finished
     if order_of_arrival == "notification first":
         # It came while the refund waited for DOKU's answer: it could not name it, DOKU was told to retry.
         assert voided.attempts[0].status_code == 503
@@ -285,7 +292,8 @@ def test_dokus_notification_of_an_api_refund_races_its_answer(live_doku, order_f
         session.refunds[0].approval_code,
     )
     assert_books_match_doku(order, session)
-    assert order.refunds.count() == 1 and not order.needs_review
+    assert order.refunds.count() == 1
+    assert not order.needs_review
     stored = outcomes("VOIDED")
     assert set(stored) <= {Notification.Outcome.UNCONFIRMED, Notification.Outcome.DUPLICATE}
     if order_of_arrival == "answer first":
@@ -313,8 +321,10 @@ def test_a_partial_refund_before_settlement_is_refused_clearly_and_a_void_refund
         }
     }
     failed = order.refunds.get()
-    assert failed.status == Refund.Status.FAILED and "once DOKU has settled the payment" in failed.error_message
-    assert session.refunds == [] and services.refundable_amount(order) == 100_000
+    assert failed.status == Refund.Status.FAILED
+    assert "once DOKU has settled the payment" in failed.error_message
+    assert session.refunds == []
+    assert services.refundable_amount(order) == 100_000
     # A resend of the refused request is refused again (DOKU replays its refusal with 409).
     assert resend_at_doku(failed).status == Refund.Status.FAILED
 
@@ -347,7 +357,9 @@ def test_the_simulator_settles_a_payment_from_its_dashboard_and_json_control(liv
     assert page.count(">Settle</button>") == 2
     # The dashboard's button (a form) ...
     answer = admin_client.post(reverse("doku_simulator:settle"), {"invoice_number": other_session.invoice_number})
-    assert answer.status_code == 302 and other_session.settled and not session.settled
+    assert answer.status_code == 302
+    assert other_session.settled
+    assert not session.settled
     # ... and the JSON control for tests.
     answer = admin_client.post(
         reverse("doku_simulator:settle"), {"invoice_number": session.invoice_number}, content_type="application/json"

@@ -17,7 +17,7 @@ from django_doku_checkout.simulator import actions, notifier
 from django_doku_checkout.simulator.faults import Faults
 from django_doku_checkout.simulator.merchants import merchants
 from django_doku_checkout.simulator.store import STORE, SimulatedRefund, SimulatedSession
-from tests.conftest import CLIENT_ID, SECRET
+from tests.doku import CLIENT_ID, SECRET
 
 REFUND_TARGET = "/cancellation/credit-card/refund"
 
@@ -93,7 +93,8 @@ def test_a_full_card_refund(live_doku, order_factory, signal_log, admin_user):
     assert order.status == OrderStatus.REFUNDED
     assert (refund.status, refund.amount, refund.method) == (Refund.Status.SUCCEEDED, 100_000, Refund.Method.CARD_API)
     assert (refund.checkout_session, refund.actor, refund.reason) == (paying, admin_user, "Out of stock")
-    assert refund.refund_type == "FULL_REFUND" and refund.doku_reference == session.refunds[0].approval_code
+    assert refund.refund_type == "FULL_REFUND"
+    assert refund.doku_reference == session.refunds[0].approval_code
     assert refund.request_payload == ""  # sent and answered: nothing left to resend
     assert refunded_signals(signal_log) == [("payment_refunded", order.invoice_number, 100_000)]
     assert status_changes(signal_log) == [OrderStatus.REFUNDED]
@@ -113,7 +114,9 @@ def test_the_simulator_dashboard_lists_refunds(live_doku, order_factory, admin_c
     order, session = paid_order(order_factory)
     refund_at_doku(order, 12_345)
     page = admin_client.get(reverse("doku_simulator:dashboard")).content.decode()
-    assert "<h2>Refunds</h2>" in page and "Rp 12.345" in page and session.refunds[0].approval_code in page
+    assert "<h2>Refunds</h2>" in page
+    assert "Rp 12.345" in page
+    assert session.refunds[0].approval_code in page
 
 
 def test_two_partial_refunds_then_an_over_refund_is_refused(live_doku, order_factory, signal_log):
@@ -157,7 +160,8 @@ def test_an_unpaid_order_is_never_refunded(live_doku, order_factory):
         refund_at_doku(order)
     with pytest.raises(services.RefundNotAllowed, match="only a paid order"):
         services.record_manual_refund(order)
-    assert not Refund.objects.exists() and not refund_requests()
+    assert not Refund.objects.exists()
+    assert not refund_requests()
 
 
 def test_doku_refusing_a_refund_marks_it_failed_and_frees_its_amount(live_doku, order_factory, signal_log):
@@ -171,7 +175,8 @@ def test_doku_refusing_a_refund_marks_it_failed_and_frees_its_amount(live_doku, 
         refund_at_doku(order, 50_000)
 
     refund = order.refunds.get()
-    assert refund.status == Refund.Status.FAILED and "INVALID_PARAMETER" in refund.error_message
+    assert refund.status == Refund.Status.FAILED
+    assert "INVALID_PARAMETER" in refund.error_message
     order.refresh_from_db()
     assert order.status == OrderStatus.PAID
     assert services.refundable_amount(order) == 100_000
@@ -182,9 +187,12 @@ def test_a_refund_of_another_channel_is_recorded_by_hand(live_doku, order_factor
     order, _session = paid_order(order_factory, method="VIRTUAL_ACCOUNT_BCA")
     signal_log.clear()
 
-    with pytest.raises(services.RefundNotSupported, match="Refund it in DOKU's back office"):
+    with pytest.raises(
+        services.RefundNotSupported, match="DOKU refunds it on a support request with the customer's bank account"
+    ):
         refund_at_doku(order)
-    assert not refund_requests() and not Refund.objects.exists()
+    assert not refund_requests()
+    assert not Refund.objects.exists()
 
     refund = services.record_manual_refund(order, 40_000, reason="Damaged", actor=admin_user, reference="BO-REF-1")
 
@@ -214,9 +222,11 @@ def test_doku_refunding_the_paying_attempt_is_recorded_once(live_doku, order_fac
 
     refund = order.refunds.get()
     assert (refund.method, refund.amount, refund.refund_type) == (Refund.Method.DOKU, 25_000, "PARTIAL_REFUND")
-    assert refund.notification is not None and refund.checkout_session == order.checkout_sessions.get()
+    assert refund.notification is not None
+    assert refund.checkout_session == order.checkout_sessions.get()
     order.refresh_from_db()
-    assert order.status == OrderStatus.PARTIALLY_REFUNDED and not order.needs_review
+    assert order.status == OrderStatus.PARTIALLY_REFUNDED
+    assert not order.needs_review
     assert refunded_signals(signal_log) == [("payment_refunded", order.invoice_number, 25_000)]
     outcomes = list(Notification.objects.filter(transaction_status="REFUNDED").values_list("outcome", flat=True))
     assert sorted(outcomes) == ["duplicate", "processed"]
@@ -240,7 +250,8 @@ def test_doku_voiding_the_paying_attempt_before_settlement_refunds_all_of_it(liv
     assert refunded_signals(signal_log) == [("payment_refunded", order.invoice_number, 100_000)]
     assert status_changes(signal_log) == [OrderStatus.REFUNDED]
     services.check_status(order)  # DOKU's status answer names the void again: recorded once
-    assert order.refunds.count() == 1 and services.refunded_total(order) == session.refunded
+    assert order.refunds.count() == 1
+    assert services.refunded_total(order) == session.refunded
 
 
 def test_doku_voids_only_before_settlement_and_refunds_in_parts_only_after(live_doku, order_factory):
@@ -303,7 +314,8 @@ def test_a_refund_doku_answered_too_late_is_resent_and_completed_once(live_doku,
     # Then DOKU's notification of that refund arrives again (resent from its back office).
     send_from_doku(session, "REFUNDED", session.refunds[0])
 
-    assert resent.status == Refund.Status.SUCCEEDED and resent.amount == 60_000
+    assert resent.status == Refund.Status.SUCCEEDED
+    assert resent.amount == 60_000
     assert resent.doku_reference == session.refunds[0].approval_code
     assert [r.amount for r in session.refunds] == [60_000]  # refunded once at DOKU
     assert {r.headers["Request-Id"] for r in refund_requests()} == {refund.request_id}
@@ -315,7 +327,8 @@ def test_a_refund_doku_answered_too_late_is_resent_and_completed_once(live_doku,
         Notification.objects.filter(transaction_status="REFUNDED").order_by("pk").values_list("outcome", flat=True)
     )
     # While it was in flight DOKU was told to send it again (503); once named, it is a duplicate.
-    assert set(outcomes[:-1]) == {"unconfirmed"} and outcomes[-1] == "duplicate"
+    assert set(outcomes[:-1]) == {"unconfirmed"}
+    assert outcomes[-1] == "duplicate"
 
 
 def test_receivers_get_the_refund_and_a_failed_one_is_retried_with_it(order_factory, doku_simulator):
@@ -408,11 +421,13 @@ def test_staff_refund_part_of_a_card_payment_from_the_order_page(live_doku, orde
 
     form = admin_client.get(refund_url(order)).content.decode()
     assert 'name="amount" value="100000"' in form  # prefilled with what is left
-    assert "refunded by DOKU as soon as you confirm" in form and 'name="reference"' not in form
+    assert "refunded by DOKU as soon as you confirm" in form
+    assert 'name="reference"' not in form
     key = form_key(form)
     too_much = admin_client.post(refund_url(order), {"amount": 100_001, "reason": "x", "key": key})
     assert STORE.wait_until_idle(10)
-    assert too_much.status_code == 200 and not order.refunds.exists()
+    assert too_much.status_code == 200
+    assert not order.refunds.exists()
 
     done = admin_client.post(refund_url(order), {"amount": 40_000, "reason": "One shirt returned", "key": key})
     assert STORE.wait_until_idle(10)
@@ -421,7 +436,8 @@ def test_staff_refund_part_of_a_card_payment_from_the_order_page(live_doku, orde
     assert "Rp 40.000 refunded; the order is now Partially refunded." in page
     refund = order.refunds.get()
     assert (refund.amount, refund.reason, refund.actor.username) == (40_000, "One shirt returned", "admin")
-    assert "One shirt returned" in page and "Card refund at DOKU" in page  # listed on the order's page
+    assert "One shirt returned" in page
+    assert "Card refund at DOKU" in page
     assert 'name="amount" value="60000"' in admin_client.get(refund_url(order)).content.decode()
     assert [r.amount for r in session.refunds] == [40_000]
     assert refunded_signals(signal_log)[-1] == ("payment_refunded", order.invoice_number, 40_000)
@@ -431,7 +447,8 @@ def test_staff_record_a_back_office_refund_of_a_virtual_account(live_doku, order
     order, _session = paid_order(order_factory, method="VIRTUAL_ACCOUNT_BCA")
 
     form = admin_client.get(refund_url(order)).content.decode()
-    assert "DOKU has no refund API for VIRTUAL_ACCOUNT_BCA payments" in form and "back office" in form
+    assert "DOKU has no refund API for VIRTUAL_ACCOUNT_BCA payments" in form
+    assert "support request" in form
     data = {"amount": 100_000, "reason": "Cancelled trip", "reference": "BO-77", "key": form_key(form)}
     admin_client.post(refund_url(order), data)
     admin_client.post(refund_url(order), data)  # sent twice: recorded once
@@ -458,7 +475,8 @@ def test_the_refund_action_refunds_cards_in_full_and_skips_the_rest(live_doku, o
 
     selected = {"action": "refund_payments", "_selected_action": [card.pk, transfer.pk, unpaid.pk]}
     asked = admin_client.post(changelist, selected).content.decode()
-    assert "Are you sure?" in asked and not Refund.objects.exists()  # nothing refunded before confirming
+    assert "Are you sure?" in asked
+    assert not Refund.objects.exists()
     confirmation = dict(re.findall(r'name="((?:key|amount)-\d+)" value="([^"]+)"', asked))
 
     page = admin_client.post(changelist, {**selected, **confirmation, "post": "yes"}).content.decode()
@@ -466,7 +484,7 @@ def test_the_refund_action_refunds_cards_in_full_and_skips_the_rest(live_doku, o
 
     assert "Rp 100.000 refunded by DOKU; the order is now Refunded." in page
     assert "Not on the confirmation page: nothing was sent to DOKU." in page  # the other two
-    assert "refund it in DOKU&#x27;s back office" in asked
+    assert "DOKU refunds it on a support request with the customer&#x27;s bank account" in asked
     assert "Nothing to refund: the order is created" in asked
     assert [o.status for o in Order.objects.filter(pk__in=[card.pk, transfer.pk]).order_by("pk")] == [
         OrderStatus.REFUNDED,

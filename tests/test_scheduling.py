@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from django_doku_checkout import signals
 from django_doku_checkout.models import Delivery, Notification, Order, OrderStatus
-from tests.conftest import sale_after_an_outage
+from tests.doku import sale_after_an_outage
 
 ROOT = Path(__file__).parents[1]
 GOING_LIVE = ROOT / "docs" / "going-live.md"

@@ -123,7 +123,8 @@ def test_admin_operations_need_csrf_and_staff(order_factory, doku_simulator, adm
     strict.force_login(admin_user)
     assert strict.post(url).status_code == 403
     anonymous = Client().post(url)
-    assert anonymous.status_code == 302 and "/login/" in anonymous["Location"]
+    assert anonymous.status_code == 302
+    assert "/login/" in anonymous["Location"]
     assert not order.checkout_sessions.exists()
 
 
@@ -134,4 +135,5 @@ def test_orders_are_not_reachable_by_guessing(order_factory, doku_simulator, cli
         guessed = real.replace(str(order.public_id), str(order.pk))
         assert client.get(guessed).status_code == 404
     assert Order.objects.filter(public_id=order.public_id).exists()
-    assert str(order.public_id) != str(order.pk) and len(str(order.public_id)) == 36
+    assert str(order.public_id) != str(order.pk)
+    assert len(str(order.public_id)) == 36

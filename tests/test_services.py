@@ -19,7 +19,7 @@ from django_doku_checkout.models import CheckoutSession, OrderEvent, OrderStatus
 from django_doku_checkout.redaction import REDACTED
 from django_doku_checkout.services.orders import new_invoice_number
 from django_doku_checkout.signals import order_status_changed, payment_succeeded
-from tests.conftest import SANDBOX, checkout_success
+from tests.doku import SANDBOX, checkout_success
 
 CHECKOUT_URL = SANDBOX + "/checkout/v1/payment"
 pytestmark = pytest.mark.django_db(transaction=False)
@@ -324,7 +324,8 @@ def test_generated_invoice_numbers_and_their_attempts_have_no_symbols(order_fact
     from django_doku_checkout.payloads import has_symbols
 
     generated = new_invoice_number()
-    assert not has_symbols(generated) and len(generated) <= 30
+    assert not has_symbols(generated)
+    assert len(generated) <= 30
     order = order_factory(invoice_number=generated)
     doku_api.post(CHECKOUT_URL, json=checkout_success())
     services.create_payment_link(order)

@@ -44,9 +44,11 @@ def test_email_payment_links_action(admin_client, admin_user, order_factory, dok
     for text in (link.payment_url, "Rp 170.000", "2 × Kopi Toraja 250g", "Dear Siti Rahayu,", "can be used until"):
         assert text in mail.body
     html, mimetype = mail.alternatives[0]
-    assert mimetype == "text/html" and f'<a href="{link.payment_url}">' in html
+    assert mimetype == "text/html"
+    assert f'<a href="{link.payment_url}">' in html
     assert deliveries(order) == [(f"Payment link {link.invoice_number} e-mailed to siti@example.com.", "admin")]
-    assert deliveries(unreachable) == [] and not unreachable.checkout_sessions.exists()
+    assert deliveries(unreachable) == []
+    assert not unreachable.checkout_sessions.exists()
 
 
 def test_email_button_on_the_change_page_reuses_the_live_link(admin_client, order_factory, doku_simulator, mailoutbox):
@@ -54,9 +56,12 @@ def test_email_button_on_the_change_page_reuses_the_live_link(admin_client, orde
     live = services.create_payment_link(order)
     response = admin_client.post(operation_url(order, "email-link"), follow=True)
     assert "Link e-mailed to siti@example.com." in response.content.decode()
-    assert order.checkout_sessions.count() == 1 and live.payment_url in mailoutbox[0].body
+    assert order.checkout_sessions.count() == 1
+    assert live.payment_url in mailoutbox[0].body
     page = admin_client.get(change_url(order)).content.decode()
-    assert 'id="doku-email-link"' in page and 'id="doku-live-qr"' in page and "<svg" in page
+    assert 'id="doku-email-link"' in page
+    assert 'id="doku-live-qr"' in page
+    assert "<svg" in page
     assert 'id="doku-whatsapp-link"' in page
 
 
@@ -64,17 +69,23 @@ def test_qr_code_page_and_whatsapp_are_recorded(admin_client, order_factory, dok
     order = order_factory()
     live = services.create_payment_link(order)
     shown = admin_client.post(share_url(order, "qr"))
-    assert shown.status_code == 302 and shown["Location"] == share_url(order, "qr")
+    assert shown.status_code == 302
+    assert shown["Location"] == share_url(order, "qr")
     qr = admin_client.get(shown["Location"])
-    assert qr.status_code == 200 and "<svg" in qr.content.decode() and "Rp 240.000" in qr.content.decode()
+    assert qr.status_code == 200
+    assert "<svg" in qr.content.decode()
+    assert "Rp 240.000" in qr.content.decode()
     whatsapp = admin_client.post(share_url(order, "whatsapp"))
     # To the admin's own page that opens WhatsApp: a shop's CSP form-action would block a
     # form's redirect to wa.me.
-    assert whatsapp.status_code == 302 and whatsapp["Location"] == share_url(order, "whatsapp")
+    assert whatsapp.status_code == 302
+    assert whatsapp["Location"] == share_url(order, "whatsapp")
     opener = admin_client.get(whatsapp["Location"])
-    assert opener.status_code == 200 and opener["Referrer-Policy"] == "no-referrer"  # not the admin's URL
+    assert opener.status_code == 200
+    assert opener["Referrer-Policy"] == "no-referrer"
     href = re.search(r'<a href="([^"]+)" class="button" id="doku-open-whatsapp">', opener.content.decode())
-    assert href and f'content="0; url={href.group(1)}"' in opener.content.decode()
+    assert href
+    assert f'content="0; url={href.group(1)}"' in opener.content.decode()
     target = urlsplit(html.unescape(href.group(1)))
     assert (target.scheme, target.netloc, target.path) == ("https", "wa.me", "/6281234567890")
     assert parse_qs(target.query)["text"] == [
@@ -102,14 +113,16 @@ def test_a_get_or_a_forged_post_records_no_delivery(order_factory, doku_simulato
     page = staff.get(change_url(order)).content.decode()
     for channel in ("qr", "whatsapp"):
         form = re.search(rf'<form method="post" action="{share_url(order, channel)}"[^>]*>(.*?)</form>', page, re.S)
-        assert form and "csrfmiddlewaretoken" in form.group(1), channel
+        assert form, channel
+        assert "csrfmiddlewaretoken" in form.group(1), channel
 
 
 def test_sharing_needs_a_live_link_and_the_permission(admin_client, client, order_factory, doku_simulator):
     order = order_factory()
     response = admin_client.get(share_url(order, "qr"), follow=True)
     assert "The order has no live payment link: create one first." in response.content.decode()
-    assert not order.checkout_sessions.exists() and deliveries(order) == []  # a GET never creates a link
+    assert not order.checkout_sessions.exists()
+    assert deliveries(order) == []
     assert admin_client.get(share_url(order, "sms")).status_code == 404
     services.create_payment_link(order)
     viewer = User.objects.create_user("viewer", password="x", is_staff=True)

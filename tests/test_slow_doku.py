@@ -24,7 +24,10 @@ import requests
 
 from django_doku_checkout import signatures
 from django_doku_checkout.payloads import encode_body
-from tests.conftest import free_port, on_postgresql, press_pay, run_manage, serve_example_shop
+from tests.example_shop import run_manage, serve_example_shop
+from tests.pages import press_pay
+from tests.races import on_postgresql
+from tests.servers import free_port
 
 # Subprocesses and servers for seconds per test: the full cells of the matrix only (noxfile.py).
 pytestmark = pytest.mark.slow

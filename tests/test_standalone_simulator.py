@@ -11,7 +11,8 @@ import requests
 from django_doku_checkout.client import DokuClient
 from django_doku_checkout.conf import DokuCheckoutSettings
 from django_doku_checkout.exceptions import DokuAPIError
-from tests.conftest import free_port, wait_until_serving
+from tests.servers import free_port
+from tests.waiting import wait_until_serving
 
 # Subprocesses and servers for seconds per test: the full cells of the matrix only (noxfile.py).
 pytestmark = pytest.mark.slow
@@ -68,4 +69,5 @@ def test_standalone_simulator_help_names_the_program_and_explains_every_option()
         ("--secret-key", "SECRET_KEY"),
         ("--notification-url", "notification endpoint"),
     ]:
-        assert option in result.stdout and explained in result.stdout
+        assert option in result.stdout
+        assert explained in result.stdout

@@ -9,7 +9,7 @@ from django.test import override_settings
 
 from django_doku_checkout.models import Order, OrderEvent, OrderStatus
 from django_doku_checkout.tasks import enqueue_reconciliation, reconcile_orders
-from tests.conftest import sale_after_an_outage
+from tests.doku import sale_after_an_outage
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import threading
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -29,6 +28,7 @@ from django.utils.connection import ConnectionDoesNotExist
 
 import django_doku_checkout
 from django_doku_checkout import reconciliation, services, signatures
+from django_doku_checkout.client import STATUS_PATH
 from django_doku_checkout.models import (
     CheckoutSession,
     Delivery,
@@ -48,8 +48,10 @@ from django_doku_checkout.services.unit_of_work import Writes
 from django_doku_checkout.signals import order_status_changed
 from django_doku_checkout.simulator.store import STORE
 from django_doku_checkout.testing import CLIENT_ID, SECRET_KEY
-from tests.conftest import SANDBOX, assert_withdrawn, checkout_success, claim_link
+from tests.claiming import assert_withdrawn, claim_link
+from tests.doku import SANDBOX, checkout_success
 from tests.link_workers import while_doku_is_asked
+from tests.waiting import WAIT_SECONDS, wait_until_waiting_on_a_lock
 
 ONE_STATEMENT = connection.vendor == "postgresql"
 #: Every table a change of the app may write.
@@ -243,11 +245,13 @@ def test_a_notification_writes_the_same_rows_both_ways(
 def test_expiring_overdue_links_writes_the_same_rows_both_ways(order_factory, doku_api, receiver_of_every_change):
     doku_api.post(SANDBOX + "/checkout/v1/payment", json=checkout_success())
     order = order_factory()
-    services.create_payment_link(order)
+    link = services.create_payment_link(order)
     order.checkout_sessions.update(expires_at=timezone.now() - timedelta(hours=1))
+    doku_api.get(SANDBOX + STATUS_PATH.format(identifier=link.invoice_number), status=404)  # DOKU forgot it
 
     def expire() -> None:
-        assert reconciliation._expire_overdue(Order.objects.get(pk=order.pk), dry_run=False) == OrderStatus.EXPIRED
+        summary = reconciliation.reconcile(min_age=timedelta(0), invoice_numbers=[order.invoice_number])
+        assert [line.new_status for line in summary.orders] == [OrderStatus.EXPIRED]
 
     assert_same_rows_both_ways(expire, statements=1, saves=["CheckoutSession", "Order", "OrderEvent"])
 
@@ -412,13 +416,30 @@ def test_a_receiver_of_order_status_changed_still_gets_its_delivery(
     assert Delivery.objects.get(order=order).status == Delivery.Status.DELIVERED
 
 
-def hold_the_order(
-    order: Order, change=None, *, seconds: float = 0.6, late_change=None
-) -> tuple[threading.Thread, threading.Event]:
-    """Another transaction that locks ``order``, runs ``change`` with it and commits ``seconds`` later.
+class Holder(threading.Thread):
+    """A thread whose failure is the test's: ``join`` raises what ``run`` raised."""
 
-    ``late_change`` runs at the end of the wait, just before the commit. What ``change``
-    returns, if anything, runs after the commit.
+    error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except BaseException as err:  # noqa: BLE001 - raised again by join
+            self.error = err
+
+    def join(self, timeout: float | None = None) -> None:
+        super().join(timeout)
+        if self.error is not None:
+            raise self.error
+
+
+def hold_the_order(order: Order, change=None, *, waiters: int = 1, late_change=None) -> tuple[Holder, threading.Event]:
+    """Another transaction that locks ``order``, runs ``change`` with it and commits once
+    ``waiters`` other transactions wait on a lock (PostgreSQL's ``pg_stat_activity``).
+
+    ``late_change`` runs then, just before the commit. What ``change`` returns, if anything,
+    runs after the commit. If nobody waits, the holder's ``join`` raises: the test's
+    transaction never reached the lock.
     """
     locked = threading.Event()
 
@@ -428,7 +449,7 @@ def hold_the_order(
                 held = locked_rows(Order.objects).get(pk=order.pk)
                 after = change(held) if change else None
                 locked.set()
-                time.sleep(seconds)
+                wait_until_waiting_on_a_lock(waiters, what="the test's transaction, for the order's lock")
                 if late_change:
                     late_change(held)
             if after is not None:
@@ -436,18 +457,16 @@ def hold_the_order(
         finally:
             connections.close_all()
 
-    thread = threading.Thread(target=run)
+    thread = Holder(target=run)
     thread.start()
-    assert locked.wait(5)
+    assert locked.wait(WAIT_SECONDS)
     return thread, locked
 
 
 @pytest.mark.postgres
 def test_the_record_waits_for_a_cancellation_and_withdraws_the_link(transactional_db, order_factory, doku_simulator):
     order = order_factory()
-    release = 0.6
     staff: list[threading.Thread] = []
-    started: list[float] = []
 
     def staff_cancel(held: Order) -> None:
         writes = Writes()
@@ -456,15 +475,12 @@ def test_the_record_waits_for_a_cancellation_and_withdraws_the_link(transactiona
         writes.flush()
 
     def staff_cancel_while_doku_is_asked() -> None:
-        staff.append(hold_the_order(order, staff_cancel, seconds=release)[0])
-        started.append(time.monotonic())
+        staff.append(hold_the_order(order, staff_cancel)[0])
 
     with while_doku_is_asked(staff_cancel_while_doku_is_asked), pytest.raises(services.OrderNotPayable):
         services.create_payment_link(order)
-    waited = time.monotonic() - started[0]
-    staff[0].join()
+    staff[0].join()  # the staff commit only once the record waits for the order's lock
 
-    assert waited > release / 2  # the record waited for the order's lock
     assert_withdrawn(order)
     assert list(order.events.values_list("new_status", flat=True)) == [OrderStatus.CANCELLED]
 
@@ -623,7 +639,7 @@ def test_the_pending_event_follows_a_change_committed_while_its_record_waited(
         states.transition(held, OrderStatus.EXPIRED, source=OrderEvent.Source.SYSTEM)
 
     def hold_the_order_while_doku_is_asked() -> None:
-        others.append(hold_the_order(order, seconds=0.4, late_change=expire)[0])
+        others.append(hold_the_order(order, late_change=expire)[0])
 
     with while_doku_is_asked(hold_the_order_while_doku_is_asked):
         services.create_payment_link(order)  # its record waits for the lock, then records
@@ -640,12 +656,12 @@ def test_the_pending_event_follows_a_change_committed_while_its_record_waited(
 
 
 @pytest.mark.postgres
-def test_a_click_that_collided_once_still_waits_for_a_claim_made_meanwhile(
+def test_a_click_that_waited_behind_a_failed_attempt_shares_the_claim_made_meanwhile(
     transactional_db, order_factory, doku_simulator
 ):
-    # A failed attempt is recorded while a staff member's click waits for the lock; while its
-    # retry waits again, another click claims the next attempt. The staff click must share
-    # that claim, never send a second one while it is in flight.
+    # A failed attempt is recorded while two clicks wait for the lock: a shopper's, first in
+    # the lock's queue, and a staff member's. The shopper's click claims the next attempt; the
+    # staff click must share that claim, never send a second one while it is in flight.
     order = order_factory()
     other_claim: list = []
 
@@ -660,19 +676,18 @@ def test_a_click_that_collided_once_still_waits_for_a_claim_made_meanwhile(
 
     def another_click() -> None:
         try:
-            time.sleep(0.1)
             with transaction.atomic():
                 step = claim_link(Order.objects.get(pk=order.pk))
-                time.sleep(0.4)
             if isinstance(step, link_claims.LinkClaim):
                 other_claim.append(step.link.pk)
                 link_claims.complete(step, client=None, actor=None)
         finally:
             connections.close_all()
 
-    first, _locked = hold_the_order(order, record_a_failed_attempt, seconds=0.4)
-    second = threading.Thread(target=another_click)
+    first, _locked = hold_the_order(order, record_a_failed_attempt, waiters=2)
+    second = Holder(target=another_click)
     second.start()
+    wait_until_waiting_on_a_lock(what="the other click, for the order's lock")
     link = services.create_payment_link(order, actor=None)
     first.join()
     second.join()
@@ -680,14 +695,19 @@ def test_a_click_that_collided_once_still_waits_for_a_claim_made_meanwhile(
     live = CheckoutSession.objects.filter(order=order).exclude(status=CheckoutSession.Status.ERROR)
     assert list(live.values_list("pk", flat=True)) == [link.pk]
     assert len(STORE.sessions) == 1  # DOKU was asked for one link
-    assert other_claim in ([], [link.pk])
+    assert other_claim == [link.pk]  # the other click's claim, shared by the staff click
 
 
 class SlowToCancel:
-    """DOKU taking a second to cancel a Checkout link."""
+    """DOKU still cancelling a Checkout link when a notification arrives: it answers once the
+    notification waits for the order's lock (``asked`` is set when DOKU is first asked)."""
+
+    def __init__(self) -> None:
+        self.asked = threading.Event()
 
     def cancel_checkout(self, body: dict, *, request_id: str | None = None) -> None:
-        time.sleep(1.0)
+        self.asked.set()
+        wait_until_waiting_on_a_lock(what="the notification, for the order's lock")
 
 
 @pytest.mark.postgres
@@ -705,11 +725,12 @@ def test_a_notification_during_a_shops_own_cancelling_transaction_does_not_deadl
         payment_url="https://sandbox.doku.com/cc/1",
     )
     cancelled: list[str] = []
+    doku = SlowToCancel()
 
     def shop_cancels_in_its_own_transaction() -> None:
         try:
             with transaction.atomic():  # ATOMIC_REQUESTS, or the shop's own block
-                services.cancel_order(Order.objects.get(pk=order.pk), client=SlowToCancel())
+                services.cancel_order(Order.objects.get(pk=order.pk), client=doku)
             cancelled.append("ok")
         except Exception as err:  # noqa: BLE001 - the test reports it
             cancelled.append(repr(err))
@@ -718,7 +739,7 @@ def test_a_notification_during_a_shops_own_cancelling_transaction_does_not_deadl
 
     shop = threading.Thread(target=shop_cancels_in_its_own_transaction)
     shop.start()
-    time.sleep(0.4)  # the card page's answer is recorded; DOKU is being asked about the other link
+    assert doku.asked.wait(WAIT_SECONDS)  # the card page's answer is recorded; DOKU is being asked about the other link
     paid = notify(card_page, amount=order.amount)  # locks the order, then the link
     shop.join()
 
@@ -798,7 +819,8 @@ def test_a_shops_router_is_asked_about_each_row_as_save_asks_it(order_factory, s
     writes.insert(event)
     writes.flush()
 
-    assert order in RecordsWhatItIsAsked.asked and event in RecordsWhatItIsAsked.asked
+    assert order in RecordsWhatItIsAsked.asked
+    assert event in RecordsWhatItIsAsked.asked
 
 
 @pytest.mark.django_db(transaction=True)
@@ -827,4 +849,5 @@ def test_a_key_to_a_row_inserted_earlier_in_the_same_unit_is_written(order_facto
     writes.flush()
 
     order.refresh_from_db()
-    assert link.pk is not None and order.paid_link_id == link.pk
+    assert link.pk is not None
+    assert order.paid_link_id == link.pk

@@ -72,10 +72,13 @@ def test_valid_notification_pays_and_is_stored(
         response = signed_post(notification_body(session.invoice_number))
     assert response.status_code == 200
     order.refresh_from_db()
-    assert order.status == OrderStatus.PAID and order.paid_at
+    assert order.status == OrderStatus.PAID
+    assert order.paid_at
     stored = Notification.objects.get()
-    assert stored.outcome == "processed" and stored.signature_valid
-    assert stored.order == order and stored.checkout_session == session
+    assert stored.outcome == "processed"
+    assert stored.signature_valid
+    assert stored.order == order
+    assert stored.checkout_session == session
     assert stored.headers["Signature"] == "[redacted]"
     assert stored.headers["Client-Id"] == CLIENT_ID
     event = order.events.get(new_status="paid")
@@ -111,7 +114,9 @@ def test_bad_notifications_are_401_stored_and_change_nothing(linked_order, kwarg
     assert reason in response.content.decode()
     assert "HMACSHA256=" not in response.content.decode()
     stored = Notification.objects.get()
-    assert stored.outcome == "rejected" and stored.signature_valid is False and reason in stored.detail
+    assert stored.outcome == "rejected"
+    assert stored.signature_valid is False
+    assert reason in stored.detail
     order.refresh_from_db()
     assert order.status == OrderStatus.PENDING
 
@@ -194,7 +199,8 @@ def test_processing_failure_is_500_and_the_raw_notification_survives(linked_orde
         pre_save.disconnect(sender=OrderEvent, dispatch_uid="broken")
     assert response.status_code == 500
     stored = Notification.objects.get()
-    assert stored.outcome == "failed" and "RuntimeError: database trouble" in stored.detail
+    assert stored.outcome == "failed"
+    assert "RuntimeError: database trouble" in stored.detail
     order.refresh_from_db()
     assert order.status == OrderStatus.PENDING  # rolled back with the failure
     result = reprocess_notification(stored)
@@ -236,7 +242,8 @@ def test_second_success_from_another_session_is_flagged_as_double_payment(linked
     assert signed_post(notification_body(second.invoice_number)).status_code == 200
     assert signed_post(notification_body(first.invoice_number)).status_code == 200
     order.refresh_from_db()
-    assert order.status == OrderStatus.PAID and order.needs_review
+    assert order.status == OrderStatus.PAID
+    assert order.needs_review
     assert "double payment" in order.review_reason
     assert list(Notification.objects.order_by("id").values_list("outcome", flat=True)) == ["processed", "flagged"]
 
@@ -250,7 +257,8 @@ def test_pay_reuses_the_live_session(linked_order, client, django_assert_num_que
     # the order; savepoint; lock it; read its links (with its line items, on PostgreSQL); release
     with django_assert_num_queries(5):
         response = client.post(url)
-    assert response.status_code == 302 and response["Location"] == session.payment_url
+    assert response.status_code == 302
+    assert response["Location"] == session.payment_url
     assert client.get(url)["Location"] == session.payment_url
     assert order.checkout_sessions.count() == 1
 
@@ -422,7 +430,8 @@ def test_waiting_page_polls_and_refreshes_itself_a_bounded_number_of_times(linke
     assert "http-equiv" not in client.get(url + "?refresh=00000000000029").content.decode()  # 29, not 0
     assert f"url={url}?refresh=1" in client.get(url + "?refresh=%C2%B2").content.decode()  # "²": not a number
     cancel = client.get(reverse("doku_checkout:cancel", args=[order.public_id])).content.decode()
-    assert "data-doku-poll" not in cancel and "http-equiv" not in cancel  # the shopper left: nothing to wait for
+    assert "data-doku-poll" not in cancel
+    assert "http-equiv" not in cancel
 
 
 def test_a_failed_attempt_says_so_and_offers_to_try_again(linked_order, client, doku_simulator):

@@ -44,7 +44,7 @@ OPTION_FIELDS = (
     "allow_tenor",
     ("recover_abandoned_cart", "expired_recovered_cart"),
     "disable_retry_payment",
-    "sub_account_id",
+    ("sub_account_id", "split_rule_id"),
 )
 #: JSON fields and their read-only renderings (methods of the admin, in admin/display.py).
 RENDERED = {

@@ -131,10 +131,10 @@ class RefundForm(forms.Form):
     amount = forms.IntegerField(label=gettext_lazy("Amount"), min_value=1, help_text=gettext_lazy("Whole rupiah."))
     reason = forms.CharField(label=gettext_lazy("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
     reference = forms.CharField(
-        label=gettext_lazy("DOKU back office reference"),
+        label=gettext_lazy("DOKU's refund reference"),
         required=False,
         max_length=128,
-        help_text=gettext_lazy("The refund's reference in DOKU's back office, for the books."),
+        help_text=gettext_lazy("DOKU's reference for the refund, from its support's answer, for the books."),
     )
     key = forms.CharField(widget=forms.HiddenInput, max_length=64)
     #: The newest of the order's refunds when the form was rendered (0: none): one made since,

@@ -223,8 +223,8 @@ def refund_plan(orders: Iterable[Order]) -> list[PlannedRefund]:
         elif not refundable_by_api(paying):
             channel = (paying.payment_channel if paying else "") or _("an unknown channel")
             reason = _(
-                "Paid with %(channel)s, which DOKU cannot refund through its API: refund it in DOKU's back "
-                "office, then record it with the order's Refund button."
+                "Paid with %(channel)s, which DOKU cannot refund through its API: DOKU refunds it on a support "
+                "request with the customer's bank account; then record it with the order's Refund button."
             )
             plan.append(PlannedRefund(order, 0, reason % {"channel": channel}))
         else:

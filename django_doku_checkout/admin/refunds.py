@@ -95,7 +95,7 @@ class RefundAdmin(OrderModelAdmin):
     def refund_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """The Refund button: a form with the amount left and a reason; a card is refunded at DOKU.
 
-        Channels without a refund API are refunded in DOKU's back office; the same form then
+        Channels without a refund API DOKU refunds on a support request; the same form then
         records that refund, so the order's status and the shop's books stay right. The
         form's key makes sending it again show the refund it made instead of making another.
         A form rendered anew (Back fetches it again) has a new key: while the order has a
@@ -150,7 +150,7 @@ class RefundAdmin(OrderModelAdmin):
         data = form.cleaned_data
         # Ticking "This is another refund" confirms the refunds the form listed, and only those.
         seen = None if data.get("again") else data.get("seen") or 0
-        # A card is refunded at DOKU; any other channel was refunded in DOKU's back office and is recorded.
+        # A card is refunded at DOKU; any other channel DOKU refunded on a support request, and it is recorded.
         make = (
             services.refund_payment if by_api else partial(services.record_manual_refund, reference=data["reference"])
         )

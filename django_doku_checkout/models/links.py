@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -41,6 +43,12 @@ class CheckoutSession(models.Model):
     token_id = models.CharField(_("token id"), max_length=255, blank=True)
     payment_url = models.URLField(_("payment URL"), max_length=2000, blank=True)
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    recoverable_until = models.DateTimeField(
+        _("recoverable until"),
+        null=True,
+        blank=True,
+        help_text=_("With abandoned-cart recovery, DOKU still takes a payment on the expired link until then."),
+    )
     payment_channel = models.CharField(_("payment channel"), max_length=64, blank=True)
     last_transaction_status = models.CharField(_("last DOKU transaction status"), max_length=32, blank=True)
     original_request_id = models.CharField(
@@ -83,3 +91,8 @@ class CheckoutSession(models.Model):
 
     def __str__(self) -> str:
         return self.invoice_number
+
+    @property
+    def payable_until(self) -> datetime | None:
+        """Until when DOKU may take a payment on this link: its expiry, or the end of its recovery window."""
+        return self.recoverable_until or self.expires_at

@@ -102,10 +102,16 @@ class Order(models.Model):
         _("recover abandoned cart"),
         null=True,
         blank=True,
-        help_text=_("DOKU reminds a shopper who left the payment page."),
+        help_text=_(
+            "DOKU keeps the payment link payable after it expires, for the minutes below: a shopper who "
+            "left the payment page can still pay it then."
+        ),
     )
     expired_recovered_cart = models.PositiveIntegerField(
-        _("recovered cart expires after (minutes)"), null=True, blank=True
+        _("recovered cart expires after (minutes)"),
+        null=True,
+        blank=True,
+        help_text=_("How long after the link expires DOKU still takes its payment (at most 44640, 31 days)."),
     )
     disable_retry_payment = models.BooleanField(
         _("disable retry payment"),
@@ -118,6 +124,12 @@ class Order(models.Model):
         max_length=64,
         blank=True,
         help_text=_("DOKU sub account to settle this order to; empty uses the SUB_ACCOUNT_ID setting."),
+    )
+    split_rule_id = models.CharField(
+        _("split rule"),
+        max_length=64,
+        blank=True,
+        help_text=_("DOKU split rule of this order's sub account; sent only with the order's own sub account."),
     )
 
     needs_review = models.BooleanField(_("needs review"), default=False)

@@ -39,10 +39,13 @@ from django_doku_checkout.payloads.phones import normalize_phone
 from django_doku_checkout.payloads.rules import (
     ALLOWED_TENORS,
     CARD_ONLY_PAYMENT_TYPES,
+    MAX_CARD_PAGE_INVOICE_NUMBER,
     MAX_EXPIRED_RECOVERED_CART,
     PAYMENT_TYPES,
     check_order_data,
     has_symbols,
+    override_path_problem,
+    recovery_window,
     validate_card_page_body,
     validate_checkout_body,
 )
@@ -68,10 +71,13 @@ __all__ = [
     "check_order_data",
     "ValidationResult",
     "has_symbols",
+    "override_path_problem",
+    "recovery_window",
     "MAX_AMOUNT",
     "PAYMENT_TYPES",
     "CARD_ONLY_PAYMENT_TYPES",
     "ALLOWED_TENORS",
+    "MAX_CARD_PAGE_INVOICE_NUMBER",
     "MAX_EXPIRED_RECOVERED_CART",
     # The wire format
     "encode_body",

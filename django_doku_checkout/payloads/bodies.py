@@ -78,6 +78,8 @@ class CheckoutData:
     override_notification_url: str | None = None
     #: The DOKU sub account the payment settles to (``additional_info.account.id``).
     account_id: str | None = None
+    #: The sub account's split rule (``additional_info.account.split_rule_id``), beside ``account_id``.
+    split_rule_id: str | None = None
     integration: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -146,7 +148,10 @@ def build_checkout_body(data: CheckoutData) -> dict[str, Any]:
             "allow_tenor": list(data.allow_tenor) if data.allow_tenor is not None else None,
             "doku_wallet_notify_url": data.doku_wallet_notify_url,
             "override_notification_url": data.override_notification_url,
-            "account": {"id": data.account_id} if data.account_id else None,
+            # A split rule divides a sub account's payment: it is sent only with the sub account.
+            "account": compact({"id": data.account_id, "split_rule_id": data.split_rule_id or None})
+            if data.account_id
+            else None,
             "integration": dict(data.integration) or None,
         }
     )

@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django_doku_checkout import payment_methods
 from django_doku_checkout.payloads.bodies import BARE_HEX_COLOUR, CustomerData, LineItemData, compact
@@ -38,6 +40,10 @@ PAYMENT_TYPES = ("SALE", "INSTALLMENT", "AUTHORIZE")
 CARD_ONLY_PAYMENT_TYPES = ("INSTALLMENT", "AUTHORIZE")
 ALLOWED_TENORS = frozenset({0, 3, 6, 12})
 MAX_EXPIRED_RECOVERED_CART = 44_640  # minutes (31 days)
+#: The longest invoice number a card payment page takes. DOKU allows 64 characters, but 27 with
+#: a Mandiri acquirer (the sandbox's); which acquirer a merchant has is not in any answer before
+#: a payment, so the safe limit holds for every shop (docs/going-live.md).
+MAX_CARD_PAGE_INVOICE_NUMBER = 27
 
 _SYMBOL = re.compile(r"[^A-Za-z0-9 ]")
 _PHONE = re.compile(r"[1-9][0-9]{7,15}")
@@ -295,9 +301,45 @@ CHECKOUT: tuple[FieldRule | Step, ...] = (
     _allow_tenor,
     Url("additional_info.doku_wallet_notify_url"),
     Url("additional_info.override_notification_url"),
+    Text("additional_info.account.id", max_length=64),
+    Text("additional_info.account.split_rule_id", max_length=64),
 )
 
 _SECTIONS = ("payment", "customer", "shipping_address", "billing_address", "additional_info")
+
+
+def override_path_problem(body: object, notification_path: str) -> str | None:
+    """DOKU's rule for ``additional_info.override_notification_url``: only its domain may differ.
+
+    DOKU posts to the override with the configured notification URL's path, and signs that
+    path (``Request-Target``): an override with another path is refused. The problem as
+    DOKU's error would say it, or None.
+    """
+    url = get(body, "additional_info.override_notification_url") if isinstance(body, Mapping) else None
+    if not isinstance(url, str) or not url:
+        return None
+    path = urlsplit(url).path or "/"
+    if path != notification_path:
+        return (
+            f"additional_info.override_notification_url must have the notification URL's path "
+            f"{notification_path!r} (only its domain may differ), not {path!r}"
+        )
+    return None
+
+
+def recovery_window(order: object) -> timedelta | None:
+    """How long after its expiry DOKU still takes a payment on a Checkout order, from its ``order`` section.
+
+    With ``recover_abandoned_cart`` DOKU keeps an expired order payable for
+    ``expired_recovered_cart`` minutes. Without the minutes, DOKU's own default is not
+    documented, so the longest DOKU allows is assumed: a link is never taken for closed while
+    DOKU may still take its payment. None when the order is not recoverable.
+    """
+    if not isinstance(order, Mapping) or order.get("recover_abandoned_cart") is not True:
+        return None
+    asked = order.get("expired_recovered_cart")
+    minutes = asked if isinstance(asked, int) and not isinstance(asked, bool) else 0
+    return timedelta(minutes=minutes if 1 <= minutes <= MAX_EXPIRED_RECOVERED_CART else MAX_EXPIRED_RECOVERED_CART)
 
 
 def validate_checkout_body(body: object) -> ValidationResult:
@@ -340,7 +382,7 @@ def _card_page_theme(checker: Checker, body: Mapping[str, Any], context: object)
 
 #: A card payment page body's rules (every field is mandatory), in the order its problems are reported.
 CARD_PAGE: tuple[FieldRule | Step, ...] = (
-    Text("order.invoice_number", required=True, max_length=30),
+    Text("order.invoice_number", required=True, max_length=MAX_CARD_PAGE_INVOICE_NUMBER),
     Amount("order.amount"),
     _card_page_line_items,
     Url("order.callback_url", required=True),

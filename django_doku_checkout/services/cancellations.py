@@ -54,18 +54,24 @@ class LinkCancellation:
 
 
 def open_links(order: Order) -> list[CheckoutSession]:
-    """The order's links a shopper may still pay at DOKU: open (or being created) and not expired."""
-    return unexpired(
-        order.checkout_sessions.filter(status__in=(CheckoutSession.Status.OPEN, CheckoutSession.Status.CREATING)).defer(
-            *_BODIES
-        )
-    )
+    """The order's links a shopper may still pay at DOKU: open (or being created), or expired but recoverable.
+
+    With abandoned-cart recovery DOKU still takes a payment on an expired link until its
+    ``recoverable_until``: such a link is asked to be cancelled too.
+    """
+    statuses = (CheckoutSession.Status.OPEN, CheckoutSession.Status.CREATING, CheckoutSession.Status.EXPIRED)
+    return unexpired(order.checkout_sessions.filter(status__in=statuses).defer(*_BODIES))
 
 
 def unexpired(links: Iterable[CheckoutSession]) -> list[CheckoutSession]:
-    """The ``links`` DOKU has not expired yet: those a shopper could still pay."""
+    """The ``links`` DOKU may still take a payment on: not expired, or in their recovery window."""
     now = timezone.now()
-    return [link for link in links if link.expires_at is None or link.expires_at > now]
+    return [
+        link
+        for link in links
+        if (link.payable_until is None and link.status != CheckoutSession.Status.EXPIRED)
+        or (link.payable_until is not None and link.payable_until > now)
+    ]
 
 
 def cancellation_body(link: CheckoutSession) -> dict[str, Any]:
@@ -194,20 +200,18 @@ def resend_stale_cancellations(*, limit: int = RESEND_LIMIT, client: DokuClient 
 
 
 def links_payable_at_doku(order: Order) -> list[CheckoutSession]:
-    """The order's withdrawn links DOKU did not cancel and that have not expired: a shopper may still pay them.
+    """The order's withdrawn links DOKU did not cancel and may still take a payment on: a shopper may pay them.
 
     A link withdrawn while DOKU was still being asked for it (its request not yet answered)
-    counts too: DOKU may create it after the cancellation it did not know of yet.
+    counts too: DOKU may create it after the cancellation it did not know of yet. So does an
+    expired link in its abandoned-cart recovery window (``recoverable_until``).
     """
-    now = timezone.now()
-    return [
-        link
-        for link in order.checkout_sessions.filter(
+    return unexpired(
+        order.checkout_sessions.filter(
             Q(status=CheckoutSession.Status.CANCELLED, cancelled_at_doku__isnull=True)
             & (~Q(payment_url="") | ~Q(request_payload=""))
         )
-        if link.expires_at is None or link.expires_at > now
-    ]
+    )
 
 
 def cancel_withdrawn_link(link: CheckoutSession, *, client: DokuClient | None = None) -> None:

@@ -69,6 +69,9 @@ def _store_response(link: CheckoutSession, response: DokuResponse) -> None:
     if expires_at is not None and not settings.USE_TZ:
         expires_at = timezone.make_naive(expires_at)  # a shop on naive local times stores them so
     link.expires_at = expires_at
+    # With abandoned-cart recovery DOKU takes a payment after the expiry, for the window asked.
+    window = payloads.recovery_window(link.request_body.get("order") if isinstance(link.request_body, dict) else None)
+    link.recoverable_until = expires_at + window if expires_at is not None and window is not None else None
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ _RECORDED_FIELDS = (
     "payment_url",
     "token_id",
     "expires_at",
+    "recoverable_until",
     "response_body",
     "error_message",
     "request_payload",

@@ -91,6 +91,8 @@ def build_checkout_data(
         expired_recovered_cart=order.expired_recovered_cart,
         disable_retry_payment=order.disable_retry_payment,
         account_id=order.sub_account_id or config.sub_account_id,
+        # An order's own sub account takes its own split rule (or none), never the setting's.
+        split_rule_id=order.split_rule_id if order.sub_account_id else config.sub_account_split_rule_id,
         customer=_customer(order),
         shipping_address=payloads.AddressData(**order.shipping_address) if order.shipping_address else None,
         billing_address=payloads.AddressData(**order.billing_address) if order.billing_address else None,
@@ -109,6 +111,9 @@ def checkout_body(order: Order, invoice_number: str, request: HttpRequest | None
         # It runs before validation, so its changes are checked against DOKU's rules too.
         body = import_string(hook)(order, body)
     result = payloads.validate_checkout_body(body)
+    notification_path = get_config().notification_path or reverse("doku_checkout:notification")
+    if (problem := payloads.override_path_problem(body, notification_path)) is not None:
+        result.errors.append(problem)
     for warning in result.warnings:
         logger.warning("Order %s: %s", order.invoice_number, warning)
     result.raise_for_errors()

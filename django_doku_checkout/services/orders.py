@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -128,14 +129,19 @@ def withdraw_payment_links(order: Order, writes: Writes) -> list[CheckoutSession
 
     Call it with the order's row locked; the change is written when ``writes`` is flushed.
     Used when an order is cancelled or its amount changes. A link still being created is
-    withdrawn too: its answer is recorded, never handed out. DOKU itself is not told here:
+    withdrawn too: its answer is recorded, never handed out; so is an expired link DOKU's
+    abandoned-cart recovery still takes a payment on. DOKU itself is not told here:
     with the ``CANCEL_AT_DOKU`` setting, callers cancel the withdrawn links at DOKU with
     :func:`.cancellations.cancel_links_at_doku` once this has committed. A payment on a
     withdrawn link DOKU did not cancel still arrives and is flagged for review.
     """
     withdrawn = list(
         guarded(order.checkout_sessions, order)
-        .filter(status__in=(CheckoutSession.Status.OPEN, CheckoutSession.Status.CREATING))
+        .filter(
+            Q(status__in=(CheckoutSession.Status.OPEN, CheckoutSession.Status.CREATING))
+            # Expired, but DOKU's abandoned-cart recovery still takes its payment.
+            | Q(status=CheckoutSession.Status.EXPIRED, recoverable_until__gt=timezone.now())
+        )
         .defer("request_body", "response_body")
     )
     for link in withdrawn:

@@ -239,7 +239,7 @@ def _claim_refund(
         raise RefundNotSupported(
             gettext(
                 "Order %(invoice)s was paid with %(channel)s, which DOKU cannot refund through its API. "
-                "Refund it in DOKU's back office, then record that refund here."
+                "DOKU refunds it on a support request with the customer's bank account; then record that refund here."
             )
             % {"invoice": locked.invoice_number, "channel": link.payment_channel or gettext("an unknown channel")}
         )

@@ -13,6 +13,7 @@ from django_doku_checkout.services import states
 from django_doku_checkout.services.link_reads import current_link, newest_link
 from django_doku_checkout.services.locking import locked_rows
 from django_doku_checkout.services.refund_reports import apply_doku_refund
+from django_doku_checkout.services.refunds import refunded_total
 from django_doku_checkout.services.unit_of_work import Writes
 from django_doku_checkout.text import storable
 
@@ -170,6 +171,8 @@ def _settle(
         return _expired(order, link, source=source, notification=notification, writes=writes)
     if status in ("REFUNDED", "VOIDED"):
         return _refunded(order, link, result, source=source, notification=notification)
+    if result.order_status == "ORDER_RECOVERED" and status in ("PENDING", "FAILED", "TIMEOUT", "REDIRECT"):
+        return _recovered(order, link, source=source, notification=notification, writes=writes)
     # FAILED: DOKU Checkout lets the shopper retry with another channel on the same
     # page, so a failed attempt is recorded on the link and the order stays payable.
     # PENDING (a card AUTHORIZE too: held, not taken), TIMEOUT, REDIRECT and unknown
@@ -190,6 +193,9 @@ def _succeeded(
     outcome = Notification.Outcome
     # DOKU may leave the currency out for rupiah; an order in another currency must be confirmed.
     currency_ok = result.currency == order.currency or (result.currency is None and order.currency == "IDR")
+    if currency_ok and link.status == CheckoutSession.Status.PAID and _less_refunds(order, result.amount):
+        # After a refund DOKU reports the payment's amount reduced by it: the same payment.
+        return outcome.DUPLICATE
     if result.amount != order.amount or not currency_ok:
         states.flag_for_review(
             order,
@@ -242,6 +248,31 @@ def _expired(
         states.transition(order, OrderStatus.EXPIRED, source=source, notification=notification, writes=writes)
         return outcome.PROCESSED
     return outcome.IGNORED
+
+
+def _less_refunds(order: Order, amount: int | None) -> bool:
+    """Whether ``amount`` is the order's paid amount less its succeeded refunds (some refunded)."""
+    refunded = refunded_total(order)
+    return refunded > 0 and amount == order.amount - refunded
+
+
+def _recovered(
+    order: Order, link: CheckoutSession, *, source: str, notification: Notification | None, writes: Writes
+) -> str:
+    """DOKU's abandoned-cart recovery reopened the expired ``link``: it is payable again, and so is its order."""
+    if link.status == CheckoutSession.Status.EXPIRED:
+        link.status = CheckoutSession.Status.OPEN
+    if newest_link(order) == link and order.status == OrderStatus.EXPIRED:
+        states.transition(
+            order,
+            OrderStatus.PENDING,
+            source=source,
+            notification=notification,
+            note="DOKU recovered the expired order (ORDER_RECOVERED).",
+            writes=writes,
+        )
+        return Notification.Outcome.PROCESSED
+    return Notification.Outcome.IGNORED
 
 
 def _refunded(

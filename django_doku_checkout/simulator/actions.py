@@ -15,7 +15,10 @@ _STATUS = {"pay": "SUCCESS", "fail": "FAILED", "authorize": "PENDING"}
 
 
 def settle(session: SimulatedSession, action: str, method: str = "") -> list[SimulatedNotification]:
-    """Pay, fail, authorize (cards) or expire ``session``; all but expire send a signed notification.
+    """Pay, fail, authorize (cards) or expire ``session``; each sends DOKU's signed notification.
+
+    ``expire`` brings the due date to now: DOKU's expired notification is sent, and with
+    abandoned-cart recovery the order stays payable for its recovery window from then.
 
     ``authorize`` holds a card payment without taking it, as DOKU reports it: ``PENDING``
     with ``transaction.type`` ``AUTHORIZE``.
@@ -24,15 +27,16 @@ def settle(session: SimulatedSession, action: str, method: str = "") -> list[Sim
         raise ValueError(f"{session.invoice_number} was cancelled at DOKU: it can no longer be paid")
     if action == "expire":
         session.status = "EXPIRED"
-        return []
-    if action not in _STATUS:
+        session.expires_at = min(session.expires_at, timezone.now())
+    elif action in _STATUS:
+        session.channel = method or session.channel or "VIRTUAL_ACCOUNT_BCA"
+        if action == "authorize" and session.channel != "CREDIT_CARD":
+            raise ValueError("only a card payment can be authorized")
+        session.transaction_date = timezone.now()
+        session.status = _STATUS[action]
+        session.transaction_type = "AUTHORIZE" if action == "authorize" else "SALE"
+    else:
         raise ValueError(f"unknown action {action!r}: use pay, fail, authorize or expire")
-    session.channel = method or session.channel or "VIRTUAL_ACCOUNT_BCA"
-    if action == "authorize" and session.channel != "CREDIT_CARD":
-        raise ValueError("only a card payment can be authorized")
-    session.transaction_date = timezone.now()
-    session.status = _STATUS[action]
-    session.transaction_type = "AUTHORIZE" if action == "authorize" else "SALE"
     merchant = merchants().get(session.client_id)
     return notifier.send(session, merchant, session.status) if merchant else []
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
@@ -17,6 +17,7 @@ from django_doku_checkout import signatures
 from django_doku_checkout.payloads import (
     ValidationResult,
     format_doku_datetime,
+    override_path_problem,
     validate_card_page_body,
     validate_checkout_body,
 )
@@ -119,6 +120,9 @@ def _create(request: HttpRequest, *, kind: str, target: str) -> JsonResponse:
         for s in list(STORE.sessions.values())
     ):
         result.errors.append("order.invoice_number is already used by an active payment")
+    configured = urlsplit(merchant.notification_url or "").path
+    if configured and (problem := override_path_problem(data, configured)) is not None:
+        result.errors.append(problem)
     if result.errors:
         return JsonResponse({"error_messages": result.errors}, status=400)
     additional = data.get("additional_info") if isinstance(data.get("additional_info"), dict) else {}
@@ -281,7 +285,7 @@ def _cancellation(merchant: Merchant, data: dict[str, Any]) -> tuple[dict[str, A
         return refused(400, "INVALID_PARAMETER", "payment.original_request_id does not match the order")
     if session.status == "SUCCESS":
         return refused(400, "INVALID_STATUS", "the order is already paid")
-    if session.is_expired():
+    if session.past_due():  # even one DOKU's abandoned-cart recovery still takes a payment on
         return refused(400, "INVALID_STATUS", "the order has expired")
     if not cancellable(session):
         return refused(400, "UNSUPPORTED_CHANNEL", "cancellation is not available for this order's payment channels")
@@ -301,7 +305,7 @@ def order_status(request: HttpRequest, identifier: str) -> JsonResponse:
     session = STORE.find(merchant.client_id, identifier)
     if session is None:
         return error(404, "not_found", "Order not found")
-    expired = session.is_expired()
+    expired = session.past_due()
     if session.channel is None:
         body: dict[str, Any] = {
             "order": {"invoice_number": session.invoice_number, "amount": float(session.amount)},
@@ -323,6 +327,8 @@ def order_status(request: HttpRequest, identifier: str) -> JsonResponse:
         status = "EXPIRED" if expired and session.status != "SUCCESS" else session.status
         body = notifier.notification_body(session, status)
         body["order"]["amount"] = float(session.amount)
-    body["order"]["status"] = "ORDER_EXPIRED" if expired else "ORDER_GENERATED"
+    body["order"]["status"] = (
+        "ORDER_RECOVERED" if session.recovered else "ORDER_EXPIRED" if expired else "ORDER_GENERATED"
+    )
     body["additional_info"] = {"origin": dict(notifier.ORIGIN)}
     return JsonResponse(body)

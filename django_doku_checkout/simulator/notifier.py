@@ -97,6 +97,31 @@ def notification_body(
     return body
 
 
+def expired_body(session: SimulatedSession) -> dict[str, Any]:
+    """DOKU's expired notification: the order ran out unpaid (``EXPIRED``, ``ORDER_EXPIRED``).
+
+    No channel transaction may exist yet (the shopper never picked one): then its ids are
+    null, as in DOKU's order-level status answers (tests/doku_traffic/notification_checkout_expired.json).
+    """
+    if session.channel is not None:
+        body = notification_body(session, "EXPIRED")
+    else:
+        body = {
+            "order": {"invoice_number": session.invoice_number, "amount": session.amount},
+            "transaction": {
+                "status": "EXPIRED",
+                "date": signatures.format_timestamp(timezone.now()),
+                "original_request_id": session.request_id,
+            },
+            "service": {"id": None},
+            "acquirer": {"id": None},
+            "channel": {"id": None},
+            "additional_info": {"origin": dict(ORIGIN)},
+        }
+    body["order"]["status"] = "ORDER_EXPIRED"
+    return body
+
+
 def _channel_sections(session: SimulatedSession, service: str, status: str, reference: str) -> dict[str, Any]:
     """The sections a notification adds for its channel's kind (``virtual_account_info``, ``card_payment`` ...)."""
     if service == "VIRTUAL_ACCOUNT":
@@ -192,7 +217,9 @@ def send(
     to_deliver: list[SimulatedNotification] = []
     for each in statuses:
         body = encode_body(
-            notification_body(session, each, amount=amount if each == "SUCCESS" else None, refund=refund)
+            expired_body(session)
+            if each == "EXPIRED"
+            else notification_body(session, each, amount=amount if each == "SUCCESS" else None, refund=refund)
         )
         notification = STORE.new_notification(
             client_id=merchant.client_id,

@@ -24,18 +24,19 @@ def _back_url(session: SimulatedSession) -> str:
 
 
 #: Files the simulator serves itself, wherever it is mounted: its stylesheet, its pages'
-#: script and the stand-in for DOKU's Checkout JS.
+#: script and the stand-ins for DOKU's Checkout JS and the stylesheet that script adds.
 ASSETS = {
     "simulator.css": "text/css",
     "page.js": "text/javascript",
     "jokul-checkout-1.0.0.js": "text/javascript",
+    "jokul-checkout-1.0.0.css": "text/css",
 }
 ASSET_DIR = Path(__file__).resolve().parent / "assets"
 
 
 @require_GET
 def asset(request: HttpRequest, name: str) -> HttpResponse:
-    """One of :data:`ASSETS`; the Checkout JS stand-in is also at DOKU's path (``jokul-checkout-js/v1/``)."""
+    """One of :data:`ASSETS`; the Checkout JS and its stylesheet are also at DOKU's path (``jokul-checkout-js/v1/``)."""
     if name not in ASSETS:
         raise Http404("No such simulator asset.")
     response = HttpResponse((ASSET_DIR / name).read_bytes(), content_type=f"{ASSETS[name]}; charset=utf-8")
@@ -54,6 +55,9 @@ def payment_page(request: HttpRequest, token: str) -> HttpResponse:
     if session is None:
         return render(request, "doku_simulator/message.html", {"title": "Payment link not found"}, status=404)
     context = _page_context(session)
+    # DOKU's Checkout JS frames the page at url + "?view=iframe"; the framed page offers a way
+    # to close the pop-up (it asks the shop's window for closeJokul, page.js).
+    context["in_frame"] = request.GET.get("view") == "iframe"
     if session.cancelled:
         return render(request, "doku_simulator/message.html", {"title": "This payment was cancelled"}, status=410)
     if request.method == "GET" or session.is_expired() or session.status == "SUCCESS":

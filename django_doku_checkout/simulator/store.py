@@ -11,6 +11,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from django_doku_checkout.payloads import recovery_window
 from django_doku_checkout.payment_methods import KNOWN_METHODS
 from django_doku_checkout.simulator.faults import Faults
 
@@ -93,8 +94,28 @@ class SimulatedSession:
             return ["CREDIT_CARD"]
         return self.requested_methods or DEMO_METHODS
 
-    def is_expired(self, now: datetime | None = None) -> bool:
+    @property
+    def recoverable_until(self) -> datetime | None:
+        """With ``recover_abandoned_cart``, until when DOKU still takes a payment after the expiry."""
+        window = recovery_window(self.order) if self.kind == "checkout" else None
+        return self.expires_at + window if window is not None else None
+
+    def past_due(self, now: datetime | None = None) -> bool:
+        """The payment due date passed unpaid: DOKU's ``ORDER_EXPIRED`` (a recoverable order may still be paid)."""
         return self.status == "EXPIRED" or (self.status != "SUCCESS" and (now or timezone.now()) >= self.expires_at)
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        """No payment can be made any more: past due, and past the abandoned-cart recovery window if any."""
+        now = now or timezone.now()
+        until = self.recoverable_until
+        return self.past_due(now) and (until is None or now >= until)
+
+    @property
+    def recovered(self) -> bool:
+        """Paid after its due date, in the recovery window: DOKU's ``ORDER_RECOVERED``."""
+        return (
+            self.status == "SUCCESS" and self.transaction_date is not None and self.transaction_date > self.expires_at
+        )
 
 
 @dataclass

@@ -20,6 +20,12 @@ urlpatterns = [
         {"name": "jokul-checkout-1.0.0.js"},
         name="checkout_js",
     ),
+    path(
+        "jokul-checkout-js/v1/jokul-checkout-1.0.0.css",
+        when_enabled(pages.asset),
+        {"name": "jokul-checkout-1.0.0.css"},
+        name="checkout_css",
+    ),
     path("_assets/<str:name>", when_enabled(pages.asset), name="asset"),
     path("pay/<str:token>/", when_enabled(pages.payment_page), name="page"),
     path("pay/<str:token>/cancel/", when_enabled(pages.cancel_payment), name="cancel"),

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from importlib.util import find_spec
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import django
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from django_doku_checkout.csp import doku_sources
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -123,21 +124,17 @@ DOKU_CHECKOUT = {
 }
 
 # A Content Security Policy, enforced: no page carries inline script or style, and DOKU's
-# host is allowed where the pay button needs it (form-action for the redirect to DOKU's page;
-# script-src and frame-src for the pop-up). A simulator on this site is covered by 'self'.
-_api = urlsplit(DOKU_CHECKOUT["API_BASE_URL"] or "")
-DOKU_ORIGIN = {"sandbox": "https://sandbox.doku.com", "production": "https://jokul.doku.com"}.get(
-    DOKU_ENVIRONMENT, f"{_api.scheme}://{_api.netloc}"
-)
+# hosts are allowed where the pay button needs them (form-action for the redirect to DOKU's
+# page; script-src, frame-src and style-src for the pop-up): doku_sources() lists them for
+# the environment. A simulator on this site is covered by 'self'.
 CSP_DIRECTIVES = {
     "default-src": ["'self'"],
-    "script-src": ["'self'", DOKU_ORIGIN],
-    "frame-src": ["'self'", DOKU_ORIGIN],
-    "form-action": ["'self'", DOKU_ORIGIN],
     "img-src": ["'self'", "data:"],
     "object-src": ["'none'"],
     "base-uri": ["'none'"],
 }
+for _directive, _sources in doku_sources(DOKU_ENVIRONMENT, DOKU_CHECKOUT["API_BASE_URL"]).items():
+    CSP_DIRECTIVES[_directive] = ["'self'", *_sources]
 if django.VERSION >= (6, 0):  # Django's own CSP support
     MIDDLEWARE.append("django.middleware.csp.ContentSecurityPolicyMiddleware")
     TEMPLATES[0]["OPTIONS"]["context_processors"].append("django.template.context_processors.csp")

@@ -1,53 +1,44 @@
-// The simulator's stand-in for DOKU's Checkout JS (jokul-checkout-1.0.0.js), served at the same
-// path under the simulator, so that pop-up mode works offline: loadJokulCheckout(url) shows the
-// payment page in a frame over the shop. Styles are set through the DOM, which a Content
-// Security Policy without 'unsafe-inline' allows.
+// The simulator's stand-in for DOKU's Checkout JS (jokul-checkout-1.0.0.js), served at DOKU's
+// path under the simulator so that pop-up mode works offline. It behaves as DOKU's script does
+// (as integrators' copies of it show; docs/going-live.md, open questions):
+// - loading it adds DOKU's stylesheet (jokul-checkout-1.0.0.css, from the script's own host) to
+//   the page: a shop's style-src must allow it;
+// - loadJokulCheckout(url) appends a div#jokul_checkout_modal.jokul-modal holding
+//   div.jokul-content > iframe[src=url + "?view=iframe"], then shows the first element with that
+//   id (a second call appends a second modal and shows the first one again, as DOKU's does);
+// - closeJokul() hides the modal (display: none): it stays in the page;
+// - the framed page closes it by posting {func: "closeJokul"} to the shop's window. DOKU's script
+//   calls any global function a message names; the stand-in takes closeJokul only.
 "use strict";
-window.loadJokulCheckout = function (url) {
-  const previous = document.getElementById("jokul-checkout-overlay");
-  if (previous) {
-    previous.remove();
-  }
-  const overlay = document.createElement("div");
-  overlay.id = "jokul-checkout-overlay";
-  Object.assign(overlay.style, {
-    position: "fixed",
-    inset: "0",
-    zIndex: "2147483000",
-    display: "flex",
-    alignItems: "center",
-    justifyContent: "center",
-    background: "rgba(0, 0, 0, 0.55)",
+(function () {
+  const MODAL = "jokul_checkout_modal";
+  const script = document.currentScript;
+  const stylesheet = document.createElement("link");
+  stylesheet.rel = "stylesheet";
+  stylesheet.href = new URL("jokul-checkout-1.0.0.css", script ? script.src : document.baseURI).href;
+  document.head.appendChild(stylesheet);
+
+  window.loadJokulCheckout = function (url) {
+    const modal = document.createElement("div");
+    modal.className = "jokul-modal";
+    modal.id = MODAL;
+    const content = document.createElement("div");
+    content.className = "jokul-content";
+    const frame = document.createElement("iframe");
+    frame.src = url + "?view=iframe";
+    content.appendChild(frame);
+    modal.appendChild(content);
+    document.body.appendChild(modal);
+    document.getElementById(MODAL).style.display = "block";
+  };
+
+  window.closeJokul = function () {
+    document.getElementById(MODAL).style.display = "none";
+  };
+
+  window.addEventListener("message", function (event) {
+    if (event.data && event.data.func === "closeJokul") {
+      window.closeJokul();
+    }
   });
-  const frame = document.createElement("iframe");
-  frame.id = "jokul-checkout-frame";
-  frame.title = "DOKU Checkout";
-  frame.src = url;
-  Object.assign(frame.style, {
-    width: "min(560px, 96vw)",
-    height: "min(760px, 92vh)",
-    border: "0",
-    borderRadius: "8px",
-    background: "#fff",
-  });
-  const close = document.createElement("button");
-  close.type = "button";
-  close.id = "jokul-checkout-close";
-  close.textContent = "\u00d7";
-  close.setAttribute("aria-label", "Close");
-  Object.assign(close.style, {
-    position: "absolute",
-    top: "12px",
-    right: "16px",
-    fontSize: "28px",
-    color: "#fff",
-    background: "transparent",
-    border: "0",
-    cursor: "pointer",
-  });
-  close.addEventListener("click", function () {
-    overlay.remove();
-  });
-  overlay.append(frame, close);
-  document.body.appendChild(overlay);
-};
+})();
