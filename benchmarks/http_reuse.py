@@ -28,7 +28,8 @@ CHECKOUT = "/checkout/v1/payment"
 def standalone_simulator() -> Iterator[str]:
     """The simulator in a process of its own, with this project's test credentials; its base URL."""
     from django_doku_checkout.testing import CLIENT_ID, SECRET_KEY
-    from tests.conftest import free_port, wait_until_serving
+    from tests.servers import free_port
+    from tests.waiting import wait_until_serving
 
     port = free_port()
     server = subprocess.Popen(  # noqa: S603 - our own simulator

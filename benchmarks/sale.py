@@ -53,7 +53,8 @@ def doku_standin(notify: list[str], pids: list[int] | None = None, **options: fl
     """
     from django.conf import settings
 
-    from tests.conftest import free_port, wait_until_serving
+    from tests.servers import free_port
+    from tests.waiting import wait_until_serving
 
     port = free_port()
     flags = [f"--{name}={value}" for name, value in options.items()]
@@ -178,7 +179,7 @@ def bench_sale(
     """
     from benchmarks.site.models import ReceiverCall
     from django_doku_checkout.models import Order, OrderStatus
-    from tests.conftest import free_port
+    from tests.servers import free_port
 
     standin_pids: list[int] = []
     empty_tables()

@@ -25,7 +25,8 @@ def gunicorn(
 
     ``threads`` above 1 runs gunicorn's ``gthread`` workers, ``threads`` requests at once each.
     """
-    from tests.conftest import free_port, wait_until_serving
+    from tests.servers import free_port
+    from tests.waiting import wait_until_serving
 
     port = port or free_port()
     server = subprocess.Popen(  # noqa: S603 - our own server
