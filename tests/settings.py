@@ -37,10 +37,16 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "tests.urls"
 
-DATABASES = {"default": env.db_url("DATABASE_URL", default="sqlite:///:memory:")}
+#: SQLite in a file, as a shop runs it: the live servers' threads then open their own
+#: connections. An in-memory database would be one connection shared by the test and every
+#: server thread, and two threads using it at once (a notification retried while the test reads)
+#: break each other's savepoints.
+SQLITE_FILE = str(Path(tempfile.gettempdir()) / f"doku-checkout-tests-{os.getpid()}.sqlite3")
+DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{SQLITE_FILE}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # What the README asks of a shop on SQLite (system check W005).
     DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
+    DATABASES["default"].setdefault("TEST", {}).setdefault("NAME", DATABASES["default"]["NAME"])
 # A shop's SQLite database as `django-admin startproject` writes it (no OPTIONS), in a file
 # so that a second connection can hold its write lock. tests/test_db.py uses it whatever
 # DATABASE_URL says, and test_checks.py expects W005 about it.
