@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext_lazy
 
-from django_doku_checkout import services
 from django_doku_checkout.models import Order, OrderStatus
+from django_doku_checkout.services.cancellations import open_links
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldsetSpec
@@ -62,10 +62,14 @@ def editable(order: Order | None) -> bool:
 
 
 def doku_has_it(order: Order | None) -> bool:
-    """Whether DOKU holds the order's addresses and options: a live link, or money taken."""
+    """Whether DOKU holds the order's addresses and options: money taken, or a link DOKU may still take a payment on.
+
+    That is a live link, or an expired one in its abandoned-cart recovery window (DOKU may
+    reopen it as it was): a change would not reach either.
+    """
     if order is None:
         return False
-    return not editable(order) or services.live_link(order) is not None
+    return not editable(order) or bool(open_links(order))
 
 
 def _flat(fields: tuple[Any, ...]) -> tuple[str, ...]:
