@@ -56,7 +56,9 @@ def _recovered_body(invoice: str) -> str:
 
 
 def _doku_says_recovered(doku_api, invoice: str) -> None:
-    doku_api.get(f"{SANDBOX}/orders/v1/status/{invoice}", body=_recovered_body(invoice), content_type="application/json")
+    doku_api.get(
+        f"{SANDBOX}/orders/v1/status/{invoice}", body=_recovered_body(invoice), content_type="application/json"
+    )
 
 
 @pytest.mark.parametrize("cancel_at_doku", [False, True])
@@ -100,12 +102,28 @@ def test_a_payment_on_a_cancelled_orders_open_link_is_found_by_reconciliation(do
     assert order.needs_review, "DOKU took a payment on the cancelled order; nothing records it"
 
 
-def test_a_second_payment_with_a_lost_notification_on_a_recovered_orders_other_link_is_found(doku_simulator):
-    """Expired order, link 1 recoverable; the shopper gets link 2 and pays both; link 2's notification is lost."""
+def test_a_pay_click_on_an_expired_order_hands_back_its_recoverable_link(doku_simulator):
+    """DOKU still takes a payment on the expired link: a second DOKU order would let the shopper pay twice."""
     order = _recoverable_order()
     first = services.create_payment_link(order)
     doku_simulator.expire(order)
+
+    again = services.create_payment_link(order)
+
+    assert again.pk == first.pk
+    assert list(order.checkout_sessions.values_list("pk", flat=True)) == [first.pk]
+    assert editing.doku_has_it(order)
+
+
+def test_a_second_payment_with_a_lost_notification_on_a_paid_orders_other_link_is_found(doku_simulator):
+    """Link 1's recovery window nearly closed, so a pay click made link 2; both paid, link 2's notification lost."""
+    order = _recoverable_order()
+    first = services.create_payment_link(order)
+    doku_simulator.expire(order)
+    closing = timezone.now() + timedelta(minutes=1)  # within REUSE_MARGIN: not handed out again
+    CheckoutSession.objects.filter(pk=first.pk).update(expires_at=closing, recoverable_until=closing)
     second = services.create_payment_link(order)
+    assert second.pk != first.pk
     client_id = doku_simulator.session_for(order).client_id
     actions.settle(STORE.find(client_id, first.invoice_number), "pay", "VIRTUAL_ACCOUNT_BCA")
     STORE.wait_until_idle(10)
