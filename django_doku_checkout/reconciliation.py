@@ -268,9 +268,11 @@ def reconcile(
     workers: int = 1,
     max_rate: float | None = None,
 ) -> ReconcileSummary:
-    """Check pending orders untouched for ``min_age`` against DOKU's Status API and apply the answers.
+    """Check orders untouched for ``min_age`` against DOKU's Status API and apply the answers.
 
-    Every open link of each order is asked about, so a payment on any of them is found. Links
+    Pending orders are checked, and any other with a link DOKU may still take a payment on
+    (see :func:`_checked`). Every such link of each order is asked about, so a payment on
+    any of them is found. Links
     long past DOKU's expiry are marked expired. ``dry_run`` asks DOKU but changes nothing.
     One order failing (DOKU down) is reported and the others are still checked. Unless it is
     a dry run, it also settles link claims whose process died, sends again (bounded, logged)
