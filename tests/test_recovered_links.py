@@ -21,6 +21,7 @@ from django_doku_checkout.admin import editing
 from django_doku_checkout.models import CheckoutSession, Delivery, Order, OrderEvent, OrderStatus
 from django_doku_checkout.payloads import LineItemData
 from django_doku_checkout.reconciliation import reconcile
+from django_doku_checkout.services import shopper
 from django_doku_checkout.services.cancellations import open_links
 from django_doku_checkout.services.settlement import apply_payment_result, parse_payment_result
 from django_doku_checkout.simulator import actions
@@ -194,3 +195,12 @@ def test_options_read_only_while_a_recoverable_link_may_be_paid(order_factory):
     order.refresh_from_db()
 
     assert "payment_methods_display" in editing.readonly_fields(order)
+
+
+def test_a_reopened_link_is_shown_payable_until_its_recovery_window_closes(order_factory):
+    order = order_factory(invoice_number="INV-O-1", items=[("Barang", 120_000, 1)], recover_abandoned_cart=True)
+    link = _expired_link(order, "INV-O-1", CheckoutSession.Status.OPEN)  # reopened by ORDER_RECOVERED
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.PENDING)
+    order.refresh_from_db()
+
+    assert shopper.pay_until(order) == link.recoverable_until
