@@ -204,3 +204,16 @@ def test_a_reopened_link_is_shown_payable_until_its_recovery_window_closes(order
     order.refresh_from_db()
 
     assert shopper.pay_until(order) == link.recoverable_until
+
+
+def test_a_flagged_payment_on_a_cancelled_orders_link_is_asked_about_once(doku_simulator):
+    order = services.create_order(line_items=ITEMS)
+    services.create_payment_link(order)
+    services.cancel_order(order)
+    doku_simulator.set_faults(drop_notifications=True)
+    actions.settle(doku_simulator.session_for(order), "pay", "VIRTUAL_ACCOUNT_BCA")
+    _untouched_for_an_hour(order)
+    assert len(reconcile().orders) == 1
+    _untouched_for_an_hour(order)
+
+    assert reconcile().orders == []  # recorded and flagged: DOKU takes no second payment on that link

@@ -80,11 +80,13 @@ def payable_at_doku(now: datetime) -> Q:
 
     Open or expired links, and withdrawn ones DOKU did not cancel, whose time at DOKU
     (``payable_until``: the recovery window, else the expiry) has not run out. A link
-    without a time is left out, so the set stays bounded.
+    without a time is left out, so the set stays bounded, and so is one DOKU already reported
+    paid (recorded, or flagged for review): DOKU takes no second payment on it.
     """
     window = Q(recoverable_until__gt=now) | Q(recoverable_until__isnull=True, expires_at__gt=now)
     withdrawn = Q(status=CheckoutSession.Status.CANCELLED, cancelled_at_doku__isnull=True) & ~Q(payment_url="")
-    return window & (Q(status__in=(CheckoutSession.Status.OPEN, CheckoutSession.Status.EXPIRED)) | withdrawn)
+    statuses = Q(status__in=(CheckoutSession.Status.OPEN, CheckoutSession.Status.EXPIRED)) | withdrawn
+    return window & statuses & ~Q(last_transaction_status="SUCCESS")
 
 
 def cancellation_body(link: CheckoutSession) -> dict[str, Any]:
