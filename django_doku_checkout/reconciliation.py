@@ -31,7 +31,7 @@ from django_doku_checkout.exceptions import DokuAPIError, DokuError
 from django_doku_checkout.models import CheckoutSession, Order, OrderEvent, OrderStatus
 from django_doku_checkout.pacing import RateLimit
 from django_doku_checkout.services import states
-from django_doku_checkout.services.cancellations import resend_stale_cancellations
+from django_doku_checkout.services.cancellations import payable_at_doku, resend_stale_cancellations
 from django_doku_checkout.services.link_reads import BODIES, newest_link
 from django_doku_checkout.services.links import resolve_stale_claims
 from django_doku_checkout.services.locking import locked_rows
@@ -88,15 +88,16 @@ class ReconcileSummary:
 
 
 def _checked(now: datetime) -> Q:
-    """The orders a run asks DOKU about: pending ones, and expired ones DOKU may still take a payment on.
+    """The orders a run asks DOKU about: pending ones, and any other with a link DOKU may still take a payment on.
 
-    With abandoned-cart recovery an expired link stays payable at DOKU until its
-    ``recoverable_until``: a payment then whose notification is lost is found like any other.
+    An expired link stays payable at DOKU until its ``recoverable_until`` with abandoned-cart
+    recovery, and a withdrawn one DOKU did not cancel until it runs out, whatever its order's
+    status (expired, cancelled, or paid through another link): a payment on it whose
+    notification is lost is found like any other, and flagged when the order cannot take it.
+    Each such link counts only while its time at DOKU lasts, so the set stays bounded.
     """
-    recoverable = CheckoutSession.objects.filter(
-        order=OuterRef("pk"), status=CheckoutSession.Status.EXPIRED, recoverable_until__gt=now
-    )
-    return Q(status=OrderStatus.PENDING) | Q(Exists(recoverable), status=OrderStatus.EXPIRED)
+    payable = CheckoutSession.objects.filter(payable_at_doku(now), order=OuterRef("pk"))
+    return Q(status=OrderStatus.PENDING) | Q(Exists(payable))
 
 
 def due_orders(min_age: timedelta) -> QuerySet[Order]:
@@ -115,13 +116,16 @@ def _candidates(min_age: timedelta, invoice_numbers: Sequence[str], limit: int |
 
 
 def _expire_overdue(order: Order, *, dry_run: bool) -> str:
-    """Mark links long past DOKU's expiry expired; the order too when its newest link was one."""
+    """Mark links long past their time at DOKU expired; the order too when its newest link was one.
+
+    A link's time is its ``payable_until``: a link DOKU's abandoned-cart recovery reopened
+    (ORDER_RECOVERED) stays open past its expiry until its ``recoverable_until``.
+    """
     cutoff = timezone.now() - EXPIRY_GRACE
+    past = Q(recoverable_until__lt=cutoff) | Q(recoverable_until__isnull=True, expires_at__lt=cutoff)
 
     def overdue(order: Order) -> tuple[list[CheckoutSession], bool]:
-        links = list(
-            order.checkout_sessions.filter(status=CheckoutSession.Status.OPEN, expires_at__lt=cutoff).only("status")
-        )
+        links = list(order.checkout_sessions.filter(past, status=CheckoutSession.Status.OPEN).only("status"))
         newest = newest_link(order)
         return links, newest is not None and newest.pk in {link.pk for link in links}
 
@@ -190,8 +194,8 @@ def _apply(order: Order, answers: list[_Answer], *, dry_run: bool) -> Reconciled
             apply_payment_result(link, answer, source=OrderEvent.Source.STATUS_CHECK)
             order.refresh_from_db(fields=["status"])
     cutoff = timezone.now() - EXPIRY_GRACE
-    # Only an open link past its expiry can expire anything: most orders skip the locked look.
-    overdue = any(link.expires_at is not None and link.expires_at < cutoff for link, _ in answers)
+    # Only an open link past its time at DOKU can expire anything: most orders skip the locked look.
+    overdue = any(link.payable_until is not None and link.payable_until < cutoff for link, _ in answers)
     if order.status == OrderStatus.PENDING and overdue:
         order.status = _expire_overdue(order, dry_run=dry_run)
     changed = order.status != old_status
@@ -243,12 +247,10 @@ def _release(orders: Sequence[Order]) -> None:
 
 
 def _open_links(orders: Sequence[Order]) -> dict[int, list[CheckoutSession]]:
-    """Each order's open links (and expired ones in their recovery window), newest first, read in one query."""
+    """Each order's open links and the others DOKU may still take a payment on, newest first, in one query."""
     links: dict[int, list[CheckoutSession]] = {order.pk: [] for order in orders}
     found = CheckoutSession.objects.filter(
-        Q(status=CheckoutSession.Status.OPEN)
-        | Q(status=CheckoutSession.Status.EXPIRED, recoverable_until__gt=timezone.now()),
-        order_id__in=list(links),
+        Q(status=CheckoutSession.Status.OPEN) | payable_at_doku(timezone.now()), order_id__in=list(links)
     )
     for link in found.defer(*BODIES):
         links[link.order_id].append(link)
@@ -266,9 +268,11 @@ def reconcile(
     workers: int = 1,
     max_rate: float | None = None,
 ) -> ReconcileSummary:
-    """Check pending orders untouched for ``min_age`` against DOKU's Status API and apply the answers.
+    """Check orders untouched for ``min_age`` against DOKU's Status API and apply the answers.
 
-    Every open link of each order is asked about, so a payment on any of them is found. Links
+    Pending orders are checked, and any other with a link DOKU may still take a payment on
+    (see :func:`_checked`). Every such link of each order is asked about, so a payment on
+    any of them is found. Links
     long past DOKU's expiry are marked expired. ``dry_run`` asks DOKU but changes nothing.
     One order failing (DOKU down) is reported and the others are still checked. Unless it is
     a dry run, it also settles link claims whose process died, sends again (bounded, logged)

@@ -4,7 +4,7 @@ An order's page follows Django's conventions: the order itself, its status (alwa
 read-only), the customer, and the addresses, DOKU options, shop data and record collapsed.
 What DOKU already has is read-only once it has it. The addresses and DOKU options shape
 only DOKU's payment page, so they are read-only while a link DOKU may still be paid through
-is live (a change would not reach it); the customer's e-mail and phone also carry the shop's
+is live, an expired one in its abandoned-cart recovery window too (a change would not reach it); the customer's e-mail and phone also carry the shop's
 own messages (the link by e-mail or WhatsApp), so the customer stays editable until money is
 taken. From then on all of it is the record. Changing the amount of an unpaid order
 withdraws its link, so the options become editable again.
@@ -62,7 +62,7 @@ def editable(order: Order | None) -> bool:
 
 
 def doku_has_it(order: Order | None) -> bool:
-    """Whether DOKU holds the order's addresses and options: a live link, or money taken."""
+    """Whether DOKU holds the order's addresses and options: money taken, or a live link (open or recoverable)."""
     if order is None:
         return False
     return not editable(order) or services.live_link(order) is not None

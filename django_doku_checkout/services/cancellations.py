@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Q
@@ -72,6 +73,20 @@ def unexpired(links: Iterable[CheckoutSession]) -> list[CheckoutSession]:
         if (link.payable_until is None and link.status != CheckoutSession.Status.EXPIRED)
         or (link.payable_until is not None and link.payable_until > now)
     ]
+
+
+def payable_at_doku(now: datetime) -> Q:
+    """The links DOKU may still take a payment on at ``now``, as a query: :func:`unexpired`'s rule for the database.
+
+    Open or expired links, and withdrawn ones DOKU did not cancel, whose time at DOKU
+    (``payable_until``: the recovery window, else the expiry) has not run out. A link
+    without a time is left out, so the set stays bounded, and so is one DOKU already reported
+    paid (recorded, or flagged for review): DOKU takes no second payment on it.
+    """
+    window = Q(recoverable_until__gt=now) | Q(recoverable_until__isnull=True, expires_at__gt=now)
+    withdrawn = Q(status=CheckoutSession.Status.CANCELLED, cancelled_at_doku__isnull=True) & ~Q(payment_url="")
+    statuses = Q(status__in=(CheckoutSession.Status.OPEN, CheckoutSession.Status.EXPIRED)) | withdrawn
+    return window & statuses & ~Q(last_transaction_status="SUCCESS")
 
 
 def cancellation_body(link: CheckoutSession) -> dict[str, Any]:

@@ -28,16 +28,23 @@ def newest_link(order: Order) -> CheckoutSession | None:
 def live_link(order: Order, links: Iterable[CheckoutSession] | None = None) -> CheckoutSession | None:
     """The order's newest Checkout link a shopper can still pay on, if any.
 
-    ``links`` are the order's links, newest first, when the caller has already read them.
+    That is an open link, or an expired one in its abandoned-cart recovery window: DOKU
+    still takes a payment on it until its ``recoverable_until``, so it is handed out again
+    rather than a second DOKU order the shopper could pay as well. ``links`` are the
+    order's links, newest first, when the caller has already read them.
     """
     cutoff = timezone.now() + REUSE_MARGIN
     for link in order.checkout_sessions.defer(*BODIES) if links is None else links:
+        until = link.payable_until
         if (
             link.kind == CheckoutSession.Kind.CHECKOUT
-            and link.status == CheckoutSession.Status.OPEN
+            and (
+                link.status == CheckoutSession.Status.OPEN
+                or (link.status == CheckoutSession.Status.EXPIRED and link.recoverable_until is not None)
+            )
             and link.payment_url
-            and link.expires_at is not None
-            and link.expires_at > cutoff
+            and until is not None
+            and until > cutoff
         ):
             return link
     return None

@@ -259,20 +259,30 @@ def _less_refunds(order: Order, amount: int | None) -> bool:
 def _recovered(
     order: Order, link: CheckoutSession, *, source: str, notification: Notification | None, writes: Writes
 ) -> str:
-    """DOKU's abandoned-cart recovery reopened the expired ``link``: it is payable again, and so is its order."""
-    if link.status == CheckoutSession.Status.EXPIRED:
-        link.status = CheckoutSession.Status.OPEN
-    if newest_link(order) == link and order.status == OrderStatus.EXPIRED:
-        states.transition(
-            order,
-            OrderStatus.PENDING,
-            source=source,
-            notification=notification,
-            note="DOKU recovered the expired order (ORDER_RECOVERED).",
-            writes=writes,
-        )
-        return Notification.Outcome.PROCESSED
-    return Notification.Outcome.IGNORED
+    """DOKU's abandoned-cart recovery reopened the expired ``link``: it is payable again, and so is its order.
+
+    Only the expired order's current attempt reopens (its newest link, expired, not
+    withdrawn): a withdrawn link stays withdrawn, and an older link or one of an order
+    paid, cancelled or refunded meanwhile reopens nothing (a payment on it is still found
+    and flagged). The reopened link stays open until its ``recoverable_until``.
+    """
+    if (
+        order.status != OrderStatus.EXPIRED
+        or link.status != CheckoutSession.Status.EXPIRED
+        or newest_link(order) != link
+        or not states.can_transition(order.status, OrderStatus.PENDING)
+    ):
+        return Notification.Outcome.IGNORED
+    link.status = CheckoutSession.Status.OPEN
+    states.transition(
+        order,
+        OrderStatus.PENDING,
+        source=source,
+        notification=notification,
+        note="DOKU recovered the expired order (ORDER_RECOVERED).",
+        writes=writes,
+    )
+    return Notification.Outcome.PROCESSED
 
 
 def _refunded(

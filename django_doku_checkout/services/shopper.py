@@ -197,8 +197,13 @@ def attempt_failed(order: Order) -> bool:
 
 
 def pay_until(order: Order) -> datetime | None:
-    """When the link the shopper can still pay the order on expires, for the order's page; None without one."""
+    """When the link the shopper can still pay the order on expires, for the order's page; None without one.
+
+    Its expiry, or once that passed (DOKU's recovery reopened it) the end of its recovery window.
+    """
     if order.status not in (OrderStatus.CREATED, OrderStatus.PENDING):
         return None
     link = live_link(order)
-    return link.expires_at if link is not None else None
+    if link is None or link.expires_at is None:
+        return None
+    return link.expires_at if link.expires_at > timezone.now() else link.payable_until
