@@ -138,7 +138,13 @@ def _claim(
             return CREATE_LINK.take_over(link) if may_send and not stale_in else _InFlight(stale_in)
     if not may_send:
         return _InFlight(timedelta(0))
-    invoice_number = next_invoice_number(locked, attempts=len(links), ask_links=ask_links)
+    card_page = kind == CheckoutSession.Kind.CARD_PAGE
+    invoice_number = next_invoice_number(
+        locked,
+        attempts=len(links),
+        ask_links=ask_links,
+        max_length=payloads.MAX_CARD_PAGE_INVOICE_NUMBER if card_page else None,
+    )
     body = build(locked, invoice_number)
     attempt = CheckoutSession(
         order=locked,
