@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.urls import reverse
 
 from django_doku_checkout import payloads, services
 from django_doku_checkout.exceptions import DokuValidationError
-from django_doku_checkout.models import CheckoutSession
+from django_doku_checkout.models import CheckoutSession, Order
 from django_doku_checkout.payloads import LineItemData
 from django_doku_checkout.simulator.store import STORE
+from tests.pages import change_form_data
 
 CART = [LineItemData(name="Kopi", price=60_000, quantity=2)]
 
@@ -38,3 +40,30 @@ def test_every_card_page_after_a_checkout_attempt_keeps_27_characters(doku_simul
     # The order's first characters give way; its end, which tells orders apart, stays.
     assert pages == ["HOP-2026-12-04-0000123456-2", "HOP-2026-12-04-0000123456-3"]
     assert max(len(number) for number in pages) == payloads.MAX_CARD_PAGE_INVOICE_NUMBER
+
+
+def test_an_orders_split_rule_without_its_sub_account_is_refused_not_dropped(live_doku, doku_settings):
+    doku_settings(SUB_ACCOUNT_ID="SAC-MAIN-1", SUB_ACCOUNT_SPLIT_RULE_ID="SR-MAIN")
+
+    with pytest.raises(
+        DokuValidationError, match=r"split_rule_id 'SR-ORDER-ONLY' needs the order's own sub_account_id"
+    ):
+        services.create_order(line_items=CART, split_rule_id="SR-ORDER-ONLY")
+
+    sent = [json.loads(r.body) for r in STORE.received if r.target == "/checkout/v1/payment"]
+    assert sent == []
+
+
+def test_the_admin_refuses_an_orders_split_rule_without_its_sub_account(admin_client, order_factory):
+    order = order_factory()
+    url = reverse("admin:django_doku_checkout_order_change", args=[order.pk])
+
+    response = admin_client.post(url, change_form_data(order, split_rule_id="SR-ORDER-ONLY"))
+
+    assert response.status_code == 200  # the form again, with the error
+    assert "split_rule_id &#x27;SR-ORDER-ONLY&#x27; needs the order&#x27;s own sub_account_id" in (
+        response.content.decode()
+    )
+    assert Order.objects.get(pk=order.pk).split_rule_id == ""
+    saved = admin_client.post(url, change_form_data(order, sub_account_id="SAC-7", split_rule_id="SR-7"))
+    assert saved.status_code == 302
