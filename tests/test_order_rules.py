@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from django_doku_checkout import payloads, services
 from django_doku_checkout.exceptions import DokuValidationError
-from django_doku_checkout.models import CheckoutSession, Order
+from django_doku_checkout.models import CheckoutSession, Order, OrderStatus
 from django_doku_checkout.payloads import LineItemData
 from django_doku_checkout.simulator.store import STORE
 from tests.pages import change_form_data
@@ -67,3 +67,29 @@ def test_the_admin_refuses_an_orders_split_rule_without_its_sub_account(admin_cl
     assert Order.objects.get(pk=order.pk).split_rule_id == ""
     saved = admin_client.post(url, change_form_data(order, sub_account_id="SAC-7", split_rule_id="SR-7"))
     assert saved.status_code == 302
+
+
+def test_a_reduced_success_before_the_refund_is_recorded_says_what_differs(doku_simulator, order_factory):
+    order = order_factory(items=[("Barang", 100_000, 1)])
+    doku_simulator.pay(order, "CREDIT_CARD")
+    doku_simulator.settle(order)
+
+    # Staff refunded 30.000 in DOKU's back office; DOKU's reduced SUCCESS comes before it is recorded.
+    assert doku_simulator.notify(order, "SUCCESS", amount=70_000) == 200
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAID
+    assert order.needs_review
+    assert order.review_reason == (
+        f"DOKU reported SUCCESS for {order.invoice_number}, already recorded as paid, with IDR 70000, but its "
+        "payment less recorded refunds is IDR 100000 (paid 100000, refunded 0): a refund made at DOKU and not "
+        "recorded here, or a changed payment; compare with DOKU's back office."
+    )
+
+    # The refund recorded late: the order follows it, the flag stays for staff to clear, nothing more is flagged.
+    services.record_manual_refund(order, amount=30_000, reference="REF-LATE-1")
+    assert doku_simulator.notify(order, "SUCCESS", amount=70_000) == 200
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PARTIALLY_REFUNDED
+    assert order.needs_review
+    assert "not marked paid" not in order.review_reason
+    assert len(order.review_reason.splitlines()) == 1
