@@ -29,9 +29,7 @@ def _numbered(base: str, separator: str, number: int, max_length: int | None) ->
     return f"{base}{suffix}"
 
 
-def next_invoice_number(
-    order: Order, *, attempts: int, ask_links: bool = True, max_length: int | None = None
-) -> str:
+def next_invoice_number(order: Order, *, attempts: int, ask_links: bool = True, max_length: int | None = None) -> str:
     """The invoice number of the order's next attempt: its own first, then the first free suffix.
 
     DOKU's handling of a reused invoice number is undocumented, so every attempt gets its
