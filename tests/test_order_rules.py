@@ -50,6 +50,13 @@ def test_an_orders_split_rule_without_its_sub_account_is_refused_not_dropped(liv
     ):
         services.create_order(line_items=CART, split_rule_id="SR-ORDER-ONLY")
 
+    # An order saved with it anyway (before this rule, or around create_order) gets no link either.
+    order = services.create_order(line_items=CART)
+    Order.objects.filter(pk=order.pk).update(split_rule_id="SR-ORDER-ONLY")
+    order.refresh_from_db()
+    with pytest.raises(DokuValidationError, match=r"split_rule_id 'SR-ORDER-ONLY' needs the order's own"):
+        services.create_payment_link(order)
+
     sent = [json.loads(r.body) for r in STORE.received if r.target == "/checkout/v1/payment"]
     assert sent == []
 
@@ -93,3 +100,14 @@ def test_a_reduced_success_before_the_refund_is_recorded_says_what_differs(doku_
     assert order.needs_review
     assert "not marked paid" not in order.review_reason
     assert len(order.review_reason.splitlines()) == 1
+
+
+def test_every_checkout_attempt_that_may_offer_a_card_keeps_30_characters(doku_simulator):
+    order = services.create_order(line_items=CART, invoice_number="SHOP-2026-12-04-00000000123456")  # 30
+    first = services.create_payment_link(order)
+    doku_simulator.expire(order)
+
+    again = services.create_payment_link(order)
+
+    assert (first.invoice_number, again.invoice_number) == (order.invoice_number, "OP-2026-12-04-00000000123456-2")
+    assert len(again.invoice_number) == payloads.MAX_CARD_CHECKOUT_INVOICE_NUMBER

@@ -37,7 +37,7 @@ def next_invoice_number(order: Order, *, attempts: int, ask_links: bool = True, 
     ``SO-1-2`` next to ``SO-1``). An invoice number without symbols keeps none, for Kartu
     Kredit Indonesia: INV1, INV1R2, INV1R3 ...
 
-    ``max_length`` (a card page's 27) holds for every attempt: where the suffix would not fit,
+    ``max_length`` (a card page's 27; a Checkout's 30 when a card may be offered) holds for every attempt: where the suffix would not fit,
     the order's invoice number loses its first characters, keeping the end that tells orders
     apart (``SHOP-2026-12-04-0000123456`` becomes ``HOP-2026-12-04-0000123456-2``). Notifications
     and the Status API find the attempt by its own invoice number, so nothing else changes.
