@@ -12,7 +12,7 @@ import difflib
 import re
 from collections.abc import Mapping
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from django.conf import settings
 from django.core.checks import CheckMessage
@@ -158,10 +158,31 @@ def _production_with_test_credentials_or_debug(values: Mapping[str, Any], debug:
     return problems
 
 
+def _same_origin(given: SplitResult, doku: SplitResult) -> bool:
+    """Whether ``given`` is DOKU's own URL: https, DOKU's host on its port, no path of its own.
+
+    Plain HTTP to DOKU's host would send the keys and the shoppers' data unencrypted; a path
+    would put every call beside DOKU's endpoints, where DOKU answers 404.
+    """
+    try:
+        port = given.port
+    except ValueError:
+        return False
+    return (
+        given.scheme == doku.scheme
+        and given.hostname == doku.hostname
+        and port in (None, 443)
+        and given.path in ("", "/")
+        and not given.query
+    )
+
+
 def _api_host_not_doku(
     raw: Mapping[str, Any], values: Mapping[str, Any], *, level: Literal["error", "warning"]
 ) -> list[CheckMessage]:
-    """W008 (E043 with ``--deploy``): outside the simulator, ``API_BASE_URL`` must be the environment's DOKU host.
+    """W008 (E043 with ``--deploy``): outside the simulator, ``API_BASE_URL`` must be the environment's DOKU URL.
+
+    DOKU's host over https, on its own port, with no path: ``http://api.doku.com`` is reported too.
 
     A mounted simulator's URL kept after switching ``ENVIRONMENT`` to ``"sandbox"`` sends
     the real keys to the shop's own simulator, which answers 401: the user blames the keys.
@@ -169,16 +190,18 @@ def _api_host_not_doku(
     environment = values.get("ENVIRONMENT")
     if "API_BASE_URL" not in values or environment in (None, "simulator"):
         return []
-    host = urlsplit(values["API_BASE_URL"]).hostname
-    expected = urlsplit(API_BASE_URLS[environment]).hostname
-    if host == expected:
+    given, doku = urlsplit(values["API_BASE_URL"]), urlsplit(API_BASE_URLS[environment])
+    if _same_origin(given, doku):
         return []
+    # Another host is named by its host; DOKU's own, over HTTP or with a path, by its whole URL.
+    other_host = given.hostname != doku.hostname
+    where, expected = (given.hostname, doku.hostname) if other_host else (given.geturl(), doku.geturl())
     return [
         check_message(
             level,
             "E043" if level == "error" else "W008",
             f"{setting_name('API_BASE_URL')} is {raw.get('API_BASE_URL')!r} while {setting_name('ENVIRONMENT')} "
-            f"is {environment!r}: every call meant for DOKU goes to {host}, not to DOKU's {expected}.",
+            f"is {environment!r}: every call meant for DOKU goes to {where}, not to DOKU's {expected}.",
             "Remove API_BASE_URL to call DOKU's own host for ENVIRONMENT, or set it only while ENVIRONMENT is "
             "'simulator' (a mounted simulator's URL must not outlive the switch to 'sandbox').",
         )

@@ -113,7 +113,7 @@ class DokuCheckoutSettings:
         None,
         rules.HttpUrl(base=True),
         "E005",
-        "overrides DOKU's host (the simulator's address); outside the simulator it must be DOKU's host (W008)",
+        "overrides DOKU's host (the simulator's address); outside the simulator it must be DOKU's https URL (W008)",
         hint="Leave it out to use DOKU's own host for ENVIRONMENT, e.g. 'https://api-sandbox.doku.com'.",
         fallback=_environments_host,
         shown="per environment",

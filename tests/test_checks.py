@@ -428,6 +428,11 @@ def test_switching_to_sandbox_with_the_mounted_simulators_url_warns_and_fails_ch
         ({"ENVIRONMENT": "production", "API_BASE_URL": "https://api-sandbox.doku.com"}, True),
         ({"ENVIRONMENT": "sandbox", "API_BASE_URL": "https://api.doku.com.evil.example"}, True),
         ({"ENVIRONMENT": "production", "API_BASE_URL": "http://localhost:8765"}, True),
+        ({"ENVIRONMENT": "production", "API_BASE_URL": "https://api.doku.com:443/"}, False),
+        ({"ENVIRONMENT": "production", "API_BASE_URL": "http://api.doku.com"}, True),
+        ({"ENVIRONMENT": "sandbox", "API_BASE_URL": "http://api-sandbox.doku.com/"}, True),
+        ({"ENVIRONMENT": "production", "API_BASE_URL": "https://api.doku.com:8443"}, True),
+        ({"ENVIRONMENT": "sandbox", "API_BASE_URL": "https://api-sandbox.doku.com/doku-simulator"}, True),
     ],
 )
 def test_w008_when_api_base_url_is_not_the_environments_doku_host(settings, changes, warned):
@@ -439,6 +444,19 @@ def test_w008_when_api_base_url_is_not_the_environments_doku_host(settings, chan
     # E027/W003 (simulator or sandbox about to go live) are the deploy check's other findings here.
     assert [m.id for m in check_deployment() if m.id.endswith("E043")] == (
         ["django_doku_checkout.E043"] if warned else []
+    )
+
+
+def test_plain_http_to_dokus_own_host_is_reported_naming_both_urls(settings):
+    settings.DEBUG = False
+    settings.DOKU_CHECKOUT = {**VALID, "ENVIRONMENT": "production", "API_BASE_URL": "http://api.doku.com"}
+
+    deploy = run_check("--deploy")
+    assert "django_doku_checkout.E043" in deploy
+    assert (
+        "DOKU_CHECKOUT['API_BASE_URL'] is 'http://api.doku.com' while DOKU_CHECKOUT['ENVIRONMENT'] is "
+        "'production': every call meant for DOKU goes to http://api.doku.com, not to DOKU's https://api.doku.com."
+        in deploy
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q, Sum
 from django.utils import timezone
@@ -177,6 +178,34 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return self.invoice_number
+
+    @staticmethod
+    def account_problems(sub_account_id: str | None, split_rule_id: str | None) -> list[str]:
+        """DOKU's rule for an order's own account, for ``create_order`` and the admin's form (like E045).
+
+        DOKU divides only a sub account's payments by its split rule: an order's split rule
+        without its own sub account would never be sent (the setting's account takes the
+        setting's rule), so it is refused rather than dropped.
+        """
+        if not split_rule_id or sub_account_id:
+            return []
+        return [
+            str(
+                _(
+                    "split_rule_id %(rule)r needs the order's own sub_account_id: DOKU applies a split rule only "
+                    "to its sub account's payments; set sub_account_id to the account the rule belongs to, or "
+                    "leave split_rule_id empty."
+                )
+                % {"rule": split_rule_id}
+            )
+        ]
+
+    def clean(self) -> None:
+        """The admin's form (and ``full_clean``) refuses what ``create_order`` refuses about the account."""
+        super().clean()
+        if problems := self.account_problems(self.sub_account_id, self.split_rule_id):
+            # Not keyed by field: the admin shows the two fields read-only once DOKU has them.
+            raise ValidationError(problems)
 
     @property
     def money_taken(self) -> bool:

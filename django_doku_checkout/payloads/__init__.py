@@ -39,10 +39,12 @@ from django_doku_checkout.payloads.phones import normalize_phone
 from django_doku_checkout.payloads.rules import (
     ALLOWED_TENORS,
     CARD_ONLY_PAYMENT_TYPES,
+    MAX_CARD_CHECKOUT_INVOICE_NUMBER,
     MAX_CARD_PAGE_INVOICE_NUMBER,
     MAX_EXPIRED_RECOVERED_CART,
     PAYMENT_TYPES,
     check_order_data,
+    checkout_invoice_limit,
     has_symbols,
     override_path_problem,
     recovery_window,
@@ -69,6 +71,7 @@ __all__ = [
     "validate_checkout_body",
     "validate_card_page_body",
     "check_order_data",
+    "checkout_invoice_limit",
     "ValidationResult",
     "has_symbols",
     "override_path_problem",
@@ -77,6 +80,7 @@ __all__ = [
     "PAYMENT_TYPES",
     "CARD_ONLY_PAYMENT_TYPES",
     "ALLOWED_TENORS",
+    "MAX_CARD_CHECKOUT_INVOICE_NUMBER",
     "MAX_CARD_PAGE_INVOICE_NUMBER",
     "MAX_EXPIRED_RECOVERED_CART",
     # The wire format

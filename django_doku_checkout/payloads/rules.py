@@ -44,6 +44,8 @@ MAX_EXPIRED_RECOVERED_CART = 44_640  # minutes (31 days)
 #: a Mandiri acquirer (the sandbox's); which acquirer a merchant has is not in any answer before
 #: a payment, so the safe limit holds for every shop (docs/going-live.md).
 MAX_CARD_PAGE_INVOICE_NUMBER = 27
+#: The longest invoice number a Checkout body takes when a card may be offered (DOKU's 64 otherwise).
+MAX_CARD_CHECKOUT_INVOICE_NUMBER = 30
 
 _SYMBOL = re.compile(r"[^A-Za-z0-9 ]")
 _PHONE = re.compile(r"[1-9][0-9]{7,15}")
@@ -209,13 +211,19 @@ def _method_codes(checker: Checker, value: object) -> list[str]:
     return list(value)
 
 
+def checkout_invoice_limit(payment_method_types: list[str]) -> int | None:
+    """The longest invoice number a Checkout body offering ``payment_method_types`` takes, below DOKU's 64."""
+    return MAX_CARD_CHECKOUT_INVOICE_NUMBER if Offer.of(payment_method_types).card_possible else None
+
+
 def _invoice_for_methods(checker: Checker, body: Mapping[str, Any], offer: Offer) -> None:
     invoice = get(body, "order.invoice_number")
     if not isinstance(invoice, str):
         return
-    if len(invoice) > 30 and offer.card_possible:
+    if len(invoice) > MAX_CARD_CHECKOUT_INVOICE_NUMBER and offer.card_possible:
         checker.error(
-            "order.invoice_number must be at most 30 characters when CREDIT_CARD may be offered "
+            f"order.invoice_number must be at most {MAX_CARD_CHECKOUT_INVOICE_NUMBER} characters when CREDIT_CARD "
+            "may be offered "
             "(list payment.payment_method_types without CREDIT_CARD to allow up to 64)"
         )
     if offer.no_symbols and has_symbols(invoice):

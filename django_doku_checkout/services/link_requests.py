@@ -12,7 +12,7 @@ from django.utils.module_loading import import_string
 
 from django_doku_checkout import payloads
 from django_doku_checkout.conf import get_config
-from django_doku_checkout.models import Order
+from django_doku_checkout.models import CheckoutSession, Order
 from django_doku_checkout.services.locking import guarded
 from django_doku_checkout.services.payment_urls import absolute_url
 
@@ -56,6 +56,11 @@ def _customer(order: Order) -> payloads.CustomerData | None:
     return customer if any(vars(customer).values()) else None
 
 
+def _methods(order: Order) -> list[str]:
+    """The payment methods ``order``'s Checkout offers: its own, else the setting's (none: every active one)."""
+    return list(order.payment_method_types) or list(get_config().payment_method_types)
+
+
 def build_checkout_data(
     order: Order,
     *,
@@ -65,7 +70,7 @@ def build_checkout_data(
     """The Checkout request for ``order``, with absolute callback URLs to this app's views."""
     config = get_config()
     public_id = str(order.public_id)
-    methods = list(order.payment_method_types) or list(config.payment_method_types)
+    methods = _methods(order)
     # DOKU Wallet reports its payments to a URL of its own; with every channel offered
     # (no list) it may be picked, so it is pointed at this app's notification endpoint.
     wallet_url = config.doku_wallet_notify_url or (
@@ -99,6 +104,13 @@ def build_checkout_data(
     )
 
 
+def invoice_number_limit(order: Order, kind: str) -> int | None:
+    """The longest invoice number ``order``'s next link of ``kind`` may have, below DOKU's 64, for its suffix."""
+    if kind == CheckoutSession.Kind.CARD_PAGE:
+        return payloads.MAX_CARD_PAGE_INVOICE_NUMBER
+    return payloads.checkout_invoice_limit(_methods(order))
+
+
 def checkout_body(order: Order, invoice_number: str, request: HttpRequest | None) -> dict[str, Any]:
     """The Checkout body to send for ``order``'s attempt ``invoice_number``: built, the shop's hook applied, checked.
 
@@ -111,6 +123,8 @@ def checkout_body(order: Order, invoice_number: str, request: HttpRequest | None
         # It runs before validation, so its changes are checked against DOKU's rules too.
         body = import_string(hook)(order, body)
     result = payloads.validate_checkout_body(body)
+    # An order saved before create_order refused it (or without it): refused here too, never dropped.
+    result.errors += order.account_problems(order.sub_account_id, order.split_rule_id)
     notification_path = get_config().notification_path or reverse("doku_checkout:notification")
     if (problem := payloads.override_path_problem(body, notification_path)) is not None:
         result.errors.append(problem)

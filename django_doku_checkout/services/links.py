@@ -48,7 +48,7 @@ from django_doku_checkout.services.claims import RESEND_LIMIT, claim_ttl
 from django_doku_checkout.services.invoice_numbers import next_invoice_number
 from django_doku_checkout.services.link_claims import CREATE_LINK, LinkClaim, Recorded, complete
 from django_doku_checkout.services.link_reads import BODIES, live_link
-from django_doku_checkout.services.link_requests import card_page_body, checkout_body
+from django_doku_checkout.services.link_requests import card_page_body, checkout_body, invoice_number_limit
 from django_doku_checkout.services.locking import guarded
 from django_doku_checkout.services.orders import OrderNotPayable, lock_payable
 from django_doku_checkout.services.unit_of_work import insert
@@ -138,7 +138,9 @@ def _claim(
             return CREATE_LINK.take_over(link) if may_send and not stale_in else _InFlight(stale_in)
     if not may_send:
         return _InFlight(timedelta(0))
-    invoice_number = next_invoice_number(locked, attempts=len(links), ask_links=ask_links)
+    invoice_number = next_invoice_number(
+        locked, attempts=len(links), ask_links=ask_links, max_length=invoice_number_limit(locked, kind)
+    )
     body = build(locked, invoice_number)
     attempt = CheckoutSession(
         order=locked,

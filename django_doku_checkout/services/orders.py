@@ -50,6 +50,7 @@ def create_order(
     can show them; :mod:`django_doku_checkout.validators` has the same rules per field.
     """
     errors = payloads.check_order_data(_customer_data(fields), line_items)
+    errors += Order.account_problems(fields.get("sub_account_id"), fields.get("split_rule_id"))
     if not line_items:
         errors.append("order.line_items must be filled")
     for index, item in enumerate(line_items):

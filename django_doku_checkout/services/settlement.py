@@ -180,6 +180,33 @@ def _settle(
     return Notification.Outcome.IGNORED
 
 
+def _mismatch_reason(order: Order, link: CheckoutSession, result: PaymentResult) -> str:
+    """Why a SUCCESS whose amount or currency is not the order's is flagged: what differs, from what.
+
+    A payment already recorded is compared with what it should read now (paid less recorded
+    refunds): DOKU reduces it by a refund, which may be one not recorded yet. The flag stays
+    when that refund is recorded later: staff clear flags, and the reason names the likely cause.
+    """
+    reported = f"{result.currency or order.currency} {result.amount}"
+    if link.status == CheckoutSession.Status.PAID:
+        refunded = refunded_total(order)
+        return (
+            f"DOKU reported SUCCESS for {result.invoice_number}, already recorded as paid, with {reported}, but its "
+            f"payment less recorded refunds is {order.currency} {order.amount - refunded} (paid {order.amount}, "
+            f"refunded {refunded}): a refund made at DOKU and not recorded here, or a changed payment; "
+            "compare with DOKU's back office."
+        )
+    if order.money_taken:
+        return (
+            f"Possible double payment: DOKU reported SUCCESS for {result.invoice_number} with {reported} after the "
+            f"order was already paid ({order.currency} {order.amount}); this payment is not recorded."
+        )
+    return (
+        f"DOKU reported SUCCESS for {result.invoice_number} with {reported}, but the order is "
+        f"{order.currency} {order.amount}; not marked paid."
+    )
+
+
 def _succeeded(
     order: Order,
     link: CheckoutSession,
@@ -197,12 +224,7 @@ def _succeeded(
         # After a refund DOKU reports the payment's amount reduced by it: the same payment.
         return outcome.DUPLICATE
     if result.amount != order.amount or not currency_ok:
-        states.flag_for_review(
-            order,
-            f"DOKU reported SUCCESS for {result.invoice_number} with {result.currency or order.currency} "
-            f"{result.amount}, but the order is {order.currency} {order.amount}; not marked paid.",
-            writes=writes,
-        )
+        states.flag_for_review(order, _mismatch_reason(order, link, result), writes=writes)
         return outcome.FLAGGED
     if order.money_taken:
         if link.status == CheckoutSession.Status.PAID:
