@@ -24,7 +24,7 @@ from django_doku_checkout.exceptions import DokuConfigurationError
 from django_doku_checkout.order_urls import order_url_resolver
 
 #: Ids no check raises any more: listed so that none is ever given to another problem.
-RETIRED_CHECK_IDS = ("django_doku_checkout.E038", "django_doku_checkout.E039")
+RETIRED_CHECK_IDS = ("django_doku_checkout.E038", "django_doku_checkout.E039", "django_doku_checkout.W011")
 
 
 def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
