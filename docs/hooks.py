@@ -16,12 +16,13 @@ from __future__ import annotations
 import posixpath
 import re
 from pathlib import Path
-from typing import Any
-
-from mkdocs.structure.files import File, Files
-from mkdocs.structure.pages import Page
+from typing import TYPE_CHECKING, Any
 
 from django_doku_checkout.settings_table import SETTINGS, Setting
+
+if TYPE_CHECKING:  # MkDocs is a documentation tool: the tests read settings_table() without it
+    from mkdocs.structure.files import Files
+    from mkdocs.structure.pages import Page
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,6 +61,8 @@ def rewrite_links(markdown: str, repository_path: str, page_path: str) -> str:
 
 
 def on_files(files: Files, config: Any) -> Files:
+    from mkdocs.structure.files import File
+
     for repository_path, page_path in INCLUDED.items():
         text = (ROOT / repository_path).read_text(encoding="utf-8")
         files.append(File.generated(config, page_path, content=rewrite_links(text, repository_path, page_path)))
