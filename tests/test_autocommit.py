@@ -52,14 +52,19 @@ class Browser:
     def get(self, path: str, *, expect: int = 200) -> requests.Response:
         return self._checked(self.http.get(self.url(path), allow_redirects=False, timeout=TIMEOUT), expect)
 
-    def post(self, path: str, data: dict[str, Any] | None = None, *, expect: int) -> requests.Response:
-        """POST a form with the CSRF cookie's token, as the admin's and the shop's forms do."""
+    def post(
+        self, path: str, data: dict[str, Any] | None = None, *, expect: int | tuple[int, ...]
+    ) -> requests.Response:
+        """POST a form with the CSRF cookie's token, as the admin's and the shop's forms do.
+
+        ``expect`` is the status, or the statuses where a race decides between them.
+        """
         form = {"csrfmiddlewaretoken": self.http.cookies.get("csrftoken", ""), **(data or {})}
         response = self.http.post(self.url(path), data=form, allow_redirects=False, timeout=TIMEOUT)
         return self._checked(response, expect)
 
-    def _checked(self, response: requests.Response, expect: int) -> requests.Response:
-        if response.status_code != expect:
+    def _checked(self, response: requests.Response, expect: int | tuple[int, ...]) -> requests.Response:
+        if response.status_code not in (expect if isinstance(expect, tuple) else (expect,)):
             server = self.server_errors[-1] if self.server_errors else "(nothing logged by django.request)"
             raise AssertionError(
                 f"{response.request.method} {response.url} answered {response.status_code}, expected {expect}.\n"
