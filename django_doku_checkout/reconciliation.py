@@ -191,7 +191,7 @@ def _apply(order: Order, answers: list[_Answer], *, dry_run: bool) -> Reconciled
         if dry_run:
             order.status = _PREDICTED.get(answer.transaction_status, order.status)
         else:
-            apply_payment_result(link, answer, source=OrderEvent.Source.STATUS_CHECK)
+            apply_payment_result(link, answer, source=OrderEvent.Source.RECONCILIATION)
             order.refresh_from_db(fields=["status"])
     cutoff = timezone.now() - EXPIRY_GRACE
     # Only an open link past its time at DOKU can expire anything: most orders skip the locked look.

@@ -50,7 +50,7 @@ def test_a_dropped_notification_is_recovered_once(
     assert "Checked 1 order(s): 1 changed" in first
     assert "Checked 0 order(s)" in second  # paid orders are not checked again
     assert [entry[0] for entry in signal_log].count("payment_succeeded") == 1
-    assert order.events.get(new_status=OrderStatus.PAID).source == OrderEvent.Source.STATUS_CHECK
+    assert order.events.get(new_status=OrderStatus.PAID).source == OrderEvent.Source.RECONCILIATION
 
 
 def test_dry_run_reports_and_changes_nothing(order_factory, doku_simulator):

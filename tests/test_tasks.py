@@ -47,7 +47,7 @@ def test_a_sale_is_reconciled_in_batches_of_tasks(
     totals = {key: sum(result.return_value[key] for result in results) for key in results[0].return_value}
     assert totals == {"changed": 3, "unchanged": 2, "failed": 0, "skipped": 0}
     assert Order.objects.filter(status=OrderStatus.PAID).count() == 3
-    assert OrderEvent.objects.filter(new_status=OrderStatus.PAID, source=OrderEvent.Source.STATUS_CHECK).count() == 3
+    assert OrderEvent.objects.filter(new_status=OrderStatus.PAID, source=OrderEvent.Source.RECONCILIATION).count() == 3
     assert [entry[0] for entry in signal_log].count("payment_succeeded") == 3
     assert enqueue_reconciliation(min_age=timedelta(0), batch_size=2)[0].return_value["changed"] == 0
 

@@ -496,6 +496,7 @@ class Migration(migrations.Migration):
                         choices=[
                             ("notification", "DOKU notification"),
                             ("status_check", "Status check"),
+                            ("reconciliation", "Reconciliation"),
                             ("admin", "Admin"),
                             ("shopper", "Shopper"),
                             ("system", "System"),

@@ -17,6 +17,8 @@ class OrderEvent(models.Model):
     class Source(models.TextChoices):
         NOTIFICATION = "notification", _("DOKU notification")
         STATUS_CHECK = "status_check", _("Status check")
+        #: Settled by ``doku_checkout_reconcile``: DOKU's notification for it never arrived.
+        RECONCILIATION = "reconciliation", _("Reconciliation")
         ADMIN = "admin", _("Admin")
         SHOPPER = "shopper", _("Shopper")
         SYSTEM = "system", _("System")
