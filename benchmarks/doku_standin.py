@@ -138,7 +138,8 @@ class Standin:
                 started = time.perf_counter()
                 try:
                     connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
-                    connection.request("POST", NOTIFICATION_PATH, body=body, headers=headers)
+                    sent = {**headers, "X-Bench-Sent": repr(time.time())}  # for the servers' timing
+                    connection.request("POST", NOTIFICATION_PATH, body=body, headers=sent)
                     answer = connection.getresponse()
                     answer.read()
                     connection.close()

@@ -24,12 +24,14 @@ import contextlib
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +113,33 @@ def deadlocks() -> int:
 def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
     """CPU seconds used between two readings; a process started in between counts from zero."""
     return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
+def thread_times(directory: Path) -> dict[str, dict[str, float]]:
+    """Per step, where the servers' threads spent their time (the lines benchmarks/site/timing.py wrote).
+
+    Medians and 99th percentiles of the time each request queued for a thread, held it and
+    took until its answer was sent; means of its own CPU time, its statements' time and
+    number, its database connections' and DOKU's time; and the thread seconds all of the
+    step's requests held, in total.
+    """
+    requests_by_step: dict[str, list[dict[str, Any]]] = {}
+    for file in directory.glob("*.jsonl"):
+        for line in file.read_text().splitlines():
+            request = json.loads(line)
+            requests_by_step.setdefault(request["step"], []).append(request)
+    summary = {}
+    for step, timed in requests_by_step.items():
+        row: dict[str, float] = {"count": len(timed), "thread_seconds": sum(r["thread_ms"] for r in timed) / 1000}
+        for key in ("queued_ms", "thread_ms", "answered_ms"):
+            values = sorted(r[key] for r in timed if r[key] is not None)
+            if len(values) > 1:
+                cuts = statistics.quantiles(values, n=100)
+                row[f"{key[:-3]}_p50_ms"], row[f"{key[:-3]}_p99_ms"] = cuts[49], cuts[98]
+        for key in ("thread_ms", "cpu_ms", "db_ms", "queries", "connect_ms", "doku_ms"):
+            row[f"mean_{key}"] = statistics.fmean(r[key] for r in timed)
+        summary[step] = row
+    return summary
 
 
 def report_of(base: str) -> dict[str, Any]:
@@ -195,13 +224,14 @@ def bench_sale(
         contextlib.ExitStack() as stack,
         tempfile.TemporaryDirectory() as scratch,
     ):
-        env = {"DOKU_STANDIN_URL": doku, "DATABASE_URL": os.environ["DATABASE_URL"]}
-        masters = [
-            stack.enter_context(gunicorn(workers=processes, threads=threads, port=port, env=env))[1] for port in ports
-        ]
+        timing = Path(scratch) / "timing"
+        timing.mkdir()
+        env = {"DOKU_STANDIN_URL": doku, "DATABASE_URL": os.environ["DATABASE_URL"], "DOKU_BENCH_TIMING": str(timing)}
+        served = partial(gunicorn, env=env, config="python:benchmarks.site.timing")
+        masters = [stack.enter_context(served(workers=processes, threads=threads, port=port))[1] for port in ports]
         if notification_threads:
             masters += [
-                stack.enter_context(gunicorn(workers=2, threads=notification_threads, port=port, env=env))[1]
+                stack.enter_context(served(workers=2, threads=notification_threads, port=port))[1]
                 for port in notification_ports
             ]
         workers = [pid for master in masters for pid in worker_pids(master)]
@@ -238,6 +268,7 @@ def bench_sale(
         standin = drain(doku)
         stop.touch()
         runner_reports = [json.loads(runner.communicate(timeout=120)[0] or "{}") for runner in runners]
+        threads_used = thread_times(timing)
     paid = Order.objects.filter(status=OrderStatus.PAID).count()
     clicks = visits["pay"]["count"]
     doku_per_click = standin["doku_mean_seconds"] * standin["calls"]["checkout"] / max(1, clicks)
@@ -281,6 +312,7 @@ def bench_sale(
         "notification_statuses": standin["notification_statuses"],
         "zero": zero_counts(standin, visits, deadlocks() - deadlocks_before),
         "runners": runner_reports,
+        "thread_times": threads_used,
         "load": [round(value, 2) for value in (*load_before, *load_after)],
     }
 

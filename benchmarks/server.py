@@ -19,11 +19,17 @@ LOADGEN = ROOT / "benchmarks" / "loadgen.py"
 
 @contextmanager
 def gunicorn(
-    *, workers: int = 2, threads: int = 1, port: int | None = None, env: dict[str, str] | None = None
+    *,
+    workers: int = 2,
+    threads: int = 1,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+    config: str = "",
 ) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     """Serve ``benchmarks.site`` with gunicorn on a loopback port (free unless given).
 
     ``threads`` above 1 runs gunicorn's ``gthread`` workers, ``threads`` requests at once each.
+    ``config`` is a gunicorn configuration (``python:benchmarks.site.timing``).
     """
     from tests.servers import free_port
     from tests.waiting import wait_until_serving
@@ -32,7 +38,8 @@ def gunicorn(
     server = subprocess.Popen(  # noqa: S603 - our own server
         [sys.executable, "-m", "gunicorn", "benchmarks.site.wsgi:application"]
         + ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads)]
-        + ["--backlog", "256", "--log-level", "warning"],
+        + ["--backlog", "256", "--log-level", "warning"]
+        + (["--config", config] if config else []),
         cwd=ROOT,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.site.settings", **(env or {})},
     )
