@@ -6,9 +6,13 @@ Answers Checkout (``POST /checkout/v1/payment``) and the Status API after a late
 around ``--latency`` (± ``--jitter``), answers 503 to ``--errors`` of the calls and holds
 ``--timeouts`` of them for ``--hang`` seconds (longer than the client's read timeout, so it
 retries with the same Request-Id, which is answered 409 with the first answer, as DOKU does).
-Each new link is paid 1 to 5 seconds later: its signed SUCCESS notification is sent at the
-next whole second, together with every other one due then (DOKU sends in bursts), to the
-``--notify`` servers in turn; a refused or failed notification is sent again, as DOKU does.
+Each new link is paid at a moment drawn uniformly 1 to 5 seconds later, and DOKU sends its
+signed SUCCESS notification when the payment completes: the sender looks every
+``--dispatch`` seconds (0.1) and sends what is due, to the ``--notify`` servers in turn. A
+sale makes notifications bursty because it makes payments bursty, not because DOKU holds
+them back; ``--dispatch 1`` sends every one due at each whole second together, a harsher
+model that benchmark 8 reports as a second line. A refused or failed notification is sent
+again, as DOKU does.
 
 ``GET /_report`` answers what it did: calls, notification latencies and failures, and how
 many notifications are still to send. No Django here: signing is
@@ -99,7 +103,7 @@ class Standin:
             self.answers[request_id] = answer
             paid = time.time() + self.random.uniform(1, 5)
             self.paid_at[invoice] = paid
-            heapq.heappush(self.due, (float(int(paid) + 1), invoice))  # the next whole second: a burst
+            heapq.heappush(self.due, (paid, invoice))
         return 200, answer
 
     def status(self, invoice: str) -> tuple[int, bytes]:
@@ -112,7 +116,7 @@ class Standin:
         return 200, encode_body(body)
 
     def send_due(self) -> None:
-        """Every second, send the notifications due by now, all at once."""
+        """Every ``--dispatch`` seconds (on the clock's ticks), send the notifications due by now, all at once."""
         while True:
             now = time.time()
             with self.lock:
@@ -124,7 +128,8 @@ class Standin:
                     self.bursts.append(len(burst))
             for invoice in burst:
                 self.senders.submit(self.notify, invoice, next(self.targets))
-            time.sleep(max(0.0, int(now) + 1 - time.time()))
+            tick = self.args.dispatch
+            time.sleep(max(0.0, (now // tick + 1) * tick - time.time()))
 
     def notify(self, invoice: str, target: str) -> None:
         body = encode_body(notification_body(invoice, "SUCCESS"))
@@ -268,6 +273,9 @@ def main() -> None:
     parser.add_argument("--timeouts", type=float, default=0.005, help="share of calls held for --hang seconds")
     parser.add_argument("--hang", type=float, default=3.0)
     parser.add_argument("--senders", type=int, default=32, help="notifications sent at once")
+    parser.add_argument(
+        "--dispatch", type=float, default=0.1, help="seconds between two looks for notifications due (1: bursts)"
+    )
     parser.add_argument("--seed", type=int, default=1212)
     args = parser.parse_args()
     standin = Standin(args)

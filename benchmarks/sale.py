@@ -31,7 +31,6 @@ import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -199,12 +198,17 @@ def bench_sale(
     servers: int = 1,
     latency: float = 0.3,
     notification_threads: int = 4,
+    dispatch: float = 0.1,
+    pool: bool = False,
 ) -> dict[str, Any]:
     """One sale; its throughput against the limits, its latencies and its zero counts.
 
     ``notification_threads`` above 0 serves DOKU's notifications from a pool of their own on
     each server (two processes, that many threads each), as the deployment recipe routes them; 0
     sends them to the shoppers' pool, where they wait behind pay clicks held by DOKU.
+    ``dispatch``: how often DOKU's sender sends the notifications due (seconds; 1 sends each
+    whole second's together, the harsher model). ``pool``: psycopg's pool in each process (as
+    many connections as threads) instead of persistent connections.
     """
     from benchmarks.site.models import ReceiverCall
     from django_doku_checkout.models import Order, OrderStatus
@@ -220,20 +224,24 @@ def bench_sale(
     notification_ports = [free_port() for _ in range(servers)] if notification_threads else ports
     notified = [f"http://127.0.0.1:{port}" for port in notification_ports]
     with (
-        doku_standin(notified, standin_pids, latency=latency, jitter=latency / 3) as doku,
+        doku_standin(notified, standin_pids, latency=latency, jitter=latency / 3, dispatch=dispatch) as doku,
         contextlib.ExitStack() as stack,
         tempfile.TemporaryDirectory() as scratch,
     ):
         timing = Path(scratch) / "timing"
         timing.mkdir()
         env = {"DOKU_STANDIN_URL": doku, "DATABASE_URL": os.environ["DATABASE_URL"], "DOKU_BENCH_TIMING": str(timing)}
-        served = partial(gunicorn, env=env, config="python:benchmarks.site.timing")
-        masters = [stack.enter_context(served(workers=processes, threads=threads, port=port))[1] for port in ports]
-        if notification_threads:
-            masters += [
-                stack.enter_context(served(workers=2, threads=notification_threads, port=port))[1]
-                for port in notification_ports
+
+        def served(workers: int, threads: int, port: int) -> subprocess.Popen[bytes]:
+            sized = {**env, "DOKU_BENCH_POOL": str(threads)} if pool else env
+            config = "python:benchmarks.site.timing"
+            return stack.enter_context(gunicorn(workers=workers, threads=threads, port=port, env=sized, config=config))[
+                1
             ]
+
+        masters = [served(processes, threads, port) for port in ports]
+        if notification_threads:
+            masters += [served(2, notification_threads, port) for port in notification_ports]
         workers = [pid for master in masters for pid in worker_pids(master)]
         stop = Path(scratch) / "stop"
         runners = [
@@ -284,6 +292,8 @@ def bench_sale(
         "shoppers": shoppers,
         "notification_threads": notification_threads,
         "latency": latency,
+        "dispatch": dispatch,
+        "connections": "psycopg's pool" if pool else "persistent",
         "seconds": visits["seconds"],
         "pay_per_second": per_second,
         "paid": paid,

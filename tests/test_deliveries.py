@@ -405,6 +405,62 @@ def test_receivers_run_after_the_answer_and_those_over_the_budget_are_left_due(
     assert (shipped.status, shipped.attempts) == (Delivery.Status.DELIVERED, 1)
 
 
+def delivery_statements(run) -> list[str]:
+    """The statements ``run`` sends that write a delivery's row after it was recorded."""
+    from django.test.utils import CaptureQueriesContext
+
+    table = Delivery._meta.db_table
+    with CaptureQueriesContext(connections["default"]) as captured:
+        run()
+    return [q["sql"] for q in captured.captured_queries if q["sql"].startswith(f'UPDATE "{table}"')]
+
+
+def test_receivers_called_right_after_the_commit_keep_the_lease_the_change_took(
+    transactional_db, doku_simulator, order_factory, receivers
+):
+    """A change's deliveries are leased when it is recorded: called moments later, each costs one write, its outcome.
+
+    Leasing it again would be a round trip per receiver in every notification and pay click of a sale.
+    """
+    order = order_factory()
+    services.create_payment_link(order)
+    calls.clear()
+    written = delivery_statements(lambda: doku_simulator.pay(order))  # through Django's test client
+    assert [call[0] for call in calls] == ["crm_sync", "ship"]
+    assert len(written) == 2  # each delivery marked delivered, nothing more
+    assert all('"status" = ' in sql for sql in written)
+    assert set(Delivery.objects.filter(order=order).values_list("status", flat=True)) == {Delivery.Status.DELIVERED}
+
+
+def test_a_receiver_started_late_in_its_request_is_leased_afresh(
+    transactional_db, doku_simulator, order_factory, clock
+):
+    """The first receiver took minutes: the next one gets a full lease from its start, not what is left."""
+    leased_for: list[timedelta] = []
+
+    def slow_crm(sender, order, new_status, **kwargs):
+        if new_status == OrderStatus.PAID:
+            clock[0] += timedelta(minutes=3)  # of the 5-minute lease
+
+    def ship_checking(sender, order, delivery, **kwargs):
+        held = Delivery.objects.get(pk=delivery.pk)
+        leased_for.append(held.next_attempt_at - timezone.now())
+
+    slow_crm.__qualname__ = crm_sync.__qualname__
+    ship_checking.__qualname__ = ship.__qualname__
+    signals.order_status_changed.connect(slow_crm, weak=False)
+    signals.payment_succeeded.connect(ship_checking, weak=False)
+    try:
+        order = order_factory()
+        services.create_payment_link(order)
+        assert doku_simulator.pay(order) == 200
+    finally:
+        signals.order_status_changed.disconnect(slow_crm)
+        signals.payment_succeeded.disconnect(ship_checking)
+    assert len(leased_for) == 1
+    assert leased_for[0] > timedelta(minutes=4)
+
+
 def test_outside_a_request_receivers_run_when_the_change_commits(transactional_db, order_factory, receivers):
     order = order_factory()
     services.cancel_order(order)  # a command, the shell, a task: no response to wait for

@@ -1,7 +1,7 @@
 """Settings for the benchmarks: the test project's apps and middleware, plus the floor views.
 
 The database comes from ``DATABASE_URL``; gunicorn workers keep their connections, as a
-production site would. With ``DOKU_STANDIN_URL`` (benchmark 8) DOKU is the stand-in there.
+production site would: persistent ones, or psycopg's pool of ``DOKU_BENCH_POOL`` connections. With ``DOKU_STANDIN_URL`` (benchmark 8) DOKU is the stand-in there.
 """
 
 from __future__ import annotations
@@ -11,7 +11,12 @@ import os
 from tests.settings import *  # noqa: F403 - the same project the test suite uses
 
 DATABASES = {"default": env.db_url("DATABASE_URL", default="sqlite:///:memory:")}  # noqa: F405
-DATABASES["default"]["CONN_MAX_AGE"] = 60
+if os.environ.get("DOKU_BENCH_POOL"):
+    # Benchmark 8 with psycopg's pool (Django 5.1+): one pool per process, as large as its threads.
+    size = int(os.environ["DOKU_BENCH_POOL"])
+    DATABASES["default"]["OPTIONS"] = {"pool": {"min_size": size, "max_size": size}}
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = 60  # persistent connections, one per thread
 INSTALLED_APPS = [*INSTALLED_APPS, "benchmarks.site"]  # noqa: F405
 ROOT_URLCONF = "benchmarks.site.urls"
 DEBUG = False
