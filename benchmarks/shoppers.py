@@ -80,8 +80,13 @@ def crowd(orders: list[str], bases: list[str], shoppers: int, first: int) -> dic
     completed = [0]
 
     def shopper(number: int) -> None:
-        session = requests.Session()  # a browser: its own cookies and kept-alive connection
+        session = requests.Session()  # a browser: its own cookies
         session.trust_env = False
+        # Each request on a connection of its own, as a proxy in front of gunicorn sends them
+        # (nginx's default upstream): a kept-alive connection would pin this shopper to one
+        # gunicorn process, and a process holding more shoppers than threads queues them
+        # while another's threads are idle.
+        session.headers["Connection"] = "close"
         mine: dict[str, list[float]] = {step: [] for step in STEPS}
         seen: Counter[str] = Counter()
         done = 0
