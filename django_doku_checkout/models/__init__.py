@@ -4,11 +4,13 @@
 - :mod:`.links`: ``CheckoutSession``, a payment link (one attempt at paying);
 - :mod:`.notifications`: ``Notification``, DOKU's notifications as received;
 - :mod:`.events`: ``OrderEvent`` (an order's status changes) and ``Delivery`` (the signals each announces);
-- :mod:`.refunds`: ``Refund``.
+- :mod:`.refunds`: ``Refund``;
+- :mod:`.dashboard`: ``PaymentsDashboard``, the admin index's entry for the payments dashboard (no table).
 """
 
 from __future__ import annotations
 
+from django_doku_checkout.models.dashboard import PaymentsDashboard
 from django_doku_checkout.models.events import Delivery, OrderEvent
 from django_doku_checkout.models.links import CheckoutSession
 from django_doku_checkout.models.notifications import Notification
@@ -27,4 +29,5 @@ __all__ = [
     "OrderEvent",
     "Delivery",
     "Refund",
+    "PaymentsDashboard",
 ]
