@@ -216,3 +216,17 @@ def test_days_and_hours_are_the_shops_even_under_startprojects_utc(settings, adm
     rows = re.findall(r"<tr><td><a href=\"[^\"]+\">([^<]+)</a></td><td>(\d+)</td><td>Rp 77.000</td></tr>", page)
     assert len(rows) == 1
     assert rows[0][0] == wib_day.strftime("%B %-d")
+
+
+def test_in_indonesian_with_coordinates_that_stay_numbers(settings, admin_client, order_factory):
+    settings.LANGUAGE_CODE = "id"
+    settings.USE_THOUSAND_SEPARATOR = True
+    fill(order_factory, 7)
+
+    page = admin_client.get(reverse(DASHBOARD)).content.decode()
+
+    assert "<h1>Dasbor pembayaran</h1>" in page
+    assert "Pembayaran per hari" in page
+    assert "Kurang dari 1 jam" in page
+    assert re.search(r'<rect class="doku-bar" x="\d+(\.\d+)?" y="\d+(\.\d+)?" width="\d+(\.\d+)?"', page)
+    assert not re.search(r'\s(?:x|y|x1|x2|y1|y2|width|height|viewBox)="[^"]*,', page)  # Indonesian writes 1,5
