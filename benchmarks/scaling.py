@@ -1,8 +1,10 @@
-"""Benchmark 5: pay and notification latency as the shop's tables grow to a million orders.
+"""Benchmark 5: pay and notification latency, and the payments dashboard's, as the shop's tables grow to a million orders.
 
 The older orders are written straight into PostgreSQL with ``generate_series``: each is
 paid, with a line item, a link, its notification and two history events, as a real
-shop's history would be. The plans of the lookups are shown with ``EXPLAIN ANALYZE``.
+shop's history would be (one paid a minute, so a million orders reach two years back and
+the dashboard's last 30 days hold 43,200 of them). The plans of the lookups, and of the
+dashboard's queries, are shown with ``EXPLAIN ANALYZE``.
 """
 
 from __future__ import annotations
@@ -87,8 +89,40 @@ def expect(response: Any, status: int) -> None:
         raise RuntimeError(f"expected HTTP {status}, got {response.status_code}: {response.content[:300]!r}")
 
 
+#: Times the dashboard is loaded per size and round: it reads aggregates, not one order.
+DASHBOARD_LOADS = 3
+
+
+def _staff_client() -> Any:
+    """A test client logged in as a superuser of the admin (made the first time)."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    user, _ = get_user_model().objects.get_or_create(
+        username="bench-staff", defaults={"is_staff": True, "is_superuser": True}
+    )
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _dashboard(loads: int) -> list[float]:
+    """The payments dashboard's page, timed ``loads`` times (each renders every panel afresh)."""
+    from django.urls import reverse
+
+    client = _staff_client()
+    url = reverse("admin:django_doku_checkout_paymentsdashboard_changelist")
+    times = []
+    for _ in range(loads):
+        started = time.perf_counter()
+        response = client.get(url)
+        times.append(time.perf_counter() - started)
+        expect(response, 200)
+    return times
+
+
 def _latencies(size: int, sample: int, round_: int = 0) -> dict[str, list[float]]:
-    """Pay (create path) and notification for ``sample`` new orders, timed one request at a time."""
+    """Pay (create path) and notification for ``sample`` new orders, timed one request at a time, and the dashboard."""
     from django.test import Client
     from django.urls import reverse
 
@@ -106,12 +140,12 @@ def _latencies(size: int, sample: int, round_: int = 0) -> dict[str, list[float]
         response = post_in_process(client, prepared)
         notify.append(time.perf_counter() - started)
         expect(response, 200)
-    return {"pay": pay, "notification": notify}
+    return {"pay": pay, "notification": notify, "dashboard": _dashboard(DASHBOARD_LOADS)}
 
 
 def explain_lookups() -> list[dict[str, str]]:
     """``EXPLAIN ANALYZE`` of every lookup (SELECT, and the WITH statements that lock and read) of one pay and one notification run, rolled back after."""
-    from django.db import connection, transaction
+    from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
     from django.urls import reverse
@@ -123,8 +157,24 @@ def explain_lookups() -> list[dict[str, str]]:
         path = reverse("doku_checkout:notification")
         [prepared] = signed_notifications([order.invoice_number], path)
         post_in_process(client, prepared)
+    return _plans(captured.captured_queries)
+
+
+def explain_dashboard() -> list[dict[str, str]]:
+    """``EXPLAIN ANALYZE`` of the payments dashboard's queries (the admin's session and user lookups left out)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        _dashboard(1)
+    return _plans([query for query in captured.captured_queries if "django_doku_checkout_" in query["sql"]])
+
+
+def _plans(queries: list[dict[str, str]]) -> list[dict[str, str]]:
+    from django.db import connection, transaction
+
     plans = []
-    for query in captured.captured_queries:
+    for query in queries:
         sql = query["sql"]
         # The lookups: SELECTs, and on PostgreSQL the statements that lock rows they find by a key.
         if not (sql.lstrip().startswith("SELECT") or (sql.lstrip().startswith("WITH") and "FOR NO KEY UPDATE" in sql)):
@@ -182,7 +232,9 @@ def bench_scaling(sizes: list[int], sample: int, rounds: int = 3) -> dict[str, A
                 print(f"  history grown to {size:,} orders in {time.perf_counter() - started:.0f} s", flush=True)
             if databases[size] != main:
                 _copy_database(main, databases[size])
-        timings: dict[int, dict[str, list[float]]] = {size: {"pay": [], "notification": []} for size in sizes}
+        timings: dict[int, dict[str, list[float]]] = {
+            size: {"pay": [], "notification": [], "dashboard": []} for size in sizes
+        }
         counts = {}
         for round_ in range(rounds):
             order = sizes[round_ % len(sizes) :] + sizes[: round_ % len(sizes)]
@@ -193,6 +245,7 @@ def bench_scaling(sizes: list[int], sample: int, rounds: int = 3) -> dict[str, A
                     timings[size][name].extend(samples)
         _use_database(main)
         plans = explain_lookups()
+        dashboard_plans = explain_dashboard()
     finally:
         DokuClient.transport_adapter = None
         _use_database(main)
@@ -203,7 +256,12 @@ def bench_scaling(sizes: list[int], sample: int, rounds: int = 3) -> dict[str, A
                     cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
         _use_database(main)
     rows: list[dict[str, Any]] = [
-        {"size": size, "orders": counts[size], **{name: summary(values) for name, values in timings[size].items()}}
+        {
+            "size": size,
+            "orders": counts[size],
+            "dashboard_loads": len(timings[size]["dashboard"]),
+            **{name: summary(values) for name, values in timings[size].items()},
+        }
         for size in sizes
     ]
     first, last = rows[0], rows[-1]
@@ -213,6 +271,8 @@ def bench_scaling(sizes: list[int], sample: int, rounds: int = 3) -> dict[str, A
         "rows": rows,
         "pay_ratio": last["pay"]["median"] / first["pay"]["median"],
         "notification_ratio": last["notification"]["median"] / first["notification"]["median"],
+        "dashboard_ratio": last["dashboard"]["median"] / first["dashboard"]["median"],
         "plans": plans,
-        "seq_scans": [plan["sql"][:80] for plan in plans if "Seq Scan" in plan["plan"]],
+        "dashboard_plans": dashboard_plans,
+        "seq_scans": [plan["sql"][:80] for plan in plans + dashboard_plans if "Seq Scan" in plan["plan"]],
     }
