@@ -1,8 +1,8 @@
 """Benchmark 5: pay and notification latency, and the payments dashboard's, as the shop's tables grow to a million orders.
 
 The older orders are written straight into PostgreSQL with ``generate_series``: each is
-paid, with a line item, a link, its notification and two history events, as a real
-shop's history would be (one paid a minute, so a million orders reach two years back and
+paid, with a line item, a link, its notification and two history events, and one in
+a hundred partly refunded, as a real shop's history would be (one paid a minute, so a million orders reach two years back and
 the dashboard's last 30 days hold 43,200 of them). The plans of the lookups, and of the
 dashboard's queries, are shown with ``EXPLAIN ANALYZE``.
 """
@@ -17,11 +17,10 @@ from benchmarks.server import post_in_process, signed_notifications
 
 
 def _tables() -> dict[str, str]:
-    from django_doku_checkout.models import CheckoutSession, LineItem, Notification, Order, OrderEvent
+    from django_doku_checkout.models import CheckoutSession, LineItem, Notification, Order, OrderEvent, Refund
 
-    return {
-        model.__name__: model._meta.db_table for model in (Order, LineItem, CheckoutSession, Notification, OrderEvent)
-    }
+    models = (Order, LineItem, CheckoutSession, Notification, OrderEvent, Refund)
+    return {model.__name__: model._meta.db_table for model in models}
 
 
 def grow_history(first: int, last: int) -> None:
@@ -37,11 +36,11 @@ def grow_history(first: int, last: int) -> None:
                 customer_name, customer_last_name, customer_email, customer_phone, customer_address, customer_city,
                 customer_state, customer_postcode, customer_country, shipping_address, billing_address,
                 payment_method_types, needs_review, review_reason, paid_at, created_at, updated_at, reference,
-                metadata, allow_tenor, sub_account_id)
+                metadata, allow_tenor, sub_account_id, split_rule_id)
             SELECT gen_random_uuid(), 'HIST-' || n, 240000, 'IDR', 'paid', '', 'Pelanggan ' || n, '',
                 'p' || n || '@example.com', '0812' || lpad(n::text, 8, '0'), '', '', '', '', '', '{{}}', '{{}}', '[]',
                 false, '', now() - n * interval '1 minute', now() - n * interval '1 minute' - interval '5 minutes',
-                now() - n * interval '1 minute', '', '{{}}', '[]', ''
+                now() - n * interval '1 minute', '', '{{}}', '[]', '', ''
             FROM generate_series(%s, %s) AS n""",  # noqa: S608
             [first, last - 1],
         )
@@ -62,6 +61,11 @@ def grow_history(first: int, last: int) -> None:
             FROM {table["Order"]} WHERE id > %s""",  # noqa: S608
             [newer_than],
         )
+        cursor.execute(  # the link that paid each order: the dashboard's channels are read through it
+            f"""UPDATE {table["Order"]} AS o SET paid_link_id = s.id FROM {table["CheckoutSession"]} AS s
+            WHERE s.order_id = o.id AND o.id > %s""",  # noqa: S608
+            [newer_than],
+        )
         cursor.execute(
             f"""INSERT INTO {table["Notification"]} (received_at, request_id, client_id, path, headers, body,
                 signature_valid, invoice_number, transaction_status, outcome, detail, processed_at,
@@ -70,6 +74,15 @@ def grow_history(first: int, last: int) -> None:
                 invoice_number, 'SUCCESS', 'processed', 'SUCCESS: processed', updated_at, id, order_id, 2,
                 '44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a'
             FROM {table["CheckoutSession"]} WHERE order_id > %s""",  # noqa: S608
+            [newer_than],
+        )
+        cursor.execute(  # one order in a hundred partly refunded, recorded from DOKU's back office
+            f"""INSERT INTO {table["Refund"]} (order_id, checkout_session_id, amount, reason, method, status,
+                request_id, request_payload, refund_type, doku_reference, response_body, error_message,
+                created_at, updated_at, completed_at)
+            SELECT order_id, id, 10000, '', 'manual', 'succeeded', 'hist-r-' || id, '', '', '', '{{}}', '',
+                updated_at, updated_at, updated_at
+            FROM {table["CheckoutSession"]} WHERE order_id > %s AND order_id %% 100 = 0""",  # noqa: S608
             [newer_than],
         )
         cursor.execute(
