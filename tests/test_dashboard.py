@@ -145,6 +145,8 @@ def test_each_panel_links_to_the_list_it_counts(live_doku, order_factory, admin_
         assert re.search(r'<p class="paginator">\s*1 order\s*</p>', shown)
         assert order.invoice_number in shown
     assert re.search(r'<p class="paginator">\s*0 notifications\s*</p>', listed("rejected"))
+    for name in ("channels", "pending", "refunds", "deliveries"):
+        listed(name)  # every other panel's list opens, taking the panel's lookups
     href = re.search(r'<h2><a href="([^"]+)"', panel(page, "reconciled"))
     assert href
     assert parse_qs(urlsplit(href.group(1).replace("&amp;", "&")).query)["settled_by"] == ["reconciliation"]

@@ -132,3 +132,27 @@ def test_staff_follow_the_index_to_the_dashboard_and_read_its_figures(
     page.click("#doku-panel-reconciled h2 a")
     expect(page.locator("#result_list")).to_contain_text(orders[3].invoice_number)
     expect(page.locator("#result_list tbody tr")).to_have_count(1)
+
+
+def test_the_example_shop_serves_it_under_its_own_policy(browser: Browser, example_shop: str):
+    """The example shop's real policy (Django's CSP middleware, or django-csp) and its own static files."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    blocked: list[str] = []
+    context.on(
+        "console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None
+    )
+    page = context.new_page()
+    page.goto(example_shop + "/admin/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "admin")
+    page.click('input[type="submit"]')
+    with page.expect_response(lambda response: "/paymentsdashboard/" in response.url) as opened:
+        page.click("text=Payments dashboard")
+
+    policy = opened.value.headers["content-security-policy"]
+    assert "default-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+    expect(page.locator("h1")).to_have_text("Payments dashboard")
+    expect(page.locator(".doku-dashboard")).to_have_css("display", "grid")  # the shop serves the stylesheet
+    context.close()
+    assert blocked == []
