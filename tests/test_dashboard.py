@@ -102,7 +102,8 @@ def test_the_figures_are_what_the_services_did(live_doku, order_factory, django_
     assert forged_notification(live_doku, waiting) == 401  # signed with another key
 
     staff_member(django_user_model, "viewer", "view_order")
-    page = staff_session(live_doku, "viewer").get(live_doku + reverse(DASHBOARD), timeout=10).text
+    viewer = staff_session(live_doku, "viewer")
+    page = viewer.get(live_doku + reverse(DASHBOARD), timeout=10).text
 
     payments = text_of(panel(page, "payments"))
     assert "Rp 150.000 in 2 payments over the last 30 days" in payments
@@ -121,6 +122,21 @@ def test_the_figures_are_what_the_services_did(live_doku, order_factory, django_
     assert "1 in the last 48 hours" in text_of(panel(page, "rejected"))
     reconciled = text_of(panel(page, "reconciled"))
     assert "1 of the payments over the last 30 days (50%)" in reconciled
+
+    def listed(row: str) -> str:
+        """The list a row of a panel's table opens, by the row's link text."""
+        href = re.search(rf'<a href="([^"]+)">{row}</a>', page)
+        assert href, row
+        return viewer.get(live_doku + href.group(1).replace("&amp;", "&"), timeout=10).text
+
+    refunded, by_card = listed("Succeeded"), listed("Credit Card")
+    assert card.invoice_number in refunded
+    assert quiet.invoice_number not in refunded
+    assert card.invoice_number in by_card
+    assert quiet.invoice_number not in by_card
+    waiting_list = listed("Under 1 hour")
+    assert waiting.invoice_number in waiting_list
+    assert card.invoice_number not in waiting_list
 
 
 def test_each_panel_links_to_the_list_it_counts(live_doku, order_factory, admin_user):
