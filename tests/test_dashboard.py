@@ -8,7 +8,7 @@ signed with the wrong key, a receiver that fails, a card refund through DOKU.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -248,3 +248,16 @@ def test_in_indonesian_with_coordinates_that_stay_numbers(settings, admin_client
     assert "Kurang dari 1 jam" in page
     assert re.search(r'<rect class="doku-bar" x="\d+(\.\d+)?" y="\d+(\.\d+)?" width="\d+(\.\d+)?"', page)
     assert not re.search(r'\s(?:x|y|x1|x2|y1|y2|width|height|viewBox)="[^"]*,', page)  # Indonesian writes 1,5
+
+
+def test_without_time_zone_support_the_days_are_time_zones(settings, admin_client, order_factory):
+    """``USE_TZ = False``: the database holds naive times in ``TIME_ZONE``, and the page reads them so."""
+    settings.USE_TZ = False
+    order_factory(status=OrderStatus.PAID, paid_at=datetime.now(), items=[("Batik", 66_000, 1)])  # noqa: DTZ005
+
+    page = admin_client.get(reverse(DASHBOARD)).content.decode()
+
+    assert "Rp 66.000</strong> in 1 payment over the last 30 days" in page
+    href = re.search(r'<tr><td><a href="([^"]+)">[^<]+</a></td><td>1</td><td>Rp 66.000</td></tr>', page)
+    assert href
+    assert admin_client.get(href.group(1).replace("&amp;", "&")).status_code == 200

@@ -26,7 +26,7 @@ from django_doku_checkout import payment_methods
 from django_doku_checkout.admin import charts
 from django_doku_checkout.formatting import format_moment, format_rupiah
 from django_doku_checkout.models import Notification, Order, OrderEvent, OrderStatus, PaymentsDashboard, Refund
-from django_doku_checkout.services.dashboard import Dashboard, PendingAge, payments_dashboard
+from django_doku_checkout.services.dashboard import Dashboard, PendingAge, as_stored, payments_dashboard
 
 if TYPE_CHECKING:
     DashboardModelAdmin = admin.ModelAdmin[PaymentsDashboard]
@@ -98,7 +98,9 @@ class Links:
 
 
 def _with_query(url: str, lookups: dict[str, str | datetime | None]) -> str:
-    query = {key: value.isoformat() if isinstance(value, datetime) else value for key, value in lookups.items()}
+    query = {
+        key: as_stored(value).isoformat() if isinstance(value, datetime) else value for key, value in lookups.items()
+    }
     return f"{url}?{urlencode({key: value for key, value in query.items() if value is not None})}"
 
 

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate, TruncHour
 from django.utils import timezone
@@ -144,10 +146,12 @@ class Dashboard:
 
 def payments_dashboard(*, now: datetime | None = None) -> Dashboard:
     """The dashboard's figures at ``now`` (default: the current time), in eight queries whatever the data."""
+    zone = _zone()
     now = now or timezone.now()
-    zone = shoppers_timezone()
+    if timezone.is_naive(now):  # USE_TZ = False
+        now = timezone.make_aware(now, zone)
     days = _days(now, zone)
-    since = days[0][1]
+    since = as_stored(days[0][1])
     return Dashboard(
         now=now,
         zone=zone,
@@ -165,6 +169,17 @@ def payments_dashboard(*, now: datetime | None = None) -> Dashboard:
     )
 
 
+def _zone() -> tzinfo:
+    """The zone of the shop's days: :func:`shoppers_timezone`, or with ``USE_TZ = False`` the
+    ``TIME_ZONE`` the database's naive times are in (it can group them by no other)."""
+    return shoppers_timezone() if settings.USE_TZ else ZoneInfo(settings.TIME_ZONE or "UTC")
+
+
+def as_stored(moment: datetime) -> datetime:
+    """``moment`` as the database compares it: aware, or with ``USE_TZ = False`` naive in ``TIME_ZONE``."""
+    return moment if settings.USE_TZ else timezone.make_naive(moment, ZoneInfo(settings.TIME_ZONE or "UTC"))
+
+
 def _days(now: datetime, zone: tzinfo) -> list[tuple[date, datetime, datetime]]:
     """The last ``DAYS`` days of the shop's calendar, today last: each day, its first moment and the next day's."""
     today = timezone.localtime(now, zone).date()
@@ -177,7 +192,7 @@ def _midnight(day: date, zone: tzinfo) -> datetime:
 
 
 def _payments_per_day(days: list[tuple[date, datetime, datetime]], zone: tzinfo) -> list[Day]:
-    since = days[0][1]
+    since = as_stored(days[0][1])
     paid = {
         row["day"]: row
         for row in Order.objects.filter(paid_at__gte=since)
@@ -232,9 +247,9 @@ def _pending_by_age(now: datetime) -> list[PendingAge]:
     for index, (youngest, oldest) in enumerate(PENDING_AGES):
         window = Q()
         if youngest is not None:
-            window &= Q(created_at__lt=now - youngest)
+            window &= Q(created_at__lt=as_stored(now - youngest))
         if oldest is not None:
-            window &= Q(created_at__gte=now - oldest)
+            window &= Q(created_at__gte=as_stored(now - oldest))
         buckets[f"age{index}"] = Count("pk", filter=window)
     counts = Order.objects.filter(status=OrderStatus.PENDING).aggregate(**buckets)
     return [
@@ -286,11 +301,18 @@ def _rejected_per_hour(now: datetime, zone: tzinfo) -> list[Hour]:
     starts = [this_hour - timedelta(hours=back) for back in range(HOURS - 1, -1, -1)]
     # same as health's rejected notifications (outcome rejected), per hour here
     counted = {
-        row["hour"].astimezone(zone).replace(tzinfo=None): row["rejected"]
-        for row in Notification.objects.filter(outcome=Notification.Outcome.REJECTED, received_at__gte=starts[0])
+        _wall_clock(row["hour"], zone): row["rejected"]
+        for row in Notification.objects.filter(
+            outcome=Notification.Outcome.REJECTED, received_at__gte=as_stored(starts[0])
+        )
         .annotate(hour=TruncHour("received_at", tzinfo=zone))
         .values("hour")
         .annotate(rejected=Count("pk"))
         .order_by()
     }
     return [Hour(start=start, rejected=counted.get(start.replace(tzinfo=None), 0)) for start in starts]
+
+
+def _wall_clock(moment: datetime, zone: tzinfo) -> datetime:
+    """``moment`` as a naive time on the shop's clock (the database gives it naive with ``USE_TZ = False``)."""
+    return moment if timezone.is_naive(moment) else moment.astimezone(zone).replace(tzinfo=None)
