@@ -19,6 +19,7 @@ from django_doku_checkout.models import Order
 from django_doku_checkout.simulator.faults import Faults
 from django_doku_checkout.simulator.store import STORE
 from tests.doku import CLIENT_ID, SANDBOX, SECRET, checkout_success
+from tests.example_shop import run_manage
 from tests.servers import free_port
 
 CHECKOUT = SANDBOX + "/checkout/v1/payment"
@@ -122,7 +123,7 @@ def test_a_wrong_secret_key_is_a_problem_naming_the_secret_key(live_doku, doku_s
     assert first[1:] == [
         f"{INDENT}What to do: The signature did not verify: the SECRET_KEY setting is likelier wrong (not the key "
         f"of Client-Id {MASKED}). Copy it again from the simulator's DOKU_SIMULATOR['MERCHANTS'] (or, without it, "
-        "the shop's own DOKU_CHECKOUT), with no space around it; the sandbox's and production's differ."
+        "the shop's own DOKU_CHECKOUT), with no space around it."
     ]
     # A refusal has DOKU's Date too: the clock is measured anyway.
     assert finding(lines, "Clock")[0].startswith("ok       Clock: This server's clock ")
@@ -143,7 +144,7 @@ def test_a_wrong_client_id_is_a_problem_naming_the_client_id(live_doku, doku_set
     assert first[1:] == [
         f"{INDENT}What to do: DOKU does not know the Client-Id MCH-****9999: the CLIENT_ID setting is likelier "
         "wrong. Copy it from the simulator's DOKU_SIMULATOR['MERCHANTS'] (or, without it, the shop's own "
-        "DOKU_CHECKOUT); the sandbox's and production's differ."
+        "DOKU_CHECKOUT)."
     ]
     assert lines[0] == f"DOKU doctor: simulator at {live_doku}/doku-simulator, Client-Id MCH-****9999"
 
@@ -263,7 +264,7 @@ def test_a_401_that_does_not_say_which_names_both(doku_api, capsys):
     assert code == 1
     assert finding(lines, "Client-Id and secret key")[1] == (
         f"{INDENT}What to do: DOKU did not say which: CLIENT_ID or SECRET_KEY is wrong. Copy both again from DOKU's "
-        "sandbox back office (Integration > API Keys); the sandbox's and production's differ."
+        "sandbox back office (Integration > API Keys; the sandbox's and production's differ)."
     )
     assert finding(lines, "Clock")[0] == "warning  Clock: Not measured: DOKU's answer carried no Date header."
 
@@ -394,3 +395,27 @@ def test_broken_settings_are_reported_in_the_doctors_own_words(doku_settings, ca
     assert lines[0] == "DOKU doctor"
     assert lines[1].startswith("problem  Settings: ")
     assert lines[2] == f"{INDENT}What to do: Fix DOKU_CHECKOUT; manage.py check lists every problem."
+
+
+@pytest.mark.slow
+def test_the_doctor_on_the_example_shop_against_its_simulator(example_shop, tmp_path):
+    """The run docs/operations.md shows: the example shop as a developer runs it, the simulator mounted in it."""
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3", "SITE_URL": example_shop}
+
+    run = run_manage("doku_checkout_doctor", env=env)
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "simulator-secret" not in run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0] == f"DOKU doctor: simulator at {example_shop}/doku-simulator, Client-Id SIMU****IENT"
+    assert [line.split(":")[0] for line in lines if not line.startswith(INDENT)] == [
+        "DOKU doctor",
+        "ok       Client-Id and secret key",
+        "ok       The doctor's payment link",
+        "ok       Clock",
+        "ok       Notification URL",
+        "ok       Return URLs",
+        "ok       Content Security Policy",
+        "No problems, 0 warnings.",
+    ]
+    assert finding(lines, "Content Security Policy")[1:] == [f"{INDENT}form-action {example_shop}"]

@@ -129,7 +129,7 @@ def _cancel(link: CheckoutSession, client: DokuClient) -> Finding:
 def _keys_are_in(config: DokuCheckoutSettings) -> str:
     if config.environment == "simulator":
         return "the simulator's DOKU_SIMULATOR['MERCHANTS'] (or, without it, the shop's own DOKU_CHECKOUT)"
-    return f"DOKU's {config.environment} back office (Integration > API Keys)"
+    return f"DOKU's {config.environment} back office (Integration > API Keys; the sandbox's and production's differ)"
 
 
 def _refused(err: DokuAPIError, config: DokuCheckoutSettings) -> Finding:
@@ -165,18 +165,14 @@ def _authentication_action(err: DokuAPIError, config: DokuCheckoutSettings) -> s
     if "client" in said and "signature" not in said:
         return (
             f"DOKU does not know the Client-Id {client_id}: the CLIENT_ID setting is likelier wrong. Copy it from "
-            f"{_keys_are_in(config)}; the sandbox's and production's differ."
+            f"{_keys_are_in(config)}."
         )
     if "signature" in said:
         return (
             f"The signature did not verify: the SECRET_KEY setting is likelier wrong (not the key of Client-Id "
-            f"{client_id}). Copy it again from {_keys_are_in(config)}, with no space around it; the sandbox's and "
-            "production's differ."
+            f"{client_id}). Copy it again from {_keys_are_in(config)}, with no space around it."
         )
-    return (
-        f"DOKU did not say which: CLIENT_ID or SECRET_KEY is wrong. Copy both again from {_keys_are_in(config)}; "
-        "the sandbox's and production's differ."
-    )
+    return f"DOKU did not say which: CLIENT_ID or SECRET_KEY is wrong. Copy both again from {_keys_are_in(config)}."
 
 
 def _unreachable(err: DokuTransportError, config: DokuCheckoutSettings) -> Finding:
