@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
+import requests
 from django.core.management import execute_from_command_line
 
 from django_doku_checkout.models import Order
@@ -184,8 +185,8 @@ def test_doku_timing_out_is_a_problem_with_its_next_step(live_doku, doku_setting
         first[0],
     )
     assert first[1:] == [
-        f"{INDENT}What to do: DOKU is slow now: run the doctor again in a few minutes. If it keeps timing out "
-        f"within TIMEOUT's 0.5 s, tell DOKU's support the Request-Id {request_id}."
+        f"{INDENT}What to do: DOKU is slow now: run the doctor again in a few minutes. If DOKU keeps taking longer "
+        f"than TIMEOUT's read time (0.5 s), tell DOKU's support the Request-Id {request_id}."
     ]
     assert finding(lines, "Clock") == [
         "warning  Clock: Not measured: DOKU did not answer.",
@@ -204,6 +205,44 @@ def test_a_simulator_that_is_not_running_is_named_with_how_to_start_it(doku_sett
         f"{INDENT}What to do: Start the simulator at {base} (python -m django_doku_checkout.simulator), or mount "
         "its URLs in the shop and point API_BASE_URL at them."
     ]
+
+
+@pytest.mark.parametrize(
+    ("answer", "action"),
+    [
+        (
+            {"body": requests.ConnectTimeout("connect timed out")},
+            "Let this server open connections to api-sandbox.doku.com:443 (a firewall, a security group or a proxy "
+            "is in the way; a proxy is read from HTTPS_PROXY), then run the doctor again.",
+        ),
+        (
+            {"body": requests.ConnectionError("Name or service not known")},
+            "Check API_BASE_URL (https://api-sandbox.doku.com), this server's DNS and any proxy.",
+        ),
+        (
+            {"status": 404, "body": "Not Found"},
+            "DOKU has no /checkout/v1/payment at https://api-sandbox.doku.com: remove API_BASE_URL to use DOKU's "
+            "own address for ENVIRONMENT, or correct it.",
+        ),
+        (
+            {"status": 400, "json": {"error_messages": ["payment method is not active"]}},
+            "DOKU took the credentials but refused the link; its message says why (a channel or a feature not "
+            "active on the account): ask DOKU's support, with the Request-Id {request_id}.",
+        ),
+    ],
+    ids=["connect-timeout", "unknown-host", "not-found", "refused-link"],
+)
+def test_each_other_way_doku_fails_has_its_next_step(doku_api, doku_settings, capsys, answer, action):
+    doku_settings(MAX_RETRIES=0)
+    doku_api.post(CHECKOUT, **answer)
+
+    code, lines, _ = run_doctor(capsys)
+
+    assert code == 1
+    first = finding(lines, "Client-Id and secret key")
+    assert first[0].startswith("problem  Client-Id and secret key: DOKU ")
+    request_id = re.search(r"Request-Id ([0-9a-f-]{36})\)$", first[0])[1]  # type: ignore[index]
+    assert first[1:] == [f"{INDENT}What to do: {action.format(request_id=request_id)}"]
 
 
 def _doku_answers(doku_api, *, date: datetime | None = None) -> None:

@@ -73,7 +73,8 @@ def check_account(config: DokuCheckoutSettings, client: DokuClient) -> AccountCh
         return AccountCheck([_unreachable(err, config), _clock_unknown("DOKU did not answer.")])
     received = datetime.now(UTC)
     link.request_id = response.request_id
-    payment = response.data.get("response", {}).get("payment", {}) if isinstance(response.data, dict) else {}
+    answer = response.data.get("response")
+    payment = answer.get("payment") if isinstance(answer, dict) else None
     payment_url = payment.get("url") if isinstance(payment, dict) else None
     credentials = _status_finding(link, client)
     return AccountCheck(
@@ -186,8 +187,8 @@ def _unreachable(err: DokuTransportError, config: DokuCheckoutSettings) -> Findi
         )
     elif err.kind == READ_TIMEOUT:
         action = (
-            f"DOKU is slow now: run the doctor again in a few minutes. If it keeps timing out within TIMEOUT's "
-            f"{config.read_timeout:g} s, tell DOKU's support the Request-Id {err.request_id}."
+            f"DOKU is slow now: run the doctor again in a few minutes. If DOKU keeps taking longer than TIMEOUT's "
+            f"read time ({config.read_timeout:g} s), tell DOKU's support the Request-Id {err.request_id}."
         )
     elif err.kind == REFUSED and config.environment == "simulator":
         action = (
