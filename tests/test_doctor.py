@@ -275,6 +275,26 @@ def test_sandbox_credentials_that_work_and_a_cancelled_link(doku_api, capsys):
     ]
 
 
+def test_a_status_api_that_refuses_what_the_link_api_took_is_a_warning(doku_api, capsys):
+    doku_api.post(CHECKOUT, json=checkout_success())
+    doku_api.get(STATUS, status=401, json={"error": {"code": "invalid_signature", "message": "Invalid Signature"}})
+    doku_api.post(CANCEL, json={"message": ["SUCCESS"], "order": {}})
+
+    code, lines, _ = run_doctor(capsys)
+
+    assert code == 0
+    first = finding(lines, "Client-Id and secret key")
+    assert re.fullmatch(
+        r"warning  Client-Id and secret key: DOKU created the doctor's payment link DOCTOR-\d{14}-[0-9A-F]{4}, but "
+        r"its Status API failed: DOKU answered HTTP 401: invalid_signature: Invalid Signature \(Request-Id [0-9a-f-]{36}\)",
+        first[0],
+    )
+    assert first[1:] == [
+        f"{INDENT}What to do: The return page and doku_checkout_reconcile ask the Status API: run the doctor again; "
+        "if it fails again, tell DOKU's support the Request-Id."
+    ]
+
+
 @pytest.mark.parametrize(
     ("offset", "line"),
     [

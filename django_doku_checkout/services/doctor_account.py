@@ -88,9 +88,13 @@ def _status_finding(link: CheckoutSession, client: DokuClient) -> Finding:
     try:
         status = fetch_status(link, client=client).transaction_status
     except DokuAPIError as err:
-        if err.status_code != 404 and not (isinstance(err.body, dict) and err.body.get("error")):
+        # Without DOKU's order-level status, a Checkout order is not found until a channel is picked:
+        # a 404, or the 200 with an "error" key DOKU's plugins read as "not found".
+        not_found = err.status_code == 404 or (
+            err.status_code == 200 and isinstance(err.body, dict) and "error" in err.body
+        )
+        if not not_found:
             return _status_failed(created, str(err))
-        # Without DOKU's order-level status, a Checkout order is not found until a channel is picked.
         return Finding("credentials", OK, f"{created}; its Status API does not list it before a channel is picked.")
     except DokuTransportError as err:
         return _status_failed(created, str(err))
