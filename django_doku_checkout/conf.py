@@ -223,6 +223,26 @@ def _split_rule_without_sub_account(values: Mapping[str, Any]) -> list[CheckMess
     ]
 
 
+#: The shortest ``HEALTH_TOKEN`` not worth guessing: 32 characters of ``secrets.token_urlsafe`` are 192 bits.
+HEALTH_TOKEN_MIN_LENGTH = 32
+
+
+def _short_health_token(values: Mapping[str, Any]) -> list[CheckMessage]:
+    """W012: a short ``HEALTH_TOKEN`` can be guessed, and the endpoint it opens reads the shop's payments."""
+    token = values.get("HEALTH_TOKEN")
+    if not token or len(token.strip()) >= HEALTH_TOKEN_MIN_LENGTH:
+        return []
+    return [
+        check_message(
+            "warning",
+            "W012",
+            f"{setting_name('HEALTH_TOKEN')} is shorter than {HEALTH_TOKEN_MIN_LENGTH} characters: whoever guesses "
+            "it reads the health of the shop's payments (counts and invoice numbers).",
+            "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'.",
+        )
+    ]
+
+
 def find_problems(raw: object, *, debug: bool) -> list[CheckMessage]:
     """Every problem with a raw ``DOKU_CHECKOUT`` value, as ``manage.py check`` reports it."""
     if not isinstance(raw, Mapping):
@@ -235,6 +255,7 @@ def find_problems(raw: object, *, debug: bool) -> list[CheckMessage]:
         *_production_with_test_credentials_or_debug(values, debug),
         *_api_host_not_doku(raw, values, level="warning"),
         *_split_rule_without_sub_account(values),
+        *_short_health_token(values),
     ]
 
 
