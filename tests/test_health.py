@@ -15,6 +15,7 @@ from io import StringIO
 import pytest
 from django.conf import settings
 from django.core.management import call_command
+from django.urls import reverse
 from django.utils import timezone
 
 from django_doku_checkout import services, signals
@@ -218,6 +219,7 @@ def test_a_run_records_its_start_and_end(live_doku, order_factory):
     reconcile(min_age=timedelta(0), dry_run=True)  # a dry run changes nothing, and is not recorded
 
     run = ReconciliationRun.objects.get()
+    assert run.finished_at is not None
     assert before <= run.started_at <= run.finished_at <= timezone.now()
     assert (run.checked, run.changed, run.failed) == (1, 1, 0)
     assert run.host
@@ -244,3 +246,17 @@ def test_the_output_holds_no_secret(healthy_shop, order_factory, doku_settings):
         output = health(*args)[1]
         for secret in (settings.SECRET_KEY, SECRET, TOKEN, healthy_shop.customer_email, healthy_shop.customer_name):
             assert secret not in output
+
+
+def test_staff_read_the_runs_in_the_admin_and_change_nothing(admin_client):
+    run = ReconciliationRun.objects.create(host="cron-1", finished_at=timezone.now(), checked=3, changed=1)
+    listing = admin_client.get(reverse("admin:django_doku_checkout_reconciliationrun_changelist"))
+    assert listing.status_code == 200
+    assert "cron-1" in listing.content.decode()
+    assert admin_client.get(reverse("admin:django_doku_checkout_reconciliationrun_add")).status_code == 403
+    page = admin_client.get(reverse("admin:django_doku_checkout_reconciliationrun_change", args=[run.pk]))
+    assert page.status_code == 200
+    assert 'name="host"' not in page.content.decode()  # read-only
+    delete = reverse("admin:django_doku_checkout_reconciliationrun_delete", args=[run.pk])
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 403
+    assert ReconciliationRun.objects.filter(pk=run.pk).exists()

@@ -102,8 +102,9 @@ def orders_to_anonymise(now: Any = None) -> QuerySet[Order]:
 def old_reconciliation_runs(now: Any = None) -> QuerySet[ReconciliationRun]:
     """Runs started before :data:`KEEP_RECONCILIATION_RUNS`, except the newest run of all."""
     cutoff = (now or timezone.now()) - KEEP_RECONCILIATION_RUNS
+    old = ReconciliationRun.objects.filter(started_at__lt=cutoff)
     newest = ReconciliationRun.objects.order_by("-started_at", "-id").values_list("pk", flat=True).first()
-    return ReconciliationRun.objects.filter(started_at__lt=cutoff).exclude(pk=newest)
+    return old if newest is None else old.exclude(pk=newest)
 
 
 def _anonymise(order: Order) -> None:
