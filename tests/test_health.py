@@ -15,6 +15,7 @@ from io import StringIO
 import pytest
 from django.conf import settings
 from django.core.management import call_command
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -260,3 +261,14 @@ def test_staff_read_the_runs_in_the_admin_and_change_nothing(admin_client):
     delete = reverse("admin:django_doku_checkout_reconciliationrun_delete", args=[run.pk])
     assert admin_client.post(delete, {"post": "yes"}).status_code == 403
     assert ReconciliationRun.objects.filter(pk=run.pk).exists()
+
+
+def test_a_database_it_cannot_read_is_unknown(db):
+    # A table gone (a shop that never ran migrate): dropped in the test's transaction, rolled back after it.
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {ReconciliationRun._meta.db_table}")
+    code, output = health("--json")
+    assert code == 3
+    assert json.loads(output)["status"] == "unknown"
+    assert "could not read the database" in json.loads(output)["message"]
+    assert health()[1].startswith("UNKNOWN: ")

@@ -36,7 +36,10 @@ class Command(BaseCommand):
             report = health_report()
         except DatabaseError as err:
             # The class only: a database's message may name its host and user.
-            self.stdout.write(f"UNKNOWN: the health check could not read the database ({type(err).__name__}).")
+            message = f"The health check could not read the database ({type(err).__name__})."
+            self.stdout.write(
+                json.dumps({"status": "unknown", "message": message}) if options["json"] else f"UNKNOWN: {message}"
+            )
             sys.exit(UNKNOWN)
         self.stdout.write(json.dumps(report.as_dict(), indent=2) if options["json"] else _text(report))
         code = EXIT_CODES[report.status]
