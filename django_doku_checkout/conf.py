@@ -243,6 +243,24 @@ def _short_health_token(values: Mapping[str, Any]) -> list[CheckMessage]:
     ]
 
 
+def _pending_age_within_a_link(values: Mapping[str, Any]) -> list[CheckMessage]:
+    """W013: the health check would call orders stuck while their link may still be paid."""
+    if "HEALTH_PENDING_AGE" not in values or "PAYMENT_DUE_DATE" not in values:
+        return []
+    age, due = values["HEALTH_PENDING_AGE"], values["PAYMENT_DUE_DATE"]
+    if age >= due * 60:
+        return []
+    return [
+        check_message(
+            "warning",
+            "W013",
+            f"{setting_name('HEALTH_PENDING_AGE')} ({age} seconds) is shorter than a payment link's life "
+            f"(PAYMENT_DUE_DATE, {due} minutes): doku_checkout_health warns about orders shoppers may still pay.",
+            f"Set HEALTH_PENDING_AGE to at least {due * 60} seconds, plus the time reconciliation takes to run.",
+        )
+    ]
+
+
 def find_problems(raw: object, *, debug: bool) -> list[CheckMessage]:
     """Every problem with a raw ``DOKU_CHECKOUT`` value, as ``manage.py check`` reports it."""
     if not isinstance(raw, Mapping):
@@ -256,6 +274,7 @@ def find_problems(raw: object, *, debug: bool) -> list[CheckMessage]:
         *_api_host_not_doku(raw, values, level="warning"),
         *_split_rule_without_sub_account(values),
         *_short_health_token(values),
+        *_pending_age_within_a_link(values),
     ]
 
 

@@ -366,7 +366,7 @@ class DokuCheckoutSettings:
         rules.whole_number(60, 30 * 24 * 3600),
         "E047",
         "seconds after its creation a pending order makes `doku_checkout_health` warn (longer than a payment "
-        "link's life: `PAYMENT_DUE_DATE`)",
+        "link's life, `PAYMENT_DUE_DATE`: W013)",
         shown="`21600` (6 hours)",
     ).field()
     health_reconcile_max_age: int = Setting(

@@ -87,6 +87,8 @@ def test_setting_of_wrong_type_is_e001(settings):
         ({"HEALTH_RECONCILE_MAX_AGE": "3600"}, "E048", "not '3600'"),
         ({"HEALTH_REFUND_STUCK_AGE": 0}, "E049", "from 60 to 2592000, not 0"),
         ({"HEALTH_TOKEN": "short-token"}, "W012", "shorter than 32 characters"),
+        ({"HEALTH_PENDING_AGE": 3000}, "W013", "a payment link's life (PAYMENT_DUE_DATE, 60 minutes)"),
+        ({"PAYMENT_DUE_DATE": 24 * 60}, "W013", "HEALTH_PENDING_AGE'] (21600 seconds)"),
         ({"TIMEOUT": (5, 30)}, "W004", "one attempt 5 + 30 seconds, more than DOKU_CHECKOUT['DEADLINE'] (25)"),
     ],
 )
