@@ -4,7 +4,8 @@
 - :mod:`.links`: ``CheckoutSession``, a payment link (one attempt at paying);
 - :mod:`.notifications`: ``Notification``, DOKU's notifications as received;
 - :mod:`.events`: ``OrderEvent`` (an order's status changes) and ``Delivery`` (the signals each announces);
-- :mod:`.refunds`: ``Refund``.
+- :mod:`.refunds`: ``Refund``;
+- :mod:`.runs`: ``ReconciliationRun``, the record of reconciliation's runs.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from django_doku_checkout.models.links import CheckoutSession
 from django_doku_checkout.models.notifications import Notification
 from django_doku_checkout.models.orders import MONEY_TAKEN, Actor, LineItem, Order, OrderStatus, saved_user
 from django_doku_checkout.models.refunds import Refund
+from django_doku_checkout.models.runs import ReconciliationRun
 
 __all__ = [
     "Actor",
@@ -27,4 +29,5 @@ __all__ = [
     "OrderEvent",
     "Delivery",
     "Refund",
+    "ReconciliationRun",
 ]
