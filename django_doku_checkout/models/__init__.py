@@ -5,6 +5,7 @@
 - :mod:`.notifications`: ``Notification``, DOKU's notifications as received;
 - :mod:`.events`: ``OrderEvent`` (an order's status changes) and ``Delivery`` (the signals each announces);
 - :mod:`.refunds`: ``Refund``;
+- :mod:`.runs`: ``ReconciliationRun``, the record of reconciliation's runs;
 - :mod:`.dashboard`: ``PaymentsDashboard``, the admin index's entry for the payments dashboard (no table).
 """
 
@@ -16,6 +17,7 @@ from django_doku_checkout.models.links import CheckoutSession
 from django_doku_checkout.models.notifications import Notification
 from django_doku_checkout.models.orders import MONEY_TAKEN, Actor, LineItem, Order, OrderStatus, saved_user
 from django_doku_checkout.models.refunds import Refund
+from django_doku_checkout.models.runs import ReconciliationRun
 
 __all__ = [
     "Actor",
@@ -29,5 +31,6 @@ __all__ = [
     "OrderEvent",
     "Delivery",
     "Refund",
+    "ReconciliationRun",
     "PaymentsDashboard",
 ]

@@ -45,8 +45,8 @@ class OrderEvent(models.Model):
         verbose_name = _("order event")
         verbose_name_plural = _("order events")
         ordering = ("created_at", "id")
-        # The changes one source made since a moment (the payments reconciliation settled).
-        indexes = [models.Index(fields=("source", "created_at"), name="doku_event_source_created")]
+        # The payments of a recent window (the health check's), without reading the whole history.
+        indexes = [models.Index(fields=("new_status", "created_at"), name="doku_event_status_created")]
 
     def __str__(self) -> str:
         return f"{self.order} {self.old_status} -> {self.new_status}"

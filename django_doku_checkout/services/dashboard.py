@@ -6,11 +6,11 @@ bounds (pending orders, failing deliveries), so the page costs the same few quer
 orders as for a million. Days and hours are the shop's: the project's ``TIME_ZONE``, read
 as WIB while it is startproject's UTC (:func:`~django_doku_checkout.formatting.shoppers_timezone`).
 
-The definitions are the ones the health check counts too: a *failing delivery* is one whose
-status is ``pending`` (failed, will retry) or ``failed`` (gave up); a *rejected notification*
-has the outcome ``rejected`` (its signature or Client-Id was wrong); a payment *settled by
-reconciliation* is an ``OrderEvent`` to ``paid`` with the source ``reconciliation``: DOKU's
-notification for it never arrived.
+The rows counted are the health check's (:mod:`.health`), read through its querysets and
+grouped here: a *failing delivery* is one whose status is ``pending`` (failed, will retry) or
+``failed`` (gave up); a *rejected notification* has the outcome ``rejected`` (its signature
+or Client-Id was wrong); a payment *settled by reconciliation* is an ``OrderEvent`` to
+``paid`` with the source ``reconciliation``: DOKU's notification for it never arrived.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from django.db.models.functions import TruncDate, TruncHour
 from django.utils import timezone
 
 from django_doku_checkout.formatting import shoppers_timezone
-from django_doku_checkout.models import Delivery, Notification, Order, OrderEvent, OrderStatus, Refund
+from django_doku_checkout.models import Delivery, Order, OrderStatus, Refund
+from django_doku_checkout.services import health
 
 #: The days the daily panels cover, today included.
 DAYS = 30
@@ -201,12 +202,9 @@ def _payments_per_day(days: list[tuple[date, datetime, datetime]], zone: tzinfo)
         .annotate(paid=Count("pk"), amount=Sum("amount"))
         .order_by()
     }
-    # same as health's count of payments settled by reconciliation, per day here
     reconciled = {
         row["day"]: row["settled"]
-        for row in OrderEvent.objects.filter(
-            source=OrderEvent.Source.RECONCILIATION, new_status=OrderStatus.PAID, created_at__gte=since
-        )
+        for row in health.settled_by_reconciliation(since)
         .annotate(day=TruncDate("created_at", tzinfo=zone))
         .values("day")
         .annotate(settled=Count("pk"))
@@ -283,9 +281,8 @@ def _refunds_by_status(since: datetime) -> list[RefundTotal]:
 
 
 def _failing_receivers() -> list[FailingReceiver]:
-    # same as health's failing deliveries (status pending or failed), per receiver here
     rows = (
-        Delivery.objects.filter(status__in=(Delivery.Status.PENDING, Delivery.Status.FAILED))
+        health.failing_deliveries()
         .values("receiver")
         .annotate(
             retrying=Count("pk", filter=Q(status=Delivery.Status.PENDING)),
@@ -299,12 +296,9 @@ def _failing_receivers() -> list[FailingReceiver]:
 def _rejected_per_hour(now: datetime, zone: tzinfo) -> list[Hour]:
     this_hour = timezone.localtime(now, zone).replace(minute=0, second=0, microsecond=0)
     starts = [this_hour - timedelta(hours=back) for back in range(HOURS - 1, -1, -1)]
-    # same as health's rejected notifications (outcome rejected), per hour here
     counted = {
         _wall_clock(row["hour"], zone): row["rejected"]
-        for row in Notification.objects.filter(
-            outcome=Notification.Outcome.REJECTED, received_at__gte=as_stored(starts[0])
-        )
+        for row in health.rejected_notifications(as_stored(starts[0]))
         .annotate(hour=TruncHour("received_at", tzinfo=zone))
         .values("hour")
         .annotate(rejected=Count("pk"))
