@@ -13,7 +13,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from django_doku_checkout import payment_methods
-from django_doku_checkout.models import CheckoutSession, Delivery, Order, OrderEvent, OrderStatus, Refund
+from django_doku_checkout.models import CheckoutSession, Order, OrderEvent, OrderStatus, Refund
+from django_doku_checkout.services.deliveries import failed_deliveries
 
 
 class DeliveryFailedFilter(admin.SimpleListFilter):
@@ -28,8 +29,7 @@ class DeliveryFailedFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
         if self.value() != "failed":
             return queryset
-        failed = Delivery.objects.filter(order=OuterRef("pk"), attempts__gt=0).exclude(status=Delivery.Status.DELIVERED)
-        return queryset.filter(Exists(failed))
+        return queryset.filter(Exists(failed_deliveries().filter(order=OuterRef("pk"))))
 
 
 class PaymentMethodFilter(admin.SimpleListFilter):
