@@ -91,6 +91,7 @@ def main() -> None:
         ),
         ("sale", lambda: bench_sales(args)),
     ]
+    every = [name for name, _ in steps]
     if args.only:
         chosen = set(args.only.split(","))
         steps = [(name, bench) for name, bench in steps if name in chosen]
@@ -104,8 +105,12 @@ def main() -> None:
         args.json.write_text(json.dumps(results, indent=1, default=str))
     if set(results) == {"sale"}:
         write_sale(results["sale"])  # the others' last results stay
-    else:
+    elif list(results) == every:
         write_results(args, results)
+    else:  # RESULTS.md compares figures of one run: a part of a run is printed, not written there
+        print(json.dumps(results, indent=1, default=str))
+        print("RESULTS.md is left as it was: only a run of every benchmark (or of the sale alone) writes it.")
+        return
     print((Path(__file__).parent / "RESULTS.md").read_text())
 
 

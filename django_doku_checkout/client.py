@@ -8,7 +8,7 @@ import os
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -122,6 +122,8 @@ class DokuResponse:
     replayed: bool = False
     #: The body's bytes as DOKU sent them, for readers that must see numbers as written.
     content: bytes = b""
+    #: DOKU's response headers (its ``Date`` tells how far this server's clock is from DOKU's).
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 def error_messages(data: object, fallback: str = "") -> list[str]:
@@ -185,13 +187,27 @@ def _refused(err: BaseException) -> bool:
     return False
 
 
+#: Why DOKU could not be reached, as :attr:`DokuTransportError.kind` names it.
+CONNECT_TIMEOUT, READ_TIMEOUT, REFUSED, UNREACHABLE = "connect_timeout", "read_timeout", "refused", "unreachable"
+
+
+def failure_kind(err: requests.RequestException) -> str:
+    """Which way DOKU could not be reached: :data:`CONNECT_TIMEOUT`, :data:`READ_TIMEOUT`, :data:`REFUSED` or :data:`UNREACHABLE`."""
+    if isinstance(err, requests.ConnectTimeout):
+        return CONNECT_TIMEOUT
+    if isinstance(err, requests.Timeout):
+        return READ_TIMEOUT
+    return REFUSED if _refused(err) else UNREACHABLE
+
+
 def likely_cause(err: requests.RequestException, config: DokuCheckoutSettings) -> str:
     """What most likely went wrong when DOKU could not be reached, and what to check."""
-    if isinstance(err, requests.ConnectTimeout):
+    kind = failure_kind(err)
+    if kind == CONNECT_TIMEOUT:
         return "no connection within the TIMEOUT setting's connect time: check the network, a firewall or a proxy"
-    if isinstance(err, requests.Timeout):
+    if kind == READ_TIMEOUT:
         return "DOKU took the request but did not answer within the TIMEOUT setting's read time"
-    if _refused(err):
+    if kind == REFUSED:
         if config.environment == "simulator":
             return (
                 f"nothing is listening there: is the simulator running on {_shown(config.api_base_url)}? "
@@ -305,6 +321,7 @@ class DokuClient:
                         f"DOKU {kind} after {attempt} attempt(s) in {time.monotonic() - started:.1f} s at "
                         f"{method} {_shown(self.config.api_base_url)}{path}: {likely_cause(err, self.config)}",
                         request_id=request_id,
+                        kind=failure_kind(err),
                     ) from err
             else:
                 logger.info(
@@ -332,13 +349,22 @@ class DokuClient:
                 request_id=request_id,
                 body=data,
                 replayed=True,
+                headers=response.headers,
             )
         if ok and isinstance(data, dict):
-            return DokuResponse(response.status_code, data, request_id, replayed=replayed, content=response.content)
+            return DokuResponse(
+                response.status_code,
+                data,
+                request_id,
+                replayed=replayed,
+                content=response.content,
+                headers=response.headers,
+            )
         fallback = "DOKU's answer was not a JSON object" if ok else response.text or response.reason or ""
         raise DokuAPIError(
             status_code=response.status_code,
             messages=error_messages(data, fallback) or ["no error message"],
             request_id=request_id,
             body=data,
+            headers=response.headers,
         )

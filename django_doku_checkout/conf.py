@@ -223,6 +223,44 @@ def _split_rule_without_sub_account(values: Mapping[str, Any]) -> list[CheckMess
     ]
 
 
+#: The shortest ``HEALTH_TOKEN`` not worth guessing: 32 characters of ``secrets.token_urlsafe`` are 192 bits.
+HEALTH_TOKEN_MIN_LENGTH = 32
+
+
+def _short_health_token(values: Mapping[str, Any]) -> list[CheckMessage]:
+    """W012: a short ``HEALTH_TOKEN`` can be guessed, and the endpoint it opens reads the shop's payments."""
+    token = values.get("HEALTH_TOKEN")
+    if not token or len(token.strip()) >= HEALTH_TOKEN_MIN_LENGTH:
+        return []
+    return [
+        check_message(
+            "warning",
+            "W012",
+            f"{setting_name('HEALTH_TOKEN')} is shorter than {HEALTH_TOKEN_MIN_LENGTH} characters: whoever guesses "
+            "it reads the health of the shop's payments (counts and invoice numbers).",
+            "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'.",
+        )
+    ]
+
+
+def _pending_age_within_a_link(values: Mapping[str, Any]) -> list[CheckMessage]:
+    """W013: the health check would call orders stuck while their link may still be paid."""
+    if "HEALTH_PENDING_AGE" not in values or "PAYMENT_DUE_DATE" not in values:
+        return []
+    age, due = values["HEALTH_PENDING_AGE"], values["PAYMENT_DUE_DATE"]
+    if age >= due * 60:
+        return []
+    return [
+        check_message(
+            "warning",
+            "W013",
+            f"{setting_name('HEALTH_PENDING_AGE')} ({age} seconds) is shorter than a payment link's life "
+            f"(PAYMENT_DUE_DATE, {due} minutes): doku_checkout_health warns about orders shoppers may still pay.",
+            f"Set HEALTH_PENDING_AGE to at least {due * 60} seconds, plus the time reconciliation takes to run.",
+        )
+    ]
+
+
 def find_problems(raw: object, *, debug: bool) -> list[CheckMessage]:
     """Every problem with a raw ``DOKU_CHECKOUT`` value, as ``manage.py check`` reports it."""
     if not isinstance(raw, Mapping):
@@ -235,6 +273,8 @@ def find_problems(raw: object, *, debug: bool) -> list[CheckMessage]:
         *_production_with_test_credentials_or_debug(values, debug),
         *_api_host_not_doku(raw, values, level="warning"),
         *_split_rule_without_sub_account(values),
+        *_short_health_token(values),
+        *_pending_age_within_a_link(values),
     ]
 
 

@@ -6,7 +6,7 @@ signature or a card number.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
 
@@ -37,7 +37,8 @@ class DokuAPIError(DokuError):
     ``status_code`` is the HTTP status, ``messages`` DOKU's own error texts and
     ``request_id`` the ``Request-Id`` we sent, which DOKU support asks for. ``replayed`` is
     True when DOKU answered 409 to a repeated Request-Id with its first answer, a refusal:
-    the request was refused then, and is not carried out now either.
+    the request was refused then, and is not carried out now either. ``headers`` are DOKU's
+    response headers (empty when the error was not read from an answer).
     """
 
     def __init__(
@@ -48,22 +49,29 @@ class DokuAPIError(DokuError):
         request_id: str,
         body: object = None,
         replayed: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self.status_code = status_code
         self.messages = list(messages)
         self.request_id = request_id
         self.body = body
         self.replayed = replayed
+        self.headers: Mapping[str, str] = headers if headers is not None else {}
         detail = "; ".join(self.messages) or "no error message"
         again = " (its first answer, repeated)" if replayed else ""
         super().__init__(f"{API_ERROR_PREFIX} {status_code}{again}: {detail} (Request-Id {request_id})")
 
 
 class DokuTransportError(DokuError):
-    """DOKU could not be reached: a timeout, a refused connection or a broken answer."""
+    """DOKU could not be reached: a timeout, a refused connection or a broken answer.
 
-    def __init__(self, message: str, *, request_id: str) -> None:
+    ``kind`` says which (``"connect_timeout"``, ``"read_timeout"``, ``"refused"`` or
+    ``"unreachable"``), for a caller that tells the next step apart.
+    """
+
+    def __init__(self, message: str, *, request_id: str, kind: str = "unreachable") -> None:
         self.request_id = request_id
+        self.kind = kind
         super().__init__(f"{message} (Request-Id {request_id})")
 
 

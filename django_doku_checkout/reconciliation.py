@@ -16,6 +16,8 @@ uses one database connection and each step is a short transaction of its own.
 
 from __future__ import annotations
 
+import logging
+import socket
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -28,7 +30,7 @@ from django_doku_checkout import services
 from django_doku_checkout.client import DokuClient
 from django_doku_checkout.db import atomic_with_retry
 from django_doku_checkout.exceptions import DokuAPIError, DokuError
-from django_doku_checkout.models import CheckoutSession, Order, OrderEvent, OrderStatus
+from django_doku_checkout.models import CheckoutSession, Notification, Order, OrderEvent, OrderStatus, ReconciliationRun
 from django_doku_checkout.pacing import RateLimit
 from django_doku_checkout.services import states
 from django_doku_checkout.services.cancellations import payable_at_doku, resend_stale_cancellations
@@ -39,6 +41,8 @@ from django_doku_checkout.services.refunds import resend_stale_refunds
 from django_doku_checkout.services.settlement import PaymentResult, apply_payment_result
 from django_doku_checkout.services.status import fetch_status
 from django_doku_checkout.services.unit_of_work import Writes
+
+logger = logging.getLogger(__name__)
 
 #: An open link is only called expired this long after DOKU's expiry, for late notifications.
 EXPIRY_GRACE = timedelta(minutes=5)
@@ -191,8 +195,10 @@ def _apply(order: Order, answers: list[_Answer], *, dry_run: bool) -> Reconciled
         if dry_run:
             order.status = _PREDICTED.get(answer.transaction_status, order.status)
         else:
-            apply_payment_result(link, answer, source=OrderEvent.Source.RECONCILIATION)
+            outcome = apply_payment_result(link, answer, source=OrderEvent.Source.RECONCILIATION)
             order.refresh_from_db(fields=["status"])
+            if outcome == Notification.Outcome.PROCESSED and answer.transaction_status == "SUCCESS":
+                _recovered(order, link)
     cutoff = timezone.now() - EXPIRY_GRACE
     # Only an open link past its time at DOKU can expire anything: most orders skip the locked look.
     overdue = any(link.payable_until is not None and link.payable_until < cutoff for link, _ in answers)
@@ -202,6 +208,17 @@ def _apply(order: Order, answers: list[_Answer], *, dry_run: bool) -> Reconciled
     outcome = ("would_change" if dry_run else "changed") if changed else "unchanged"
     detail = "; ".join(lines) or "no open link"
     return ReconciledOrder(order.invoice_number, "failed" if unanswered else outcome, old_status, order.status, detail)
+
+
+def _recovered(order: Order, link: CheckoutSession) -> None:
+    """Say loudly that reconciliation, not DOKU's notification, settled this payment: DOKU may not be calling us."""
+    attempt = f" (payment link {link.invoice_number})" if link.invoice_number != order.invoice_number else ""
+    logger.warning(
+        "Order %s%s was paid at DOKU and is settled by reconciliation: DOKU's notification never arrived. "
+        "If this happens again, check the notification URL in DOKU's back office (and that it reaches this shop).",
+        order.invoice_number,
+        attempt,
+    )
 
 
 def _no_answer(err: DokuError) -> str:
@@ -287,16 +304,44 @@ def reconcile(
         raise ValueError("workers must be 1 or more and max_rate more than 0")
     pace = RateLimit(max_rate) if max_rate is not None else None
     summary = ReconcileSummary()
-    if not dry_run:
+    if dry_run:
+        _check(
+            _candidates(min_age, invoice_numbers, limit),
+            summary,
+            workers,
+            client,
+            pace,
+            dry_run=True,
+            progress=progress,
+        )
+        return summary
+    run = atomic_with_retry(lambda: ReconciliationRun.objects.create(host=socket.gethostname()[:255]))
+    try:
         summary.claims_settled = resolve_stale_claims(client=client)
         summary.refunds_resent = resend_stale_refunds(client=client)
         summary.cancellations_resent = resend_stale_cancellations(client=client)
-
-    candidates = _candidates(min_age, invoice_numbers, limit)
-    _check(candidates, summary, workers, client, pace, dry_run=dry_run, progress=progress)
-    if not dry_run:
+        candidates = _candidates(min_age, invoice_numbers, limit)
+        _check(candidates, summary, workers, client, pace, dry_run=False, progress=progress)
         summary.deliveries = services.deliver_due()
+    except BaseException as err:
+        run.error = type(err).__name__  # the class only: a message may quote a database's or DOKU's words
+        raise
+    finally:
+        _finish_run(run, summary)
     return summary
+
+
+def _finish_run(run: ReconciliationRun, summary: ReconcileSummary) -> None:
+    """Record the run's end and counts on its row (written at its start), for the health check."""
+    run.finished_at = timezone.now()
+    run.checked = len(summary.orders)
+    run.changed = summary.count("changed")
+    run.failed = summary.count("failed")
+    try:
+        atomic_with_retry(lambda: run.save(update_fields=["finished_at", "checked", "changed", "failed", "error"]))
+    except Exception:
+        # The database that stopped the run may refuse this too: the run's own error is what counts.
+        logger.exception("Could not record the end of reconciliation run %s", run.pk)
 
 
 def _check(

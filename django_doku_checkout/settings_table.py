@@ -350,6 +350,42 @@ class DokuCheckoutSettings:
         "E036",
         "how many times the waiting page reloads itself (every 10 s) when JavaScript is off",
     ).field()
+    health_token: str | None = Setting(
+        "HEALTH_TOKEN",
+        None,
+        rules.Text("a long random string (at least 32 characters: W012) or None"),
+        "E046",
+        "turns on the health endpoint (`health/`) for monitors that send it as `Authorization: Bearer <token>`; "
+        "None leaves the endpoint off (404). A secret: load it from the environment",
+        hint="Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'.",
+        secret=True,
+    ).field()
+    health_pending_age: int = Setting(
+        "HEALTH_PENDING_AGE",
+        6 * 3600,
+        rules.whole_number(60, 30 * 24 * 3600),
+        "E047",
+        "seconds after its creation a pending order makes `doku_checkout_health` warn (longer than a payment "
+        "link's life, `PAYMENT_DUE_DATE`: W013)",
+        shown="`21600` (6 hours)",
+    ).field()
+    health_reconcile_max_age: int = Setting(
+        "HEALTH_RECONCILE_MAX_AGE",
+        3600,
+        rules.whole_number(60, 7 * 24 * 3600),
+        "E048",
+        "seconds since reconciliation's last finished run after which `doku_checkout_health` is critical "
+        "(a few times the interval cron runs it at)",
+        shown="`3600` (1 hour)",
+    ).field()
+    health_refund_stuck_age: int = Setting(
+        "HEALTH_REFUND_STUCK_AGE",
+        3600,
+        rules.whole_number(60, 30 * 24 * 3600),
+        "E049",
+        "seconds a card refund may wait for DOKU's answer (`requested`) before `doku_checkout_health` warns",
+        shown="`3600` (1 hour)",
+    ).field()
 
     @property
     def checkout_js_url(self) -> str:

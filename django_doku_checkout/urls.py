@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from django_doku_checkout import api, views
+from django_doku_checkout import api, health_view, views
 
 app_name = "doku_checkout"
 
@@ -14,4 +14,5 @@ urlpatterns = [
     path("notification/", views.notification, name="notification"),
     path("api/pay/<uuid:public_id>/", api.api_pay, name="api_pay"),
     path("api/status/<uuid:public_id>/", api.api_status, name="api_status"),
+    path("health/", health_view.health, name="health"),
 ]

@@ -83,3 +83,22 @@ def notification_sender(live_url: str, order: Order, status: str = "SUCCESS") ->
         return requests.post(live_url + path, data=body, headers=headers, timeout=30).status_code
 
     return send
+
+
+def forged_notification(live_url: str, order: Order) -> int:
+    """A notification for the order's link signed with the wrong secret key, posted over HTTP; DOKU's answer status."""
+    import requests
+
+    from django_doku_checkout.payloads import encode_body
+    from django_doku_checkout.simulator import notifier
+    from django_doku_checkout.simulator.merchants import Merchant
+    from django_doku_checkout.simulator.store import STORE
+
+    session = STORE.find(CLIENT_ID, order.checkout_sessions.get().invoice_number)
+    body = encode_body(notifier.notification_body(session, "SUCCESS"))
+    path = "/doku/notification/"
+    headers = {
+        **notifier.signed_headers(Merchant(CLIENT_ID, "not-the-secret"), path, body),
+        "Content-Type": "application/json",
+    }
+    return requests.post(live_url + path, data=body, headers=headers, timeout=30).status_code

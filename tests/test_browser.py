@@ -118,6 +118,23 @@ def wait_for_status(page: Page, label: str) -> None:
     expect(page.locator(".doku-order-status")).to_have_text(label)
 
 
+def staff_log_in(page: Page, shop: str) -> None:
+    """Log in to the example shop's admin as its demo staff user."""
+    page.goto(shop + "/admin/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "admin")
+    page.click('input[type="submit"]')
+
+
+def staff_create_links(page: Page, shop: str, *invoices: str) -> None:
+    """From the orders list, run the "create payment links" action on these orders."""
+    page.goto(shop + "/admin/django_doku_checkout/order/?q=" + os.path.commonprefix(invoices))
+    for invoice in invoices:
+        page.locator("tr", has_text=invoice).locator("input.action-select").check()
+    page.select_option('select[name="action"]', "create_payment_links")
+    page.click('button[name="index"]')
+
+
 def test_shopper_pays_by_virtual_account(page: Page, example_shop: str):
     order_placed(page, example_shop, keep="shopper")
     screenshot(page, "shopper-3-order")
@@ -160,15 +177,9 @@ def test_shopper_lets_the_link_expire_and_may_pay_again(page: Page, example_shop
 
 
 def test_staff_create_links_for_phone_orders_and_see_them_paid(page: Page, example_shop: str):
-    page.goto(example_shop + "/admin/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", "admin")
-    page.click('input[type="submit"]')
+    staff_log_in(page, example_shop)
     page.click("text=Orders")
-    for invoice in ("DEMO-PHONE-1", "DEMO-PHONE-2"):
-        page.locator("tr", has_text=invoice).locator("input.action-select").check()
-    page.select_option('select[name="action"]', "create_payment_links")
-    page.click('button[name="index"]')
+    staff_create_links(page, example_shop, "DEMO-PHONE-1", "DEMO-PHONE-2")
     report = page.locator("#doku-report")
     expect(report.locator(".doku-result-created")).to_have_count(2)
     screenshot(page, "staff-1-links-created")
@@ -199,14 +210,8 @@ def test_staff_open_a_paid_order_grouped_and_read_only(page: Page, example_shop:
     """A paid order's page: what DOKU has is shown, not offered for editing; the addresses and
     DOKU options are collapsed until opened; the page fits in little more than a screen."""
     page.set_viewport_size({"width": 1280, "height": 800})
-    page.goto(example_shop + "/admin/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", "admin")
-    page.click('input[type="submit"]')
-    page.goto(example_shop + "/admin/django_doku_checkout/order/?q=DEMO-PHONE-1")
-    page.locator("tr", has_text="DEMO-PHONE-1").locator("input.action-select").check()
-    page.select_option('select[name="action"]', "create_payment_links")
-    page.click('button[name="index"]')
+    staff_log_in(page, example_shop)
+    staff_create_links(page, example_shop, "DEMO-PHONE-1")
     link = page.locator("#doku-report a.doku-payment-url").first.get_attribute("href")
     customer = page.context.new_page()
     customer.goto(link)
@@ -243,14 +248,8 @@ def test_staff_send_a_link_by_whatsapp_in_a_new_tab(page: Page, example_shop: st
         route.fulfill(status=200, content_type="text/plain", body="WhatsApp")
 
     page.context.route("https://wa.me/**", whatsapp)
-    page.goto(example_shop + "/admin/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", "admin")
-    page.click('input[type="submit"]')
-    page.goto(example_shop + "/admin/django_doku_checkout/order/?q=DEMO-PHONE-2")
-    page.locator("tr", has_text="DEMO-PHONE-2").locator("input.action-select").check()
-    page.select_option('select[name="action"]', "create_payment_links")
-    page.click('button[name="index"]')
+    staff_log_in(page, example_shop)
+    staff_create_links(page, example_shop, "DEMO-PHONE-2")
 
     for button in (page.locator("#doku-report .doku-whatsapp"), None):
         if button is None:  # then from the order's own page
@@ -368,10 +367,7 @@ def test_staff_refund_once_however_often_the_form_is_sent(page: Page, example_sh
     from tests.test_admin_refunds import demo_order_paid_by_card, refunds_at_doku, set_doku_faults
 
     staff, refund_page = demo_order_paid_by_card(example_shop)
-    page.goto(example_shop + "/admin/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", "admin")
-    page.click('input[type="submit"]')
+    staff_log_in(page, example_shop)
     page.goto(refund_page)
     page.fill("#id_amount", "10000")
     page.fill("#id_reason", "One bag of coffee returned")

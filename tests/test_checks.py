@@ -81,6 +81,14 @@ def test_setting_of_wrong_type_is_e001(settings):
         ({"FAILED_LINK_RETRY_AFTER": 601}, "E035", "from 0 to 600"),
         ({"REJECTED_NOTIFICATIONS_PER_HOUR": -1}, "E037", "from 0 to 100000"),
         ({"WAITING_PAGE_REFRESHES": -1}, "E036", "from 0 to 1000"),
+        ({"HEALTH_TOKEN": ""}, "E046", "a long random string"),
+        ({"HEALTH_TOKEN": 42}, "E046", "HEALTH_TOKEN"),
+        ({"HEALTH_PENDING_AGE": 10}, "E047", "from 60 to 2592000, not 10"),
+        ({"HEALTH_RECONCILE_MAX_AGE": "3600"}, "E048", "not '3600'"),
+        ({"HEALTH_REFUND_STUCK_AGE": 0}, "E049", "from 60 to 2592000, not 0"),
+        ({"HEALTH_TOKEN": "short-token"}, "W012", "shorter than 32 characters"),
+        ({"HEALTH_PENDING_AGE": 3000}, "W013", "a payment link's life (PAYMENT_DUE_DATE, 60 minutes)"),
+        ({"PAYMENT_DUE_DATE": 24 * 60}, "W013", "HEALTH_PENDING_AGE'] (21600 seconds)"),
         ({"TIMEOUT": (5, 30)}, "W004", "one attempt 5 + 30 seconds, more than DOKU_CHECKOUT['DEADLINE'] (25)"),
     ],
 )
@@ -90,6 +98,14 @@ def test_each_error_names_key_expectation_and_value(settings, changes, check_id,
     assert ids(messages) == [f"django_doku_checkout.{check_id}"]
     assert fragment in messages[0].msg
     assert messages[0].hint
+
+
+def test_a_long_health_token_gives_no_message_and_never_appears_in_one(settings):
+    settings.DOKU_CHECKOUT = {**VALID, "HEALTH_TOKEN": "x" * 32}
+    assert check_settings() == []
+    settings.DOKU_CHECKOUT = {**VALID, "HEALTH_TOKEN": "short-secret"}
+    [message] = check_settings()
+    assert "short-secret" not in f"{message.msg} {message.hint}"
 
 
 def test_unknown_key_suggests_the_close_one(settings):

@@ -47,6 +47,16 @@ def ship(sender, order, delivery, **kwargs):
     calls.append(("ship", order.invoice_number, str(delivery.pk)))
 
 
+#: Set while ``crm_sync`` is inside its call; it returns once ``crm_released`` is set.
+crm_calling, crm_released = threading.Event(), threading.Event()
+
+
+def crm_sync_slowly(sender, order, new_status, **kwargs):
+    """The CRM hook while the CRM takes its time: the delivery stays ``sending`` meanwhile."""
+    crm_calling.set()
+    crm_released.wait(WAIT_SECONDS)
+
+
 @pytest.fixture
 def receivers() -> Iterator[None]:
     calls.clear()
@@ -207,6 +217,28 @@ def test_staff_see_failed_deliveries_and_retry_them(transactional_db, order_fact
         ("crm_sync", quiet.invoice_number, OrderStatus.CANCELLED),
         ("crm_sync", paid.invoice_number, OrderStatus.CANCELLED),
     ]
+
+
+def test_a_receiver_being_called_is_not_listed_as_failing(transactional_db, order_factory, admin_client):
+    """The orders list's "a receiver failed" and the dashboard count the same deliveries: a receiver
+    still inside its first call has not failed."""
+    order = order_factory()
+    crm_calling.clear()
+    crm_released.clear()
+    signals.order_status_changed.connect(crm_sync_slowly, weak=False)
+    cancelling = threading.Thread(target=services.cancel_order, args=(order,))
+    try:
+        cancelling.start()
+        assert crm_calling.wait(WAIT_SECONDS)
+        assert Delivery.objects.get().status == Delivery.Status.SENDING
+
+        listed = admin_client.get(reverse("admin:django_doku_checkout_order_changelist"), {"delivery": "failed"})
+        assert list(listed.context["cl"].result_list) == []
+    finally:
+        crm_released.set()
+        cancelling.join(WAIT_SECONDS)
+        signals.order_status_changed.disconnect(crm_sync_slowly)
+    assert Delivery.objects.get().status == Delivery.Status.DELIVERED
 
 
 @pytest.mark.postgres

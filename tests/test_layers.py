@@ -24,6 +24,7 @@ EDGES = (
     "admin",
     "api",
     "apps",
+    "health_view",
     "jobs",
     "management",
     "reconciliation",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -242,3 +243,19 @@ def test_workers_and_rate_are_options_of_the_command(order_factory, doku_simulat
         call_command("doku_checkout_reconcile", "--workers", "0")
     with pytest.raises(CommandError, match="--max-rate"):
         call_command("doku_checkout_reconcile", "--max-rate", "0")
+
+
+def test_a_payment_settled_by_reconciliation_is_logged_loudly(order_factory, doku_simulator, caplog):
+    order, other = order_factory(), order_factory()
+    doku_simulator.set_faults(drop_notifications=True)
+    doku_simulator.pay(order)  # DOKU took the money; its notification never arrived
+    services.create_payment_link(other)  # still unpaid: nothing to say about it
+
+    with caplog.at_level(logging.WARNING, logger="django_doku_checkout.reconciliation"):
+        reconcile(min_age=timedelta(0))
+
+    [record] = [r for r in caplog.records if r.name == "django_doku_checkout.reconciliation"]
+    assert record.levelno == logging.WARNING
+    assert order.invoice_number in record.getMessage()
+    assert "notification never arrived" in record.getMessage()
+    assert "check the notification URL in DOKU's back office" in record.getMessage()

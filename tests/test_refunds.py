@@ -17,7 +17,7 @@ from django_doku_checkout.simulator import actions, notifier
 from django_doku_checkout.simulator.faults import Faults
 from django_doku_checkout.simulator.merchants import merchants
 from django_doku_checkout.simulator.store import STORE, SimulatedRefund, SimulatedSession
-from tests.doku import CLIENT_ID, SECRET
+from tests.doku import CLIENT_ID, SECRET, notification_sender
 
 REFUND_TARGET = "/cancellation/credit-card/refund"
 
@@ -512,3 +512,29 @@ def test_refunds_need_the_refund_permission(live_doku, order_factory, client, dj
     client.post(refund_url(order), {"amount": 1000, "key": form_key(client.get(refund_url(order)).content.decode())})
     assert STORE.wait_until_idle(10)
     assert order.refunds.get().amount == 1000
+
+
+def test_a_late_failure_of_an_earlier_attempt_leaves_the_card_payment_refundable(live_doku, order_factory):
+    """The shopper's OVO attempt failed, then the card paid; DOKU's FAILED of the OVO attempt comes
+    last (a retried delivery). The link keeps the payment that paid it: its channel and status."""
+    order = order_factory(items=[("Batik shirt", 100_000, 1)])
+    link = services.create_payment_link(order)
+    session = STORE.find(CLIENT_ID, link.invoice_number)
+    assert session is not None
+    STORE.set_faults(CLIENT_ID, Faults(drop_notifications=True))
+    actions.settle(session, "fail", "EMONEY_OVO")
+    late_failure = notification_sender(live_doku, order, "FAILED")  # DOKU's body of that attempt, sent later
+    STORE.set_faults(CLIENT_ID, Faults())
+    actions.settle(session, "pay", "CREDIT_CARD")
+    assert STORE.wait_until_idle(10)
+    actions.mark_settled(session)
+
+    assert late_failure() == 200
+    link.refresh_from_db()
+    assert (link.status, link.payment_channel, link.last_transaction_status) == (
+        CheckoutSession.Status.PAID,
+        "CREDIT_CARD",
+        "SUCCESS",
+    )
+    refund = refund_at_doku(order, 10_000)
+    assert (refund.method, refund.status) == (Refund.Method.CARD_API, Refund.Status.SUCCEEDED)

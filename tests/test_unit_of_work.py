@@ -253,7 +253,9 @@ def test_expiring_overdue_links_writes_the_same_rows_both_ways(order_factory, do
         summary = reconciliation.reconcile(min_age=timedelta(0), invoice_numbers=[order.invoice_number])
         assert [line.new_status for line in summary.orders] == [OrderStatus.EXPIRED]
 
-    assert_same_rows_both_ways(expire, statements=1, saves=["CheckoutSession", "Order", "OrderEvent"])
+    # The run's own record is saved at its start and its end, outside the unit of work.
+    run = ["ReconciliationRun", "ReconciliationRun"]
+    assert_same_rows_both_ways(expire, statements=1, saves=["CheckoutSession", "Order", "OrderEvent", *run])
 
 
 @pytest.mark.postgres

@@ -1,4 +1,6 @@
-"""The order list's own filters: by the channel a payment used, and by failed signal deliveries."""
+"""The order list's own filters: by the channel a payment used, failed signal deliveries, refunds, and what settled a payment.
+
+The payments dashboard links each of its panels to the order list narrowed by one of them."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from django_doku_checkout import payment_methods
-from django_doku_checkout.models import CheckoutSession, Delivery, Order
+from django_doku_checkout.models import CheckoutSession, Order, OrderEvent, OrderStatus, Refund
+from django_doku_checkout.services.deliveries import failed_deliveries
 
 
 class DeliveryFailedFilter(admin.SimpleListFilter):
@@ -26,8 +29,7 @@ class DeliveryFailedFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
         if self.value() != "failed":
             return queryset
-        failed = Delivery.objects.filter(order=OuterRef("pk"), attempts__gt=0).exclude(status=Delivery.Status.DELIVERED)
-        return queryset.filter(Exists(failed))
+        return queryset.filter(Exists(failed_deliveries().filter(order=OuterRef("pk"))))
 
 
 class PaymentMethodFilter(admin.SimpleListFilter):
@@ -50,3 +52,34 @@ class PaymentMethodFilter(admin.SimpleListFilter):
             return queryset
         used = CheckoutSession.objects.filter(order=OuterRef("pk"), payment_channel=self.value())
         return queryset.filter(Exists(used))
+
+
+class RefundStatusFilter(admin.SimpleListFilter):
+    """Orders with a refund in one status (requested, succeeded, failed)."""
+
+    title = gettext_lazy("refund")
+    parameter_name = "refund"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(str(value), str(label)) for value, label in Refund.Status.choices]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        if self.value() not in Refund.Status.values:
+            return queryset
+        return queryset.filter(Exists(Refund.objects.filter(order=OuterRef("pk"), status=self.value())))
+
+
+class SettledByFilter(admin.SimpleListFilter):
+    """Orders whose payment was recorded from one source: DOKU's notification, reconciliation, a status check."""
+
+    title = gettext_lazy("payment recorded by")
+    parameter_name = "settled_by"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(str(value), str(label)) for value, label in OrderEvent.Source.choices]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        if self.value() not in OrderEvent.Source.values:
+            return queryset
+        paid = OrderEvent.objects.filter(order=OuterRef("pk"), new_status=OrderStatus.PAID, source=self.value())
+        return queryset.filter(Exists(paid))

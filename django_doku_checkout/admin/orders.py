@@ -20,7 +20,12 @@ from django.utils.translation import gettext as _
 
 from django_doku_checkout.admin import editing
 from django_doku_checkout.admin.display import MEDIA_CSS, MEDIA_JS, OrderColumns
-from django_doku_checkout.admin.filters import DeliveryFailedFilter, PaymentMethodFilter
+from django_doku_checkout.admin.filters import (
+    DeliveryFailedFilter,
+    PaymentMethodFilter,
+    RefundStatusFilter,
+    SettledByFilter,
+)
 from django_doku_checkout.admin.forms import OrderForm
 from django_doku_checkout.admin.inlines import (
     CheckoutSessionInline,
@@ -54,7 +59,15 @@ class OrderAdmin(OrderColumns, OrderViews):
         "created_at",
         "paid_at",
     )
-    list_filter = ("status", PaymentMethodFilter, "needs_review", DeliveryFailedFilter, "created_at")
+    list_filter = (
+        "status",
+        PaymentMethodFilter,
+        SettledByFilter,
+        RefundStatusFilter,
+        "needs_review",
+        DeliveryFailedFilter,
+        "created_at",
+    )
     search_fields = ("invoice_number", "reference", "customer_name", "customer_email", "customer_phone")
     date_hierarchy = "created_at"
     inlines = (LineItemInline, CheckoutSessionInline, RefundInline, OrderEventInline, DeliveryInline)

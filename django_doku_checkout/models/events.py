@@ -45,6 +45,8 @@ class OrderEvent(models.Model):
         verbose_name = _("order event")
         verbose_name_plural = _("order events")
         ordering = ("created_at", "id")
+        # The payments of a recent window (the health check's), without reading the whole history.
+        indexes = [models.Index(fields=("new_status", "created_at"), name="doku_event_status_created")]
 
     def __str__(self) -> str:
         return f"{self.order} {self.old_status} -> {self.new_status}"

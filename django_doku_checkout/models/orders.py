@@ -171,7 +171,11 @@ class Order(models.Model):
             ("create_payment_link", _("Can create DOKU payment links")),
             ("refund_payment", _("Can refund payments")),
         ]
-        indexes = [models.Index(fields=("status", "created_at"), name="doku_order_status_created")]
+        indexes = [
+            models.Index(fields=("status", "created_at"), name="doku_order_status_created"),
+            # The payments dashboard's days: the orders paid since a moment.
+            models.Index(fields=("paid_at",), name="doku_order_paid_at"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="doku_order_amount_positive"),
         ]

@@ -87,6 +87,8 @@ class Refund(models.Model):
         verbose_name_plural = _("refunds")
         ordering = ("created_at", "id")
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="doku_refund_amount_positive")]
+        # The refunds asked for since a moment, newest first (the payments dashboard).
+        indexes = [models.Index(fields=("created_at",), name="doku_refund_created")]
 
     def __str__(self) -> str:
         return f"{self.order} -{self.amount} ({self.get_status_display()})"

@@ -6,7 +6,8 @@ notifications (requests that never verified) are deleted after
 ``KEEP_REJECTED_NOTIFICATIONS_DAYS``, and the customer's personal data in settled orders,
 their links and their notifications is removed after ``KEEP_PERSONAL_DATA_DAYS``: names,
 e-mail addresses, phone numbers and addresses. The orders themselves, their amounts,
-invoice numbers, items, statuses and history are kept.
+invoice numbers, items, statuses and history are kept. The record of reconciliation's runs
+is kept for :data:`KEEP_RECONCILIATION_RUNS`, and the newest run always.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from django.utils import timezone
 
 from django_doku_checkout import payloads
 from django_doku_checkout.conf import get_config
-from django_doku_checkout.models import Notification, Order, OrderStatus
+from django_doku_checkout.models import Notification, Order, OrderStatus, ReconciliationRun
 
 #: Orders whose personal data may go once old enough: nothing more will happen to them.
 SETTLED = (
@@ -33,6 +34,8 @@ SETTLED = (
     OrderStatus.EXPIRED,
     OrderStatus.FAILED,
 )
+#: How long the record of a reconciliation run is kept: long enough to see when runs stopped.
+KEEP_RECONCILIATION_RUNS = timedelta(days=30)
 #: Keys of DOKU bodies that hold a person's data, wherever they appear.
 PERSONAL_KEYS = frozenset({"customer", "shipping_address", "billing_address"})
 #: Parts of a key that mark personal data (``customer_name``, ``email``, ``phone_number``, ``address``).
@@ -72,11 +75,13 @@ class PruneSummary:
 
     rejected_notifications: int
     orders_anonymised: int
+    reconciliation_runs: int = 0
 
     def __str__(self) -> str:
         return (
             f"{self.rejected_notifications} rejected notification(s) deleted, "
-            f"{self.orders_anonymised} order(s) stripped of personal data."
+            f"{self.orders_anonymised} order(s) stripped of personal data, "
+            f"{self.reconciliation_runs} old reconciliation run(s) deleted."
         )
 
 
@@ -92,6 +97,14 @@ def orders_to_anonymise(now: Any = None) -> QuerySet[Order]:
     return Order.objects.filter(
         created_at__lt=cutoff, status__in=SETTLED, needs_review=False, anonymised_at__isnull=True
     )
+
+
+def old_reconciliation_runs(now: Any = None) -> QuerySet[ReconciliationRun]:
+    """Runs started before :data:`KEEP_RECONCILIATION_RUNS`, except the newest run of all."""
+    cutoff = (now or timezone.now()) - KEEP_RECONCILIATION_RUNS
+    old = ReconciliationRun.objects.filter(started_at__lt=cutoff)
+    newest = ReconciliationRun.objects.order_by("-started_at", "-id").values_list("pk", flat=True).first()
+    return old if newest is None else old.exclude(pk=newest)
 
 
 def _anonymise(order: Order) -> None:
@@ -113,16 +126,18 @@ def _anonymise(order: Order) -> None:
 
 
 def prune(*, dry_run: bool = False) -> PruneSummary:
-    """Delete old rejected notifications and remove old settled orders' personal data."""
+    """Delete old rejected notifications and old reconciliation runs; remove old settled orders' personal data."""
     now = timezone.now()
     rejected = rejected_notifications(now)
     orders = orders_to_anonymise(now)
+    runs = old_reconciliation_runs(now)
     if dry_run:
-        return PruneSummary(rejected.count(), orders.count())
+        return PruneSummary(rejected.count(), orders.count(), runs.count())
     deleted, _ = rejected.delete()
+    runs_deleted, _ = runs.delete()
     anonymised = 0
     for order in orders.iterator():
         with transaction.atomic():
             _anonymise(order)
         anonymised += 1
-    return PruneSummary(deleted, anonymised)
+    return PruneSummary(deleted, anonymised, runs_deleted)

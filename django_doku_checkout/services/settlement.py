@@ -120,6 +120,10 @@ def apply_payment_result(
     return atomic_with_retry(apply)
 
 
+#: DOKU's statuses that speak of a paid link's payment itself (not of an earlier attempt).
+ABOUT_THE_PAYMENT = frozenset({"SUCCESS", "REFUNDED", "VOIDED"})
+
+
 def apply_locked(
     order: Order,
     link: CheckoutSession,
@@ -136,13 +140,17 @@ def apply_locked(
     """
     own_writes = writes is None
     writes = Writes() if writes is None else writes
-    link.last_transaction_status = result.transaction_status
-    if result.channel:
+    # Each attempt on DOKU's page (a failed OVO, then a card) has its own channel and, for cards,
+    # its own Request-Id, the one a card refund must name. The latest attempt counts until the
+    # link is paid; then the payment that paid it stays, and only news of that payment (DOKU
+    # refunding or voiding it) is recorded on the link: a late FAILED of an earlier attempt,
+    # retried by DOKU after the SUCCESS, is kept in the notification log only.
+    paid = link.status == CheckoutSession.Status.PAID
+    if not paid or result.transaction_status in ABOUT_THE_PAYMENT:
+        link.last_transaction_status = result.transaction_status
+    if result.channel and not (paid and link.payment_channel):
         link.payment_channel = result.channel
-    if result.original_request_id and link.status != CheckoutSession.Status.PAID:
-        # DOKU's id of the payment a card refund must name. Each card attempt on the page has
-        # its own: the latest one counts until the link is paid, then the one that paid it
-        # stays (a late FAILED of an earlier attempt must not replace it).
+    if result.original_request_id and not paid:
         link.original_request_id = result.original_request_id
     outcome = _settle(order, link, result, source=source, notification=notification, writes=writes)
     writes.save(link, ["status", "last_transaction_status", "payment_channel", "original_request_id", "updated_at"])

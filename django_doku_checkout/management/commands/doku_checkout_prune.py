@@ -13,7 +13,8 @@ class Command(BaseCommand):
     help = (
         "Delete rejected notifications older than KEEP_REJECTED_NOTIFICATIONS_DAYS and remove the customer's "
         "personal data from settled orders older than KEEP_PERSONAL_DATA_DAYS (their links and notifications "
-        "too). Orders, amounts and history are kept for the books. Run it daily from cron."
+        "too), and the record of reconciliation runs older than 30 days (the newest is kept). Orders, amounts and "
+        "history are kept for the books. Run it daily from cron."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -1,0 +1,333 @@
+"""The health of the shop's payments now: what ``doku_checkout_health`` and the health endpoint report.
+
+Each fact is one small function with a bounded query (an indexed filter, a count that stops
+at :data:`COUNT_LIMIT`, a handful of invoice numbers); :func:`health_report` turns them into
+:class:`Finding` s, each ``ok``, ``warning`` or ``critical`` with what to do, and the worst of
+them is the report's status. The thresholds are the ``HEALTH_*`` settings. Nothing here
+holds a secret or a shopper's data: counts, times and invoice numbers only.
+
+The dashboard counts the same things over time; where it needs one of these numbers it
+calls the function here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from django_doku_checkout.conf import get_config
+from django_doku_checkout.models import (
+    Delivery,
+    Notification,
+    Order,
+    OrderEvent,
+    OrderStatus,
+    ReconciliationRun,
+    Refund,
+)
+from django_doku_checkout.services.deliveries import failed_deliveries
+
+OK, WARNING, CRITICAL = "ok", "warning", "critical"
+#: The statuses from best to worst; the report's is its worst finding's.
+LEVELS = (OK, WARNING, CRITICAL)
+#: What "recent" means: payments settled by reconciliation, and notifications, in this window.
+WINDOW = timedelta(hours=24)
+#: A payment this fresh may still have its notification on the way (DOKU notifies within seconds).
+NOTIFICATION_GRACE = timedelta(minutes=10)
+#: Counts stop here: the query stays bounded whatever the table holds ("10000 or more").
+COUNT_LIMIT = 10_000
+#: Invoice numbers a finding names, at most.
+NAMED = 5
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One fact about the shop's payments: its status, and a message saying what it means and what to do."""
+
+    name: str
+    status: str
+    message: str
+    count: int | None = None
+    at: datetime | None = None
+    invoice_numbers: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "message": self.message,
+            "count": self.count,
+            "at": self.at.isoformat() if self.at else None,
+            "invoice_numbers": list(self.invoice_numbers),
+        }
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    """Every finding at ``checked_at``; ``status`` is the worst of theirs."""
+
+    checked_at: datetime
+    findings: tuple[Finding, ...] = field(default_factory=tuple)
+
+    @property
+    def status(self) -> str:
+        return max((finding.status for finding in self.findings), key=LEVELS.index, default=OK)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data: what ``doku_checkout_health --json`` and the endpoint answer."""
+        return {
+            "status": self.status,
+            "checked_at": self.checked_at.isoformat(),
+            "findings": [finding.as_dict() for finding in self.findings],
+        }
+
+
+# --- the facts: one bounded query each --------------------------------------------------------
+
+
+def bounded_count(queryset: QuerySet[Any]) -> int:
+    """How many rows ``queryset`` has, counting no further than :data:`COUNT_LIMIT`."""
+    return queryset.values("pk")[:COUNT_LIMIT].count()
+
+
+def last_verified_notification() -> Notification | None:
+    """The newest notification whose signature verified and that was processed: proof DOKU reaches the shop."""
+    return (
+        Notification.objects.filter(signature_valid=True, processed_at__isnull=False)
+        .only("received_at", "invoice_number")
+        .order_by("-received_at", "-id")
+        .first()
+    )
+
+
+def rejected_notifications(since: datetime) -> QuerySet[Notification]:
+    """Notifications refused since ``since`` (signature or Client-Id wrong)."""
+    return Notification.objects.filter(outcome=Notification.Outcome.REJECTED, received_at__gte=since)
+
+
+def payments(since: datetime, until: datetime) -> QuerySet[OrderEvent]:
+    """Orders that became paid between ``since`` and ``until``, by any source."""
+    return OrderEvent.objects.filter(new_status=OrderStatus.PAID, created_at__gte=since, created_at__lt=until)
+
+
+def settled_by_reconciliation(since: datetime) -> QuerySet[OrderEvent]:
+    """Payments settled by reconciliation since ``since``: their notification never arrived. Newest first."""
+    return OrderEvent.objects.filter(
+        new_status=OrderStatus.PAID, source=OrderEvent.Source.RECONCILIATION, created_at__gte=since
+    ).order_by("-created_at", "-id")
+
+
+def old_pending_orders(older_than: datetime) -> QuerySet[Order]:
+    """Orders still pending that were created before ``older_than``, the oldest first."""
+    return Order.objects.filter(status=OrderStatus.PENDING, created_at__lt=older_than).order_by("created_at", "id")
+
+
+def failing_deliveries() -> QuerySet[Delivery]:
+    """Signal deliveries failing: ``pending`` (will retry) or ``failed`` (gave up); the oldest first."""
+    return failed_deliveries().order_by("created_at", "id")
+
+
+def stuck_refunds(older_than: datetime) -> QuerySet[Refund]:
+    """Refunds still ``requested`` (DOKU never answered) that were asked for before ``older_than``, oldest first."""
+    return Refund.objects.filter(status=Refund.Status.REQUESTED, created_at__lt=older_than).order_by("created_at", "id")
+
+
+def last_reconciliation_run(*, finished: bool = False) -> ReconciliationRun | None:
+    """The newest run of reconciliation; with ``finished``, the newest that finished without an error."""
+    runs = ReconciliationRun.objects.order_by("-started_at", "-id")
+    if finished:
+        runs = runs.filter(finished_at__isnull=False, error="")
+    return runs.first()
+
+
+# --- the findings -------------------------------------------------------------------------------
+
+
+def _ago(moment: datetime, now: datetime) -> str:
+    return duration(now - moment) + " ago"
+
+
+def duration(span: timedelta) -> str:
+    """A span as people say it: "45 seconds", "12 minutes", "6 hours", "3 days"."""
+    seconds = max(int(span.total_seconds()), 0)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}{'s' if seconds // size != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
+
+
+def _counted(count: int) -> str:
+    return f"{count} or more" if count >= COUNT_LIMIT else str(count)
+
+
+def notifications_finding(now: datetime) -> Finding:
+    """Whether DOKU's notifications reach the shop: a warning when payments came in the window but none did."""
+    last = last_verified_notification()
+    at = last.received_at if last else None
+    since = now - WINDOW
+    if at is not None and at >= since:
+        return Finding("notifications", OK, f"Last verified notification {_ago(at, now)}.", at=at)
+    paid = bounded_count(payments(max(since, at) if at else since, now - NOTIFICATION_GRACE))
+    seen = f"Last verified notification {_ago(at, now)}" if at else "No verified notification yet"
+    if not paid:
+        return Finding("notifications", OK, f"{seen}; no payment since to be notified of.", at=at)
+    rejected = bounded_count(rejected_notifications(since))
+    return Finding(
+        "notifications",
+        WARNING,
+        f"{seen}, yet {_counted(paid)} payment(s) were recorded since by other means and {_counted(rejected)} "
+        "notification(s) were rejected in the last 24 hours: DOKU's notifications are not reaching the shop. "
+        "Check the notification URL in DOKU's back office, and SECRET_KEY if notifications are rejected "
+        "(DOKU's notification log in the admin says why).",
+        count=paid,
+        at=at,
+    )
+
+
+def recovered_payments_finding(now: datetime) -> Finding:
+    """Payments settled by reconciliation in the window: a warning, DOKU is not calling the notification URL."""
+    recovered = settled_by_reconciliation(now - WINDOW)
+    count = bounded_count(recovered)
+    if not count:
+        return Finding("recovered_payments", OK, "No payment needed reconciliation in the last 24 hours.", count=0)
+    newest = list(recovered.values_list("order__invoice_number", "created_at")[:NAMED])
+    return Finding(
+        "recovered_payments",
+        WARNING,
+        f"{_counted(count)} payment(s) in the last 24 hours were settled by reconciliation, not by DOKU's "
+        "notification (the newest first). Check the notification URL in DOKU's back office and that DOKU can "
+        "reach it.",
+        count=count,
+        at=newest[0][1],
+        invoice_numbers=tuple(invoice for invoice, _ in newest),
+    )
+
+
+def pending_orders_finding(now: datetime) -> Finding:
+    """Orders pending longer than ``HEALTH_PENDING_AGE``: a warning; reconciliation should have settled them."""
+    age = timedelta(seconds=get_config().health_pending_age)
+    pending = old_pending_orders(now - age)
+    count = bounded_count(pending)
+    if not count:
+        return Finding("pending_orders", OK, f"No order pending for more than {duration(age)}.", count=0)
+    oldest = pending.values_list("invoice_number", "created_at")[:NAMED]
+    return Finding(
+        "pending_orders",
+        WARNING,
+        f"{_counted(count)} order(s) pending for more than {duration(age)}, the oldest {oldest[0][0]} created "
+        f"{_ago(oldest[0][1], now)}: is doku_checkout_reconcile running? Its output says what DOKU answers "
+        "about them.",
+        count=count,
+        at=oldest[0][1],
+        invoice_numbers=tuple(invoice for invoice, _ in oldest),
+    )
+
+
+def deliveries_finding(now: datetime) -> Finding:
+    """Signal deliveries failing: critical once one gave up, a warning while they retry."""
+    failing = failing_deliveries()
+    count = bounded_count(failing)
+    if not count:
+        return Finding("deliveries", OK, "Every signal receiver ran.", count=0)
+    gave_up = failing.filter(status=Delivery.Status.FAILED).exists()
+    oldest = list(failing.values_list("order__invoice_number", "created_at")[:NAMED])
+    fix = (
+        "a receiver gave up: fix it, then run doku_checkout_deliver --all"
+        if gave_up
+        else "they are retried by doku_checkout_deliver; see their last error in the admin"
+    )
+    return Finding(
+        "deliveries",
+        CRITICAL if gave_up else WARNING,
+        f"{_counted(count)} signal delivery(ies) failing, the oldest since {_ago(oldest[0][1], now)}: {fix}.",
+        count=count,
+        at=oldest[0][1],
+        invoice_numbers=tuple(dict.fromkeys(invoice for invoice, _ in oldest)),
+    )
+
+
+def refunds_finding(now: datetime) -> Finding:
+    """Refunds ``requested`` longer than ``HEALTH_REFUND_STUCK_AGE``: DOKU has not answered; a warning."""
+    age = timedelta(seconds=get_config().health_refund_stuck_age)
+    stuck = stuck_refunds(now - age)
+    count = bounded_count(stuck)
+    if not count:
+        return Finding("refunds", OK, f"No refund waiting for DOKU for more than {duration(age)}.", count=0)
+    oldest = list(stuck.values_list("order__invoice_number", "created_at")[:NAMED])
+    return Finding(
+        "refunds",
+        WARNING,
+        f"{_counted(count)} refund(s) waiting for DOKU's answer for more than {duration(age)}: reconciliation "
+        "sends them again; if they stay, ask DOKU about them (the order's page has Resend).",
+        count=count,
+        at=oldest[0][1],
+        invoice_numbers=tuple(dict.fromkeys(invoice for invoice, _ in oldest)),
+    )
+
+
+def reconciliation_finding(now: datetime) -> Finding:
+    """Reconciliation's last runs: critical when none finished within ``HEALTH_RECONCILE_MAX_AGE``."""
+    max_age = timedelta(seconds=get_config().health_reconcile_max_age)
+    finished = last_reconciliation_run(finished=True)
+    latest = last_reconciliation_run()
+    if finished is None or finished.finished_at is None or finished.finished_at < now - max_age:
+        when = (
+            f"the last finished {_ago(finished.finished_at, now)}"
+            if finished and finished.finished_at
+            else "none ever finished"
+        )
+        return Finding(
+            "reconciliation",
+            CRITICAL,
+            f"No reconciliation run finished in the last {duration(max_age)} ({when}): payments whose "
+            "notification is lost stay pending. Schedule doku_checkout_reconcile (cron, every 10 minutes) "
+            "and read its output.",
+            at=finished.finished_at if finished else None,
+        )
+    if latest is not None and latest.pk != finished.pk and latest.finished_at is not None:
+        return Finding(
+            "reconciliation",
+            WARNING,
+            f"The last reconciliation run stopped with an error ({latest.error}) {_ago(latest.started_at, now)}; "
+            "see its output.",
+            at=latest.started_at,
+        )
+    if finished.failed:
+        return Finding(
+            "reconciliation",
+            WARNING,
+            f"The last reconciliation run, {_ago(finished.finished_at, now)}, could not ask DOKU about "
+            f"{finished.failed} of {finished.checked} order(s): DOKU down or answering errors. It tries again "
+            "next run.",
+            count=finished.failed,
+            at=finished.finished_at,
+        )
+    return Finding(
+        "reconciliation",
+        OK,
+        f"Last reconciliation run finished {_ago(finished.finished_at, now)}: {finished.checked} order(s) checked, "
+        f"{finished.changed} changed.",
+        count=finished.checked,
+        at=finished.finished_at,
+    )
+
+
+#: Every finding, in the order they are reported.
+FINDINGS = (
+    notifications_finding,
+    recovered_payments_finding,
+    reconciliation_finding,
+    pending_orders_finding,
+    deliveries_finding,
+    refunds_finding,
+)
+
+
+def health_report(now: datetime | None = None) -> HealthReport:
+    """Every finding about the shop's payments now, and their worst status."""
+    now = now or timezone.now()
+    return HealthReport(now, tuple(finding(now) for finding in FINDINGS))
