@@ -28,24 +28,15 @@ CHECKOUT = "/checkout/v1/payment"
 def standalone_simulator() -> Iterator[str]:
     """The simulator in a process of its own, with this project's test credentials; its base URL."""
     from django_doku_checkout.testing import CLIENT_ID, SECRET_KEY
-    from tests.servers import free_port
-    from tests.waiting import wait_until_serving
+    from tests.servers import free_port, serving
 
     port = free_port()
-    server = subprocess.Popen(  # noqa: S603 - our own simulator
-        [sys.executable, "-m", "django_doku_checkout.simulator", "--port", str(port)]
-        + ["--client-id", CLIENT_ID, "--secret-key", SECRET_KEY],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": ""},
-    )
+    command = [sys.executable, "-m", "django_doku_checkout.simulator", "--port", str(port)]
+    command += ["--client-id", CLIENT_ID, "--secret-key", SECRET_KEY]
     base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(base)
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    with serving(command, base, env={**os.environ, "DJANGO_SETTINGS_MODULE": ""}, **quiet):
         yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def simulator_settings(base: str, **extra: Any) -> dict[str, Any]:

@@ -55,25 +55,25 @@ def doku_standin(notify: list[str], pids: list[int] | None = None, **options: fl
     """
     from django.conf import settings
 
-    from tests.servers import free_port
-    from tests.waiting import wait_until_serving
+    from tests.servers import free_port, serving
 
     port = free_port()
     flags = [f"--{name}={value}" for name, value in options.items()]
     keys = settings.DOKU_CHECKOUT  # the shop's: its notifications are signed with them
-    server = subprocess.Popen(  # noqa: S603 - our own stand-in
-        [sys.executable, str(STANDIN), "--port", str(port), "--notify", ",".join(notify or ["http://127.0.0.1:9"])]
-        + ["--client-id", keys["CLIENT_ID"], "--secret-key", keys["SECRET_KEY"], *flags],
-    )
-    if pids is not None:
-        pids.append(server.pid)
+    command = [
+        sys.executable,
+        str(STANDIN),
+        "--port",
+        str(port),
+        "--notify",
+        ",".join(notify or ["http://127.0.0.1:9"]),
+    ]
+    command += ["--client-id", keys["CLIENT_ID"], "--secret-key", keys["SECRET_KEY"], *flags]
     base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(base)
+    with serving(command, base) as server:
+        if pids is not None:
+            pids.append(server.pid)
         yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def instant_doku() -> contextlib.AbstractContextManager[str]:

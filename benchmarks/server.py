@@ -31,24 +31,15 @@ def gunicorn(
     ``threads`` above 1 runs gunicorn's ``gthread`` workers, ``threads`` requests at once each.
     ``config`` is a gunicorn configuration (``python:benchmarks.site.timing``).
     """
-    from tests.servers import free_port
-    from tests.waiting import wait_until_serving
+    from tests.servers import free_port, serving
 
     port = port or free_port()
-    server = subprocess.Popen(  # noqa: S603 - our own server
-        [sys.executable, "-m", "gunicorn", "benchmarks.site.wsgi:application"]
-        + ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads)]
-        + ["--backlog", "256", "--log-level", "warning"]
-        + (["--config", config] if config else []),
-        cwd=ROOT,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.site.settings", **(env or {})},
-    )
-    try:
-        wait_until_serving(f"http://127.0.0.1:{port}")
+    command = [sys.executable, "-m", "gunicorn", "benchmarks.site.wsgi:application"]
+    command += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads)]
+    command += ["--backlog", "256", "--log-level", "warning", *(["--config", config] if config else [])]
+    server_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.site.settings", **(env or {})}
+    with serving(command, f"http://127.0.0.1:{port}", grace=30, cwd=ROOT, env=server_env) as server:
         yield port, server
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def worker_pids(server: subprocess.Popen[bytes]) -> list[int]:

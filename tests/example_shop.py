@@ -14,8 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tests.servers import ROOT, free_port
-from tests.waiting import wait_until_serving
+from tests.servers import ROOT, free_port, serving
 
 MANAGE = ROOT / "example_project" / "manage.py"
 # pytest-django exports the test settings; the example shop must run on its own. The root
@@ -38,19 +37,10 @@ def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[s
 @contextlib.contextmanager
 def serve_example_shop(port: int, env: dict[str, str], log: Any = subprocess.DEVNULL) -> Iterator[str]:
     """The example shop under ``manage.py runserver`` (threaded) on 127.0.0.1:``port``, until the block ends."""
-    server = subprocess.Popen(  # noqa: S603
-        [sys.executable, str(MANAGE), "runserver", f"127.0.0.1:{port}", "--noreload"],
-        env={**BASE_ENV, **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(base)
+    command = [sys.executable, str(MANAGE), "runserver", f"127.0.0.1:{port}", "--noreload"]
+    with serving(command, base, env={**BASE_ENV, **env}, stdout=log, stderr=subprocess.STDOUT):
         yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 @contextlib.contextmanager

@@ -115,6 +115,22 @@ def _stop(process: subprocess.Popen[bytes], grace: float = 5) -> None:
 
 
 @contextlib.contextmanager
+def serving(
+    command: Sequence[str], url: str, *, seconds: float = 30, grace: float = 5, **popen: Any
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start one of our own servers (``command``, in a session of its own), wait until ``url``
+    answers, and stop it with everything it forked when the block ends. ``popen`` goes to
+    :class:`subprocess.Popen` (``env``, ``cwd``, ``stdout``...); ``grace`` is how long it has to
+    stop on SIGTERM before it is killed."""
+    process = subprocess.Popen(command, start_new_session=True, **popen)  # noqa: S603 - our own servers only
+    try:
+        wait_until_serving(url, seconds=seconds)
+        yield process
+    finally:
+        _stop(process, grace)
+
+
+@contextlib.contextmanager
 def serve_gunicorn(
     *,
     database_url: str,
@@ -155,14 +171,9 @@ def serve_gunicorn(
     command += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", "sync"]
     command += ["--timeout", str(timeout), "--graceful-timeout", "2", "--log-level", "info"]
     command += ["--error-logfile", str(log_path), "--capture-output"]
-    process = subprocess.Popen(  # noqa: S603 - our own server
-        command, cwd=ROOT, env=server_env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        wait_until_serving(url, seconds=30)
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    with serving(command, url, cwd=ROOT, env=server_env, **quiet) as process:
         yield Shop(url=url, process=process, env=server_env, log_path=log_path)
-    finally:
-        _stop(process)
 
 
 def _postgres_url(settings_dict: Mapping[str, Any]) -> str:
@@ -218,17 +229,8 @@ def gunicorn_shop(transactional_db: None, tmp_path: Path) -> Iterator[Callable[.
 def standalone_simulator(notification_url: str) -> Iterator[str]:
     """DOKU's stand-in in its own process (one store for every gunicorn worker); yields its URL."""
     port = free_port()
-    process = subprocess.Popen(  # noqa: S603 - our own simulator
-        [sys.executable, "-m", "django_doku_checkout.simulator", "--port", str(port)]
-        + ["--client-id", CLIENT_ID, "--secret-key", SECRET, "--notification-url", notification_url],
-        cwd=ROOT,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    command = [sys.executable, "-m", "django_doku_checkout.simulator", "--port", str(port)]
+    command += ["--client-id", CLIENT_ID, "--secret-key", SECRET, "--notification-url", notification_url]
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(url, seconds=30)
+    with serving(command, url, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
         yield url
-    finally:
-        _stop(process)
