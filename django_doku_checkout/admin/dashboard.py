@@ -4,7 +4,8 @@ Registered as the admin of :class:`~django_doku_checkout.models.PaymentsDashboar
 of ``Order`` with no table), so the admin index lists it in the app's block on any admin
 site. Its one page reads :func:`~django_doku_checkout.services.dashboard.payments_dashboard`
 and lays each panel out as a chart (:mod:`.charts`), its figures as text, and a link to the
-admin list it summarises, narrowed to what the panel counts.
+admin list it summarises, narrowed to what the panel counts, for a reader that list's admin
+lets in (text otherwise).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model
@@ -83,8 +85,8 @@ def zone_note(figures: Dashboard) -> str:
     """What the page says when its days are not in the zone the admin's lists show times in
     (startproject's UTC, read as WIB here as the shopper's pages read it); else nothing."""
     lists = timezone.get_current_timezone()
-    if _zone_name(lists) == _zone_name(figures.zone):
-        return ""
+    if _zone_name(lists) != settings.TIME_ZONE or _zone_name(lists) == _zone_name(figures.zone):
+        return ""  # the shop's middleware activated the reader's own zone, or it is the dashboard's
     return _(
         "Days, hours and times here are %(days)s (%(zone)s), as shoppers read them; the admin's lists show "
         'times in %(lists)s, the project\'s TIME_ZONE: set TIME_ZONE = "%(zone)s" to read both in %(days)s.'
