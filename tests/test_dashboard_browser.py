@@ -14,17 +14,18 @@ from datetime import timedelta
 import pytest
 from django.contrib.staticfiles import finders
 from django.urls import reverse
+from django.utils import timezone
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 from django_doku_checkout import services, signals
-from django_doku_checkout.models import Order, OrderEvent
+from django_doku_checkout.models import CheckoutSession, Delivery, Order, OrderEvent
 from django_doku_checkout.reconciliation import reconcile
 from django_doku_checkout.services import after_response
 from django_doku_checkout.simulator import actions
 from django_doku_checkout.simulator.store import STORE
 from tests.doku import CLIENT_ID, forged_notification, paid_quietly
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, screenshot
-from tests.test_dashboard import failing_fulfilment
+from tests.test_dashboard import DASHBOARD, failing_fulfilment
 from tests.test_refunds import refund_at_doku
 
 pytestmark = pytest.mark.browser
@@ -156,3 +157,57 @@ def test_the_example_shop_serves_it_under_its_own_policy(browser: Browser, examp
     expect(page.locator(".doku-dashboard")).to_have_css("display", "grid")  # the shop serves the stylesheet
     context.close()
     assert blocked == []
+
+
+#: Each text of the bar charts, measured by Chromium in the drawing's units: its box, and the box of its row's bar.
+MEASURE_ROWS = """() => [...document.querySelectorAll('svg.doku-rows')].flatMap(svg => {
+  const width = svg.viewBox.baseVal.width;
+  return [...svg.querySelectorAll('text')].map(text => {
+    const box = text.getBBox();
+    let bar = text.previousElementSibling;
+    if (text.classList.contains('doku-label')) { bar = text.nextElementSibling; }
+    const rect = (bar.tagName === 'a' ? bar.querySelector('rect') : bar).getBBox();
+    return {kind: text.getAttribute('class'), text: text.textContent, left: box.x, right: box.x + box.width,
+            bar_left: rect.x, bar_right: rect.x + rect.width, width};
+  });
+})"""
+
+
+def test_in_indonesian_every_label_fits_its_chart(strict_page: Page, live_server, settings, order_factory, admin_user):
+    settings.LANGUAGE_CODE = "id"
+    orders = [order_factory(status="paid", paid_at=timezone.now()) for _ in range(3)]
+    for order, channel in zip(orders, ("VIRTUAL_ACCOUNT_BANK_SYARIAH_MANDIRI", "QRIS", "CREDIT_CARD"), strict=True):
+        link = CheckoutSession.objects.create(
+            order=order,
+            invoice_number=f"{order.invoice_number}-L",
+            request_id=f"req-{order.pk}",
+            payment_channel=channel,
+        )
+        Order.objects.filter(pk=order.pk).update(paid_link=link)
+    for receiver, status in (("shop.receivers.send_the_order_to_the_warehouse", "pending"), ("shop.crm.add", "failed")):
+        for _ in range(2):
+            Delivery.objects.create(order=orders[0], signal="payment_succeeded", receiver=receiver, status=status)
+
+    page = strict_page
+    page.goto(live_server.url + reverse("admin:login") + "?next=" + reverse(DASHBOARD))
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "password")
+    page.click('input[type="submit"]')
+    expect(page.locator("h1")).to_have_text("Dasbor pembayaran")
+
+    overflowing = page.evaluate(
+        "() => [...document.querySelectorAll('.doku-panel')].filter(p => p.scrollWidth > p.clientWidth).map(p => p.id)"
+    )
+    assert overflowing == []  # no table wider than its panel (a receiver's long dotted path wraps)
+    texts = page.evaluate(MEASURE_ROWS)
+    assert {text["text"] for text in texts} >= {
+        "Virtual Account Bank Syariah Mandiri",
+        "2 akan dicoba lagi, 0 dihentikan",
+    }
+    for text in texts:
+        assert text["left"] >= 0, text
+        assert text["right"] <= text["width"], text
+        if text["kind"] == "doku-label":
+            assert text["right"] <= text["bar_left"], text
+        else:
+            assert text["left"] >= text["bar_right"], text

@@ -15,9 +15,18 @@ from dataclasses import dataclass
 #: The drawing's coordinate system (``viewBox``): the stylesheet scales it to the panel's width.
 WIDTH = 400
 HEIGHT = 100
-#: The horizontal bars' row height and the room left of them for their labels.
+#: The horizontal bars' row height, the room between a label, its bar and its figure, and the
+#: least room a bar keeps when labels and figures are long (they are shortened past it).
 ROW = 22
-LABEL = 130
+GAP = 8
+BAR = 60
+#: The size of the charts' text (``.doku-chart text`` in the stylesheet), in the drawing's units.
+FONT = 12
+#: Upper bounds of the characters' widths, in ems: DejaVu Sans's (Linux's sans-serif, wider than
+#: Arial, Helvetica, Roboto and Segoe UI), so a text measured here is never wider in a browser.
+NARROW = frozenset(" '(),-./:;IJ[\\]fijlrt|")
+WIDE = frozenset("#%&+<=>@MW^mw~")
+ELLIPSIS = "\u2026"
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,9 @@ class Bar:
     href: str = ""
     label: str = ""
     value: str = ""
+    #: The label and the figure as drawn: shortened when they do not fit whole.
+    shown_label: str = ""
+    shown_value: str = ""
 
     @property
     def text_y(self) -> float:
@@ -39,9 +51,14 @@ class Bar:
         return round(self.y + self.height - 4, 2)
 
     @property
+    def label_x(self) -> float:
+        """Where a row's label ends: just left of its bar."""
+        return round(self.x - GAP, 2)
+
+    @property
     def value_x(self) -> float:
         """Where a row's figure starts: just right of its bar."""
-        return round(self.x + self.width + 6, 2)
+        return round(self.x + self.width + GAP, 2)
 
 
 @dataclass(frozen=True)
@@ -77,13 +94,44 @@ def columns(
     return Chart(width=WIDTH, height=height, bars=bars, top=top)
 
 
+def text_width(text: str) -> float:
+    """At most how wide ``text`` is drawn, in the drawing's units (see :data:`NARROW`)."""
+    ems = 0.0
+    for character in text:
+        if character in NARROW:
+            ems += 0.4
+        elif character in WIDE or not character.isascii():
+            ems += 1.0
+        elif character.isupper():
+            ems += 0.8
+        else:
+            ems += 0.64
+    return ems * FONT
+
+
+def fit(text: str, room: float) -> str:
+    """``text``, or as much of it as fits ``room`` followed by an ellipsis."""
+    if text_width(text) <= room:
+        return text
+    while text and text_width(text + ELLIPSIS) > room:
+        text = text[:-1]
+    return text.rstrip() + ELLIPSIS
+
+
 def rows(values: Sequence[int], labels: Sequence[str], shown: Sequence[str], hrefs: Sequence[str] = ()) -> Chart:
-    """Horizontal bars, one row each: the label left, the bar, its figure right of the bar."""
+    """Horizontal bars, one row each: the label left, the bar, its figure right of the bar.
+
+    The columns fit the texts: the figures' column their widest, the labels' the rest but
+    :data:`BAR`, up to their widest; a text wider than its column is shortened (the bar's
+    ``<title>`` and the panel's table say it whole).
+    """
     highest = max(values, default=0) or 1
-    room = WIDTH - LABEL - 140  # the figure's text after the longest bar
+    figures = min(max((text_width(text) for text in shown), default=0), WIDTH - BAR - 2 * GAP)
+    label_room = min(max((text_width(text) for text in labels), default=0), WIDTH - BAR - 2 * GAP - figures)
+    room = WIDTH - label_room - figures - 2 * GAP
     bars = [
         Bar(
-            x=LABEL,
+            x=round(label_room + GAP, 2),
             y=index * ROW + 3,
             width=round(value / highest * room, 2),
             height=ROW - 6,
@@ -91,6 +139,8 @@ def rows(values: Sequence[int], labels: Sequence[str], shown: Sequence[str], hre
             href=hrefs[index] if hrefs else "",
             label=labels[index],
             value=shown[index],
+            shown_label=fit(labels[index], label_room),
+            shown_value=fit(shown[index], figures),
         )
         for index, value in enumerate(values)
     ]

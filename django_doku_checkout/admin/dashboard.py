@@ -4,21 +4,25 @@ Registered as the admin of :class:`~django_doku_checkout.models.PaymentsDashboar
 of ``Order`` with no table), so the admin index lists it in the app's block on any admin
 site. Its one page reads :func:`~django_doku_checkout.services.dashboard.payments_dashboard`
 and lays each panel out as a chart (:mod:`.charts`), its figures as text, and a link to the
-admin list it summarises, narrowed to what the panel counts.
+admin list it summarises, narrowed to what the panel counts, for a reader that list's admin
+lets in (text otherwise).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils import formats
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -62,7 +66,7 @@ class PaymentsDashboardAdmin(DashboardModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         figures = payments_dashboard()
-        links = Links(self.admin_site.name)
+        links = Links(request, self.admin_site)
         context = {
             **self.admin_site.each_context(request),
             "title": _("Payments dashboard"),
@@ -70,25 +74,53 @@ class PaymentsDashboardAdmin(DashboardModelAdmin):
             "stylesheet": STYLESHEET,
             "dashboard": figures,
             "as_of": format_moment(figures.now),
+            "zone_note": zone_note(figures),
             "paid_amount": format_rupiah(figures.amount),
             **panels(figures, links),
         }
         return TemplateResponse(request, "admin/django_doku_checkout/dashboard.html", context)
 
 
-class Links:
-    """The admin lists the panels summarise, narrowed by their filters, on one admin site."""
+def zone_note(figures: Dashboard) -> str:
+    """What the page says when its days are not in the zone the admin's lists show times in
+    (startproject's UTC, read as WIB here as the shopper's pages read it); else nothing."""
+    lists = timezone.get_current_timezone()
+    if _zone_name(lists) != settings.TIME_ZONE or _zone_name(lists) == _zone_name(figures.zone):
+        return ""  # the shop's middleware activated the reader's own zone, or it is the dashboard's
+    return _(
+        "Days, hours and times here are %(days)s (%(zone)s), as shoppers read them; the admin's lists show "
+        'times in %(lists)s, the project\'s TIME_ZONE: set TIME_ZONE = "%(zone)s" to read both in %(days)s.'
+    ) % {
+        "days": figures.now.astimezone(figures.zone).tzname(),
+        "zone": _zone_name(figures.zone),
+        "lists": figures.now.astimezone(lists).tzname(),
+    }
 
-    def __init__(self, site: str) -> None:
-        self.site = site
-        self.orders_url = self._url("order_changelist")
-        self.notifications_url = self._url("notification_changelist")
+
+def _zone_name(zone: tzinfo) -> str:
+    return getattr(zone, "key", None) or str(zone)
+
+
+class Links:
+    """The admin lists the panels summarise, narrowed by their filters, on one admin site: each
+    list only when the reader may open it (``""`` otherwise: the page shows its text, unlinked)."""
+
+    def __init__(self, request: HttpRequest, site: admin.AdminSite) -> None:
+        self.site = site.name
+        self.orders_url = self._list(request, site, Order)
+        self.notifications_url = self._list(request, site, Notification)
+
+    def _list(self, request: HttpRequest, site: admin.AdminSite, model: type[Model]) -> str:
+        """The model's list, if it is registered on ``site`` and its admin lets the reader view it."""
+        if not site.is_registered(model) or not site.get_model_admin(model).has_view_or_change_permission(request):
+            return ""
+        return self._url(f"{model._meta.model_name}_changelist")
 
     def _url(self, name: str, *args: object) -> str:
         return reverse(f"admin:{Order._meta.app_label}_{name}", args=args, current_app=self.site)
 
     def order(self, pk: object) -> str:
-        return self._url("order_change", pk)
+        return self._url("order_change", pk) if self.orders_url else ""
 
     def orders(self, **lookups: str | datetime | None) -> str:
         return _with_query(self.orders_url, lookups)
@@ -98,6 +130,8 @@ class Links:
 
 
 def _with_query(url: str, lookups: dict[str, str | datetime | None]) -> str:
+    if not url:
+        return ""
     query = {
         key: as_stored(value).isoformat() if isinstance(value, datetime) else value for key, value in lookups.items()
     }
@@ -144,22 +178,35 @@ def _payments(figures: Dashboard, links: Links) -> dict[str, Any]:
     }
 
 
+def _shares(parts: Sequence[int]) -> list[str]:
+    """Each part's whole percent of their sum, adding up to 100 % (largest remainder: the points
+    rounding down leaves go to the parts it cut most, the first of equals first)."""
+    whole = sum(parts)
+    if not whole:
+        return ["0%"] * len(parts)
+    percents = [part * 100 // whole for part in parts]
+    cut_most = sorted(range(len(parts)), key=lambda index: -(parts[index] * 100 % whole))
+    for index in cut_most[: 100 - sum(percents)]:
+        percents[index] += 1
+    return [formats.number_format(percent, 0) + "%" for percent in percents]
+
+
 def _share(part: int, whole: int) -> str:
-    return formats.number_format(part / whole * 100 if whole else 0, 0) + "%"
+    return _shares([part, whole - part])[0]
 
 
 def _channels(figures: Dashboard, links: Links) -> dict[str, Any]:
-    total = sum(channel.paid for channel in figures.channels)
+    shares = _shares([channel.paid for channel in figures.channels])
     labels = [payment_methods.label(c.code) if c.code else _("Not reported by DOKU") for c in figures.channels]
-    shown = [f"{channel.paid} ({_share(channel.paid, total)})" for channel in figures.channels]
+    shown = [f"{channel.paid} ({share})" for channel, share in zip(figures.channels, shares, strict=True)]
     hrefs = [
         links.orders(payment_channel=channel.code or None, paid_at__gte=figures.since) for channel in figures.channels
     ]
     return {
         "channels_chart": charts.rows([channel.paid for channel in figures.channels], labels, shown, hrefs),
         "channels_rows": [
-            (label, channel.paid, _share(channel.paid, total), format_rupiah(channel.amount), href)
-            for label, channel, href in zip(labels, figures.channels, hrefs, strict=True)
+            (label, channel.paid, share, format_rupiah(channel.amount), href)
+            for label, channel, share, href in zip(labels, figures.channels, shares, hrefs, strict=True)
         ],
     }
 
@@ -192,7 +239,7 @@ def _pending(figures: Dashboard, links: Links) -> dict[str, Any]:
 
 def _refunds(figures: Dashboard, links: Links) -> dict[str, Any]:
     labels = [str(Refund.Status(total.status).label) for total in figures.refunds]
-    hrefs = [links.orders(refund=total.status) for total in figures.refunds]
+    hrefs = [links.orders(refund=total.status, refunds__created_at__gte=figures.since) for total in figures.refunds]
     shown = [
         ngettext("%(count)d refund, %(amount)s", "%(count)d refunds, %(amount)s", total.refunds)
         % {"count": total.refunds, "amount": format_rupiah(total.amount)}
@@ -204,7 +251,7 @@ def _refunds(figures: Dashboard, links: Links) -> dict[str, Any]:
             (label, total.refunds, format_rupiah(total.amount), href)
             for label, total, href in zip(labels, figures.refunds, hrefs, strict=True)
         ],
-        "refunds_url": links.orders(refund=Refund.Status.SUCCEEDED),
+        "refunds_url": links.orders(refunds__created_at__gte=figures.since),
         "recent_refunds": [
             (
                 refund.order.invoice_number,

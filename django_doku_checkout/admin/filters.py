@@ -69,6 +69,15 @@ class RefundStatusFilter(admin.SimpleListFilter):
         return queryset.filter(Exists(Refund.objects.filter(order=OuterRef("pk"), status=self.value())))
 
 
+class RefundAskedFilter(admin.DateFieldListFilter):
+    """Orders with a refund asked for in a window (``refunds__created_at``): the dashboard's refunds panel links
+    to its 30 days' refunds, whatever their status."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.title = _("refund asked")
+
+
 class SettledByFilter(admin.SimpleListFilter):
     """Orders whose payment was recorded from one source: DOKU's notification, reconciliation, a status check."""
 

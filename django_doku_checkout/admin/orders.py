@@ -23,6 +23,7 @@ from django_doku_checkout.admin.display import MEDIA_CSS, MEDIA_JS, OrderColumns
 from django_doku_checkout.admin.filters import (
     DeliveryFailedFilter,
     PaymentMethodFilter,
+    RefundAskedFilter,
     RefundStatusFilter,
     SettledByFilter,
 )
@@ -64,6 +65,7 @@ class OrderAdmin(OrderColumns, OrderViews):
         PaymentMethodFilter,
         SettledByFilter,
         RefundStatusFilter,
+        ("refunds__created_at", RefundAskedFilter),
         "needs_review",
         DeliveryFailedFilter,
         "created_at",
