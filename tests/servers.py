@@ -215,12 +215,14 @@ def gunicorn_shop(transactional_db: None, tmp_path: Path) -> Iterator[Callable[.
 
 
 @contextlib.contextmanager
-def standalone_simulator(notification_url: str) -> Iterator[str]:
+def standalone_simulator(
+    notification_url: str, *, client_id: str = CLIENT_ID, secret_key: str = SECRET
+) -> Iterator[str]:
     """DOKU's stand-in in its own process (one store for every gunicorn worker); yields its URL."""
     port = free_port()
     process = subprocess.Popen(  # noqa: S603 - our own simulator
         [sys.executable, "-m", "django_doku_checkout.simulator", "--port", str(port)]
-        + ["--client-id", CLIENT_ID, "--secret-key", SECRET, "--notification-url", notification_url],
+        + ["--client-id", client_id, "--secret-key", secret_key, "--notification-url", notification_url],
         cwd=ROOT,
         start_new_session=True,
         stdout=subprocess.DEVNULL,
