@@ -260,6 +260,22 @@ def test_a_standalone_simulator_that_is_not_running_is_named_with_its_whole_comm
     ]
 
 
+def test_a_mounted_simulator_that_does_not_answer_is_the_shop_not_running(doku_settings, capsys):
+    base = f"http://127.0.0.1:{free_port()}"
+    doku_settings(ENVIRONMENT="simulator", API_BASE_URL=base + "/doku-simulator", MAX_RETRIES=0, SITE_URL=base)
+
+    code, lines, _ = run_doctor(capsys)
+
+    assert code == 1
+    assert finding(lines, "Client-Id and secret key")[1:] == [
+        f"{INDENT}What to do: Start the shop that mounts the simulator at {base}/doku-simulator (manage.py runserver)."
+    ]
+    assert finding(lines, "Notification URL")[0] == (
+        f"ok       Notification URL: {base}/doku/notification/ (the simulator calls it; DOKU's sandbox and production "
+        "need it public and https)."
+    )
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("setting", "action"),
