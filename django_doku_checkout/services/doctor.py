@@ -3,7 +3,8 @@
 :func:`examine` asks DOKU (:mod:`.doctor_account`: the Client-Id and secret key, the clock),
 then reads the shop's own configuration: the notification URL to enter in DOKU's back office
 and the return URLs, built from ``SITE_URL`` and the URLconf as the links build them, and
-whether DOKU and shoppers can reach them; and the Content Security Policy a pay button needs.
+whether DOKU and shoppers can reach them; the Content Security Policy a pay button needs; and,
+last, what ``manage.py check --deploy`` reports (its own check), so that the two agree.
 Each finding says what to do; nothing secret is in any of them.
 """
 
