@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage
 
 from django_doku_checkout.exceptions import DokuConfigurationError
+from django_doku_checkout.public_urls import not_public_https
 from django_doku_checkout.setting_rules import Setting, check_message, setting_name
 from django_doku_checkout.settings_table import (
     API_BASE_URLS,
@@ -315,6 +316,29 @@ def _published_secret_key(raw: Mapping[str, Any]) -> list[CheckMessage]:
     ]
 
 
+def _site_url_not_public_https(raw: Mapping[str, Any], values: Mapping[str, Any]) -> list[CheckMessage]:
+    """E050: outside the simulator, DOKU calls the notification URL built from ``SITE_URL``: it must be public https.
+
+    The same judgement as the going-live doctor's (:func:`~django_doku_checkout.public_urls.not_public_https`).
+    """
+    environment = values.get("ENVIRONMENT")
+    if not values.get("SITE_URL") or environment in (None, "simulator"):
+        return []
+    reasons = not_public_https(values["SITE_URL"])
+    if not reasons:
+        return []
+    return [
+        check_message(
+            "error",
+            "E050",
+            f"{setting_name('SITE_URL')} is {raw.get('SITE_URL')!r} while {setting_name('ENVIRONMENT')} is "
+            f"{environment!r}: DOKU cannot call its notification URL: {'; '.join(reasons)}.",
+            "Set SITE_URL to the shop's public https address; manage.py doku_checkout_doctor shows the "
+            "notification URL to enter in DOKU's back office.",
+        )
+    ]
+
+
 def find_deployment_problems(raw: object) -> list[CheckMessage]:
     """Problems that only matter on a deployed site (``manage.py check --deploy``).
 
@@ -328,6 +352,7 @@ def find_deployment_problems(raw: object) -> list[CheckMessage]:
         *_simulator_or_sandbox_live(values),
         *_published_secret_key(raw),
         *_api_host_not_doku(raw, values, level="error"),
+        *_site_url_not_public_https(raw, values),
     ]
 
 

@@ -226,11 +226,13 @@ def gunicorn_shop(transactional_db: None, tmp_path: Path) -> Iterator[Callable[.
 
 
 @contextlib.contextmanager
-def standalone_simulator(notification_url: str) -> Iterator[str]:
+def standalone_simulator(
+    notification_url: str, *, client_id: str = CLIENT_ID, secret_key: str = SECRET
+) -> Iterator[str]:
     """DOKU's stand-in in its own process (one store for every gunicorn worker); yields its URL."""
     port = free_port()
     command = [sys.executable, "-m", "django_doku_checkout.simulator", "--port", str(port)]
-    command += ["--client-id", CLIENT_ID, "--secret-key", SECRET, "--notification-url", notification_url]
+    command += ["--client-id", client_id, "--secret-key", secret_key, "--notification-url", notification_url]
     url = f"http://127.0.0.1:{port}"
     with serving(command, url, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
         yield url

@@ -50,3 +50,44 @@ def test_plain_check_stays_quiet_about_the_simulator_in_development(settings, ca
     call_command("check", tags=["security"], fail_level="WARNING")
 
     assert "django_doku_checkout" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("site_url", "why"),
+    [
+        ("http://localhost:8000", "it is http, not https; localhost is a name only this machine or its network knows"),
+        ("https://192.168.1.20", "192.168.1.20 is a private address"),
+        ("http://shop.example.com", "it is http, not https"),
+    ],
+)
+def test_check_deploy_fails_a_site_url_doku_cannot_call_outside_the_simulator(settings, site_url, why):
+    settings.DEBUG = False
+    settings.DOKU_CHECKOUT = {**SIMULATOR_AS_DOCUMENTED, "ENVIRONMENT": "production", "SECRET_KEY": "SK-live"}
+    settings.DOKU_CHECKOUT.pop("API_BASE_URL")
+    settings.DOKU_CHECKOUT["SITE_URL"] = site_url
+
+    with pytest.raises(SystemCheckError) as raised:
+        call_command("check", deploy=True, tags=["security"])
+
+    assert (
+        f"(django_doku_checkout.E050) DOKU_CHECKOUT['SITE_URL'] is {site_url!r} while DOKU_CHECKOUT['ENVIRONMENT'] "
+        f"is 'production': DOKU cannot call its notification URL: {why}." in str(raised.value)
+    )
+
+
+def test_check_deploy_takes_a_public_https_site_url_and_any_for_the_simulator(settings, capsys):
+    settings.DEBUG = False
+    settings.DOKU_CHECKOUT = {
+        **SIMULATOR_AS_DOCUMENTED,
+        "ENVIRONMENT": "production",
+        "SECRET_KEY": "SK-live",
+        "SITE_URL": "https://shop.example.com",
+    }
+    settings.DOKU_CHECKOUT.pop("API_BASE_URL")
+
+    call_command("check", deploy=True, tags=["security"])
+
+    settings.DOKU_CHECKOUT = SIMULATOR_AS_DOCUMENTED
+    with pytest.raises(SystemCheckError) as raised:
+        call_command("check", deploy=True, tags=["security"])
+    assert "E050" not in str(raised.value)

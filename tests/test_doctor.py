@@ -14,6 +14,7 @@ from email.utils import format_datetime
 
 import pytest
 import requests
+from django.core.checks import run_checks
 from django.core.management import execute_from_command_line
 
 from django_doku_checkout.models import Order
@@ -21,7 +22,7 @@ from django_doku_checkout.simulator.faults import Faults
 from django_doku_checkout.simulator.store import STORE
 from tests.doku import CLIENT_ID, SANDBOX, SECRET, checkout_success
 from tests.example_shop import run_manage
-from tests.servers import free_port
+from tests.servers import free_port, standalone_simulator
 
 CHECKOUT = SANDBOX + "/checkout/v1/payment"
 STATUS = re.compile(re.escape(SANDBOX) + r"/orders/v1/status/DOCTOR-.*")
@@ -30,6 +31,12 @@ MASKED = "MCH-****2547"
 INDENT = " " * 9
 WRONG_SECRET = "SK-wrong-secret-987"  # noqa: S105 - a test's wrong key
 WRONG_CLIENT = "MCH-0001-99999999999999"
+
+
+@pytest.fixture(autouse=True)
+def _an_unpublished_secret_key(settings):
+    """DOKU's sandbox and production with a key of the shop's own: the tests' published one fails check --deploy (E028)."""
+    settings.DOKU_CHECKOUT = {**settings.DOKU_CHECKOUT, "SECRET_KEY": "SK-sandbox-key-of-the-shop"}
 
 
 def run_doctor(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str], str]:
@@ -45,6 +52,16 @@ def run_doctor(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, lis
     for secret in (SECRET, WRONG_SECRET, CLIENT_ID, WRONG_CLIENT):
         assert secret not in everything
     return code, captured.out.splitlines(), captured.err
+
+
+def deploy_ids() -> list[str]:
+    """The ids of this app's findings ``manage.py check --deploy`` adds to a plain ``check``, as Django runs them."""
+    plain = {message.id for message in run_checks()}
+    return sorted(
+        str(message.id)
+        for message in run_checks(include_deployment_checks=True)
+        if str(message.id).startswith("django_doku_checkout.") and message.id not in plain
+    )
 
 
 def finding(lines: list[str], title: str) -> list[str]:
@@ -99,7 +116,20 @@ def test_the_doctor_passes_against_the_simulator_and_leaves_no_order(live_doku, 
         "ok       Content Security Policy: a pay button in redirect mode needs DOKU's sources, beside the shop's own:",
         f"{INDENT}form-action {live_doku}",
     ]
-    assert lines[-1] == "No problems, 0 warnings."
+    # check --deploy fails this configuration: the doctor says so last, with the same ids.
+    deploy = deploy_ids()
+    assert deploy == ["django_doku_checkout.E027", "django_doku_checkout.E028"]
+    going_live = finding(lines, "Going live")
+    assert going_live[0] == (
+        "warning  Going live: this configuration cannot go live: manage.py check --deploy reports "
+        "django_doku_checkout.E027, django_doku_checkout.E028."
+    )
+    assert going_live[1].startswith(f"{INDENT}django_doku_checkout.E027: DOKU_CHECKOUT['ENVIRONMENT'] is 'simulator'")
+    assert going_live[-1] == (
+        f"{INDENT}What to do: Switch ENVIRONMENT to 'sandbox' with DOKU's sandbox keys, run the doctor again, "
+        "then to 'production' with the production keys."
+    )
+    assert lines[-1] == "No problems, 1 warning."
     # The link is DOKU's only: created at the simulator, with no order of the shop's behind it.
     with STORE.lock:
         sessions = [session for session in STORE.sessions.values() if session.invoice_number == invoice]
@@ -128,7 +158,7 @@ def test_a_wrong_secret_key_is_a_problem_naming_the_secret_key(live_doku, doku_s
     ]
     # A refusal has DOKU's Date too: the clock is measured anyway.
     assert finding(lines, "Clock")[0].startswith("ok       Clock: This server's clock ")
-    assert lines[-1] == "1 problem, 0 warnings: fix the problems first."
+    assert lines[-1] == "1 problem, 1 warning: fix the problems first."
     assert STORE.sessions == {}
 
 
@@ -190,21 +220,100 @@ def test_doku_timing_out_is_a_problem_with_its_next_step(live_doku, doku_setting
     ]
     assert finding(lines, "Clock") == [
         "warning  Clock: Not measured: DOKU did not answer.",
-        f"{INDENT}What to do: Check that NTP keeps this server's clock right (timedatectl status).",
+        f"{INDENT}What to do: It is measured once DOKU answers: fix the problem above, then run the doctor again.",
     ]
 
 
-def test_a_simulator_that_is_not_running_is_named_with_how_to_start_it(doku_settings, capsys):
+def test_a_standalone_simulator_that_is_not_running_is_named_with_its_whole_command(doku_settings, capsys):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    doku_settings(
+        ENVIRONMENT="simulator",
+        API_BASE_URL=base,
+        MAX_RETRIES=0,
+        CLIENT_ID="SIMULATOR-CLIENT",
+        SITE_URL="http://localhost:8000",
+    )
+
+    code, lines, _ = run_doctor(capsys)
+
+    assert code == 1
+    command = (
+        f"python -m django_doku_checkout.simulator --port {port} --client-id SIMULATOR-CLIENT "
+        "--secret-key <SECRET_KEY> --notification-url http://localhost:8000/doku/notification/"
+    )
+    assert finding(lines, "Client-Id and secret key")[1:] == [
+        f"{INDENT}What to do: Start the simulator at {base}: {command} (<SECRET_KEY>: the shop's SECRET_KEY). "
+        "Or mount its URLs in the shop and point API_BASE_URL at them."
+    ]
+    # The clock waits for DOKU's answer; nothing to do about NTP yet.
+    assert finding(lines, "Clock") == [
+        "warning  Clock: Not measured: DOKU did not answer.",
+        f"{INDENT}What to do: It is measured once DOKU answers: fix the problem above, then run the doctor again.",
+    ]
+    # The standalone simulator calls the URL it was started with, not SITE_URL's.
+    assert finding(lines, "Notification URL") == [
+        "ok       Notification URL: http://localhost:8000/doku/notification/ (the standalone simulator calls only "
+        "its --notification-url: start it with this one; DOKU's sandbox and production need it public and https).",
+        f"{INDENT}With DOKU, enter the shop's public https URL in DOKU's back office: Integration > HTTP "
+        "Notification (or each channel's CONFIGURE under Settings > Payment configuration).",
+    ]
+
+
+def test_a_mounted_simulator_that_does_not_answer_is_the_shop_not_running(doku_settings, capsys):
     base = f"http://127.0.0.1:{free_port()}"
-    doku_settings(ENVIRONMENT="simulator", API_BASE_URL=base, MAX_RETRIES=0)
+    doku_settings(ENVIRONMENT="simulator", API_BASE_URL=base + "/doku-simulator", MAX_RETRIES=0, SITE_URL=base)
 
     code, lines, _ = run_doctor(capsys)
 
     assert code == 1
     assert finding(lines, "Client-Id and secret key")[1:] == [
-        f"{INDENT}What to do: Start the simulator at {base} (python -m django_doku_checkout.simulator), or mount "
-        "its URLs in the shop and point API_BASE_URL at them."
+        f"{INDENT}What to do: Start the shop that mounts the simulator at {base}/doku-simulator (manage.py runserver)."
     ]
+    assert finding(lines, "Notification URL")[0] == (
+        f"ok       Notification URL: {base}/doku/notification/ (the simulator calls it; DOKU's sandbox and production "
+        "need it public and https)."
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("setting", "action"),
+    [
+        (
+            {"SECRET_KEY": WRONG_SECRET},
+            "The signature did not verify: the SECRET_KEY setting is likelier wrong (not the key of Client-Id "
+            "SIMU****IENT). Copy it again from the standalone simulator's --secret-key, with no space around it, or "
+            "start the simulator with the shop's keys: {command}",
+        ),
+        (
+            {"CLIENT_ID": "SIMULATOR-OTHER"},
+            "DOKU does not know the Client-Id SIMU****THER: the CLIENT_ID setting is likelier wrong. Copy it from "
+            "the standalone simulator's --client-id, or start the simulator with the shop's keys: {command}",
+        ),
+    ],
+    ids=["secret-key", "client-id"],
+)
+def test_wrong_keys_for_a_standalone_simulator_name_its_flags(doku_settings, capsys, setting, action):
+    keys = {"client_id": "SIMULATOR-CLIENT", "secret_key": "SK-standalone-simulator-key"}
+    with standalone_simulator("http://127.0.0.1:8000/doku/notification/", **keys) as base:
+        doku_settings(
+            ENVIRONMENT="simulator",
+            API_BASE_URL=base,
+            SITE_URL="http://127.0.0.1:8000",
+            MAX_RETRIES=0,
+            **{"CLIENT_ID": keys["client_id"], "SECRET_KEY": keys["secret_key"], **setting},
+        )
+
+        code, lines, _ = run_doctor(capsys)
+
+    assert code == 1
+    command = (
+        f"python -m django_doku_checkout.simulator --port {base.rsplit(':', 1)[1]} --client-id "
+        f"{setting.get('CLIENT_ID', keys['client_id'])} --secret-key <SECRET_KEY> --notification-url "
+        "http://127.0.0.1:8000/doku/notification/ (<SECRET_KEY>: the shop's SECRET_KEY)."
+    )
+    assert finding(lines, "Client-Id and secret key")[1:] == [f"{INDENT}What to do: {action.format(command=command)}"]
 
 
 @pytest.mark.parametrize(
@@ -217,7 +326,8 @@ def test_a_simulator_that_is_not_running_is_named_with_how_to_start_it(doku_sett
         ),
         (
             {"body": requests.ConnectionError("Name or service not known")},
-            "Check API_BASE_URL (https://api-sandbox.doku.com), this server's DNS and any proxy.",
+            "This server could not reach DOKU's sandbox host, api-sandbox.doku.com (API_BASE_URL is not set): "
+            "check this server's DNS and any proxy.",
         ),
         (
             {"status": 404, "body": "Not Found"},
@@ -363,6 +473,15 @@ def test_a_notification_url_doku_cannot_call_is_a_problem_in_production(doku_api
         finding(lines, "Return URLs")[0]
         == f"problem  Return URLs: shoppers elsewhere cannot come back to SITE_URL: {why}."
     )
+    # check --deploy fails it too, for the same reason: the doctor lists what it reports.
+    assert deploy_ids() == ["django_doku_checkout.E050"]
+    going_live = finding(lines, "Going live")
+    assert going_live[0] == (
+        "problem  Going live: this configuration cannot go live: manage.py check --deploy reports "
+        "django_doku_checkout.E050."
+    )
+    assert f"{INDENT}django_doku_checkout.E050: DOKU_CHECKOUT['SITE_URL'] is {site_url!r}" in going_live[1]
+    assert f"DOKU cannot call its notification URL: {why}." in going_live[1]
 
 
 def test_a_tunnel_and_a_proxy_prefix_are_warnings_with_the_url_doku_calls(doku_api, doku_settings, capsys):
@@ -433,13 +552,14 @@ def test_json_output_for_scripts_has_every_finding_and_no_secret(doku_api, doku_
     report = json.loads("\n".join(lines))
     assert report["ok"] is False
     assert report["client_id"] == MASKED
-    assert (report["problems"], report["warnings"]) == (1, 1)
+    assert (report["problems"], report["warnings"]) == (1, 2)
     assert [(each["check"], each["status"]) for each in report["findings"]] == [
         ("credentials", "problem"),
         ("clock", "warning"),
         ("notification_url", "ok"),
         ("callback_urls", "ok"),
         ("csp", "ok"),
+        ("deploy", "warning"),
     ]
     # DOKU's own text named the whole Client-Id: the report shows it masked.
     assert f"Invalid Header Signature for {MASKED}" in report["findings"][0]["summary"]
@@ -475,6 +595,7 @@ def test_the_doctor_on_the_example_shop_against_its_simulator(example_shop, tmp_
         "ok       Notification URL",
         "ok       Return URLs",
         "ok       Content Security Policy",
-        "No problems, 0 warnings.",
+        "warning  Going live",
+        "No problems, 1 warning.",
     ]
     assert finding(lines, "Content Security Policy")[1:] == [f"{INDENT}form-action {example_shop}"]

@@ -3,28 +3,28 @@
 :func:`examine` asks DOKU (:mod:`.doctor_account`: the Client-Id and secret key, the clock),
 then reads the shop's own configuration: the notification URL to enter in DOKU's back office
 and the return URLs, built from ``SITE_URL`` and the URLconf as the links build them, and
-whether DOKU and shoppers can reach them; and the Content Security Policy a pay button needs.
+whether DOKU and shoppers can reach them; the Content Security Policy a pay button needs; and,
+last, what ``manage.py check --deploy`` reports (its own check), so that the two agree.
 Each finding says what to do; nothing secret is in any of them.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from urllib.parse import urlsplit
 
 from django.urls import NoReverseMatch, reverse
 
-from django_doku_checkout.checks import find_csp_problems
+from django_doku_checkout.checks import check_deployment, find_csp_problems
 from django_doku_checkout.client import DokuClient
 from django_doku_checkout.conf import DokuCheckoutSettings, get_config
 from django_doku_checkout.csp import doku_sources, origin
 from django_doku_checkout.exceptions import DokuConfigurationError
+from django_doku_checkout.public_urls import not_public_https
 from django_doku_checkout.services.doctor_account import check_account
 from django_doku_checkout.services.doctor_findings import OK, PROBLEM, WARNING, DoctorReport, Finding
+from django_doku_checkout.services.doctor_shop import is_mounted, notification_url
 from django_doku_checkout.services.payment_urls import absolute_url
 
-#: Names only a private network resolves (RFC 6761 and 6762, and the usual in-house ones).
-PRIVATE_SUFFIXES = (".local", ".localhost", ".test", ".example", ".invalid", ".internal", ".lan", ".home.arpa")
 #: Tunnels' domains, which DOKU's documentation says its notifications refuse.
 TUNNEL_SUFFIXES = (".ngrok.io", ".ngrok.app", ".ngrok-free.app", ".ngrok-free.dev")
 #: Where in DOKU's back office the notification URL goes (docs/going-live.md, DOKU's HTTP Notification guide).
@@ -53,6 +53,7 @@ def examine(*, client: DokuClient | None = None) -> DoctorReport:
         notification_finding(config),
         callback_finding(config),
         csp_finding(config, account.payment_url),
+        deploy_finding(config),
     ]
     return DoctorReport.of(
         findings,
@@ -63,50 +64,10 @@ def examine(*, client: DokuClient | None = None) -> DoctorReport:
     )
 
 
-def notification_url(config: DokuCheckoutSettings) -> str | None:
-    """The notification URL to enter in DOKU's back office: ``SITE_URL`` and the app's URL, or ``NOTIFICATION_PATH``.
-
-    None without ``SITE_URL``. Raises :class:`~django.urls.NoReverseMatch` when the app's URLs are not mounted.
-    """
-    path = reverse("doku_checkout:notification")
-    if not config.site_url:
-        return None
-    if config.notification_path:
-        # A proxy rewrites paths: DOKU calls (and signs) the path the setting names.
-        return origin(config.site_url) + config.notification_path
-    return absolute_url(path, None)
-
-
-def not_public(url: str) -> str | None:
-    """Why DOKU (or a shopper elsewhere) cannot reach ``url``'s host, or None when it looks public."""
-    host = (urlsplit(url).hostname or "").lower().rstrip(".")
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        address = None
-    if address is not None:
-        kinds = (
-            ("a loopback address", address.is_loopback),
-            ("a link-local address", address.is_link_local),
-            ("a private address", address.is_private),
-            ("not a public address", not address.is_global),
-        )
-        return next((f"{host} is {kind}" for kind, found in kinds if found), None)
-    if host == "localhost" or host.endswith(PRIVATE_SUFFIXES):
-        return f"{host} is a name only this machine or its network knows"
-    if "." not in host:
-        return f"{host} is a name without a domain, which only its network resolves"
-    return None
-
-
 def _reachability(url: str, *, for_doku: bool) -> tuple[list[str], list[str]]:
     """What stops DOKU's servers (or shoppers) from reaching ``url`` (problems), and what may (warnings)."""
-    problems, warnings = [], []
+    problems, warnings = not_public_https(url), []
     parts = urlsplit(url)
-    if parts.scheme != "https":
-        problems.append(f"it is {parts.scheme}, not https")
-    if (reason := not_public(url)) is not None:
-        problems.append(reason)
     host = (parts.hostname or "").lower()
     if for_doku and host.endswith(TUNNEL_SUFFIXES):
         warnings.append(f"{host} is a tunnel's domain, which DOKU's documentation says it refuses")
@@ -135,10 +96,16 @@ def notification_finding(config: DokuCheckoutSettings) -> Finding:
         )
     enter = f"Enter {url} in DOKU's {config.environment} back office: {BACK_OFFICE_PLACE}."
     if config.environment == "simulator":
+        # A standalone simulator knows nothing of SITE_URL: it calls what its command line says.
+        calls = (
+            "the simulator calls it"
+            if is_mounted(config)
+            else "the standalone simulator calls only its --notification-url: start it with this one"
+        )
         return Finding(
             "notification_url",
             OK,
-            f"{url} (the simulator calls it; DOKU's sandbox and production need it public and https).",
+            f"{url} ({calls}; DOKU's sandbox and production need it public and https).",
             details=(f"With DOKU, enter the shop's public https URL in DOKU's back office: {BACK_OFFICE_PLACE}.",),
         )
     problems, warnings = _reachability(url, for_doku=True)
@@ -219,3 +186,30 @@ def csp_finding(config: DokuCheckoutSettings, payment_url: str | None) -> Findin
         details += [f"{message.msg} {message.hint}" for message in blocked]
         return Finding("csp", WARNING, summary, "Add the missing sources to the shop's policy.", tuple(details))
     return Finding("csp", OK, summary, details=tuple(details))
+
+
+def deploy_finding(config: DokuCheckoutSettings) -> Finding:
+    """What ``manage.py check --deploy`` reports of this app's settings, from its own check: the doctor agrees with it.
+
+    Against the simulator its errors are a warning: the doctor checks a developer's set-up there,
+    and says that this set-up cannot go live.
+    """
+    found = check_deployment()
+    errors = [message for message in found if message.is_serious()]
+    if not found:
+        return Finding("deploy", OK, "manage.py check --deploy reports nothing about DOKU_CHECKOUT.")
+    ids = ", ".join(str(message.id) for message in found)
+    details = tuple(f"{message.id}: {message.msg}" for message in found)
+    if errors and config.environment == "simulator":
+        action = (
+            "Switch ENVIRONMENT to 'sandbox' with DOKU's sandbox keys, run the doctor again, then to 'production' "
+            "with the production keys."
+        )
+    else:
+        action = " ".join(dict.fromkeys(str(message.hint) for message in found if message.hint))
+    if not errors:
+        return Finding("deploy", WARNING, f"manage.py check --deploy warns: {ids}.", action, details)
+    status = WARNING if config.environment == "simulator" else PROBLEM
+    return Finding(
+        "deploy", status, f"this configuration cannot go live: manage.py check --deploy reports {ids}.", action, details
+    )

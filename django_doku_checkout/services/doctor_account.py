@@ -17,13 +17,16 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
+from django.conf import settings
+
 from django_doku_checkout import payloads
 from django_doku_checkout.client import CHECKOUT_PATH, CONNECT_TIMEOUT, READ_TIMEOUT, REFUSED, DokuClient
-from django_doku_checkout.conf import DokuCheckoutSettings
+from django_doku_checkout.conf import API_BASE_URLS, DokuCheckoutSettings
 from django_doku_checkout.exceptions import DokuAPIError, DokuTransportError
 from django_doku_checkout.models import CheckoutSession
 from django_doku_checkout.services.cancellations import cancellation_body
 from django_doku_checkout.services.doctor_findings import OK, PROBLEM, WARNING, Finding, mask
+from django_doku_checkout.services.doctor_shop import is_mounted, start_command
 from django_doku_checkout.services.status import fetch_status
 
 #: The doctor's link: the smallest amount every channel takes, open as briefly as is useful.
@@ -70,7 +73,15 @@ def check_account(config: DokuCheckoutSettings, client: DokuClient) -> AccountCh
     except DokuAPIError as err:
         return AccountCheck([_refused(err, config), clock_finding(err.headers, datetime.now(UTC))])
     except DokuTransportError as err:
-        return AccountCheck([_unreachable(err, config), _clock_unknown("DOKU did not answer.")])
+        return AccountCheck(
+            [
+                _unreachable(err, config),
+                _clock_unknown(
+                    "DOKU did not answer.",
+                    "It is measured once DOKU answers: fix the problem above, then run the doctor again.",
+                ),
+            ]
+        )
     received = datetime.now(UTC)
     link.request_id = response.request_id
     answer = response.data.get("response")
@@ -131,10 +142,20 @@ def _cancel(link: CheckoutSession, client: DokuClient) -> Finding:
     return Finding("cleanup", OK, "DOKU cancelled it: nobody can pay it.")
 
 
-def _keys_are_in(config: DokuCheckoutSettings) -> str:
-    if config.environment == "simulator":
+def _keys_are_in(config: DokuCheckoutSettings, flag: str) -> str:
+    """Where the right key is: the mounted simulator's settings, the standalone one's ``flag``, or DOKU's back office."""
+    if config.environment == "simulator" and is_mounted(config):
         return "the simulator's DOKU_SIMULATOR['MERCHANTS'] (or, without it, the shop's own DOKU_CHECKOUT)"
+    if config.environment == "simulator":
+        return f"the standalone simulator's {flag}"
     return f"DOKU's {config.environment} back office (Integration > API Keys; the sandbox's and production's differ)"
+
+
+def _or_restart(config: DokuCheckoutSettings) -> str:
+    """A standalone simulator can be restarted with the shop's keys instead: its whole command."""
+    if config.environment != "simulator" or is_mounted(config):
+        return ""
+    return f", or start the simulator with the shop's keys: {start_command(config)}"
 
 
 def _refused(err: DokuAPIError, config: DokuCheckoutSettings) -> Finding:
@@ -170,14 +191,18 @@ def _authentication_action(err: DokuAPIError, config: DokuCheckoutSettings) -> s
     if "client" in said and "signature" not in said:
         return (
             f"DOKU does not know the Client-Id {client_id}: the CLIENT_ID setting is likelier wrong. Copy it from "
-            f"{_keys_are_in(config)}."
+            f"{_keys_are_in(config, '--client-id')}{_or_restart(config)}."
         )
     if "signature" in said:
         return (
             f"The signature did not verify: the SECRET_KEY setting is likelier wrong (not the key of Client-Id "
-            f"{client_id}). Copy it again from {_keys_are_in(config)}, with no space around it."
+            f"{client_id}). Copy it again from {_keys_are_in(config, '--secret-key')}, with no space around it"
+            f"{_or_restart(config)}."
         )
-    return f"DOKU did not say which: CLIENT_ID or SECRET_KEY is wrong. Copy both again from {_keys_are_in(config)}."
+    return (
+        "DOKU did not say which: CLIENT_ID or SECRET_KEY is wrong. Copy both again from "
+        f"{_keys_are_in(config, '--client-id and --secret-key')}{_or_restart(config)}."
+    )
 
 
 def _unreachable(err: DokuTransportError, config: DokuCheckoutSettings) -> Finding:
@@ -194,10 +219,19 @@ def _unreachable(err: DokuTransportError, config: DokuCheckoutSettings) -> Findi
             f"DOKU is slow now: run the doctor again in a few minutes. If DOKU keeps taking longer than TIMEOUT's "
             f"read time ({config.read_timeout:g} s), tell DOKU's support the Request-Id {err.request_id}."
         )
+    elif err.kind == REFUSED and config.environment == "simulator" and is_mounted(config):
+        action = f"Start the shop that mounts the simulator at {config.api_base_url} (manage.py runserver)."
     elif err.kind == REFUSED and config.environment == "simulator":
         action = (
-            f"Start the simulator at {config.api_base_url} (python -m django_doku_checkout.simulator), or mount "
-            "its URLs in the shop and point API_BASE_URL at them."
+            f"Start the simulator at {config.api_base_url}: {start_command(config)}. Or mount its URLs in the "
+            "shop and point API_BASE_URL at them."
+        )
+    elif config.api_base_url == API_BASE_URLS.get(config.environment):
+        unset = "API_BASE_URL" not in (getattr(settings, "DOKU_CHECKOUT", None) or {})
+        action = (
+            f"This server could not reach DOKU's {config.environment} host, {host.hostname} "
+            f"({'API_BASE_URL is not set' if unset else 'API_BASE_URL names it'}): check this server's DNS and any "
+            "proxy."
         )
     elif err.kind == REFUSED:
         action = f"Nothing listens at {address}: remove API_BASE_URL to use DOKU's own address, or correct it."
@@ -231,10 +265,7 @@ def clock_finding(headers: Mapping[str, str], received: datetime) -> Finding:
     )
 
 
-def _clock_unknown(why: str) -> Finding:
-    return Finding(
-        "clock",
-        WARNING,
-        f"Not measured: {why}",
-        "Check that NTP keeps this server's clock right (timedatectl status).",
-    )
+def _clock_unknown(
+    why: str, action: str = "Check that NTP keeps this server's clock right (timedatectl status)."
+) -> Finding:
+    return Finding("clock", WARNING, f"Not measured: {why}", action)

@@ -18,6 +18,7 @@ TITLES = {
     "notification_url": "Notification URL",
     "callback_urls": "Return URLs",
     "csp": "Content Security Policy",
+    "deploy": "Going live",
 }
 
 #: The shortest secret scrubbed from the report's text.
@@ -76,7 +77,8 @@ class DoctorReport:
     ) -> DoctorReport:
         # Only keys long enough not to be found by chance in ordinary words.
         hidden = [(secret, "[redacted]") for secret in secrets if len(secret) >= _SCRUBBED_LENGTH]
-        if client_id:
+        # A simulator's Client-Id opens no account: the command that starts one shows it whole.
+        if client_id and environment != "simulator":
             hidden.append((client_id, mask(client_id)))
         return cls(environment, api_base_url, mask(client_id) if client_id else "", tuple(findings), tuple(hidden))
 
