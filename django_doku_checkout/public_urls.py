@@ -7,19 +7,40 @@ One judgement for the going-live doctor's notification and return URLs and for
 from __future__ import annotations
 
 import ipaddress
+import socket
 from urllib.parse import urlsplit
 
 #: Names only a private network resolves (RFC 6761 and 6762, and the usual in-house ones).
-PRIVATE_SUFFIXES = (".local", ".localhost", ".test", ".example", ".invalid", ".internal", ".lan", ".home.arpa")
+PRIVATE_SUFFIXES = (
+    ".local",
+    ".localhost",
+    ".localdomain",
+    ".test",
+    ".example",
+    ".invalid",
+    ".internal",
+    ".lan",
+    ".home.arpa",
+)
+
+
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address ``host`` names, read as resolvers read it: ``127.1``, ``10.1`` and ``0x7f.1``
+    are IPv4 addresses to them (inet_aton's short and hex forms), though not to :mod:`ipaddress`."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:  # not an address in any form: a name
+        return None
 
 
 def not_public(url: str) -> str | None:
     """Why DOKU (or a shopper elsewhere) cannot reach ``url``'s host, or None when it looks public."""
     host = (urlsplit(url).hostname or "").lower().rstrip(".")
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        address = None
+    address = _address(host)
     if address is not None:
         kinds = (
             ("a loopback address", address.is_loopback),

@@ -451,6 +451,13 @@ def test_a_401_that_does_not_say_which_names_both(doku_api, capsys):
         ("https://shop.local", "shop.local is a name only this machine or its network knows"),
         ("https://shop.test", "shop.test is a name only this machine or its network knows"),
         ("https://intranet", "intranet is a name without a domain, which only its network resolves"),
+        # What resolvers read as addresses though ipaddress does not: 127.1 is 127.0.0.1.
+        ("https://127.1", "127.1 is a loopback address"),
+        ("https://10.1", "10.1 is a private address"),
+        ("https://192.168.1", "192.168.1 is a private address"),
+        ("https://0x7f.1", "0x7f.1 is a loopback address"),
+        ("https://localhost.localdomain", "localhost.localdomain is a name only this machine or its network knows"),
+        ("https://intranet.localdomain", "intranet.localdomain is a name only this machine or its network knows"),
     ],
 )
 def test_a_notification_url_doku_cannot_call_is_a_problem_in_production(doku_api, doku_settings, capsys, site_url, why):
