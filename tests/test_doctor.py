@@ -17,7 +17,7 @@ import requests
 from django.core.checks import run_checks
 from django.core.management import execute_from_command_line
 
-from django_doku_checkout.models import Order
+from django_doku_checkout.models import Notification, Order
 from django_doku_checkout.simulator.faults import Faults
 from django_doku_checkout.simulator.store import STORE
 from tests.doku import CLIENT_ID, SANDBOX, SECRET, checkout_success
@@ -52,6 +52,33 @@ def run_doctor(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, lis
     for secret in (SECRET, WRONG_SECRET, CLIENT_ID, WRONG_CLIENT):
         assert secret not in everything
     return code, captured.out.splitlines(), captured.err
+
+
+def test_dokus_notification_of_the_doctors_link_is_answered_and_records_nothing(live_doku, capsys):
+    """DOKU tells the shop when the doctor's link expires (or is paid): the shop answers 200, so DOKU
+    stops retrying, and keeps it in the notification log only."""
+    from django_doku_checkout.simulator import actions
+    from django_doku_checkout.simulator.store import STORE
+
+    code, lines, _ = run_doctor(capsys)
+    assert code == 0, lines
+    invoice = re.search(r"DOCTOR-\S+", finding(lines, "Client-Id and secret key")[0])[0]  # type: ignore[index]
+    session = STORE.find(CLIENT_ID, invoice)
+    assert session is not None
+
+    actions.settle(session, "expire", "")
+    assert STORE.wait_until_idle(10)
+
+    received = Notification.objects.filter(invoice_number=invoice)
+    assert [(n.signature_valid, n.outcome, n.order) for n in received] == [(True, Notification.Outcome.IGNORED, None)]
+    sent = [
+        attempt.status_code
+        for sent in STORE.notifications
+        if sent.invoice_number == invoice
+        for attempt in sent.attempts
+    ]
+    assert sent == [200]  # answered at once: DOKU does not retry
+    assert not Order.objects.exists()
 
 
 def deploy_ids() -> list[str]:

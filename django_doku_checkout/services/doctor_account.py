@@ -10,6 +10,7 @@ answer, a refusal too, tells how far this server's clock is from DOKU's.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -44,6 +45,15 @@ class AccountCheck:
 
     findings: list[Finding]
     payment_url: str | None = None
+
+
+#: The doctor's invoice numbers (:func:`doctor_invoice_number`): never a shop's order.
+DOCTOR_INVOICE = re.compile(r"DOCTOR-\d{14}-[0-9A-F]{4}")
+
+
+def is_doctors_link(invoice_number: str) -> bool:
+    """Whether ``invoice_number`` is one of the doctor's links (DOKU notifies about them as any other)."""
+    return DOCTOR_INVOICE.fullmatch(invoice_number) is not None
 
 
 def doctor_invoice_number(now: datetime) -> str:

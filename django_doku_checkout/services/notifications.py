@@ -20,6 +20,7 @@ from django_doku_checkout.db import atomic_with_retry
 from django_doku_checkout.exceptions import DokuError, DokuSignatureError
 from django_doku_checkout.models import CheckoutSession, Notification, Order, OrderEvent
 from django_doku_checkout.redaction import redact
+from django_doku_checkout.services.doctor_account import is_doctors_link
 from django_doku_checkout.services.link_reads import BODIES
 from django_doku_checkout.services.locking import locked_rows
 from django_doku_checkout.services.settlement import (
@@ -271,6 +272,10 @@ def _apply_notification(
 
         def apply(result: PaymentResult = result) -> NotificationResponse:
             found = _lock_order_and_link(result.invoice_number)
+            if found is None and is_doctors_link(result.invoice_number):
+                # DOKU tells of the going-live doctor's link expiring: answered, so it stops retrying.
+                doctors = "The going-live doctor's link (doku_checkout_doctor): nothing to record."
+                return _finish(notification, 200, Notification.Outcome.IGNORED, doctors)
             if found is None:
                 return _finish(
                     notification,
