@@ -161,7 +161,7 @@ def test_retries_back_off_then_give_up_and_flag_the_order(
     assert (delivery.status, delivery.attempts) == (Delivery.Status.FAILED, 3)
     order.refresh_from_db()
     assert order.needs_review
-    assert "tests.test_deliveries.crm_sync of order_status_changed failed 3 times" in order.review_reason
+    assert "tests.test_deliveries.crm_sync of order_status_changed kept failing" in order.review_reason
     assert ("payment_needs_review", order.invoice_number, order.review_reason) in signal_log
 
     make_due()
@@ -169,6 +169,51 @@ def test_retries_back_off_then_give_up_and_flag_the_order(
     failures["crm_sync"] = 0
     assert [d.pk for d in services.deliver_due(retry_all=True).delivered] == [delivery.pk]
     assert calls == [("crm_sync", order.invoice_number, OrderStatus.CANCELLED)]
+
+
+def test_a_retry_by_hand_never_piles_up_the_reason_and_a_success_clears_it(
+    transactional_db, order_factory, receivers, doku_settings, signal_log
+):
+    doku_settings(DELIVERY_MAX_ATTEMPTS=2)
+    order = order_factory()
+    failures["crm_sync"] = 100
+    services.cancel_order(order)
+    Delivery.objects.update(next_attempt_at=timezone.now())
+    assert len(services.deliver_due().failed) == 1  # the second attempt: given up
+    order.refresh_from_db()
+    given_up = order.review_reason
+    assert given_up.count("\n") == 0
+    assert "is no longer retried on its own" in given_up
+
+    for _ in range(2):  # staff retry it (deliver --all) before the CRM is back
+        assert len(services.deliver_due(retry_all=True).failed) == 1
+    order.refresh_from_db()
+    assert order.review_reason == given_up
+    assert "not retried any more" not in order.review_reason
+    assert [entry for entry in signal_log if entry[0] == "payment_needs_review"] == [
+        ("payment_needs_review", order.invoice_number, given_up)
+    ]
+
+    failures["crm_sync"] = 0
+    assert len(services.deliver_due(retry_all=True).delivered) == 1
+    order.refresh_from_db()
+    assert order.review_reason == ""
+    assert not order.needs_review
+
+
+def test_a_success_clears_only_its_own_reason(transactional_db, order_factory, receivers, doku_settings):
+    doku_settings(DELIVERY_MAX_ATTEMPTS=1)
+    order = order_factory()
+    Order.objects.filter(pk=order.pk).update(needs_review=True, review_reason="DOKU reported another amount.")
+    failures["crm_sync"] = 1
+    services.cancel_order(order)  # given up at once
+    order.refresh_from_db()
+    assert len(order.review_reason.splitlines()) == 2
+
+    assert len(services.deliver_due(retry_all=True).delivered) == 1
+    order.refresh_from_db()
+    assert order.review_reason == "DOKU reported another amount."
+    assert order.needs_review
 
 
 def test_a_rolled_back_change_announces_nothing(transactional_db, order_factory, receivers):

@@ -43,6 +43,12 @@ def test_without_a_token_setting_the_endpoint_is_off(health_url, order_factory):
     assert get(health_url, token="").status_code == 404
 
 
+def test_an_empty_token_setting_is_off_too(health_url, order_factory, doku_settings):
+    doku_settings(HEALTH_TOKEN="")  # os.environ.get("DOKU_HEALTH_TOKEN") with DOKU_HEALTH_TOKEN= in the environment
+    paid_with_notification(order_factory)
+    assert get(health_url, token="").status_code == 404
+
+
 def test_a_healthy_shop_answers_200_with_its_findings(healthy, health_url):
     response = get(health_url)
     assert response.status_code == 200
