@@ -98,7 +98,9 @@ def test_every_relative_link_of_the_docs_works_in_the_repository_and_on_the_site
     # The site has the benchmarks' README beside the docs' pages: the hook rewrites the link.
     site = hooks.rewrite_links("[benchmark](../benchmarks/README.md)", "docs/operations.md", "operations.md")
     assert site == "[benchmark](benchmarks/README.md)"
-    nested = hooks.rewrite_links("[map](../../CONTRIBUTING.md#x)", "docs/reference/services.md", "reference/services.md")
+    nested = hooks.rewrite_links(
+        "[map](../../CONTRIBUTING.md#x)", "docs/reference/services.md", "reference/services.md"
+    )
     assert nested == "[map](../contributing.md#x)"
     assert posixpath.normpath("docs/../benchmarks/README.md") in hooks.INCLUDED
 
