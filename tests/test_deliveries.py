@@ -271,7 +271,14 @@ def test_a_receiver_being_called_is_not_listed_as_failing(transactional_db, orde
     crm_calling.clear()
     crm_released.clear()
     signals.order_status_changed.connect(crm_sync_slowly, weak=False)
-    cancelling = threading.Thread(target=services.cancel_order, args=(order,))
+
+    def cancel() -> None:
+        try:
+            services.cancel_order(order)
+        finally:
+            connections.close_all()  # the thread's own connection, or PostgreSQL keeps the test database open
+
+    cancelling = threading.Thread(target=cancel)
     try:
         cancelling.start()
         assert crm_calling.wait(WAIT_SECONDS)
