@@ -328,6 +328,10 @@ class DeliverySummary:
     def __str__(self) -> str:
         return f"{len(self.delivered)} delivered, {len(self.failed)} failed."
 
+    def given_up(self) -> int:
+        """How many of those that failed again were given up on: only a retry by hand calls them now."""
+        return Delivery.objects.filter(pk__in=[d.pk for d in self.failed], status=Delivery.Status.FAILED).count()
+
 
 def _claim(delivery: Delivery, *, force: bool) -> bool:
     """Take one delivery for this process and count the attempt, unless another process has it.
