@@ -2,24 +2,31 @@
 
 Off (404) unless ``HEALTH_TOKEN`` is set. The token comes only in an ``Authorization: Bearer``
 header (never the query string, which proxies log), compared in constant time; without it
-nothing is read (401). 200 when the report is ok or a warning (its ``status`` says which),
-503 when critical: what HTTP monitors alert on. Never cached. The report holds counts, times
-and invoice numbers only, and each request runs the same few bounded queries.
+nothing is read (401), whatever the method. With it, ``GET`` and ``HEAD`` (monitors and load
+balancers send either; ``HEAD`` gets no body) are answered 200 when the report is ok or a
+warning (its ``status`` says which), 503 when critical or when the database could not be read
+(``unknown``): what HTTP monitors alert on. Any other method gets a JSON 405 with nothing read.
+CSRF-exempt: a monitor has no cookie, and the view changes nothing. Never cached. The report
+holds counts, times and invoice numbers only, and each request runs the same few bounded
+queries.
 """
 
 from __future__ import annotations
 
 import hmac
 
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
 
 from django_doku_checkout.conf import get_config
-from django_doku_checkout.services.health import CRITICAL, health_report
+from django_doku_checkout.services.health import CRITICAL, UNKNOWN, health_report, unreadable
 
 #: The HTTP status of each report status: monitors alert on a 5xx.
-HTTP_STATUS = {CRITICAL: 503}
+HTTP_STATUS = {CRITICAL: 503, UNKNOWN: 503}
+#: The methods answered with the report.
+ANSWERED = ("GET", "HEAD")
 
 
 def _bearer_token(request: HttpRequest) -> str:
@@ -27,8 +34,22 @@ def _bearer_token(request: HttpRequest) -> str:
     return token if scheme == "Bearer" else ""
 
 
+def _answer(request: HttpRequest) -> JsonResponse:
+    """The report, or ``unknown`` when the database could not be read."""
+    try:
+        report = health_report()
+    except DatabaseError as err:
+        answer = unreadable(err)
+    else:
+        answer = report.as_dict()
+    response = JsonResponse(answer, status=HTTP_STATUS.get(answer["status"], 200))
+    if request.method == "HEAD":
+        response.content = b""
+    return response
+
+
+@csrf_exempt
 @never_cache
-@require_GET
 def health(request: HttpRequest) -> JsonResponse:
     """The health report as JSON, for a monitor sending ``Authorization: Bearer <HEALTH_TOKEN>``."""
     expected = get_config().health_token
@@ -38,5 +59,8 @@ def health(request: HttpRequest) -> JsonResponse:
         response = JsonResponse({"detail": "A valid Authorization: Bearer token is required."}, status=401)
         response["WWW-Authenticate"] = 'Bearer realm="doku-checkout-health"'
         return response
-    report = health_report()
-    return JsonResponse(report.as_dict(), status=HTTP_STATUS.get(report.status, 200))
+    if request.method not in ANSWERED:
+        response = JsonResponse({"detail": "Only GET and HEAD are answered."}, status=405)
+        response["Allow"] = ", ".join(ANSWERED)
+        return response
+    return _answer(request)

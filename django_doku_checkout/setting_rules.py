@@ -54,6 +54,17 @@ class Text(Rule):
 
 
 @dataclass(frozen=True)
+class OffWhenEmpty(Text):
+    """A :class:`Text`, or ``""`` read as None (off): what ``os.environ.get`` gives for ``NAME=`` in an env file."""
+
+    def accepts(self, value: object) -> bool:
+        return value == "" or super().accepts(value)
+
+    def read(self, value: Any) -> Any:
+        return value or None
+
+
+@dataclass(frozen=True)
 class Choice(Rule):
     """One of a few strings."""
 

@@ -353,10 +353,10 @@ class DokuCheckoutSettings:
     health_token: str | None = Setting(
         "HEALTH_TOKEN",
         None,
-        rules.Text("a long random string (at least 32 characters: W012) or None"),
+        rules.OffWhenEmpty("a long random string (at least 32 characters: W012), '' or None"),
         "E046",
         "turns on the health endpoint (`health/`) for monitors that send it as `Authorization: Bearer <token>`; "
-        "None leaves the endpoint off (404). A secret: load it from the environment",
+        "None or `''` (an empty environment variable) leaves it off (404). A secret: load it from the environment",
         hint="Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'.",
         secret=True,
     ).field()

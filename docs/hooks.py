@@ -3,7 +3,8 @@
 ``CHANGELOG.md``, ``CONTRIBUTING.md`` and the benchmarks' ``README.md`` and ``RESULTS.md`` are written (and
 regenerated, for RESULTS.md) where they are. Each becomes a page of the site under the name
 below, its relative links rewritten so that a link that works on the repository (such as
-``../docs/reliability.md`` from ``benchmarks/README.md``) works on the site too. A link to a
+``../docs/reliability.md`` from ``benchmarks/README.md``) works on the site too; the docs' own
+pages' links to them (``../benchmarks/README.md``) are rewritten the same way. A link to a
 file that is not on the site is left as it is, and the strict build reports it.
 
 The table of ``DOKU_CHECKOUT``'s keys on the settings page is generated from their
@@ -94,6 +95,10 @@ def settings_table() -> str:
 
 
 def on_page_markdown(markdown: str, page: Page, config: Any, files: Files) -> str:
+    if page.file.src_uri not in INCLUDED.values():  # those were rewritten as they were included
+        # A docs page links a file elsewhere in the repository as the repository has it
+        # (``../benchmarks/README.md``): on the site, where it was included.
+        markdown = rewrite_links(markdown, f"docs/{page.file.src_uri}", page.file.src_uri)
     if page.file.src_uri == "settings.md":
         return markdown.replace(SETTINGS_TABLE, settings_table())
     return markdown

@@ -81,7 +81,7 @@ def test_setting_of_wrong_type_is_e001(settings):
         ({"FAILED_LINK_RETRY_AFTER": 601}, "E035", "from 0 to 600"),
         ({"REJECTED_NOTIFICATIONS_PER_HOUR": -1}, "E037", "from 0 to 100000"),
         ({"WAITING_PAGE_REFRESHES": -1}, "E036", "from 0 to 1000"),
-        ({"HEALTH_TOKEN": ""}, "E046", "a long random string"),
+        ({"HEALTH_TOKEN": "   "}, "E046", "a long random string"),
         ({"HEALTH_TOKEN": 42}, "E046", "HEALTH_TOKEN"),
         ({"HEALTH_PENDING_AGE": 10}, "E047", "from 60 to 2592000, not 10"),
         ({"HEALTH_RECONCILE_MAX_AGE": "3600"}, "E048", "not '3600'"),
@@ -106,6 +106,13 @@ def test_a_long_health_token_gives_no_message_and_never_appears_in_one(settings)
     settings.DOKU_CHECKOUT = {**VALID, "HEALTH_TOKEN": "short-secret"}
     [message] = check_settings()
     assert "short-secret" not in f"{message.msg} {message.hint}"
+
+
+def test_an_empty_health_token_is_off_and_no_problem(settings):
+    # What os.environ.get gives for a DOKU_HEALTH_TOKEN= line in the shop's environment file.
+    settings.DOKU_CHECKOUT = {**VALID, "HEALTH_TOKEN": ""}
+    assert check_settings() == []
+    assert get_config().health_token is None
 
 
 def test_unknown_key_suggests_the_close_one(settings):

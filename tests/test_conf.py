@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import posixpath
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,31 @@ def test_the_settings_page_table_is_generated_from_the_declaration():
     assert [row.split(" | ")[0] for row in rows] == [f"| `{key}`" for key in DEFAULTS]
     assert "| `DELIVERY_LEASE` | `300` | a whole number from 60 to 86400 (E042) | seconds a process" in "\n".join(rows)
     assert "| `API_BASE_URL` | per environment | an http(s) URL" in rows[3]
+
+
+def test_the_operations_page_gives_the_health_settings_defaults_of_the_declaration():
+    page = (Path(__file__).parents[1] / "docs" / "operations.md").read_text(encoding="utf-8")
+    section = page.split("## Health checks for monitors", 1)[1].split("\n## ", 1)[0]
+    health = [setting for setting in SETTINGS if setting.key.startswith("HEALTH_") and setting.has_default]
+    assert len(health) == 3
+    for setting in health:
+        assert f"`{setting.key}`, default {setting.shown}" in section
+
+
+def test_every_relative_link_of_the_docs_works_in_the_repository_and_on_the_site():
+    hooks = docs_hooks()
+    docs = Path(__file__).parents[1] / "docs"
+    for page in docs.rglob("*.md"):
+        for match in hooks.LINK.finditer(page.read_text(encoding="utf-8")):
+            assert (page.parent / match.group(1)).exists(), f"{page.name}: {match.group(0)}"
+    # The site has the benchmarks' README beside the docs' pages: the hook rewrites the link.
+    site = hooks.rewrite_links("[benchmark](../benchmarks/README.md)", "docs/operations.md", "operations.md")
+    assert site == "[benchmark](benchmarks/README.md)"
+    nested = hooks.rewrite_links(
+        "[map](../../CONTRIBUTING.md#x)", "docs/reference/services.md", "reference/services.md"
+    )
+    assert nested == "[map](../contributing.md#x)"
+    assert posixpath.normpath("docs/../benchmarks/README.md") in hooks.INCLUDED
 
 
 def test_each_key_is_declared_once_with_its_own_check_id():

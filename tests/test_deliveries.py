@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import pytest
 import requests
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connections, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -161,7 +161,7 @@ def test_retries_back_off_then_give_up_and_flag_the_order(
     assert (delivery.status, delivery.attempts) == (Delivery.Status.FAILED, 3)
     order.refresh_from_db()
     assert order.needs_review
-    assert "tests.test_deliveries.crm_sync of order_status_changed failed 3 times" in order.review_reason
+    assert "tests.test_deliveries.crm_sync of order_status_changed kept failing" in order.review_reason
     assert ("payment_needs_review", order.invoice_number, order.review_reason) in signal_log
 
     make_due()
@@ -169,6 +169,53 @@ def test_retries_back_off_then_give_up_and_flag_the_order(
     failures["crm_sync"] = 0
     assert [d.pk for d in services.deliver_due(retry_all=True).delivered] == [delivery.pk]
     assert calls == [("crm_sync", order.invoice_number, OrderStatus.CANCELLED)]
+
+
+def test_a_retry_by_hand_never_piles_up_the_reason_and_a_success_clears_it(
+    transactional_db, order_factory, receivers, doku_settings, signal_log
+):
+    doku_settings(DELIVERY_MAX_ATTEMPTS=2)
+    order = order_factory()
+    failures["crm_sync"] = 100
+    services.cancel_order(order)
+    Delivery.objects.update(next_attempt_at=timezone.now())
+    assert len(services.deliver_due().failed) == 1  # the second attempt: given up
+    order.refresh_from_db()
+    given_up = order.review_reason
+    assert given_up.count("\n") == 0
+    assert "is no longer retried on its own" in given_up
+
+    # Staff retry it before the CRM is back, from the admin and with deliver --all.
+    assert len(services.deliver_due(retry_all=True).failed) == 1
+    with pytest.raises(CommandError, match=r"^1 delivery\(ies\) failed again: 0 will be retried, 1 given up on "):
+        call_command("doku_checkout_deliver", "--all", verbosity=0)
+    order.refresh_from_db()
+    assert order.review_reason == given_up
+    assert "not retried any more" not in order.review_reason
+    assert [entry for entry in signal_log if entry[0] == "payment_needs_review"] == [
+        ("payment_needs_review", order.invoice_number, given_up)
+    ]
+
+    failures["crm_sync"] = 0
+    assert len(services.deliver_due(retry_all=True).delivered) == 1
+    order.refresh_from_db()
+    assert order.review_reason == ""
+    assert not order.needs_review
+
+
+def test_a_success_clears_only_its_own_reason(transactional_db, order_factory, receivers, doku_settings):
+    doku_settings(DELIVERY_MAX_ATTEMPTS=1)
+    order = order_factory()
+    Order.objects.filter(pk=order.pk).update(needs_review=True, review_reason="DOKU reported another amount.")
+    failures["crm_sync"] = 1
+    services.cancel_order(order)  # given up at once
+    order.refresh_from_db()
+    assert len(order.review_reason.splitlines()) == 2
+
+    assert len(services.deliver_due(retry_all=True).delivered) == 1
+    order.refresh_from_db()
+    assert order.review_reason == "DOKU reported another amount."
+    assert order.needs_review
 
 
 def test_a_rolled_back_change_announces_nothing(transactional_db, order_factory, receivers):
@@ -226,7 +273,14 @@ def test_a_receiver_being_called_is_not_listed_as_failing(transactional_db, orde
     crm_calling.clear()
     crm_released.clear()
     signals.order_status_changed.connect(crm_sync_slowly, weak=False)
-    cancelling = threading.Thread(target=services.cancel_order, args=(order,))
+
+    def cancel() -> None:
+        try:
+            services.cancel_order(order)
+        finally:
+            connections.close_all()  # the thread's own connection, or PostgreSQL keeps the test database open
+
+    cancelling = threading.Thread(target=cancel)
     try:
         cancelling.start()
         assert crm_calling.wait(WAIT_SECONDS)

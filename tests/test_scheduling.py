@@ -49,11 +49,14 @@ def documented(title: str) -> str:
 
 
 def crontab_commands(title: str) -> list[list[str]]:
-    """Each crontab line's command after ``python manage.py``, as the shell splits it."""
+    """Each crontab line's command after ``.venv/bin/python manage.py``, as the shell splits it.
+
+    What comes before it (the shop's directory and environment) is run by tests/test_cron.py.
+    """
     commands = []
     for line in documented(title).splitlines():
-        words = shlex.split(line.split("&&", 1)[1])
-        assert words[:2] == ["python", "manage.py"], line
+        words = shlex.split(line.rsplit("&&", 1)[1])
+        assert words[:2] == [".venv/bin/python", "manage.py"], line
         commands.append(words[2:])
     return commands
 

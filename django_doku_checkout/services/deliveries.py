@@ -144,16 +144,53 @@ def flag_for_review(order: Order, reason: str, *, announce_it: bool = True, writ
     """
     if order.needs_review and reason in order.review_reason.splitlines():
         return
-    order.needs_review = True
-    order.review_reason = f"{order.review_reason}\n{reason}".strip()
     own_writes = writes is None
     writes = Writes() if writes is None else writes
-    writes.save(order, ["needs_review", "review_reason", "updated_at"])
+    _write_review(order, [*order.review_reason.splitlines(), reason], writes)
     if announce_it:
         writes.then(lambda: announce(order, [("payment_needs_review", {"reason": reason})]))
     if own_writes:
         writes.flush()
     logger.warning("Order %s needs review: %s", order.invoice_number, reason)
+
+
+def withdraw_review_reason(order: Order, reason: str) -> None:
+    """Take ``reason``, which no longer holds, off a row-locked ``order``; the flag goes with its last reason."""
+    lines = order.review_reason.splitlines()
+    if reason not in lines:
+        return
+    writes = Writes()
+    _write_review(order, [line for line in lines if line != reason], writes)
+    writes.flush()
+    logger.info("Order %s is no longer flagged for: %s", order.invoice_number, reason)
+
+
+def _write_review(order: Order, reasons: list[str], writes: Writes) -> None:
+    """The one writer of ``needs_review`` and ``review_reason``: flagged while any reason is left."""
+    order.review_reason = "\n".join(line for line in reasons if line.strip())
+    order.needs_review = bool(order.review_reason)
+    writes.save(order, ["needs_review", "review_reason", "updated_at"])
+
+
+def given_up_reason(delivery: Delivery) -> str:
+    """What the order's review reason says of a receiver given up on: the same however often staff retry it."""
+    return (
+        f"Receiver {delivery.receiver} of {delivery.signal} kept failing and is no longer retried on its own: "
+        "fix it, then retry it (Retry failed signal deliveries on the order list, or "
+        "manage.py doku_checkout_deliver --all)."
+    )
+
+
+def _clear_given_up(delivery: Delivery, order: Order) -> None:
+    """A receiver given up on that has now succeeded: what the order's flag said of it no longer holds."""
+    reason = given_up_reason(delivery)
+    if reason not in order.review_reason.splitlines():
+        return  # the common case: no lock taken
+
+    def withdraw() -> None:
+        withdraw_review_reason(locked_rows(Order.objects).get(pk=order.pk), reason)
+
+    atomic_with_retry(withdraw)
 
 
 def _deliver_committed(deliveries: Sequence[Delivery], *, order: Order) -> None:
@@ -254,6 +291,8 @@ def _attempt(delivery: Delivery, order: Order) -> bool:
     # Recorded at once: a process that dies while the next receiver runs never calls this one again.
     if not _holds(delivery).update(status=Delivery.Status.DELIVERED, delivered_at=timezone.now(), last_error=""):
         _lost_claim(delivery, "succeeded")
+    else:
+        _clear_given_up(delivery, order)
     return True
 
 
@@ -280,9 +319,7 @@ def _record_failure(delivery: Delivery, order: Order, error: str) -> None:
         _lost_claim(delivery, "failed")
         return
     if gave_up:
-        reason = (
-            f"Receiver {delivery.receiver} of {delivery.signal} failed {attempts} times; it is not retried any more."
-        )
+        reason = given_up_reason(delivery)
 
         def flag() -> None:
             locked = locked_rows(Order.objects).get(pk=order.pk)
@@ -305,6 +342,10 @@ class DeliverySummary:
 
     def __str__(self) -> str:
         return f"{len(self.delivered)} delivered, {len(self.failed)} failed."
+
+    def given_up(self) -> int:
+        """How many of those that failed again were given up on: only a retry by hand calls them now."""
+        return Delivery.objects.filter(pk__in=[d.pk for d in self.failed], status=Delivery.Status.FAILED).count()
 
 
 def _claim(delivery: Delivery, *, force: bool) -> bool:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import DatabaseError
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -32,6 +33,8 @@ from django_doku_checkout.models import (
 from django_doku_checkout.services.deliveries import failed_deliveries
 
 OK, WARNING, CRITICAL = "ok", "warning", "critical"
+#: The check itself could not run: the database could not be read.
+UNKNOWN = "unknown"
 #: The statuses from best to worst; the report's is its worst finding's.
 LEVELS = (OK, WARNING, CRITICAL)
 #: What "recent" means: payments settled by reconciliation, and notifications, in this window.
@@ -331,3 +334,11 @@ def health_report(now: datetime | None = None) -> HealthReport:
     """Every finding about the shop's payments now, and their worst status."""
     now = now or timezone.now()
     return HealthReport(now, tuple(finding(now) for finding in FINDINGS))
+
+
+def unreadable(error: DatabaseError) -> dict[str, str]:
+    """What the command and the endpoint answer when :func:`health_report` could not read the database.
+
+    The error's class only: a database's message may name its host, its user or a table.
+    """
+    return {"status": UNKNOWN, "message": f"The health check could not read the database ({type(error).__name__})."}

@@ -39,4 +39,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Deliveries: {summary}")
         if summary.failed:
             # A non-zero exit makes cron and monitoring notice a receiver that keeps failing.
-            raise CommandError(f"{len(summary.failed)} delivery(ies) failed again; they will be retried.")
+            given_up = summary.given_up()
+            raise CommandError(
+                f"{len(summary.failed)} delivery(ies) failed again: {len(summary.failed) - given_up} will be retried, "
+                f"{given_up} given up on (fix the receiver, then retry with --all; doku_checkout_health reports them)."
+            )

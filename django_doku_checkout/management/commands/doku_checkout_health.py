@@ -13,12 +13,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import DatabaseError
 
-from django_doku_checkout.services.health import CRITICAL, OK, WARNING, HealthReport, health_report
+from django_doku_checkout.services.health import CRITICAL, OK, WARNING, HealthReport, health_report, unreadable
 
 #: The exit code of each status: what Nagios, Icinga, Sensu and cron wrappers expect.
 EXIT_CODES = {OK: 0, WARNING: 1, CRITICAL: 2}
 #: The check itself could not run.
-UNKNOWN = 3
+UNKNOWN_EXIT = 3
 
 
 class Command(BaseCommand):
@@ -35,12 +35,9 @@ class Command(BaseCommand):
         try:
             report = health_report()
         except DatabaseError as err:
-            # The class only: a database's message may name its host and user.
-            message = f"The health check could not read the database ({type(err).__name__})."
-            self.stdout.write(
-                json.dumps({"status": "unknown", "message": message}) if options["json"] else f"UNKNOWN: {message}"
-            )
-            sys.exit(UNKNOWN)
+            answer = unreadable(err)
+            self.stdout.write(json.dumps(answer) if options["json"] else f"UNKNOWN: {answer['message']}")
+            sys.exit(UNKNOWN_EXIT)
         self.stdout.write(json.dumps(report.as_dict(), indent=2) if options["json"] else _text(report))
         code = EXIT_CODES[report.status]
         if code:
