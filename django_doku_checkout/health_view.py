@@ -1,7 +1,7 @@
 """The health endpoint: :mod:`~django_doku_checkout.services.health`'s report as JSON, for monitors with the token.
 
 Off (404) unless ``HEALTH_TOKEN`` is set. The token comes only in an ``Authorization: Bearer``
-header (never the query string, which proxies log), compared in constant time; without it
+header (the scheme's name in any case) (never the query string, which proxies log), compared in constant time; without it
 nothing is read (401), whatever the method. With it, ``GET`` and ``HEAD`` (monitors and load
 balancers send either; ``HEAD`` gets no body) are answered 200 when the report is ok or a
 warning (its ``status`` says which), 503 when critical or when the database could not be read
@@ -16,7 +16,7 @@ from __future__ import annotations
 import hmac
 
 from django.db import DatabaseError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
@@ -31,7 +31,7 @@ ANSWERED = ("GET", "HEAD")
 
 def _bearer_token(request: HttpRequest) -> str:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    return token if scheme == "Bearer" else ""
+    return token if scheme.lower() == "bearer" else ""  # a scheme's name is case-insensitive (RFC 7235)
 
 
 def _answer(request: HttpRequest) -> JsonResponse:
@@ -53,8 +53,8 @@ def _answer(request: HttpRequest) -> JsonResponse:
 def health(request: HttpRequest) -> JsonResponse:
     """The health report as JSON, for a monitor sending ``Authorization: Bearer <HEALTH_TOKEN>``."""
     expected = get_config().health_token
-    if not expected:
-        raise Http404("The health endpoint is off: HEALTH_TOKEN is not set.")
+    if not expected:  # answered, not raised: never_cache marks it too, so no proxy keeps "off"
+        return JsonResponse({"detail": "The health endpoint is off: HEALTH_TOKEN is not set."}, status=404)
     if not hmac.compare_digest(_bearer_token(request).encode(), expected.encode()):
         response = JsonResponse({"detail": "A valid Authorization: Bearer token is required."}, status=401)
         response["WWW-Authenticate"] = 'Bearer realm="doku-checkout-health"'

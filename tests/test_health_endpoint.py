@@ -40,7 +40,15 @@ def healthy(live_doku, order_factory, doku_settings) -> Order:
 def test_without_a_token_setting_the_endpoint_is_off(health_url, order_factory):
     paid_with_notification(order_factory)
     assert get(health_url).status_code == 404
-    assert get(health_url, token="").status_code == 404
+    off = get(health_url, token="")
+    assert off.status_code == 404
+    assert "no-store" in off.headers["Cache-Control"]  # a proxy must not keep "off" once the token is set
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER", "Bearer"])
+def test_the_bearer_scheme_is_read_in_any_case(healthy, health_url, scheme):
+    """RFC 7235: an authentication scheme's name is case-insensitive; some monitors send it lower-case."""
+    assert get(health_url, Authorization=f"{scheme} {TOKEN}").status_code == 200
 
 
 def test_an_empty_token_setting_is_off_too(health_url, order_factory, doku_settings):
