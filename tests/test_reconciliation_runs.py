@@ -11,11 +11,14 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
+from django_doku_checkout import reconciliation as reconciliation_module
 from django_doku_checkout import services
 from django_doku_checkout.models import ReconciliationRun
 from django_doku_checkout.reconciliation import reconcile
+from django_doku_checkout.services.health import reconciliation_finding
 from tests.doku import paid_quietly
 from tests.test_health import findings, health
 
@@ -109,6 +112,32 @@ def test_a_run_writes_its_counts_as_it_goes(live_doku, order_factory):
 
     assert seen == [(0, 0, True, True), (1, 1, True, True), (2, 2, True, True)]
     assert ReconciliationRun.objects.values_list("checked", "changed").get() == (3, 3)
+
+
+def test_a_run_killed_midway_is_reported_with_what_it_did(live_doku, order_factory, monkeypatch):
+    """SIGKILL (or cron's ``timeout``) ends the process: no ``finally`` runs, so nothing writes the run's end."""
+    reconcile(min_age=timedelta(0))  # an earlier run, finished
+    orders = [order_factory() for _ in range(3)]
+    for order in orders:
+        services.create_payment_link(order)
+        paid_quietly(order)
+    monkeypatch.setattr(reconciliation_module, "_finish_run", lambda run, summary: None)
+
+    def killed_at_the_third(line) -> None:
+        if line.invoice_number == orders[2].invoice_number:
+            raise SystemExit(137)
+
+    with pytest.raises(SystemExit):
+        reconcile(min_age=timedelta(0), progress=killed_at_the_third)
+
+    killed = ReconciliationRun.objects.order_by("started_at").last()
+    assert killed is not None
+    assert (killed.finished_at, killed.checked, killed.changed) == (None, 2, 2)
+    assert reconciliation_finding(timezone.now()).status == "ok"  # still going, as far as anyone can tell
+    found = reconciliation_finding(timezone.now() + timedelta(minutes=11))
+    assert found.status == "warning", found.message
+    assert "never finished" in found.message
+    assert "it checked 2 order(s) and changed 2" in found.message
 
 
 def test_a_payment_found_on_an_order_that_cannot_take_it_is_said_loudly_once(live_doku, order_factory, caplog):
