@@ -47,6 +47,8 @@ logger = logging.getLogger(__name__)
 
 #: An open link is only called expired this long after DOKU's expiry, for late notifications.
 EXPIRY_GRACE = timedelta(minutes=5)
+#: How often a run writes its counts at most: one that is killed loses at most this much of them.
+PROGRESS_EVERY = timedelta(seconds=1)
 
 
 #: What a dry run expects DOKU's answer to do to a pending order (the rules are in services).
@@ -214,11 +216,7 @@ def _apply(order: Order, answers: list[_Answer], *, dry_run: bool) -> Reconciled
 
 
 def _recovered(order: Order, link: CheckoutSession, *, flagged: bool) -> None:
-    """Say loudly that reconciliation, not DOKU's notification, found this payment: DOKU may not be calling us.
-
-    Said once per payment: when it settles the order, or when it first flags it for review
-    (the order cannot take it: a double payment, another amount, an order no longer payable).
-    """
+    """Say loudly, once, that reconciliation found this payment (settled, or first flagged): DOKU may not call us."""
     attempt = f" (payment link {link.invoice_number})" if link.invoice_number != order.invoice_number else ""
     found = (
         "is flagged for review instead of paid (see its review reason)" if flagged else "is settled by reconciliation"
@@ -346,9 +344,11 @@ def reconcile(
 def _record(run: ReconciliationRun, summary: ReconcileSummary, *fields: str) -> None:
     """Write the run's counts so far on its row, and when: a run killed midway still says what it did.
 
-    Written after each step and each batch of orders, so a run that shows no progress for
-    :data:`CLAIM_LEASE` is taken for dead by the health check.
+    Written after each step and batch of orders (at most every :data:`PROGRESS_EVERY`; its end
+    with ``fields``, always): a run that shows none for :data:`CLAIM_LEASE` is taken for dead.
     """
+    if not fields and run.progress_at and timezone.now() - run.progress_at < PROGRESS_EVERY:
+        return
     run.checked = len(summary.orders)
     run.changed = summary.count("changed")
     run.failed = summary.count("failed")

@@ -96,8 +96,9 @@ def test_a_run_that_died_long_ago_no_longer_pages(db, doku_settings):
     assert reconciliation()["status"] == "ok"
 
 
-def test_a_run_writes_its_counts_as_it_goes(live_doku, order_factory):
+def test_a_run_writes_its_counts_as_it_goes(live_doku, order_factory, monkeypatch):
     """What a killed run did stays on its row: the counts are written after each batch, not only at the end."""
+    monkeypatch.setattr(reconciliation_module, "PROGRESS_EVERY", timedelta(0))  # each batch, however quick
     orders = [order_factory() for _ in range(3)]
     for order in orders:
         services.create_payment_link(order)
@@ -122,6 +123,7 @@ def test_a_run_killed_midway_is_reported_with_what_it_did(live_doku, order_facto
         services.create_payment_link(order)
         paid_quietly(order)
     monkeypatch.setattr(reconciliation_module, "_finish_run", lambda run, summary: None)
+    monkeypatch.setattr(reconciliation_module, "PROGRESS_EVERY", timedelta(0))
 
     def killed_at_the_third(line) -> None:
         if line.invoice_number == orders[2].invoice_number:
