@@ -341,26 +341,29 @@ def reconcile(
     return summary
 
 
-def _record(run: ReconciliationRun, summary: ReconcileSummary, *fields: str) -> None:
-    """Write the run's counts so far on its row, and when: a run killed midway still says what it did.
+def _record(run: ReconciliationRun, summary: ReconcileSummary, *, end: bool = False) -> None:
+    """Write the run's counts so far, and when, on its row: a run killed midway still says what it did.
 
-    Written after each step and batch of orders (at most every :data:`PROGRESS_EVERY`; its end
-    with ``fields``, always): a run that shows none for :data:`CLAIM_LEASE` is taken for dead.
+    Each step and batch, at most every :data:`PROGRESS_EVERY`, one UPDATE (no save hooks); its end saved.
     """
-    if not fields and run.progress_at and timezone.now() - run.progress_at < PROGRESS_EVERY:
+    if not end and run.progress_at and timezone.now() - run.progress_at < PROGRESS_EVERY:
         return
-    run.checked = len(summary.orders)
-    run.changed = summary.count("changed")
-    run.failed = summary.count("failed")
-    run.progress_at = timezone.now()
-    atomic_with_retry(lambda: run.save(update_fields=["checked", "changed", "failed", "progress_at", *fields]))
+    counts = {"checked": len(summary.orders), "changed": summary.count("changed"), "failed": summary.count("failed")}
+    for name, value in {**counts, "progress_at": timezone.now()}.items():
+        setattr(run, name, value)
+    if end:
+        atomic_with_retry(lambda: run.save(update_fields=[*counts, "progress_at", "finished_at", "error"]))
+    else:
+        atomic_with_retry(
+            lambda: ReconciliationRun.objects.filter(pk=run.pk).update(**counts, progress_at=run.progress_at)
+        )
 
 
 def _finish_run(run: ReconciliationRun, summary: ReconcileSummary) -> None:
     """Record the run's end and counts on its row (written at its start), for the health check."""
     run.finished_at = timezone.now()
     try:
-        _record(run, summary, "finished_at", "error")
+        _record(run, summary, end=True)
     except Exception:
         # The database that stopped the run may refuse this too: the run's own error is what counts.
         logger.exception("Could not record the end of reconciliation run %s", run.pk)
