@@ -84,8 +84,8 @@ class ReconcileSummary:
         return (
             f"Checked {len(self.orders)} order(s): {self.count('changed')} changed, "
             f"{self.count('would_change')} would change, {self.count('unchanged')} unchanged, "
-            f"{self.count('failed')} failed; {self.skipped_locked} skipped (being checked by another run, or claimed by one that died: "
-            f"checked again once its {CLAIM_LEASE.seconds // 60}-minute claim lapses). "
+            f"{self.count('failed')} failed; {self.skipped_locked} skipped (being checked by another run, or "
+            f"claimed by one that died: checked again once its {CLAIM_LEASE.seconds // 60}-minute claim lapses). "
             f"Link claims settled: {self.claims_settled}. Refunds resent and answered: {self.refunds_resent}. "
             f"Cancellations resent and answered: {self.cancellations_resent}. "
             f"Deliveries: {self.deliveries}"

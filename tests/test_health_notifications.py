@@ -41,13 +41,24 @@ def test_every_notification_rejected_since_a_deploy_is_reported(live_doku, order
         assert order.status == OrderStatus.PAID
     reconciled()
 
-    assert report_in(0)["notifications"].status == "ok"  # DOKU may still be sending them
-    found = report_in(15)["notifications"]  # the next run after the grace
+    found = report_in(0)["notifications"]  # the next run: DOKU's notifications were refused, no need to wait
 
     assert found.status == "warning", found.message
     assert found.count == 3
     assert "3 notification(s) were rejected since" in found.message
     assert "SECRET_KEY" in found.message
+
+
+def test_a_payment_recorded_by_the_return_page_waits_for_its_notification(live_doku, order_factory):
+    paid_with_notification(order_factory)
+    reconciled()
+    order = order_factory()
+    services.create_payment_link(order)
+    paid_quietly(order)
+    services.check_status(order)  # the return page was quicker than DOKU's notification
+
+    assert report_in(0)["notifications"].status == "ok"  # it is on its way
+    assert report_in(11)["notifications"].status == "warning"  # it never came
 
 
 def test_a_lone_forged_request_is_not_a_finding(live_doku, order_factory):

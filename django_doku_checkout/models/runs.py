@@ -20,8 +20,9 @@ class ReconciliationRun(models.Model):
     Each run, on whichever machine, writes its own row, so runs never contend for one. Its
     counts are written as it goes (``progress_at``), so a run killed midway still says what it
     did. A run with no ``finished_at`` is still going, or its process died (no progress for
-    :data:`CLAIM_LEASE`); ``error`` names what stopped one that raised. The health check reads the newest rows; ``doku_checkout_prune``
-    deletes old ones (:data:`django_doku_checkout.services.retention.KEEP_RECONCILIATION_RUNS`).
+    :data:`CLAIM_LEASE`); ``error`` names what stopped one that raised. The health check reads
+    the newest rows; ``doku_checkout_prune`` deletes old ones
+    (:data:`django_doku_checkout.services.retention.KEEP_RECONCILIATION_RUNS`).
     """
 
     started_at = models.DateTimeField(_("started at"), default=timezone.now, db_index=True)

@@ -196,16 +196,18 @@ def notifications_finding(now: datetime) -> Finding:
     """Whether DOKU's notifications reach the shop: a warning when payments came another way since the last one did.
 
     Each payment is notified within seconds, so one recorded by the return page's status check
-    or by reconciliation more than :data:`NOTIFICATION_GRACE` ago and after the last verified
-    notification means notifications stopped: they are refused (rejected ones are counted, a
-    wrong key) or never arrive. Rejected requests alone (anyone may post one) say nothing.
+    or by reconciliation after the last verified notification means notifications stopped: at
+    once when notifications were rejected since (a wrong key), else :data:`NOTIFICATION_GRACE`
+    after it (none arrive). Rejected requests alone (anyone may post one) say nothing.
     """
     last = last_verified_notification()
     at = last.received_at if last else None
     since = max(now - WINDOW, at) if at else now - WINDOW
     seen = f"Last verified notification {_ago(at, now)}" if at else "No verified notification yet"
-    paid = bounded_count(payments(since, now - NOTIFICATION_GRACE).exclude(source=OrderEvent.Source.NOTIFICATION))
     rejected = bounded_count(rejected_notifications(since))
+    # With notifications rejected since, the payments' own were refused: no need to wait for them.
+    until = now if rejected else now - NOTIFICATION_GRACE
+    paid = bounded_count(payments(since, until).exclude(source=OrderEvent.Source.NOTIFICATION))
     if not paid:
         refused = f"; {_counted(rejected)} request(s) rejected since, none for a payment missed" if rejected else ""
         return Finding("notifications", OK, f"{seen}; no payment since that DOKU has not notified{refused}.", at=at)
