@@ -31,6 +31,7 @@ from django_doku_checkout.client import DokuClient
 from django_doku_checkout.db import atomic_with_retry
 from django_doku_checkout.exceptions import DokuAPIError, DokuError
 from django_doku_checkout.models import CheckoutSession, Notification, Order, OrderEvent, OrderStatus, ReconciliationRun
+from django_doku_checkout.models.runs import CLAIM_LEASE
 from django_doku_checkout.pacing import RateLimit
 from django_doku_checkout.services import states
 from django_doku_checkout.services.cancellations import payable_at_doku, resend_stale_cancellations
@@ -46,9 +47,8 @@ logger = logging.getLogger(__name__)
 
 #: An open link is only called expired this long after DOKU's expiry, for late notifications.
 EXPIRY_GRACE = timedelta(minutes=5)
-#: How long one run's claim on an order keeps other runs away: it is released as soon as
-#: the order is checked, so this only matters when the run died while asking DOKU.
-CLAIM_LEASE = timedelta(minutes=10)
+#: How often a run writes its counts at most: one that is killed loses at most this much of them.
+PROGRESS_EVERY = timedelta(seconds=1)
 
 
 #: What a dry run expects DOKU's answer to do to a pending order (the rules are in services).
@@ -84,7 +84,8 @@ class ReconcileSummary:
         return (
             f"Checked {len(self.orders)} order(s): {self.count('changed')} changed, "
             f"{self.count('would_change')} would change, {self.count('unchanged')} unchanged, "
-            f"{self.count('failed')} failed; {self.skipped_locked} skipped (being checked elsewhere). "
+            f"{self.count('failed')} failed; {self.skipped_locked} skipped (being checked by another run, or "
+            f"claimed by one that died: checked again once its {CLAIM_LEASE.seconds // 60}-minute claim lapses). "
             f"Link claims settled: {self.claims_settled}. Refunds resent and answered: {self.refunds_resent}. "
             f"Cancellations resent and answered: {self.cancellations_resent}. "
             f"Deliveries: {self.deliveries}"
@@ -195,10 +196,14 @@ def _apply(order: Order, answers: list[_Answer], *, dry_run: bool) -> Reconciled
         if dry_run:
             order.status = _PREDICTED.get(answer.transaction_status, order.status)
         else:
+            flags = order.review_reason
             outcome = apply_payment_result(link, answer, source=OrderEvent.Source.RECONCILIATION)
-            order.refresh_from_db(fields=["status"])
-            if outcome == Notification.Outcome.PROCESSED and answer.transaction_status == "SUCCESS":
-                _recovered(order, link)
+            order.refresh_from_db(fields=["status", "review_reason"])
+            if answer.transaction_status == "SUCCESS" and (
+                outcome == Notification.Outcome.PROCESSED
+                or (outcome == Notification.Outcome.FLAGGED and order.review_reason != flags)
+            ):
+                _recovered(order, link, flagged=outcome == Notification.Outcome.FLAGGED)
     cutoff = timezone.now() - EXPIRY_GRACE
     # Only an open link past its time at DOKU can expire anything: most orders skip the locked look.
     overdue = any(link.payable_until is not None and link.payable_until < cutoff for link, _ in answers)
@@ -210,14 +215,18 @@ def _apply(order: Order, answers: list[_Answer], *, dry_run: bool) -> Reconciled
     return ReconciledOrder(order.invoice_number, "failed" if unanswered else outcome, old_status, order.status, detail)
 
 
-def _recovered(order: Order, link: CheckoutSession) -> None:
-    """Say loudly that reconciliation, not DOKU's notification, settled this payment: DOKU may not be calling us."""
+def _recovered(order: Order, link: CheckoutSession, *, flagged: bool) -> None:
+    """Say loudly, once, that reconciliation found this payment (settled, or first flagged): DOKU may not call us."""
     attempt = f" (payment link {link.invoice_number})" if link.invoice_number != order.invoice_number else ""
+    found = (
+        "is flagged for review instead of paid (see its review reason)" if flagged else "is settled by reconciliation"
+    )
     logger.warning(
-        "Order %s%s was paid at DOKU and is settled by reconciliation: DOKU's notification never arrived. "
+        "Order %s%s was paid at DOKU and %s: DOKU's notification never arrived. "
         "If this happens again, check the notification URL in DOKU's back office (and that it reaches this shop).",
         order.invoice_number,
         attempt,
+        found,
     )
 
 
@@ -320,8 +329,9 @@ def reconcile(
         summary.claims_settled = resolve_stale_claims(client=client)
         summary.refunds_resent = resend_stale_refunds(client=client)
         summary.cancellations_resent = resend_stale_cancellations(client=client)
+        _record(run, summary)
         candidates = _candidates(min_age, invoice_numbers, limit)
-        _check(candidates, summary, workers, client, pace, dry_run=False, progress=progress)
+        _check(candidates, summary, workers, client, pace, dry_run=False, progress=progress, run=run)
         summary.deliveries = services.deliver_due()
     except BaseException as err:
         run.error = type(err).__name__  # the class only: a message may quote a database's or DOKU's words
@@ -331,14 +341,29 @@ def reconcile(
     return summary
 
 
+def _record(run: ReconciliationRun, summary: ReconcileSummary, *, end: bool = False) -> None:
+    """Write the run's counts so far, and when, on its row: a run killed midway still says what it did.
+
+    Each step and batch, at most every :data:`PROGRESS_EVERY`, one UPDATE (no save hooks); its end saved.
+    """
+    if not end and run.progress_at and timezone.now() - run.progress_at < PROGRESS_EVERY:
+        return
+    counts = {"checked": len(summary.orders), "changed": summary.count("changed"), "failed": summary.count("failed")}
+    for name, value in {**counts, "progress_at": timezone.now()}.items():
+        setattr(run, name, value)
+    if end:
+        atomic_with_retry(lambda: run.save(update_fields=[*counts, "progress_at", "finished_at", "error"]))
+    else:
+        atomic_with_retry(
+            lambda: ReconciliationRun.objects.filter(pk=run.pk).update(**counts, progress_at=run.progress_at)
+        )
+
+
 def _finish_run(run: ReconciliationRun, summary: ReconcileSummary) -> None:
     """Record the run's end and counts on its row (written at its start), for the health check."""
     run.finished_at = timezone.now()
-    run.checked = len(summary.orders)
-    run.changed = summary.count("changed")
-    run.failed = summary.count("failed")
     try:
-        atomic_with_retry(lambda: run.save(update_fields=["finished_at", "checked", "changed", "failed", "error"]))
+        _record(run, summary, end=True)
     except Exception:
         # The database that stopped the run may refuse this too: the run's own error is what counts.
         logger.exception("Could not record the end of reconciliation run %s", run.pk)
@@ -353,8 +378,12 @@ def _check(
     *,
     dry_run: bool,
     progress: Callable[[ReconciledOrder], None] | None,
+    run: ReconciliationRun | None = None,
 ) -> None:
-    """Ask DOKU about the ``candidates`` (orders' pks) with ``workers`` threads; apply each answer as it comes in."""
+    """Ask DOKU about the ``candidates`` (orders' pks) with ``workers`` threads; apply each answer as it comes in.
+
+    After each batch of answers, the ``run``'s counts so far are written on its row.
+    """
 
     def finish(done: set[Future[list[_Answer]]]) -> None:
         """Apply the answers that came in, then release their orders with one statement."""
@@ -368,6 +397,8 @@ def _check(
                     progress(line)
         finally:
             _release(orders)
+        if run is not None:
+            _record(run, summary)
 
     asking: dict[Future[list[_Answer]], Order] = {}
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="doku-reconcile") as pool:

@@ -152,6 +152,15 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 (
+                    "progress_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="When the run last wrote its counts.",
+                        null=True,
+                        verbose_name="last progress",
+                    ),
+                ),
+                (
                     "error",
                     models.CharField(
                         blank=True,

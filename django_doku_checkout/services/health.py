@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import DatabaseError
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from django_doku_checkout.conf import get_config
@@ -30,6 +31,7 @@ from django_doku_checkout.models import (
     ReconciliationRun,
     Refund,
 )
+from django_doku_checkout.models.runs import CLAIM_LEASE
 from django_doku_checkout.services.deliveries import failed_deliveries
 
 OK, WARNING, CRITICAL = "ok", "warning", "critical"
@@ -45,6 +47,10 @@ NOTIFICATION_GRACE = timedelta(minutes=10)
 COUNT_LIMIT = 10_000
 #: Invoice numbers a finding names, at most.
 NAMED = 5
+#: What a verified notification's outcome must be to prove DOKU reaches the shop: it matched one of
+#: the shop's payment links. Not ``unknown_order`` (an invoice no order here has, such as the
+#: doctor's ``DOCTOR-`` link, answered 404), ``rejected`` or ``failed``.
+REACHED = ("processed", "duplicate", "ignored", "flagged", "unconfirmed")
 
 
 @dataclass(frozen=True)
@@ -98,9 +104,12 @@ def bounded_count(queryset: QuerySet[Any]) -> int:
 
 
 def last_verified_notification() -> Notification | None:
-    """The newest notification whose signature verified and that was processed: proof DOKU reaches the shop."""
+    """The newest notification that verified and matched one of the shop's payment links (:data:`REACHED`).
+
+    It is the proof that DOKU reaches the shop, with the right key and path.
+    """
     return (
-        Notification.objects.filter(signature_valid=True, processed_at__isnull=False)
+        Notification.objects.filter(signature_valid=True, outcome__in=REACHED)
         .only("received_at", "invoice_number")
         .order_by("-received_at", "-id")
         .first()
@@ -147,6 +156,25 @@ def last_reconciliation_run(*, finished: bool = False) -> ReconciliationRun | No
     return runs.first()
 
 
+def newest_runs_per_host(since: datetime) -> QuerySet[ReconciliationRun]:
+    """Each machine's newest finished run, among those that finished since ``since``, by host."""
+    newest = (
+        ReconciliationRun.objects.filter(host=OuterRef("host"), finished_at__isnull=False)
+        .order_by("-started_at", "-id")
+        .values("pk")[:1]
+    )
+    return ReconciliationRun.objects.filter(finished_at__gte=since, pk=Subquery(newest)).order_by("host")
+
+
+def dead_runs(since: datetime, now: datetime) -> QuerySet[ReconciliationRun]:
+    """Runs that never finished nor showed progress for :data:`CLAIM_LEASE`, last seen since ``since``: they died."""
+    return (
+        ReconciliationRun.objects.alias(seen=Coalesce("progress_at", "started_at"))
+        .filter(finished_at__isnull=True, seen__gte=since, seen__lt=now - CLAIM_LEASE)
+        .order_by("started_at", "id")
+    )
+
+
 # --- the findings -------------------------------------------------------------------------------
 
 
@@ -168,42 +196,60 @@ def _counted(count: int) -> str:
 
 
 def notifications_finding(now: datetime) -> Finding:
-    """Whether DOKU's notifications reach the shop: a warning when payments came in the window but none did."""
+    """Whether DOKU's notifications reach the shop: a warning when payments came another way since the last one did.
+
+    Each payment is notified within seconds, so one recorded by the return page's status check
+    or by reconciliation after the last verified notification means notifications stopped: at
+    once when notifications were rejected since (a wrong key), else :data:`NOTIFICATION_GRACE`
+    after it (none arrive). Rejected requests alone (anyone may post one) say nothing.
+    """
     last = last_verified_notification()
     at = last.received_at if last else None
-    since = now - WINDOW
-    if at is not None and at >= since:
-        return Finding("notifications", OK, f"Last verified notification {_ago(at, now)}.", at=at)
-    paid = bounded_count(payments(max(since, at) if at else since, now - NOTIFICATION_GRACE))
+    since = max(now - WINDOW, at) if at else now - WINDOW
     seen = f"Last verified notification {_ago(at, now)}" if at else "No verified notification yet"
-    if not paid:
-        return Finding("notifications", OK, f"{seen}; no payment since to be notified of.", at=at)
     rejected = bounded_count(rejected_notifications(since))
+    # With notifications rejected since, the payments' own were refused: no need to wait for them.
+    until = now if rejected else now - NOTIFICATION_GRACE
+    paid = bounded_count(payments(since, until).exclude(source=OrderEvent.Source.NOTIFICATION))
+    if not paid:
+        refused = f"; {_counted(rejected)} request(s) rejected since, none for a payment missed" if rejected else ""
+        return Finding("notifications", OK, f"{seen}; no payment since that DOKU has not notified{refused}.", at=at)
     return Finding(
         "notifications",
         WARNING,
-        f"{seen}, yet {_counted(paid)} payment(s) were recorded since by other means and {_counted(rejected)} "
-        "notification(s) were rejected in the last 24 hours: DOKU's notifications are not reaching the shop. "
-        "Check the notification URL in DOKU's back office, and SECRET_KEY if notifications are rejected "
-        "(DOKU's notification log in the admin says why).",
+        f"{seen}, yet {_counted(paid)} payment(s) were recorded since by the return page or reconciliation and "
+        f"{_counted(rejected)} notification(s) were rejected since: DOKU's notifications are not reaching the shop. "
+        "If they are rejected, SECRET_KEY or CLIENT_ID is not what DOKU signs with, or a proxy changed the "
+        "notification URL's path (DOKU's notification log in the admin says why); if none arrive, check the "
+        "notification URL in DOKU's back office.",
         count=paid,
         at=at,
     )
 
 
 def recovered_payments_finding(now: datetime) -> Finding:
-    """Payments settled by reconciliation in the window: a warning, DOKU is not calling the notification URL."""
+    """Payments settled by reconciliation in the window: a warning until a notification verifies after the newest.
+
+    One now and then is DOKU retrying late; once DOKU's notifications verify again the
+    finding is ok (still counting them), so one late payment does not page for a day.
+    """
     recovered = settled_by_reconciliation(now - WINDOW)
     count = bounded_count(recovered)
     if not count:
         return Finding("recovered_payments", OK, "No payment needed reconciliation in the last 24 hours.", count=0)
     newest = list(recovered.values_list("order__invoice_number", "created_at")[:NAMED])
+    said = (
+        f"{_counted(count)} payment(s) in the last 24 hours were settled by reconciliation, not by DOKU's "
+        "notification (the newest first)"
+    )
+    last = last_verified_notification()
+    notified = last is not None and last.received_at > newest[0][1]
     return Finding(
         "recovered_payments",
-        WARNING,
-        f"{_counted(count)} payment(s) in the last 24 hours were settled by reconciliation, not by DOKU's "
-        "notification (the newest first). Check the notification URL in DOKU's back office and that DOKU can "
-        "reach it.",
+        OK if notified else WARNING,
+        f"{said}; DOKU's notifications verified since, the last {_ago(last.received_at, now)}."
+        if notified and last
+        else f"{said}. Check the notification URL in DOKU's back office and that DOKU can reach it.",
         count=count,
         at=newest[0][1],
         invoice_numbers=tuple(invoice for invoice, _ in newest),
@@ -273,10 +319,13 @@ def refunds_finding(now: datetime) -> Finding:
 
 
 def reconciliation_finding(now: datetime) -> Finding:
-    """Reconciliation's last runs: critical when none finished within ``HEALTH_RECONCILE_MAX_AGE``."""
+    """Reconciliation's runs: critical when none finished within ``HEALTH_RECONCILE_MAX_AGE``.
+
+    A warning, within that time, for a run that died and for each machine whose newest run
+    raised or could not ask DOKU about some orders: another machine's good run hides neither.
+    """
     max_age = timedelta(seconds=get_config().health_reconcile_max_age)
     finished = last_reconciliation_run(finished=True)
-    latest = last_reconciliation_run()
     if finished is None or finished.finished_at is None or finished.finished_at < now - max_age:
         when = (
             f"the last finished {_ago(finished.finished_at, now)}"
@@ -291,23 +340,14 @@ def reconciliation_finding(now: datetime) -> Finding:
             "and read its output.",
             at=finished.finished_at if finished else None,
         )
-    if latest is not None and latest.pk != finished.pk and latest.finished_at is not None:
+    problems = _dead_runs(now, max_age) + _failing_machines(now, max_age)
+    if problems:
         return Finding(
             "reconciliation",
             WARNING,
-            f"The last reconciliation run stopped with an error ({latest.error}) {_ago(latest.started_at, now)}; "
-            "see its output.",
-            at=latest.started_at,
-        )
-    if finished.failed:
-        return Finding(
-            "reconciliation",
-            WARNING,
-            f"The last reconciliation run, {_ago(finished.finished_at, now)}, could not ask DOKU about "
-            f"{finished.failed} of {finished.checked} order(s): DOKU down or answering errors. It tries again "
-            "next run.",
-            count=finished.failed,
-            at=finished.finished_at,
+            " ".join(message for message, _, _ in problems),
+            count=sum(count for _, count, _ in problems),
+            at=problems[0][2],
         )
     return Finding(
         "reconciliation",
@@ -317,6 +357,53 @@ def reconciliation_finding(now: datetime) -> Finding:
         count=finished.checked,
         at=finished.finished_at,
     )
+
+
+#: A problem with reconciliation's runs: what to say, how many (runs or orders), and when.
+_Problem = tuple[str, int, datetime]
+
+
+def _on(run: ReconciliationRun) -> str:
+    return f"on {run.host}" if run.host else "on an unnamed host"
+
+
+def _dead_runs(now: datetime, max_age: timedelta) -> list[_Problem]:
+    """The runs that died within ``max_age``: the oldest named, the others counted."""
+    dead = dead_runs(now - max_age, now)
+    run = dead.first()
+    if run is None:
+        return []
+    count = bounded_count(dead)
+    others = f" ({count - 1} other run(s) too)" if count > 1 else ""
+    return [
+        (
+            f"A reconciliation run {_on(run)} started {_ago(run.started_at, now)} never finished and has shown no "
+            f"progress for {duration(now - (run.progress_at or run.started_at))}{others}: its process died (killed, "
+            f"out of memory, cron's timeout) or hangs. Before that it checked {run.checked} order(s) and changed "
+            f"{run.changed}; the orders it had claimed are checked again once its claim on them lapses, "
+            f"{duration(CLAIM_LEASE)} after it took them. Read its output; if cron's timeout killed it, give it longer.",
+            count,
+            run.started_at,
+        )
+    ]
+
+
+def _failing_machines(now: datetime, max_age: timedelta) -> list[_Problem]:
+    """Each machine whose newest run, finished within ``max_age``, raised or could not ask DOKU about some orders."""
+    problems = []
+    for run in newest_runs_per_host(now - max_age)[:NAMED]:
+        ended = run.finished_at or now
+        if run.error or run.failed:
+            trouble = (
+                f"stopped with an error ({run.error}); see its output"
+                if run.error
+                else f"could not ask DOKU about {run.failed} of {run.checked} order(s): DOKU down or answering "
+                "errors; it tries again next run"
+            )
+            problems.append(
+                (f"The last reconciliation run {_on(run)}, {_ago(ended, now)}, {trouble}.", run.failed, ended)
+            )
+    return problems
 
 
 #: Every finding, in the order they are reported.
