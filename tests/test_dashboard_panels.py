@@ -165,7 +165,8 @@ def test_in_indonesian_refunds_have_one_word_and_labels_are_whole(settings, admi
 def listed(session, base: str, href: str) -> int:
     """How many rows the admin list ``href`` opens (not a redirect to ?e=1: the admin took every lookup)."""
     page = session.get(base + html.unescape(href), timeout=10)
-    assert page.status_code == 200 and "?e=1" not in page.url, page.url
+    assert page.status_code == 200
+    assert "?e=1" not in page.url, page.url
     return int(result_count(page.text).split()[0])
 
 
@@ -199,9 +200,7 @@ def test_a_refunds_row_counts_the_orders_its_list_opens(live_doku, order_factory
 
 
 @pytest.mark.django_db
-def test_a_refunds_row_lists_orders_whose_refund_in_that_status_was_asked_in_the_window(
-    admin_client, order_factory
-):
+def test_a_refunds_row_lists_orders_whose_refund_in_that_status_was_asked_in_the_window(admin_client, order_factory):
     old_success = paid_through(order_factory, "CREDIT_CARD")
     refunded(old_success, Refund.Status.SUCCEEDED, days_ago=40)
     refunded(old_success, Refund.Status.FAILED)  # in the window, but not succeeded

@@ -95,7 +95,9 @@ class RefundStatusFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
         if self.value() not in Refund.Status.values:
             return queryset
-        asked = {lookup.removeprefix("refunds__"): request.GET[lookup] for lookup in REFUND_ASKED if lookup in request.GET}
+        asked = {
+            lookup.removeprefix("refunds__"): request.GET[lookup] for lookup in REFUND_ASKED if lookup in request.GET
+        }
         return queryset.filter(Exists(Refund.objects.filter(order=OuterRef("pk"), status=self.value(), **asked)))
 
 
