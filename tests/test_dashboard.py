@@ -114,10 +114,10 @@ def test_the_figures_are_what_the_services_did(live_doku, order_factory, django_
     assert "1 pending" in text_of(panel(page, "pending"))
     assert "Under 1 hour 1" in text_of(panel(page, "pending"))
     refunds = text_of(panel(page, "refunds"))
-    assert "Succeeded 1 Rp 30.000" in refunds
+    assert "Succeeded 1 1 Rp 30.000" in refunds  # orders, refunds, amount
     assert f"{card.invoice_number} Rp 30.000 Succeeded" in refunds
     deliveries = text_of(panel(page, "deliveries"))
-    assert "1 failing" in deliveries
+    assert "1 order with a receiver failing" in deliveries
     assert "tests.test_dashboard.failing_fulfilment 1 0" in deliveries
     assert "1 in the last 48 hours" in text_of(panel(page, "rejected"))
     reconciled = text_of(panel(page, "reconciled"))

@@ -122,7 +122,7 @@ def test_staff_follow_the_index_to_the_dashboard_and_read_its_figures(
     expect(page.locator("#doku-panel-channels")).to_contain_text("Credit Card")
     expect(page.locator("#doku-panel-pending .doku-figure")).to_have_text("2 pending")
     expect(page.locator("#doku-panel-refunds")).to_contain_text("Rp 20.000")
-    expect(page.locator("#doku-panel-deliveries .doku-figure")).to_have_text("1 failing")
+    expect(page.locator("#doku-panel-deliveries .doku-figure")).to_have_text("1 order with a receiver failing")
     expect(page.locator("#doku-panel-rejected .doku-figure")).to_have_text("1 in the last 48 hours")
     expect(page.locator("#doku-panel-reconciled .doku-figure")).to_contain_text("1 of the payments")
     # The stylesheet applies: the panels are laid out in a grid, the bars coloured by class.

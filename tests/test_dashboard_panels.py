@@ -15,9 +15,15 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from django_doku_checkout import services, signals
 from django_doku_checkout.models import CheckoutSession, Delivery, Order, OrderStatus, Refund
+from django_doku_checkout.services import after_response
+from django_doku_checkout.simulator import actions
+from django_doku_checkout.simulator.store import STORE
+from tests.doku import CLIENT_ID
 from tests.pages import staff_session
 from tests.test_dashboard import DASHBOARD, fill, panel, result_count, staff_member, text_of
+from tests.test_refunds import paid_order, refund_at_doku
 
 
 def content(page: str) -> str:
@@ -151,3 +157,111 @@ def test_in_indonesian_refunds_have_one_word_and_labels_are_whole(settings, admi
     assert "Virtual Account Bank Syariah Mandiri" in labels
     assert "to_crm" in labels
     assert "1 akan dicoba lagi, 2 dihentikan" in re.findall(r'<text class="doku-value"[^>]*>([^<]+)<', page)
+
+
+# Each figure equals the count of the list its link opens (attack30 F5), over HTTP as staff meet it.
+
+
+def listed(session, base: str, href: str) -> int:
+    """How many rows the admin list ``href`` opens (not a redirect to ?e=1: the admin took every lookup)."""
+    page = session.get(base + html.unescape(href), timeout=10)
+    assert page.status_code == 200
+    assert "?e=1" not in page.url, page.url
+    return int(result_count(page.text).split()[0])
+
+
+def row(panel_html: str, label: str) -> tuple[int, str]:
+    """A table row's first figure and its link, by the row's label."""
+    found = re.search(rf'<td><a href="([^"]+)">{re.escape(label)}</a></td><td>(\d+)</td>', panel_html)
+    assert found, text_of(panel_html)
+    return int(found.group(2)), found.group(1)
+
+
+def dashboard(live_url: str):
+    admin = staff_session(live_url)
+    return admin, admin.get(live_url + reverse(DASHBOARD), timeout=10).text
+
+
+def pay(order: Order, method: str) -> None:
+    link = services.create_payment_link(order)
+    actions.settle(STORE.find(CLIENT_ID, link.invoice_number), "pay", method)
+    assert STORE.wait_until_idle(10)
+
+
+def test_a_refunds_row_counts_the_orders_its_list_opens(live_doku, order_factory, admin_user):
+    order, _ = paid_order(order_factory)
+    refund_at_doku(order, 10_000)
+    refund_at_doku(order, 20_000)  # two refunds of one order
+    admin, page = dashboard(live_doku)
+    refunds = panel(page, "refunds")
+    assert "Succeeded 1 2 Rp 30.000" in text_of(refunds)  # orders, refunds, amount
+    figure, href = row(refunds, "Succeeded")
+    assert figure == listed(admin, live_doku, href) == 1
+
+
+@pytest.mark.django_db
+def test_a_refunds_row_lists_orders_whose_refund_in_that_status_was_asked_in_the_window(admin_client, order_factory):
+    old_success = paid_through(order_factory, "CREDIT_CARD")
+    refunded(old_success, Refund.Status.SUCCEEDED, days_ago=40)
+    refunded(old_success, Refund.Status.FAILED)  # in the window, but not succeeded
+    page = admin_client.get(reverse(DASHBOARD)).content.decode()
+    figure, href = row(panel(page, "refunds"), "Succeeded")
+    shown = admin_client.get(html.unescape(href)).content.decode()
+    assert figure == 0
+    assert result_count(shown) == "0 orders"
+
+
+def test_a_channel_row_counts_the_orders_paid_with_it(live_doku, order_factory, admin_user):
+    """Order a tried BNI and failed, its link expired, then paid by QRIS on a second link; b paid by BNI."""
+    a = order_factory(items=[("Kopi", 50_000, 1)])
+    first = services.create_payment_link(a)
+    session = STORE.find(CLIENT_ID, first.invoice_number)
+    actions.settle(session, "fail", "VIRTUAL_ACCOUNT_BNI")
+    actions.settle(session, "expire")
+    assert STORE.wait_until_idle(10)
+    pay(a, "QRIS")
+    pay(order_factory(items=[("Teh", 20_000, 1)]), "VIRTUAL_ACCOUNT_BNI")
+    admin, page = dashboard(live_doku)
+    channels = panel(page, "channels")
+    assert "Virtual Account BNI 1 50%" in text_of(channels)
+    figure, href = row(channels, "Virtual Account BNI")
+    assert figure == listed(admin, live_doku, href) == 1
+    # the order list's "payment method" filter still means paid or attempted with
+    orders = reverse("admin:django_doku_checkout_order_changelist")
+    assert listed(admin, live_doku, f"{orders}?payment_channel=VIRTUAL_ACCOUNT_BNI") == 2
+
+
+def test_not_reported_by_doku_lists_only_the_paid_orders_whose_link_has_no_channel(
+    live_doku, order_factory, admin_user
+):
+    pay(order_factory(items=[("Kopi", 50_000, 1)]), "QRIS")
+    unreported = order_factory(items=[("Teh", 20_000, 1)])
+    pay(unreported, "VIRTUAL_ACCOUNT_BCA")
+    CheckoutSession.objects.filter(order=unreported).update(payment_channel="")  # an answer without channel.id
+    order_factory(items=[("Roti", 10_000, 1)])  # not paid
+    admin, page = dashboard(live_doku)
+    channels = panel(page, "channels")
+    assert "Not reported by DOKU 1" in text_of(channels)
+    figure, href = row(channels, "Not reported by DOKU")
+    assert figure == listed(admin, live_doku, href) == 1
+
+
+def failing_everything(sender, order, **kwargs):
+    raise ConnectionError("CRM is down")
+
+
+def test_the_deliveries_figure_counts_the_orders_its_list_opens(live_doku, order_factory, admin_user):
+    """One order, one failing receiver on two signals: two deliveries failing, one order."""
+    signals.payment_succeeded.connect(failing_everything, weak=False)
+    signals.order_status_changed.connect(failing_everything, weak=False)
+    try:
+        paid_order(order_factory)
+        assert after_response.wait_until_done(10)
+    finally:
+        signals.payment_succeeded.disconnect(failing_everything)
+        signals.order_status_changed.disconnect(failing_everything)
+    admin, page = dashboard(live_doku)
+    deliveries = panel(page, "deliveries")
+    figure = int(re.search(r"<strong>(\d+)</strong>", deliveries).group(1))
+    href = re.search(r'<h2><a href="([^"]+)"', deliveries).group(1)
+    assert figure == listed(admin, live_doku, href) == 1

@@ -28,6 +28,7 @@ from django.utils.translation import ngettext
 
 from django_doku_checkout import payment_methods
 from django_doku_checkout.admin import charts
+from django_doku_checkout.admin.filters import UNREPORTED
 from django_doku_checkout.formatting import format_moment, format_rupiah
 from django_doku_checkout.models import Notification, Order, OrderEvent, OrderStatus, PaymentsDashboard, Refund
 from django_doku_checkout.services.dashboard import Dashboard, PendingAge, as_stored, payments_dashboard
@@ -200,7 +201,7 @@ def _channels(figures: Dashboard, links: Links) -> dict[str, Any]:
     labels = [payment_methods.label(c.code) if c.code else _("Not reported by DOKU") for c in figures.channels]
     shown = [f"{channel.paid} ({share})" for channel, share in zip(figures.channels, shares, strict=True)]
     hrefs = [
-        links.orders(payment_channel=channel.code or None, paid_at__gte=figures.since) for channel in figures.channels
+        links.orders(paid_with=channel.code or UNREPORTED, paid_at__gte=figures.since) for channel in figures.channels
     ]
     return {
         "channels_chart": charts.rows([channel.paid for channel in figures.channels], labels, shown, hrefs),
@@ -241,14 +242,14 @@ def _refunds(figures: Dashboard, links: Links) -> dict[str, Any]:
     labels = [str(Refund.Status(total.status).label) for total in figures.refunds]
     hrefs = [links.orders(refund=total.status, refunds__created_at__gte=figures.since) for total in figures.refunds]
     shown = [
-        ngettext("%(count)d refund, %(amount)s", "%(count)d refunds, %(amount)s", total.refunds)
-        % {"count": total.refunds, "amount": format_rupiah(total.amount)}
+        ngettext("%(count)d order, %(amount)s", "%(count)d orders, %(amount)s", total.orders)
+        % {"count": total.orders, "amount": format_rupiah(total.amount)}
         for total in figures.refunds
     ]
     return {
-        "refunds_chart": charts.rows([total.refunds for total in figures.refunds], labels, shown, hrefs),
+        "refunds_chart": charts.rows([total.orders for total in figures.refunds], labels, shown, hrefs),
         "refunds_rows": [
-            (label, total.refunds, format_rupiah(total.amount), href)
+            (label, total.orders, total.refunds, format_rupiah(total.amount), href)
             for label, total, href in zip(labels, figures.refunds, hrefs, strict=True)
         ],
         "refunds_url": links.orders(refunds__created_at__gte=figures.since),
@@ -274,7 +275,11 @@ def _deliveries(figures: Dashboard, links: Links) -> dict[str, Any]:
     ]
     url = links.orders(delivery="failed")
     return {
-        "deliveries_chart": charts.rows(counts, labels, shown, [url] * len(counts)),
+        # unlinked: a receiver's figures count its deliveries; the list the title opens, orders
+        "deliveries_chart": charts.rows(counts, labels, shown),
+        "deliveries_figure": ngettext(
+            "order with a receiver failing", "orders with a receiver failing", figures.failing_orders
+        ),
         "deliveries_rows": [(r.receiver, r.retrying, r.gave_up) for r in figures.failing],
         "deliveries_url": url,
     }

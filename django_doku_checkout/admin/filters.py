@@ -1,4 +1,5 @@
-"""The order list's own filters: by the channel a payment used, failed signal deliveries, refunds, and what settled a payment.
+"""The order list's own filters: by the channel a payment used or was attempted with, the channel that
+paid, failed signal deliveries, refunds, and what settled a payment.
 
 The payments dashboard links each of its panels to the order list narrowed by one of them."""
 
@@ -7,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -54,8 +55,36 @@ class PaymentMethodFilter(admin.SimpleListFilter):
         return queryset.filter(Exists(used))
 
 
+#: The "paid with" filter's value for the orders paid through a link DOKU did not say the channel of.
+UNREPORTED = "-"
+
+
+class PaidWithFilter(PaymentMethodFilter):
+    """Paid orders by the channel of their paying link (the dashboard's channel rows): the one that paid,
+    not every one tried. :data:`UNREPORTED`: DOKU did not say the channel, or the paying link is gone."""
+
+    title = gettext_lazy("paid with")
+    parameter_name = "paid_with"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [*super().lookups(request, model_admin), (UNREPORTED, _("Not reported by DOKU"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        if not self.value():
+            return queryset
+        if self.value() == UNREPORTED:
+            unreported = Q(paid_link__isnull=True) | Q(paid_link__payment_channel="")
+            return queryset.filter(unreported, paid_at__isnull=False)
+        return queryset.filter(paid_link__payment_channel=self.value())
+
+
+#: The "refund asked" filter's lookups (:class:`RefundAskedFilter`), which a refund status filter keeps to.
+REFUND_ASKED = ("refunds__created_at__gte", "refunds__created_at__lt")
+
+
 class RefundStatusFilter(admin.SimpleListFilter):
-    """Orders with a refund in one status (requested, succeeded, failed)."""
+    """Orders with a refund in one status (requested, succeeded, failed); with the "refund asked" filter
+    set too, a refund in that status asked for in its window (not one refund in the status, another in it)."""
 
     title = gettext_lazy("refund")
     parameter_name = "refund"
@@ -66,7 +95,10 @@ class RefundStatusFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
         if self.value() not in Refund.Status.values:
             return queryset
-        return queryset.filter(Exists(Refund.objects.filter(order=OuterRef("pk"), status=self.value())))
+        asked = {
+            lookup.removeprefix("refunds__"): request.GET[lookup] for lookup in REFUND_ASKED if lookup in request.GET
+        }
+        return queryset.filter(Exists(Refund.objects.filter(order=OuterRef("pk"), status=self.value(), **asked)))
 
 
 class RefundAskedFilter(admin.DateFieldListFilter):

@@ -22,6 +22,7 @@ from django_doku_checkout.admin import editing
 from django_doku_checkout.admin.display import MEDIA_CSS, MEDIA_JS, OrderColumns
 from django_doku_checkout.admin.filters import (
     DeliveryFailedFilter,
+    PaidWithFilter,
     PaymentMethodFilter,
     RefundAskedFilter,
     RefundStatusFilter,
@@ -63,6 +64,7 @@ class OrderAdmin(OrderColumns, OrderViews):
     list_filter = (
         "status",
         PaymentMethodFilter,
+        PaidWithFilter,
         SettledByFilter,
         RefundStatusFilter,
         ("refunds__created_at", RefundAskedFilter),

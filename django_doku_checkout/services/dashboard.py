@@ -7,7 +7,9 @@ orders as for a million. Days and hours are the shop's: the project's ``TIME_ZON
 as WIB while it is startproject's UTC (:func:`~django_doku_checkout.formatting.shoppers_timezone`).
 
 The rows counted are the health check's (:mod:`.health`), read through its querysets and
-grouped here: a *failing delivery* is one whose status is ``pending`` (failed, will retry) or
+grouped here. Each figure counts what the admin list its panel links to lists: orders (paid
+through a channel, pending, with a refund in a status, with a receiver failing), the figures of
+refunds and deliveries beside them say so. A *failing delivery* is one whose status is ``pending`` (failed, will retry) or
 ``failed`` (gave up); a *rejected notification* has the outcome ``rejected`` (its signature
 or Client-Id was wrong); a payment *settled by reconciliation* is an ``OrderEvent`` to
 ``paid`` with the source ``reconciliation``: DOKU's notification for it never arrived.
@@ -20,8 +22,8 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncDate, TruncHour
+from django.db.models import Count, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, TruncDate, TruncHour
 from django.utils import timezone
 
 from django_doku_checkout.formatting import shoppers_timezone
@@ -57,7 +59,8 @@ class Day:
 
 @dataclass(frozen=True)
 class Channel:
-    """The orders paid through one DOKU channel (``""`` when DOKU did not say which)."""
+    """The orders paid through one DOKU channel: their paying link's (``""`` when DOKU did not say which,
+    or the order has no paying link any more)."""
 
     code: str
     paid: int
@@ -77,9 +80,10 @@ class PendingAge:
 
 @dataclass(frozen=True)
 class RefundTotal:
-    """The refunds asked for in the window that have one status, and their amount."""
+    """The refunds asked for in the window that have one status, their amount, and the orders they refund."""
 
     status: str
+    orders: int
     refunds: int
     amount: int
 
@@ -113,6 +117,8 @@ class Dashboard:
     refunds: list[RefundTotal]
     recent_refunds: list[Refund]
     failing: list[FailingReceiver]
+    #: The orders with a delivery failing, to any receiver.
+    failing_orders: int
     hours: list[Hour]
 
     @property
@@ -153,6 +159,7 @@ def payments_dashboard(*, now: datetime | None = None) -> Dashboard:
         now = timezone.make_aware(now, zone)
     days = _days(now, zone)
     since = as_stored(days[0][1])
+    failing, failing_orders = _failing_receivers()
     return Dashboard(
         now=now,
         zone=zone,
@@ -165,7 +172,8 @@ def payments_dashboard(*, now: datetime | None = None) -> Dashboard:
             .select_related("order")
             .order_by("-created_at", "-id")[:RECENT_REFUNDS]
         ),
-        failing=_failing_receivers(),
+        failing=failing,
+        failing_orders=failing_orders,
         hours=_rejected_per_hour(now, zone),
     )
 
@@ -228,13 +236,12 @@ def _channels(since: datetime) -> list[Channel]:
     # hashes them all, with a million it looks up each order's link (its cost stays the window's).
     rows = (
         Order.objects.filter(paid_at__gte=since)
-        .values("paid_link__payment_channel")
+        .annotate(channel=Coalesce("paid_link__payment_channel", Value("")))
+        .values("channel")
         .annotate(paid=Count("pk"), amount=Sum("amount"))
-        .order_by("-paid", "paid_link__payment_channel")
+        .order_by("-paid", "channel")
     )
-    return [
-        Channel(code=row["paid_link__payment_channel"] or "", paid=row["paid"], amount=row["amount"]) for row in rows
-    ]
+    return [Channel(code=row["channel"], paid=row["paid"], amount=row["amount"]) for row in rows]
 
 
 def _pending_by_age(now: datetime) -> list[PendingAge]:
@@ -267,12 +274,13 @@ def _refunds_by_status(since: datetime) -> list[RefundTotal]:
         row["status"]: row
         for row in Refund.objects.filter(created_at__gte=since)
         .values("status")
-        .annotate(refunds=Count("pk"), amount=Sum("amount"))
+        .annotate(orders=Count("order", distinct=True), refunds=Count("pk"), amount=Sum("amount"))
         .order_by()
     }
     return [
         RefundTotal(
             status=status,
+            orders=rows[status]["orders"] if status in rows else 0,
             refunds=rows[status]["refunds"] if status in rows else 0,
             amount=rows[status]["amount"] if status in rows else 0,
         )
@@ -280,17 +288,23 @@ def _refunds_by_status(since: datetime) -> list[RefundTotal]:
     ]
 
 
-def _failing_receivers() -> list[FailingReceiver]:
-    rows = (
+def _failing_receivers() -> tuple[list[FailingReceiver], int]:
+    """The receivers with deliveries failing, and the orders those deliveries are for: one query, every
+    row carrying the orders of all receivers (an order failing for two receivers, or twice for one, is one)."""
+    every = Value(1)  # grouped by nothing: one row, the count over every failing delivery
+    orders = health.failing_deliveries().order_by().annotate(every=every).values("every")
+    rows = list(
         health.failing_deliveries()
         .values("receiver")
         .annotate(
             retrying=Count("pk", filter=Q(status=Delivery.Status.PENDING)),
             gave_up=Count("pk", filter=Q(status=Delivery.Status.FAILED)),
+            orders=Subquery(orders.annotate(orders=Count("order", distinct=True)).values("orders")),
         )
         .order_by("receiver")
     )
-    return [FailingReceiver(receiver=row["receiver"], retrying=row["retrying"], gave_up=row["gave_up"]) for row in rows]
+    receivers = [FailingReceiver(receiver=r["receiver"], retrying=r["retrying"], gave_up=r["gave_up"]) for r in rows]
+    return receivers, rows[0]["orders"] if rows else 0
 
 
 def _rejected_per_hour(now: datetime, zone: tzinfo) -> list[Hour]:
