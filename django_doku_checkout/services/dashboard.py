@@ -6,7 +6,7 @@ bounds (pending orders, failing deliveries), so the page costs the same few quer
 orders as for a million. Days and hours are the shop's: the project's ``TIME_ZONE``, read
 as WIB while it is startproject's UTC (:func:`~django_doku_checkout.formatting.shoppers_timezone`).
 
-The rows counted are the health check's (:mod:`.health`), read through its querysets and
+The rows counted are the health check's (:mod:`.health_facts`), read through its querysets and
 grouped here. Each figure counts what the admin list its panel links to lists: orders (paid
 through a channel, pending, with a refund in a status, with a receiver failing), the figures of
 refunds and deliveries beside them say so. A *failing delivery* is one whose status is ``pending`` (failed, will retry) or
@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from django_doku_checkout.formatting import shoppers_timezone
 from django_doku_checkout.models import Delivery, Order, OrderStatus, Refund
-from django_doku_checkout.services import health
+from django_doku_checkout.services import health_facts
 
 #: The days the daily panels cover, today included.
 DAYS = 30
@@ -212,7 +212,7 @@ def _payments_per_day(days: list[tuple[date, datetime, datetime]], zone: tzinfo)
     }
     reconciled = {
         row["day"]: row["settled"]
-        for row in health.settled_by_reconciliation(since)
+        for row in health_facts.settled_by_reconciliation(since)
         .annotate(day=TruncDate("created_at", tzinfo=zone))
         .values("day")
         .annotate(settled=Count("pk"))
@@ -292,9 +292,9 @@ def _failing_receivers() -> tuple[list[FailingReceiver], int]:
     """The receivers with deliveries failing, and the orders those deliveries are for: one query, every
     row carrying the orders of all receivers (an order failing for two receivers, or twice for one, is one)."""
     every = Value(1)  # grouped by nothing: one row, the count over every failing delivery
-    orders = health.failing_deliveries().order_by().annotate(every=every).values("every")
+    orders = health_facts.failing_deliveries().order_by().annotate(every=every).values("every")
     rows = list(
-        health.failing_deliveries()
+        health_facts.failing_deliveries()
         .values("receiver")
         .annotate(
             retrying=Count("pk", filter=Q(status=Delivery.Status.PENDING)),
@@ -312,7 +312,7 @@ def _rejected_per_hour(now: datetime, zone: tzinfo) -> list[Hour]:
     starts = [this_hour - timedelta(hours=back) for back in range(HOURS - 1, -1, -1)]
     counted = {
         _wall_clock(row["hour"], zone): row["rejected"]
-        for row in health.rejected_notifications(as_stored(starts[0]))
+        for row in health_facts.rejected_notifications(as_stored(starts[0]))
         .annotate(hour=TruncHour("received_at", tzinfo=zone))
         .values("hour")
         .annotate(rejected=Count("pk"))
