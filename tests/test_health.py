@@ -254,6 +254,7 @@ def test_staff_read_the_runs_in_the_admin_and_change_nothing(admin_client):
     listing = admin_client.get(reverse("admin:django_doku_checkout_reconciliationrun_changelist"))
     assert listing.status_code == 200
     assert "cron-1" in listing.content.decode()
+    assert "Last progress" in listing.content.decode()  # a run killed midway shows when it was last seen
     assert admin_client.get(reverse("admin:django_doku_checkout_reconciliationrun_add")).status_code == 403
     page = admin_client.get(reverse("admin:django_doku_checkout_reconciliationrun_change", args=[run.pk]))
     assert page.status_code == 200

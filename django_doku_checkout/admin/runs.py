@@ -17,7 +17,7 @@ else:  # the admin classes are not subscriptable at run time
 
 @admin.register(ReconciliationRun)
 class ReconciliationRunAdmin(RunModelAdmin):
-    list_display = ("started_at", "finished_at", "host", "checked", "changed", "failed", "error")
+    list_display = ("started_at", "progress_at", "finished_at", "host", "checked", "changed", "failed", "error")
     list_filter = ("host", "started_at")
     date_hierarchy = "started_at"
     fields = list_display
