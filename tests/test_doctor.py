@@ -14,7 +14,7 @@ from email.utils import format_datetime
 
 import pytest
 import requests
-from django.core.checks import run_checks
+from django.core.checks import Tags, run_checks
 from django.core.management import execute_from_command_line
 
 from django_doku_checkout.models import Notification, Order
@@ -82,11 +82,14 @@ def test_dokus_notification_of_the_doctors_link_is_answered_and_records_nothing(
 
 
 def deploy_ids() -> list[str]:
-    """The ids of this app's findings ``manage.py check --deploy`` adds to a plain ``check``, as Django runs them."""
-    plain = {message.id for message in run_checks()}
+    """The ids of this app's findings ``manage.py check --deploy`` adds to a plain ``check``, as Django runs them.
+
+    Only the security tag, where the deploy checks are: Django 6.1's model checks would ask every
+    database about JSON fields, and a test that does not use them may not."""
+    plain = {message.id for message in run_checks(tags=[Tags.security])}
     return sorted(
         str(message.id)
-        for message in run_checks(include_deployment_checks=True)
+        for message in run_checks(tags=[Tags.security], include_deployment_checks=True)
         if str(message.id).startswith("django_doku_checkout.") and message.id not in plain
     )
 
