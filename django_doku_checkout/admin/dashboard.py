@@ -29,6 +29,7 @@ from django.utils.translation import ngettext
 from django_doku_checkout import payment_methods
 from django_doku_checkout.admin import charts
 from django_doku_checkout.admin.filters import UNREPORTED
+from django_doku_checkout.admin.read_only import ReadOnlyAdmin
 from django_doku_checkout.formatting import format_moment, format_rupiah
 from django_doku_checkout.models import Notification, Order, OrderEvent, OrderStatus, PaymentsDashboard, Refund
 from django_doku_checkout.services.dashboard import Dashboard, PendingAge, as_stored, payments_dashboard
@@ -42,21 +43,12 @@ STYLESHEET = "django_doku_checkout/dashboard.css"
 
 
 @admin.register(PaymentsDashboard)
-class PaymentsDashboardAdmin(DashboardModelAdmin):
+class PaymentsDashboardAdmin(ReadOnlyAdmin, DashboardModelAdmin):
     """One read-only page, allowed to whoever may view (or change) orders; nothing to add, change or delete."""
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         label = Order._meta.app_label
         return request.user.has_perm(f"{label}.view_order") or request.user.has_perm(f"{label}.change_order")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_urls(self) -> list[URLPattern]:
         # Only the "list", the index's link: the dashboard has no objects to add or change.

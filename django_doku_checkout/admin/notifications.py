@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from django_doku_checkout import payloads
+from django_doku_checkout.admin.read_only import ReadOnlyAdmin
 from django_doku_checkout.exceptions import DokuError
 from django_doku_checkout.models import Notification
 from django_doku_checkout.redaction import mask_card_numbers, redact
@@ -35,7 +36,8 @@ def pretty_json(value: object) -> SafeString:
 
 
 @admin.register(Notification)
-class NotificationAdmin(NotificationModelAdmin):
+class NotificationAdmin(ReadOnlyAdmin, NotificationModelAdmin):
+    # Read-only: the log is evidence of what DOKU sent, nobody edits or deletes it.
     list_display = ("received_at", "invoice_number", "transaction_status", "signature_valid", "outcome", "order_link")
     list_filter = ("outcome", "signature_valid", "transaction_status", "received_at")
     search_fields = ("invoice_number", "request_id")
@@ -59,16 +61,6 @@ class NotificationAdmin(NotificationModelAdmin):
         "body_display",
     )
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # The log is evidence of what DOKU sent: nobody edits or deletes it.
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_reprocess_permission(self, request: HttpRequest) -> bool:
         # Reprocessing may change an order, so it takes the right to change orders.

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.contrib import admin
-from django.http import HttpRequest
 
+from django_doku_checkout.admin.read_only import ReadOnlyAdmin
 from django_doku_checkout.models import ReconciliationRun
 
 if TYPE_CHECKING:
@@ -16,19 +16,10 @@ else:  # the admin classes are not subscriptable at run time
 
 
 @admin.register(ReconciliationRun)
-class ReconciliationRunAdmin(RunModelAdmin):
+class ReconciliationRunAdmin(ReadOnlyAdmin, RunModelAdmin):
+    # Read-only: what the runs did, as they recorded it; doku_checkout_prune deletes old ones.
     list_display = ("started_at", "progress_at", "finished_at", "host", "checked", "changed", "failed", "error")
     list_filter = ("host", "started_at")
     date_hierarchy = "started_at"
     fields = list_display
     readonly_fields = list_display
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # What the runs did, as they recorded it: doku_checkout_prune deletes old ones, nobody edits them.
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
